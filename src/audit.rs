@@ -1,0 +1,268 @@
+//! The audit view: events rendered for reviewers, and the filtered, paginated query.
+//!
+//! An [`AuditEntry`] is derived from an event alone. It names who did what to which
+//! credential, when, from where, with which outcome, and details such as the version or
+//! the resolve source. It never contains a secret value or a ciphertext, and not even the
+//! public field values of a credential (only their names).
+//!
+//! **Invariant:** queries only ever return events of the caller's tenant (ledger-wide
+//! events live under the nil tenant, visible to system admins only).
+
+use crate::event::{Body, DenyReason, Event, Outcome, Owner, Purpose, SignedEvent, Source};
+use crate::id::Id;
+use crate::projection::{self, index};
+use crate::store::{Store, StoreError};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// One row of the audit log.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct AuditEntry {
+    pub seq: u64,
+    /// RFC 3339 time with milliseconds, UTC.
+    pub at: String,
+    pub action: &'static str,
+    pub outcome: &'static str,
+    pub actor: Option<String>,
+    pub actor_token: Option<String>,
+    pub actor_tenant: Option<String>,
+    pub tenant: Option<String>,
+    pub credential_id: Option<String>,
+    pub request_id: Option<String>,
+    pub remote_addr: Option<String>,
+    pub details: Value,
+}
+
+/// Formats Unix milliseconds as RFC 3339 (UTC, milliseconds).
+pub fn rfc3339(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    t.format(&f).unwrap_or_default()
+}
+
+/// Parses RFC 3339 into Unix milliseconds.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+fn source_name(s: Source) -> &'static str {
+    match s {
+        Source::Direct => "direct",
+        Source::Own => "own",
+        Source::Granted => "granted",
+        Source::TenantDefault => "tenant_default",
+        Source::Env => "env",
+    }
+}
+
+/// The snake_case name of a resolve source, as in resolve answers.
+pub fn source_str(s: Source) -> &'static str {
+    source_name(s)
+}
+
+fn reason_name(r: DenyReason) -> &'static str {
+    match r {
+        DenyReason::Role => "role",
+        DenyReason::NotGranted => "not_granted",
+        DenyReason::OtherTenant => "other_tenant",
+        DenyReason::Deleted => "deleted",
+        DenyReason::Destroyed => "destroyed",
+        DenyReason::Expired => "expired",
+        DenyReason::NotConfigured => "not_configured",
+        DenyReason::Unavailable => "unavailable",
+    }
+}
+
+fn owner_str(o: &Owner) -> String {
+    match o {
+        Owner::Tenant => "tenant".into(),
+        Owner::Principal(p) => p.to_string(),
+    }
+}
+
+fn details(body: &Body) -> Value {
+    match body {
+        Body::LedgerInitialized { origin, signing_key } => json!({"origin": origin, "signing_key": hex::encode(signing_key)}),
+        Body::TenantCreated { name, .. } => json!({"name": name}),
+        Body::PrincipalCreated { principal, name, kind, role, system_admin, .. } => json!({
+            "principal": principal.to_string(), "name": name,
+            "kind": format!("{kind:?}").to_lowercase(), "role": format!("{role:?}").to_lowercase(),
+            "system_admin": system_admin,
+        }),
+        Body::PrincipalDisabled { principal, .. } => json!({"principal": principal.to_string()}),
+        Body::TokenIssued { principal, token, expires_at_ms, .. } => json!({
+            "principal": principal.to_string(), "token": token.to_string(), "expires_at": expires_at_ms.map(rfc3339),
+        }),
+        Body::TokenRevoked { token, .. } => json!({"token": token.to_string()}),
+        Body::CredentialCreated { name, template, service, owner, public, rotate_every_days, expires_at_ms, is_default, .. } => json!({
+            "name": name, "template": template, "service": service, "owner": owner_str(owner), "version": 1,
+            "public_fields": public.keys().collect::<Vec<_>>(), "rotate_every_days": rotate_every_days,
+            "expires_at": expires_at_ms.map(rfc3339), "default": is_default,
+        }),
+        Body::CredentialUpdated { change, .. } => {
+            let mut changed = Vec::new();
+            if change.name.is_some() { changed.push("name"); }
+            if change.rotate_every_days.is_some() { changed.push("rotate_every_days"); }
+            if change.expires_at_ms.is_some() { changed.push("expires_at"); }
+            if change.is_default.is_some() { changed.push("default"); }
+            if change.description.is_some() { changed.push("description"); }
+            json!({"changed": changed, "name": change.name})
+        }
+        Body::CredentialRotated { version, public, retired, .. } => json!({
+            "version": version, "public_fields": public.keys().collect::<Vec<_>>(), "retired_versions": retired,
+        }),
+        Body::CredentialUsed { version, service, subject, source, purpose, .. } => json!({
+            "version": version, "service": service, "for_user": subject.map(|s| s.to_string()),
+            "source": source_name(*source),
+            "purpose": match purpose { Purpose::Resolve => "resolve", Purpose::Verify => "verify", Purpose::VaultRead => "vault_read" },
+        }),
+        Body::UseDenied { service, subject, reason, .. } => json!({
+            "service": service, "for_user": subject.map(|s| s.to_string()), "reason": reason_name(*reason),
+        }),
+        Body::CredentialVerified { version, ok, reason, latency_ms, .. } => json!({
+            "version": version, "ok": ok, "reason": reason, "latency_ms": latency_ms,
+        }),
+        Body::GrantAdded { principal, .. } | Body::GrantRevoked { principal, .. } => json!({"principal": principal.to_string()}),
+        Body::CredentialDeleted { .. } | Body::CredentialRestored { .. } => json!({}),
+        Body::CredentialDestroyed { versions, .. } => json!({"versions": versions}),
+        Body::AccessDenied { attempted, reason, .. } => json!({"attempted": attempted, "reason": reason_name(*reason)}),
+        Body::MasterKeyRotated { old_key_id, new_key_id, rewrapped } => json!({
+            "old_key_id": old_key_id, "new_key_id": new_key_id, "rewrapped": rewrapped,
+        }),
+        Body::SigningKeyRotated { old_key, new_key, .. } => json!({"old_key": hex::encode(old_key), "new_key": hex::encode(new_key)}),
+    }
+}
+
+/// The audit row of one event.
+pub fn entry(event: &Event) -> AuditEntry {
+    AuditEntry {
+        seq: event.seq,
+        at: rfc3339(event.at_ms),
+        action: event.body.action(),
+        outcome: event.body.outcome().as_str(),
+        actor: event.actor.principal.map(|p| p.to_string()),
+        actor_token: event.actor.token.map(|t| t.to_string()),
+        actor_tenant: event.actor.tenant.map(|t| t.to_string()),
+        tenant: event.body.tenant().map(|t| t.to_string()),
+        credential_id: event.body.credential().map(|c| c.to_string()),
+        request_id: event.context.request_id.clone(),
+        remote_addr: event.context.remote_addr.clone(),
+        details: details(&event.body),
+    }
+}
+
+/// Filters of an audit query. All given filters must hold.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub credential: Option<Id>,
+    pub actor: Option<Id>,
+    pub action: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    /// Start at this sequence number (the `next_cursor` of the previous page).
+    pub cursor: u64,
+    pub limit: usize,
+}
+
+/// Why a query was refused: 400 naming the parameter.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    #[error("unknown action '{0}'")]
+    UnknownAction(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One page of results.
+pub struct Page {
+    pub events: Vec<AuditEntry>,
+    pub next_cursor: Option<u64>,
+}
+
+/// Reads the event at `seq` from the log.
+pub fn event_at(store: &Store, seq: u64) -> Result<Option<Event>, StoreError> {
+    store
+        .record(seq)?
+        .map(|r| {
+            SignedEvent::from_record(&r)
+                .map(SignedEvent::into_event)
+                .map_err(|e| StoreError::Corrupt { tree: "log", detail: format!("event {seq}: {e}") })
+        })
+        .transpose()
+}
+
+/// The first sequence number whose event is at or after `at_ms` (event times never
+/// decrease along the log, so this is a binary search).
+pub fn first_seq_at(store: &Store, at_ms: i64) -> Result<u64, StoreError> {
+    let (mut lo, mut hi) = (0u64, store.len()?);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match event_at(store, mid)? {
+            Some(e) if e.at_ms < at_ms => lo = mid + 1,
+            _ => hi = mid,
+        }
+    }
+    Ok(lo)
+}
+
+/// Runs a query over one tenant's audit log, calling `each` for every matching event in
+/// order until it returns false or `limit` is reached (limit 0 = no limit, for exports).
+pub fn scan(store: &Store, tenant: Id, f: &Filter, mut each: impl FnMut(Event) -> bool) -> Result<Option<u64>, QueryError> {
+    let action = match &f.action {
+        None => None,
+        Some(a) => Some(Body::ACTIONS.iter().position(|x| x == a).ok_or_else(|| QueryError::UnknownAction(a.clone()))? as u8),
+    };
+    let prefix = if let Some(c) = f.credential {
+        projection::audit_prefix(tenant, index::CREDENTIAL, c.as_bytes())
+    } else if let Some(p) = f.actor {
+        projection::audit_prefix(tenant, index::ACTOR, p.as_bytes())
+    } else if let Some(a) = action {
+        projection::audit_prefix(tenant, index::ACTION, &[a])
+    } else if let Some(o) = f.outcome {
+        projection::audit_prefix(tenant, index::OUTCOME, o.as_str().as_bytes())
+    } else {
+        projection::audit_prefix(tenant, index::TIME, &[])
+    };
+    let mut from = f.cursor;
+    if let Some(t) = f.from_ms {
+        from = from.max(first_seq_at(store, t)?);
+    }
+    let mut taken = 0usize;
+    for seq in projection::audit_seqs(store.proj(), prefix, from) {
+        let seq = seq?;
+        let Some(event) = event_at(store, seq)? else { continue };
+        if f.to_ms.is_some_and(|t| event.at_ms > t) {
+            return Ok(None);
+        }
+        let body = &event.body;
+        let keep = f.credential.is_none_or(|c| body.credential() == Some(c))
+            && f.actor.is_none_or(|a| event.actor.principal == Some(a))
+            && f.action.as_deref().is_none_or(|a| body.action() == a)
+            && f.outcome.is_none_or(|o| body.outcome() == o);
+        if !keep {
+            continue;
+        }
+        if f.limit > 0 && taken == f.limit {
+            return Ok(Some(seq));
+        }
+        taken += 1;
+        if !each(event) {
+            return Ok(Some(seq + 1));
+        }
+    }
+    Ok(None)
+}
+
+/// One page of a tenant's audit log.
+pub fn query(store: &Store, tenant: Id, f: &Filter) -> Result<Page, QueryError> {
+    let mut events = Vec::new();
+    let next_cursor = scan(store, tenant, f, |e| {
+        events.push(entry(&e));
+        true
+    })?;
+    Ok(Page { events, next_cursor })
+}

@@ -1,0 +1,176 @@
+//! `credledger replay`: verify, rebuild, state, history.
+
+use super::{progress, DataArg};
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use credledger::audit::parse_rfc3339;
+use credledger::event::SignedEvent;
+use credledger::id::Id;
+use credledger::store::Store;
+use credledger::{projection, replay};
+use std::process::ExitCode;
+
+#[derive(Subcommand, Debug)]
+pub enum ReplayCommand {
+    /// Check every hash link and signature; exit non-zero naming the first bad event.
+    Verify {
+        #[command(flatten)]
+        data: DataArg,
+        /// Expect this genesis key (hex ed25519 public key) instead of trusting event 0.
+        #[arg(long)]
+        key: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drop every projection and rebuild them from the log.
+    Rebuild {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the state as it was after event N or at a time.
+    State {
+        #[command(flatten)]
+        data: DataArg,
+        /// Include events up to and including this sequence number.
+        #[arg(long, conflicts_with = "at")]
+        at_seq: Option<u64>,
+        /// Include events up to this instant (RFC 3339).
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one credential's whole life.
+    History {
+        /// The credential id.
+        credential: String,
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn open_store(data: &DataArg) -> anyhow::Result<Store> {
+    if !data.data.join("ledger").exists() {
+        bail!("no ledger at {} (expected {}/ledger)", data.data.display(), data.data.display());
+    }
+    Store::open(&data.data).with_context(|| format!("opening the ledger in {}", data.data.display()))
+}
+
+fn events(store: &Store) -> impl Iterator<Item = anyhow::Result<credledger::event::Event>> + '_ {
+    store.records(0).map(|r| {
+        let (seq, rec) = r?;
+        SignedEvent::from_record(&rec)
+            .map(SignedEvent::into_event)
+            .with_context(|| format!("event {seq} is undecodable; run `credledger replay verify`"))
+    })
+}
+
+pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ReplayCommand::Verify { data, key, json } => {
+            let store = open_store(&data)?;
+            let pinned = key
+                .map(|k| -> anyhow::Result<_> {
+                    let bytes: [u8; 32] = hex::decode(&k).ok().and_then(|b| b.try_into().ok()).context("--key must be 64 hex digits")?;
+                    ed25519_dalek::VerifyingKey::from_bytes(&bytes).context("--key is not an ed25519 public key")
+                })
+                .transpose()?;
+            let total = store.len()?;
+            let bar = progress(total, "verifying");
+            let records = store.records(0).map(|r| r.map(|(s, v)| (s, v.to_vec())));
+            let report = replay::verify(records, pinned, |n| bar.set_position(n));
+            bar.finish_and_clear();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else if let Some(f) = &report.failure {
+                println!("FAILED at event {}: {}", f.seq, f.problem);
+                println!("{} events before it verified", report.verified);
+            } else {
+                println!("ok: {} events, every hash link and signature verified", report.verified);
+                println!("head hash {}", report.head_hash);
+                for (from, k) in &report.keys {
+                    println!("signing key from event {from}: {k}");
+                }
+            }
+            Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        ReplayCommand::Rebuild { data, json } => {
+            let store = open_store(&data)?;
+            let total = store.len()?;
+            let bar = progress(total, "rebuilding");
+            projection::rebuild(&store, |n| bar.set_position(n))?;
+            store.sync()?;
+            bar.finish_and_clear();
+            if json {
+                println!("{}", serde_json::json!({"rebuilt": total}));
+            } else {
+                println!("rebuilt projections from {total} events");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ReplayCommand::State { data, at_seq, at, json } => {
+            let store = open_store(&data)?;
+            let at_ms = at.map(|t| parse_rfc3339(&t).context("--at must be an RFC 3339 time, e.g. 2026-03-01T00:00:00Z")).transpose()?;
+            let state = replay::state_until(events(&store), |e| {
+                at_seq.is_none_or(|s| e.seq <= s) && at_ms.is_none_or(|t| e.at_ms <= t)
+            })?;
+            let v = replay::render_state(&state);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print_state(&v);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ReplayCommand::History { credential, data, json } => {
+            let id: Id = credential.parse().context("the credential id must be a UUID")?;
+            let store = open_store(&data)?;
+            let rows = replay::history(events(&store), id)?;
+            if rows.is_empty() {
+                bail!("no event mentions credential {id}");
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for r in rows {
+                    println!(
+                        "{:>8}  {}  {:<14} {:<7} actor={} from={} {}",
+                        r.seq,
+                        r.at,
+                        r.action,
+                        r.outcome,
+                        r.actor.as_deref().unwrap_or("-"),
+                        r.remote_addr.as_deref().unwrap_or("-"),
+                        r.details
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_state(v: &serde_json::Value) {
+    println!("after {} events (origin {})", v["events"], v["origin"].as_str().unwrap_or("-"));
+    for t in v["tenants"].as_array().into_iter().flatten() {
+        println!("tenant {} ({})", t["name"].as_str().unwrap_or(""), t["id"].as_str().unwrap_or(""));
+        for p in t["principals"].as_array().into_iter().flatten() {
+            println!("  principal {:<20} {:<8} {:<8} {}", p["name"].as_str().unwrap_or(""), p["role"].as_str().unwrap_or(""), p["kind"].as_str().unwrap_or(""), p["id"].as_str().unwrap_or(""));
+        }
+        for c in t["credentials"].as_array().into_iter().flatten() {
+            println!(
+                "  credential {:<24} {:<12} v{:<3} {:<9} {}",
+                c["name"].as_str().unwrap_or(""),
+                c["template"].as_str().unwrap_or(""),
+                c["version"],
+                c["status"].as_str().unwrap_or(""),
+                c["id"].as_str().unwrap_or("")
+            );
+        }
+    }
+}

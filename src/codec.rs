@@ -1,0 +1,115 @@
+//! The one canonical codec for every byte that is hashed, signed or stored.
+//!
+//! Everything credledger hashes or signs (events, stored records, golden vectors) goes
+//! through [`encode`] and [`decode`]. The bytes are bincode 2.x in serde mode with one
+//! fixed configuration: little-endian, fixed-width integers, `u64` length prefixes,
+//! `u32` enum variant indices. `docs/FORMAT.md` spells the resulting bytes out so the
+//! codec can be swapped for a hand-written one without changing a single byte; the golden
+//! vectors under `schemas/vectors/` pin them.
+//!
+//! **Invariant:** decoding rejects trailing bytes and inputs above [`MAX_LEN`], so every
+//! value has exactly one accepted encoding length and a decoded value re-encodes to the
+//! same bytes.
+
+use bincode::config::{self, Configuration, Fixint, LittleEndian, Limit};
+use serde::{de::DeserializeOwned, Serialize};
+
+/// The largest encoded value the codec accepts, in bytes (1 MiB).
+pub const MAX_LEN: usize = 1 << 20;
+
+type Config = Configuration<LittleEndian, Fixint, Limit<MAX_LEN>>;
+
+const fn config() -> Config {
+    config::standard()
+        .with_little_endian()
+        .with_fixed_int_encoding()
+        .with_limit::<MAX_LEN>()
+}
+
+/// Errors of the canonical codec.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The value could not be encoded (too large, or a type the format cannot carry).
+    /// A programming error or oversized input: report as a 4xx/500, do not retry.
+    #[error("cannot encode value: {0}")]
+    Encode(String),
+    /// The bytes are not a valid encoding. Stored data with this error is corrupt or
+    /// tampered: report the record, never guess.
+    #[error("cannot decode bytes: {0}")]
+    Decode(String),
+    /// The bytes decoded but were followed by unread bytes, which a canonical encoding
+    /// never has. Treated exactly like [`CodecError::Decode`].
+    #[error("{0} trailing bytes after the encoded value")]
+    TrailingBytes(usize),
+}
+
+/// Encodes `value` canonically.
+pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
+    bincode::serde::encode_to_vec(value, config()).map_err(|e| CodecError::Encode(e.to_string()))
+}
+
+/// Decodes exactly one value from `bytes`, rejecting trailing bytes.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    if bytes.len() > MAX_LEN {
+        return Err(CodecError::Decode(format!(
+            "{} bytes exceed the {MAX_LEN}-byte limit",
+            bytes.len()
+        )));
+    }
+    let (value, read) = bincode::serde::decode_from_slice(bytes, config())
+        .map_err(|e| CodecError::Decode(e.to_string()))?;
+    if read != bytes.len() {
+        return Err(CodecError::TrailingBytes(bytes.len() - read));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    enum Shape {
+        A,
+        B { x: u32, name: String, tag: Option<u8> },
+    }
+
+    #[test]
+    fn fixed_layout_is_little_endian_fixint() {
+        let bytes = encode(&Shape::B { x: 1, name: "hi".into(), tag: Some(7) }).unwrap();
+        assert_eq!(
+            bytes,
+            [
+                1, 0, 0, 0, // variant index u32
+                1, 0, 0, 0, // x: u32
+                2, 0, 0, 0, 0, 0, 0, 0, b'h', b'i', // string: u64 len + utf8
+                1, 7, // Some(7)
+            ]
+        );
+        assert_eq!(decode::<Shape>(&bytes).unwrap(), Shape::B { x: 1, name: "hi".into(), tag: Some(7) });
+        assert_eq!(encode(&Shape::A).unwrap(), [0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn trailing_bytes_are_rejected() {
+        let mut bytes = encode(&Shape::A).unwrap();
+        bytes.push(0);
+        assert_eq!(decode::<Shape>(&bytes), Err(CodecError::TrailingBytes(1)));
+    }
+
+    #[test]
+    fn truncated_and_unknown_variant_are_rejected() {
+        let bytes = encode(&Shape::B { x: 1, name: "hi".into(), tag: None }).unwrap();
+        assert!(matches!(decode::<Shape>(&bytes[..bytes.len() - 1]), Err(CodecError::Decode(_))));
+        assert!(matches!(decode::<Shape>(&[9, 0, 0, 0]), Err(CodecError::Decode(_))));
+    }
+
+    #[test]
+    fn huge_length_prefix_is_rejected_without_allocating() {
+        let mut bytes = vec![1, 0, 0, 0, 1, 0, 0, 0];
+        bytes.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert!(matches!(decode::<Shape>(&bytes), Err(CodecError::Decode(_))));
+    }
+}

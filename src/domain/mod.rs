@@ -1,0 +1,18 @@
+//! The functional core: current state folded from events, and the rules that decide
+//! which events a command produces.
+//!
+//! `state` holds [`State`] and `State::apply`, which cannot fail and holds no rule.
+//! `decide` holds every business rule: authorization, validation of invariants (unique
+//! names, one default per service, lifecycle transitions) and resolution order. Neither
+//! does I/O, reads a clock or draws randomness: ids, times, sealed secrets and token
+//! hashes are passed in by the `ledger` shell.
+//!
+//! **Invariant:** `decide` never mutates state; the shell applies the events it returns.
+//! Rejections that must still be recorded (a denied resolve, a denied rotate) come back
+//! with the event to append.
+
+pub mod decide;
+pub mod state;
+
+pub use decide::{Caller, DomainError, Rejection};
+pub use state::{CredStatus, State};

@@ -1,0 +1,27 @@
+//! credledger: an event-sourced, audit-first credential ledger.
+//!
+//! See `docs/ARCHITECTURE.md` for the bird's-eye view and the codemap. In short:
+//! `codec` and `event` define the signed, chained bytes; `secret` the envelope
+//! encryption; `domain` the rules (no I/O); `store`, `commit` and `projection` the sled
+//! layout, the group commit and the read models; `ledger` orchestrates a request;
+//! `api` serves it over HTTP; `replay` and `audit` serve forensics and reviewers.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod audit;
+pub mod codec;
+pub mod commit;
+pub mod domain;
+pub mod event;
+pub mod id;
+pub mod keys;
+pub mod ledger;
+pub mod merkle;
+pub mod note;
+pub mod projection;
+pub mod replay;
+pub mod secret;
+pub mod store;
+pub mod template;
+pub mod verify;

@@ -1,0 +1,436 @@
+//! Projections: read models folded from the log into the `proj` tree.
+//!
+//! * `c ‖ tenant ‖ credential` → [`CredentialView`] (metadata, versions, status, the
+//!   encrypted current secret, rotation schedule, last connection test).
+//! * `uc ‖ tenant ‖ credential` and `up ‖ tenant ‖ principal` → [`UsageView`].
+//! * `a ‖ tenant ‖ kind ‖ [key] ‖ seq` → empty: the audit indexes, by time (`t`),
+//!   credential (`c`), actor (`p`), action (`x`) and outcome (`o`). Entries point at log
+//!   sequence numbers; the audit view reads the event itself from the log.
+//! * `m ‖ level ‖ index` → a Merkle subtree hash (RFC 9162, see `merkle`).
+//! * `w` → the number of events applied (the watermark).
+//!
+//! **Invariant:** the tree is a pure function of the log: [`rebuild`] from an empty tree
+//! gives byte-identical contents. Every batch of events is applied with its watermark in
+//! one atomic sled batch, so after a crash [`catch_up`] continues exactly where it was.
+
+use crate::codec;
+use crate::event::{Body, Event, Owner, Sealed, SignedEvent, Source};
+use crate::id::Id;
+use crate::merkle;
+use crate::store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The audit index kinds.
+pub mod index {
+    pub const TIME: u8 = b't';
+    pub const CREDENTIAL: u8 = b'c';
+    pub const ACTOR: u8 = b'p';
+    pub const ACTION: u8 = b'x';
+    pub const OUTCOME: u8 = b'o';
+}
+
+const WATERMARK: &[u8] = b"w";
+
+/// One version of a credential, as listed.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct VersionView {
+    pub version: u32,
+    pub created_at_ms: i64,
+    pub created_by: Option<Id>,
+    /// `live`, `retired` (past retention, shredded) or `destroyed`.
+    pub state: String,
+}
+
+/// The outcome of the last connection test.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct VerifyView {
+    pub at_ms: i64,
+    pub version: u32,
+    pub ok: bool,
+    pub reason: String,
+    pub latency_ms: u64,
+}
+
+/// A credential's current metadata and encrypted secret.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct CredentialView {
+    pub id: Id,
+    pub tenant: Id,
+    pub name: String,
+    pub template: String,
+    pub service: String,
+    pub owner: Owner,
+    pub description: String,
+    /// `active`, `deleted` or `destroyed`.
+    pub status: String,
+    pub current_version: u32,
+    pub versions: Vec<VersionView>,
+    pub public: BTreeMap<String, String>,
+    /// The current version's ciphertext (`None` once destroyed).
+    pub sealed: Option<Sealed>,
+    pub created_at_ms: i64,
+    pub created_by: Option<Id>,
+    pub updated_at_ms: i64,
+    pub rotated_at_ms: i64,
+    pub rotate_every_days: Option<u32>,
+    pub expires_at_ms: Option<i64>,
+    pub is_default: bool,
+    pub grants: Vec<Id>,
+    pub last_verified: Option<VerifyView>,
+}
+
+impl CredentialView {
+    /// When the next rotation is due, if a schedule is set.
+    pub fn rotation_due_ms(&self) -> Option<i64> {
+        self.rotate_every_days.map(|d| self.rotated_at_ms + i64::from(d) * 86_400_000)
+    }
+}
+
+/// Usage counters of a credential or a principal.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct UsageView {
+    pub uses: u64,
+    pub denied: u64,
+    pub verifies: u64,
+    pub last_used_at_ms: Option<i64>,
+    /// For a credential: the last principal; for a principal: the last credential.
+    pub last_other: Option<Id>,
+    pub last_remote_addr: Option<String>,
+    pub last_source: Option<Source>,
+}
+
+fn cred_key(tenant: Id, cred: Id) -> Vec<u8> {
+    [&b"c"[..], tenant.as_bytes(), cred.as_bytes()].concat()
+}
+fn usage_cred_key(tenant: Id, cred: Id) -> Vec<u8> {
+    [&b"uc"[..], tenant.as_bytes(), cred.as_bytes()].concat()
+}
+fn usage_principal_key(tenant: Id, principal: Id) -> Vec<u8> {
+    [&b"up"[..], tenant.as_bytes(), principal.as_bytes()].concat()
+}
+/// The prefix of one audit index: `a ‖ tenant ‖ kind ‖ key`.
+pub fn audit_prefix(tenant: Id, kind: u8, key: &[u8]) -> Vec<u8> {
+    [&b"a"[..], tenant.as_bytes(), &[kind], key].concat()
+}
+fn node_key(level: u8, index: u64) -> Vec<u8> {
+    [&b"m"[..], &[level], &index.to_be_bytes()].concat()
+}
+
+/// Reads and buffers writes to the projection tree for one atomic batch.
+struct Overlay<'a> {
+    tree: &'a sled::Tree,
+    pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl Overlay<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.pending.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => Ok(self.tree.get(key)?.map(|v| v.to_vec())),
+        }
+    }
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.pending.insert(key, Some(value));
+    }
+    fn get_as<T: for<'de> Deserialize<'de>>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        self.get(key)?
+            .map(|v| codec::decode(&v).map_err(|e| StoreError::Corrupt { tree: "proj", detail: e.to_string() }))
+            .transpose()
+    }
+    fn put_as<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
+        self.put(key, codec::encode(value).expect("views always encode"));
+    }
+}
+
+impl merkle::NodeReader for Overlay<'_> {
+    type Error = StoreError;
+    fn node(&self, level: u8, index: u64) -> Result<merkle::Hash, StoreError> {
+        read_node(self.get(&node_key(level, index))?, level, index)
+    }
+}
+
+fn read_node(v: Option<impl AsRef<[u8]>>, level: u8, index: u64) -> Result<merkle::Hash, StoreError> {
+    let v = v.ok_or_else(|| StoreError::Corrupt { tree: "proj", detail: format!("missing Merkle node {level}/{index}") })?;
+    v.as_ref()
+        .try_into()
+        .map_err(|_| StoreError::Corrupt { tree: "proj", detail: format!("Merkle node {level}/{index} is not 32 bytes") })
+}
+
+/// Reads Merkle nodes straight from the projection tree.
+pub struct Nodes<'a>(pub &'a sled::Tree);
+
+impl merkle::NodeReader for Nodes<'_> {
+    type Error = StoreError;
+    fn node(&self, level: u8, index: u64) -> Result<merkle::Hash, StoreError> {
+        read_node(self.0.get(node_key(level, index))?, level, index)
+    }
+}
+
+/// The number of events applied to the projections.
+pub fn watermark(proj: &sled::Tree) -> Result<u64, StoreError> {
+    Ok(match proj.get(WATERMARK)? {
+        None => 0,
+        Some(v) => u64::from_be_bytes(
+            v.as_ref().try_into().map_err(|_| StoreError::Corrupt { tree: "proj", detail: "bad watermark".into() })?,
+        ),
+    })
+}
+
+/// Applies `(event, record)` pairs; events below the watermark are skipped, a gap is an
+/// error.
+pub fn apply_records<'e>(proj: &sled::Tree, items: impl Iterator<Item = (&'e Event, &'e [u8])>) -> Result<(), StoreError> {
+    let mut ov = Overlay { tree: proj, pending: BTreeMap::new() };
+    let mut next = watermark(proj)?;
+    for (event, record) in items {
+        if event.seq < next {
+            continue;
+        }
+        if event.seq != next {
+            return Err(StoreError::Corrupt { tree: "proj", detail: format!("expected event {next}, got {}", event.seq) });
+        }
+        apply_one(&mut ov, event, record)?;
+        next += 1;
+    }
+    ov.put(WATERMARK.to_vec(), next.to_be_bytes().to_vec());
+    let mut batch = sled::Batch::default();
+    for (k, v) in ov.pending {
+        match v {
+            Some(v) => batch.insert(k, v),
+            None => batch.remove(k),
+        }
+    }
+    proj.apply_batch(batch)?;
+    Ok(())
+}
+
+fn apply_one(ov: &mut Overlay<'_>, event: &Event, record: &[u8]) -> Result<(), StoreError> {
+    let seq = event.seq.to_be_bytes();
+    let body = &event.body;
+    let tenant = body.tenant().unwrap_or(Id::NIL);
+    let action_index = Body::ACTIONS.iter().position(|a| *a == body.action()).expect("every action is listed") as u8;
+    ov.put([audit_prefix(tenant, index::TIME, &[]), seq.to_vec()].concat(), vec![]);
+    ov.put([audit_prefix(tenant, index::ACTION, &[action_index]), seq.to_vec()].concat(), vec![]);
+    ov.put([audit_prefix(tenant, index::OUTCOME, body.outcome().as_str().as_bytes()), seq.to_vec()].concat(), vec![]);
+    if let Some(p) = event.actor.principal {
+        ov.put([audit_prefix(tenant, index::ACTOR, p.as_bytes()), seq.to_vec()].concat(), vec![]);
+    }
+    if let Some(c) = body.credential() {
+        ov.put([audit_prefix(tenant, index::CREDENTIAL, c.as_bytes()), seq.to_vec()].concat(), vec![]);
+    }
+    apply_credential_view(ov, event)?;
+    apply_usage(ov, event)?;
+    let size = event.seq;
+    let nodes = merkle::append(size, merkle::leaf_hash(record), &*ov)?;
+    for (level, index, hash) in nodes {
+        ov.put(node_key(level, index), hash.to_vec());
+    }
+    Ok(())
+}
+
+fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
+    let at = event.at_ms;
+    let actor = event.actor.principal;
+    if let Body::CredentialCreated {
+        tenant,
+        credential,
+        name,
+        template,
+        service,
+        owner,
+        description,
+        public,
+        sealed,
+        rotate_every_days,
+        expires_at_ms,
+        is_default,
+    } = &event.body
+    {
+        let view = CredentialView {
+            id: *credential,
+            tenant: *tenant,
+            name: name.clone(),
+            template: template.clone(),
+            service: service.clone(),
+            owner: *owner,
+            description: description.clone(),
+            status: "active".into(),
+            current_version: 1,
+            versions: vec![VersionView { version: 1, created_at_ms: at, created_by: actor, state: "live".into() }],
+            public: public.clone(),
+            sealed: Some(sealed.clone()),
+            created_at_ms: at,
+            created_by: actor,
+            updated_at_ms: at,
+            rotated_at_ms: at,
+            rotate_every_days: *rotate_every_days,
+            expires_at_ms: *expires_at_ms,
+            is_default: *is_default,
+            grants: vec![],
+            last_verified: None,
+        };
+        ov.put_as(cred_key(*tenant, *credential), &view);
+        return Ok(());
+    }
+    let (Some(tenant), Some(cred)) = (event.body.tenant(), event.body.credential()) else { return Ok(()) };
+    let key = cred_key(tenant, cred);
+    let Some(mut view) = ov.get_as::<CredentialView>(&key)? else { return Ok(()) };
+    match &event.body {
+        Body::CredentialUpdated { change, .. } => {
+            if let Some(n) = &change.name {
+                view.name = n.clone();
+            }
+            if let Some(r) = change.rotate_every_days {
+                view.rotate_every_days = r;
+            }
+            if let Some(e) = change.expires_at_ms {
+                view.expires_at_ms = e;
+            }
+            if let Some(d) = change.is_default {
+                view.is_default = d;
+            }
+            if let Some(d) = &change.description {
+                view.description = d.clone();
+            }
+        }
+        Body::CredentialRotated { version, public, sealed, retired, .. } => {
+            view.current_version = *version;
+            view.public = public.clone();
+            view.sealed = Some(sealed.clone());
+            view.rotated_at_ms = at;
+            for v in view.versions.iter_mut().filter(|v| retired.contains(&v.version)) {
+                v.state = "retired".into();
+            }
+            view.versions.push(VersionView { version: *version, created_at_ms: at, created_by: actor, state: "live".into() });
+        }
+        Body::GrantAdded { principal, .. } => {
+            view.grants.push(*principal);
+            view.grants.sort();
+        }
+        Body::GrantRevoked { principal, .. } => view.grants.retain(|p| p != principal),
+        Body::CredentialDeleted { .. } => view.status = "deleted".into(),
+        Body::CredentialRestored { .. } => view.status = "active".into(),
+        Body::CredentialDestroyed { .. } => {
+            view.status = "destroyed".into();
+            view.sealed = None;
+            view.is_default = false;
+            for v in view.versions.iter_mut().filter(|v| v.state == "live") {
+                v.state = "destroyed".into();
+            }
+        }
+        Body::CredentialVerified { version, ok, reason, latency_ms, .. } => {
+            view.last_verified = Some(VerifyView { at_ms: at, version: *version, ok: *ok, reason: reason.clone(), latency_ms: *latency_ms });
+        }
+        // Uses and denials change usage, not metadata.
+        _ => return Ok(()),
+    }
+    view.updated_at_ms = at;
+    ov.put_as(key, &view);
+    Ok(())
+}
+
+fn apply_usage(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
+    let (tenant, credential, source, denied, verify) = match &event.body {
+        Body::CredentialUsed { tenant, credential, source, purpose, .. } => {
+            (*tenant, *credential, Some(*source), false, *purpose == crate::event::Purpose::Verify)
+        }
+        Body::UseDenied { tenant, credential, .. } => (*tenant, *credential, None, true, false),
+        _ => return Ok(()),
+    };
+    let actor = event.actor.principal;
+    let bump = |ov: &mut Overlay<'_>, key: Vec<u8>, other: Option<Id>| -> Result<(), StoreError> {
+        let mut u: UsageView = ov.get_as(&key)?.unwrap_or_default();
+        if denied {
+            u.denied += 1;
+        } else if verify {
+            u.verifies += 1;
+        } else {
+            u.uses += 1;
+            u.last_used_at_ms = Some(event.at_ms);
+            u.last_other = other;
+            u.last_remote_addr = event.context.remote_addr.clone();
+            u.last_source = source;
+        }
+        ov.put_as(key, &u);
+        Ok(())
+    };
+    if let Some(c) = credential {
+        bump(ov, usage_cred_key(tenant, c), actor)?;
+    }
+    if let Some(p) = actor {
+        bump(ov, usage_principal_key(tenant, p), credential)?;
+    }
+    Ok(())
+}
+
+// ---- reads -------------------------------------------------------------------------
+
+fn decode_view<T: for<'de> Deserialize<'de>>(v: &[u8]) -> Result<T, StoreError> {
+    codec::decode(v).map_err(|e| StoreError::Corrupt { tree: "proj", detail: e.to_string() })
+}
+
+/// One credential's view.
+pub fn credential(proj: &sled::Tree, tenant: Id, id: Id) -> Result<Option<CredentialView>, StoreError> {
+    proj.get(cred_key(tenant, id))?.map(|v| decode_view(&v)).transpose()
+}
+
+/// Every credential view of a tenant.
+pub fn credentials(proj: &sled::Tree, tenant: Id) -> impl Iterator<Item = Result<CredentialView, StoreError>> + '_ {
+    proj.scan_prefix([&b"c"[..], tenant.as_bytes()].concat()).map(|r| decode_view(&r?.1))
+}
+
+/// Usage of a credential.
+pub fn credential_usage(proj: &sled::Tree, tenant: Id, id: Id) -> Result<UsageView, StoreError> {
+    Ok(proj.get(usage_cred_key(tenant, id))?.map(|v| decode_view(&v)).transpose()?.unwrap_or_default())
+}
+
+/// Usage by a principal.
+pub fn principal_usage(proj: &sled::Tree, tenant: Id, id: Id) -> Result<UsageView, StoreError> {
+    Ok(proj.get(usage_principal_key(tenant, id))?.map(|v| decode_view(&v)).transpose()?.unwrap_or_default())
+}
+
+/// Sequence numbers in one audit index, ascending, starting at `from_seq`.
+pub fn audit_seqs(proj: &sled::Tree, prefix: Vec<u8>, from_seq: u64) -> impl Iterator<Item = Result<u64, StoreError>> + '_ {
+    let start = [prefix.as_slice(), &from_seq.to_be_bytes()].concat();
+    let mut end = prefix.clone();
+    end.push(0xff);
+    let n = prefix.len();
+    proj.range(start..end).map(move |r| {
+        let (k, _) = r?;
+        let tail: [u8; 8] = k[n..].try_into().map_err(|_| StoreError::Corrupt { tree: "proj", detail: "bad audit key".into() })?;
+        Ok(u64::from_be_bytes(tail))
+    })
+}
+
+/// Drops every projection and rebuilds them from the log.
+pub fn rebuild(store: &Store, mut progress: impl FnMut(u64)) -> Result<(), StoreError> {
+    store.proj().clear()?;
+    catch_up(store, &mut progress)
+}
+
+/// Applies every logged event above the watermark.
+pub fn catch_up(store: &Store, mut progress: impl FnMut(u64)) -> Result<(), StoreError> {
+    let from = watermark(store.proj())?;
+    let mut chunk: Vec<(Event, Vec<u8>)> = Vec::with_capacity(4096);
+    let flush = |chunk: &mut Vec<(Event, Vec<u8>)>| -> Result<(), StoreError> {
+        apply_records(store.proj(), chunk.iter().map(|(e, r)| (e, r.as_slice())))?;
+        chunk.clear();
+        Ok(())
+    };
+    for r in store.records(from) {
+        let (seq, rec) = r?;
+        let signed = SignedEvent::from_record(&rec).map_err(|e| StoreError::Corrupt { tree: "log", detail: format!("event {seq}: {e}") })?;
+        chunk.push((signed.into_event(), rec.to_vec()));
+        if chunk.len() == 4096 {
+            flush(&mut chunk)?;
+            progress(seq + 1);
+        }
+    }
+    flush(&mut chunk)?;
+    Ok(())
+}
+
+/// Every key and value of the projection tree, for comparing against a rebuild.
+pub fn dump(proj: &sled::Tree) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    proj.iter().map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(StoreError::from)).collect()
+}

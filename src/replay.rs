@@ -1,0 +1,323 @@
+//! Forensics over the log: verify every link and signature, rebuild past state, show a
+//! credential's history.
+//!
+//! [`verify`] works on any sequence of `(position, record bytes)`, so the same code checks
+//! a live data directory and an exported bundle. It runs in chunks: records are decoded
+//! and hashed in parallel, links and key changes are checked in order (cheap), and
+//! signatures are batch-verified in parallel across cores. It needs only public keys.
+//!
+//! **Invariant:** the verifier trusts nothing it reads: the signing key of event 0 is
+//! the ledger's identity (optionally pinned by the caller), every later key is
+//! introduced by a rotation event signed by the previous key together with the new key's
+//! proof of possession.
+
+use crate::domain::State;
+use crate::event::{rotation_message, signing_message, Body, Event, Hash32, SignedEvent};
+use crate::id::Id;
+use ed25519_dalek::{Signature, VerifyingKey};
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// What is wrong at the first bad position.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Problem {
+    /// The bytes are not a canonical record or event.
+    Undecodable { detail: String },
+    /// The record for this position is missing (the log jumps to `found`).
+    Gap { found: u64 },
+    /// The record here claims another position (events swapped or moved).
+    Reordered { claims: u64 },
+    /// `prev` is not the hash of the event before.
+    BrokenLink,
+    /// The signature does not verify under the signing key in force.
+    BadSignature,
+    /// Event 0 is not a ledger initialization, or its key is not the pinned key.
+    BadGenesis { detail: String },
+    /// A signing-key rotation is malformed (wrong old key or bad proof of possession).
+    BadKeyRotation { detail: String },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Undecodable { detail } => write!(f, "undecodable bytes ({detail})"),
+            Problem::Gap { found } => write!(f, "event missing (gap: next stored event is {found})"),
+            Problem::Reordered { claims } => write!(f, "event out of order (it claims sequence {claims})"),
+            Problem::BrokenLink => f.write_str("broken hash link (prev is not the hash of the event before)"),
+            Problem::BadSignature => f.write_str("bad signature"),
+            Problem::BadGenesis { detail } => write!(f, "bad genesis event ({detail})"),
+            Problem::BadKeyRotation { detail } => write!(f, "bad signing-key rotation ({detail})"),
+        }
+    }
+}
+
+/// The first failure found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub seq: u64,
+    pub problem: Problem,
+}
+
+/// The result of a verification.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Events that verified (all of them when `failure` is `None`).
+    pub verified: u64,
+    /// Hex BLAKE3 hash of the last verified event.
+    pub head_hash: String,
+    /// Signing keys in force, with the sequence number they start at (hex keys).
+    pub keys: Vec<(u64, String)>,
+    pub failure: Option<Failure>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+const CHUNK: usize = 32_768;
+const BATCH: usize = 64;
+
+struct Decoded {
+    pos: u64,
+    result: Result<SignedEvent, String>,
+}
+
+/// Verifies `records` (position, bytes) in order. `pinned` is the expected first key.
+pub fn verify<E: std::fmt::Display>(
+    records: impl Iterator<Item = Result<(u64, Vec<u8>), E>>,
+    pinned: Option<VerifyingKey>,
+    mut progress: impl FnMut(u64),
+) -> Report {
+    let mut v = Verifier { next: 0, last_hash: [0; 32], key: None, keys: vec![], pinned };
+    let mut chunk: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK);
+    let mut records = records.peekable();
+    loop {
+        chunk.clear();
+        let mut read_error = None;
+        while chunk.len() < CHUNK {
+            match records.next() {
+                None => break,
+                Some(Ok(r)) => chunk.push(r),
+                Some(Err(e)) => {
+                    read_error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        if let Some(f) = v.check_chunk(&chunk) {
+            return v.report(Some(f));
+        }
+        if let Some(detail) = read_error {
+            return v.report(Some(Failure { seq: v.next, problem: Problem::Undecodable { detail } }));
+        }
+        progress(v.next);
+        if chunk.len() < CHUNK {
+            return v.report(None);
+        }
+    }
+}
+
+struct Verifier {
+    next: u64,
+    last_hash: Hash32,
+    key: Option<VerifyingKey>,
+    keys: Vec<(u64, String)>,
+    pinned: Option<VerifyingKey>,
+}
+
+impl Verifier {
+    fn report(&self, failure: Option<Failure>) -> Report {
+        Report { verified: self.next, head_hash: hex::encode(self.last_hash), keys: self.keys.clone(), failure }
+    }
+
+    /// Checks one chunk; on failure returns the first bad position (and leaves `next` at
+    /// the number of events verified before it).
+    fn check_chunk(&mut self, chunk: &[(u64, Vec<u8>)]) -> Option<Failure> {
+        let decoded: Vec<Decoded> = chunk
+            .par_iter()
+            .map(|(pos, bytes)| Decoded { pos: *pos, result: SignedEvent::from_record(bytes).map_err(|e| e.to_string()) })
+            .collect();
+        // Sequential pass: positions, links and keys. Remember which key signs each event.
+        let mut signers: Vec<VerifyingKey> = Vec::with_capacity(decoded.len());
+        let mut first_bad: Option<Failure> = None;
+        let mut next = self.next;
+        let mut last_hash = self.last_hash;
+        let mut key = self.key;
+        let mut keys = Vec::new();
+        for d in &decoded {
+            let fail = |problem| Some(Failure { seq: next, problem });
+            if d.pos != next {
+                first_bad = fail(Problem::Gap { found: d.pos });
+                break;
+            }
+            let e = match &d.result {
+                Ok(e) => e,
+                Err(detail) => {
+                    first_bad = fail(Problem::Undecodable { detail: detail.clone() });
+                    break;
+                }
+            };
+            if e.seq() != next {
+                first_bad = fail(Problem::Reordered { claims: e.seq() });
+                break;
+            }
+            if e.event().prev != last_hash {
+                first_bad = fail(Problem::BrokenLink);
+                break;
+            }
+            if next == 0 {
+                match genesis_key(e.event(), self.pinned) {
+                    Ok(k) => {
+                        key = Some(k);
+                        keys.push((0, hex::encode(k.to_bytes())));
+                    }
+                    Err(detail) => {
+                        first_bad = fail(Problem::BadGenesis { detail });
+                        break;
+                    }
+                }
+            }
+            let signer = key.expect("set at event 0");
+            signers.push(signer);
+            if let Body::SigningKeyRotated { old_key, new_key, possession } = &e.event().body {
+                match check_rotation(&signer, old_key, new_key, possession, next) {
+                    Ok(k) => {
+                        key = Some(k);
+                        keys.push((next + 1, hex::encode(new_key)));
+                    }
+                    Err(detail) => {
+                        first_bad = fail(Problem::BadKeyRotation { detail });
+                        break;
+                    }
+                }
+            }
+            last_hash = *e.hash();
+            next += 1;
+        }
+        // Parallel pass: signatures of the events that passed the sequential checks.
+        let checked = signers.len();
+        let bad_sig = decoded[..checked]
+            .par_chunks(BATCH)
+            .zip(signers.par_chunks(BATCH))
+            .filter_map(|(ds, ks)| first_bad_signature(ds, ks))
+            .min();
+        if let Some(pos) = bad_sig {
+            // Events before the bad signature verified; recompute the state at `pos`.
+            let idx = (pos - self.next) as usize;
+            self.advance(&decoded[..idx], &mut keys, pos);
+            return Some(Failure { seq: pos, problem: Problem::BadSignature });
+        }
+        self.next = next;
+        self.last_hash = last_hash;
+        self.key = key;
+        self.keys.extend(keys);
+        first_bad
+    }
+
+    fn advance(&mut self, ok: &[Decoded], keys: &mut Vec<(u64, String)>, upto: u64) {
+        if let Some(Decoded { result: Ok(e), .. }) = ok.last() {
+            self.last_hash = *e.hash();
+        }
+        self.next = upto;
+        keys.retain(|(from, _)| *from <= upto);
+        self.keys.extend(keys.drain(..));
+    }
+}
+
+fn genesis_key(event: &Event, pinned: Option<VerifyingKey>) -> Result<VerifyingKey, String> {
+    let Body::LedgerInitialized { signing_key, .. } = &event.body else {
+        return Err("event 0 is not ledger_initialized".into());
+    };
+    let key = VerifyingKey::from_bytes(signing_key).map_err(|_| "the genesis key is not a valid ed25519 key".to_string())?;
+    if pinned.is_some_and(|p| p != key) {
+        return Err(format!("the genesis key {} is not the expected key", hex::encode(signing_key)));
+    }
+    Ok(key)
+}
+
+fn check_rotation(signer: &VerifyingKey, old: &[u8; 32], new: &[u8; 32], possession: &[u8], seq: u64) -> Result<VerifyingKey, String> {
+    if signer.as_bytes() != old {
+        return Err("old_key is not the key in force".into());
+    }
+    let new_key = VerifyingKey::from_bytes(new).map_err(|_| "new_key is not a valid ed25519 key".to_string())?;
+    let sig: [u8; 64] = possession.try_into().map_err(|_| "possession is not 64 bytes".to_string())?;
+    new_key
+        .verify_strict(&rotation_message(old, new, seq), &Signature::from_bytes(&sig))
+        .map_err(|_| "the new key's proof of possession does not verify".to_string())?;
+    Ok(new_key)
+}
+
+/// Batch-verifies; on batch failure finds the first bad one individually.
+fn first_bad_signature(ds: &[Decoded], ks: &[VerifyingKey]) -> Option<u64> {
+    let events: Vec<&SignedEvent> = ds.iter().map(|d| d.result.as_ref().expect("checked")).collect();
+    let messages: Vec<Vec<u8>> = events.iter().map(|e| signing_message(e.hash())).collect();
+    let msg_refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let sigs: Vec<Signature> = events.iter().map(|e| Signature::from_bytes(e.signature())).collect();
+    if ed25519_dalek::verify_batch(&msg_refs, &sigs, ks).is_ok() {
+        return None;
+    }
+    events.iter().zip(ks).find(|(e, k)| !e.verify_signature(k)).map(|(e, _)| e.seq())
+}
+
+// ---- past state and history -------------------------------------------------------
+
+/// Folds events while `keep` holds (events arrive in order).
+pub fn state_until<E>(events: impl Iterator<Item = Result<Event, E>>, mut keep: impl FnMut(&Event) -> bool) -> Result<State, E> {
+    let mut state = State::default();
+    for e in events {
+        let e = e?;
+        if !keep(&e) {
+            break;
+        }
+        state.apply(&e);
+    }
+    Ok(state)
+}
+
+/// A JSON rendering of a state, with names and metadata but no secret or ciphertext.
+pub fn render_state(state: &State) -> Value {
+    let mut tenants: Vec<_> = state.tenants.iter().collect();
+    tenants.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+    let tenants: Vec<Value> = tenants
+        .into_iter()
+        .map(|(tid, t)| {
+            let mut principals: Vec<_> = state.principals.iter().filter(|(_, p)| p.tenant == *tid).collect();
+            principals.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+            let mut creds: Vec<_> = state.credentials.iter().filter(|(_, c)| c.tenant == *tid).collect();
+            creds.sort_by_key(|(_, c)| c.created_seq);
+            json!({
+                "id": tid.to_string(),
+                "name": t.name,
+                "principals": principals.iter().map(|(id, p)| json!({
+                    "id": id.to_string(), "name": p.name, "role": format!("{:?}", p.role).to_lowercase(),
+                    "kind": format!("{:?}", p.kind).to_lowercase(), "disabled": p.disabled,
+                })).collect::<Vec<_>>(),
+                "credentials": creds.iter().map(|(id, c)| json!({
+                    "id": id.to_string(), "name": c.name, "template": c.template, "service": c.service,
+                    "owner": match c.owner { crate::event::Owner::Tenant => "tenant".to_string(), crate::event::Owner::Principal(p) => p.to_string() },
+                    "status": c.status.as_str(), "version": c.current,
+                    "live_versions": c.versions.keys().collect::<Vec<_>>(),
+                    "grants": c.grants.iter().map(Id::to_string).collect::<Vec<_>>(),
+                    "default": c.is_default,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({"events": state.len, "origin": state.origin, "tenants": tenants})
+}
+
+/// Every event about one credential, as audit rows.
+pub fn history<E>(events: impl Iterator<Item = Result<Event, E>>, credential: Id) -> Result<Vec<crate::audit::AuditEntry>, E> {
+    let mut out = Vec::new();
+    for e in events {
+        let e = e?;
+        if e.body.credential() == Some(credential) {
+            out.push(crate::audit::entry(&e));
+        }
+    }
+    Ok(out)
+}
