@@ -37,7 +37,9 @@ pub struct AuditEntry {
 pub fn rfc3339(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    let f = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
     t.format(&f).unwrap_or_default()
 }
 
@@ -84,54 +86,122 @@ fn owner_str(o: &Owner) -> String {
 
 fn details(body: &Body) -> Value {
     match body {
-        Body::LedgerInitialized { origin, signing_key } => json!({"origin": origin, "signing_key": hex::encode(signing_key)}),
+        Body::LedgerInitialized {
+            origin,
+            signing_key,
+        } => json!({"origin": origin, "signing_key": hex::encode(signing_key)}),
         Body::TenantCreated { name, .. } => json!({"name": name}),
-        Body::PrincipalCreated { principal, name, kind, role, system_admin, .. } => json!({
+        Body::PrincipalCreated {
+            principal,
+            name,
+            kind,
+            role,
+            system_admin,
+            ..
+        } => json!({
             "principal": principal.to_string(), "name": name,
             "kind": format!("{kind:?}").to_lowercase(), "role": format!("{role:?}").to_lowercase(),
             "system_admin": system_admin,
         }),
         Body::PrincipalDisabled { principal, .. } => json!({"principal": principal.to_string()}),
-        Body::TokenIssued { principal, token, expires_at_ms, .. } => json!({
+        Body::TokenIssued {
+            principal,
+            token,
+            expires_at_ms,
+            ..
+        } => json!({
             "principal": principal.to_string(), "token": token.to_string(), "expires_at": expires_at_ms.map(rfc3339),
         }),
         Body::TokenRevoked { token, .. } => json!({"token": token.to_string()}),
-        Body::CredentialCreated { name, template, service, owner, public, rotate_every_days, expires_at_ms, is_default, .. } => json!({
+        Body::CredentialCreated {
+            name,
+            template,
+            service,
+            owner,
+            public,
+            rotate_every_days,
+            expires_at_ms,
+            is_default,
+            ..
+        } => json!({
             "name": name, "template": template, "service": service, "owner": owner_str(owner), "version": 1,
             "public_fields": public.keys().collect::<Vec<_>>(), "rotate_every_days": rotate_every_days,
             "expires_at": expires_at_ms.map(rfc3339), "default": is_default,
         }),
         Body::CredentialUpdated { change, .. } => {
             let mut changed = Vec::new();
-            if change.name.is_some() { changed.push("name"); }
-            if change.rotate_every_days.is_some() { changed.push("rotate_every_days"); }
-            if change.expires_at_ms.is_some() { changed.push("expires_at"); }
-            if change.is_default.is_some() { changed.push("default"); }
-            if change.description.is_some() { changed.push("description"); }
+            if change.name.is_some() {
+                changed.push("name");
+            }
+            if change.rotate_every_days.is_some() {
+                changed.push("rotate_every_days");
+            }
+            if change.expires_at_ms.is_some() {
+                changed.push("expires_at");
+            }
+            if change.is_default.is_some() {
+                changed.push("default");
+            }
+            if change.description.is_some() {
+                changed.push("description");
+            }
             json!({"changed": changed, "name": change.name})
         }
-        Body::CredentialRotated { version, public, retired, .. } => json!({
+        Body::CredentialRotated {
+            version,
+            public,
+            retired,
+            ..
+        } => json!({
             "version": version, "public_fields": public.keys().collect::<Vec<_>>(), "retired_versions": retired,
         }),
-        Body::CredentialUsed { version, service, subject, source, purpose, .. } => json!({
+        Body::CredentialUsed {
+            version,
+            service,
+            subject,
+            source,
+            purpose,
+            ..
+        } => json!({
             "version": version, "service": service, "for_user": subject.map(|s| s.to_string()),
             "source": source_name(*source),
             "purpose": match purpose { Purpose::Resolve => "resolve", Purpose::Verify => "verify", Purpose::VaultRead => "vault_read" },
         }),
-        Body::UseDenied { service, subject, reason, .. } => json!({
+        Body::UseDenied {
+            service,
+            subject,
+            reason,
+            ..
+        } => json!({
             "service": service, "for_user": subject.map(|s| s.to_string()), "reason": reason_name(*reason),
         }),
-        Body::CredentialVerified { version, ok, reason, latency_ms, .. } => json!({
+        Body::CredentialVerified {
+            version,
+            ok,
+            reason,
+            latency_ms,
+            ..
+        } => json!({
             "version": version, "ok": ok, "reason": reason, "latency_ms": latency_ms,
         }),
-        Body::GrantAdded { principal, .. } | Body::GrantRevoked { principal, .. } => json!({"principal": principal.to_string()}),
+        Body::GrantAdded { principal, .. } | Body::GrantRevoked { principal, .. } => {
+            json!({"principal": principal.to_string()})
+        }
         Body::CredentialDeleted { .. } | Body::CredentialRestored { .. } => json!({}),
         Body::CredentialDestroyed { versions, .. } => json!({"versions": versions}),
-        Body::AccessDenied { attempted, reason, .. } => json!({"attempted": attempted, "reason": reason_name(*reason)}),
-        Body::MasterKeyRotated { old_key_id, new_key_id, rewrapped } => json!({
+        Body::AccessDenied {
+            attempted, reason, ..
+        } => json!({"attempted": attempted, "reason": reason_name(*reason)}),
+        Body::MasterKeyRotated {
+            old_key_id,
+            new_key_id,
+            rewrapped,
+        } => json!({
             "old_key_id": old_key_id, "new_key_id": new_key_id, "rewrapped": rewrapped,
         }),
-        Body::SigningKeyRotated { old_key, new_key, .. } => json!({"old_key": hex::encode(old_key), "new_key": hex::encode(new_key)}),
+        Body::SigningKeyRotated {
+            old_key, new_key, ..
+        } => json!({"old_key": hex::encode(old_key), "new_key": hex::encode(new_key)}),
     }
 }
 
@@ -190,7 +260,10 @@ pub fn event_at(store: &Store, seq: u64) -> Result<Option<Event>, StoreError> {
         .map(|r| {
             SignedEvent::from_record(&r)
                 .map(SignedEvent::into_event)
-                .map_err(|e| StoreError::Corrupt { tree: "log", detail: format!("event {seq}: {e}") })
+                .map_err(|e| StoreError::Corrupt {
+                    tree: "log",
+                    detail: format!("event {seq}: {e}"),
+                })
         })
         .transpose()
 }
@@ -211,10 +284,20 @@ pub fn first_seq_at(store: &Store, at_ms: i64) -> Result<u64, StoreError> {
 
 /// Runs a query over one tenant's audit log, calling `each` for every matching event in
 /// order until it returns false or `limit` is reached (limit 0 = no limit, for exports).
-pub fn scan(store: &Store, tenant: Id, f: &Filter, mut each: impl FnMut(Event) -> bool) -> Result<Option<u64>, QueryError> {
+pub fn scan(
+    store: &Store,
+    tenant: Id,
+    f: &Filter,
+    mut each: impl FnMut(Event) -> bool,
+) -> Result<Option<u64>, QueryError> {
     let action = match &f.action {
         None => None,
-        Some(a) => Some(Body::ACTIONS.iter().position(|x| x == a).ok_or_else(|| QueryError::UnknownAction(a.clone()))? as u8),
+        Some(a) => Some(
+            Body::ACTIONS
+                .iter()
+                .position(|x| x == a)
+                .ok_or_else(|| QueryError::UnknownAction(a.clone()))? as u8,
+        ),
     };
     let prefix = if let Some(c) = f.credential {
         projection::audit_prefix(tenant, index::CREDENTIAL, c.as_bytes())
@@ -234,7 +317,9 @@ pub fn scan(store: &Store, tenant: Id, f: &Filter, mut each: impl FnMut(Event) -
     let mut taken = 0usize;
     for seq in projection::audit_seqs(store.proj(), prefix, from) {
         let seq = seq?;
-        let Some(event) = event_at(store, seq)? else { continue };
+        let Some(event) = event_at(store, seq)? else {
+            continue;
+        };
         if f.to_ms.is_some_and(|t| event.at_ms > t) {
             return Ok(None);
         }
@@ -264,5 +349,8 @@ pub fn query(store: &Store, tenant: Id, f: &Filter) -> Result<Page, QueryError> 
         events.push(entry(&e));
         true
     })?;
-    Ok(Page { events, next_cursor })
+    Ok(Page {
+        events,
+        next_cursor,
+    })
 }

@@ -11,7 +11,7 @@
 //! value has exactly one accepted encoding length and a decoded value re-encodes to the
 //! same bytes.
 
-use bincode::config::{self, Configuration, Fixint, LittleEndian, Limit};
+use bincode::config::{self, Configuration, Fixint, Limit, LittleEndian};
 use serde::{de::DeserializeOwned, Serialize};
 
 /// The largest encoded value the codec accepts, in bytes (1 MiB).
@@ -73,12 +73,21 @@ mod tests {
     #[derive(Serialize, Deserialize, Debug, PartialEq)]
     enum Shape {
         A,
-        B { x: u32, name: String, tag: Option<u8> },
+        B {
+            x: u32,
+            name: String,
+            tag: Option<u8>,
+        },
     }
 
     #[test]
     fn fixed_layout_is_little_endian_fixint() {
-        let bytes = encode(&Shape::B { x: 1, name: "hi".into(), tag: Some(7) }).unwrap();
+        let bytes = encode(&Shape::B {
+            x: 1,
+            name: "hi".into(),
+            tag: Some(7),
+        })
+        .unwrap();
         assert_eq!(
             bytes,
             [
@@ -88,7 +97,14 @@ mod tests {
                 1, 7, // Some(7)
             ]
         );
-        assert_eq!(decode::<Shape>(&bytes).unwrap(), Shape::B { x: 1, name: "hi".into(), tag: Some(7) });
+        assert_eq!(
+            decode::<Shape>(&bytes).unwrap(),
+            Shape::B {
+                x: 1,
+                name: "hi".into(),
+                tag: Some(7)
+            }
+        );
         assert_eq!(encode(&Shape::A).unwrap(), [0, 0, 0, 0]);
     }
 
@@ -101,15 +117,29 @@ mod tests {
 
     #[test]
     fn truncated_and_unknown_variant_are_rejected() {
-        let bytes = encode(&Shape::B { x: 1, name: "hi".into(), tag: None }).unwrap();
-        assert!(matches!(decode::<Shape>(&bytes[..bytes.len() - 1]), Err(CodecError::Decode(_))));
-        assert!(matches!(decode::<Shape>(&[9, 0, 0, 0]), Err(CodecError::Decode(_))));
+        let bytes = encode(&Shape::B {
+            x: 1,
+            name: "hi".into(),
+            tag: None,
+        })
+        .unwrap();
+        assert!(matches!(
+            decode::<Shape>(&bytes[..bytes.len() - 1]),
+            Err(CodecError::Decode(_))
+        ));
+        assert!(matches!(
+            decode::<Shape>(&[9, 0, 0, 0]),
+            Err(CodecError::Decode(_))
+        ));
     }
 
     #[test]
     fn huge_length_prefix_is_rejected_without_allocating() {
         let mut bytes = vec![1, 0, 0, 0, 1, 0, 0, 0];
         bytes.extend_from_slice(&u64::MAX.to_le_bytes());
-        assert!(matches!(decode::<Shape>(&bytes), Err(CodecError::Decode(_))));
+        assert!(matches!(
+            decode::<Shape>(&bytes),
+            Err(CodecError::Decode(_))
+        ));
     }
 }

@@ -77,12 +77,19 @@ impl Committer {
             .name("credledger-commit".into())
             .spawn(move || run(&s, &store))
             .expect("spawning the committer thread");
-        Committer { shared, thread: Mutex::new(Some(thread)) }
+        Committer {
+            shared,
+            thread: Mutex::new(Some(thread)),
+        }
     }
 
     /// Queues events (in sequence order, after every earlier submission) and key-ring
     /// changes; the receiver resolves after they are durable.
-    pub fn submit(&self, records: Vec<SignedEvent>, keyring: Vec<KeyOp>) -> oneshot::Receiver<Result<(), CommitError>> {
+    pub fn submit(
+        &self,
+        records: Vec<SignedEvent>,
+        keyring: Vec<KeyOp>,
+    ) -> oneshot::Receiver<Result<(), CommitError>> {
         let (tx, rx) = oneshot::channel();
         let mut open = self.shared.open.lock().expect("commit lock");
         if let Some(why) = &open.poisoned {
@@ -100,7 +107,12 @@ impl Committer {
 
     /// Whether a write or sync has failed.
     pub fn poisoned(&self) -> Option<String> {
-        self.shared.open.lock().expect("commit lock").poisoned.clone()
+        self.shared
+            .open
+            .lock()
+            .expect("commit lock")
+            .poisoned
+            .clone()
     }
 
     /// Sync and event counters.
@@ -137,12 +149,18 @@ fn run(shared: &Shared, store: &Store) {
             if open.waiters.is_empty() {
                 return;
             }
-            (std::mem::take(&mut open.records), std::mem::take(&mut open.keyring), std::mem::take(&mut open.waiters))
+            (
+                std::mem::take(&mut open.records),
+                std::mem::take(&mut open.keyring),
+                std::mem::take(&mut open.waiters),
+            )
         };
         let result = commit(store, &records, &keyring);
         if result.is_ok() {
             shared.syncs.fetch_add(1, Ordering::Relaxed);
-            shared.events.fetch_add(records.len() as u64, Ordering::Relaxed);
+            shared
+                .events
+                .fetch_add(records.len() as u64, Ordering::Relaxed);
         }
         let answer = result.map_err(|why| {
             tracing::error!(error = %why, "ledger write failed; refusing further writes until restart");
@@ -161,9 +179,14 @@ fn run(shared: &Shared, store: &Store) {
 
 fn commit(store: &Store, records: &[SignedEvent], keyring: &[KeyOp]) -> Result<(), String> {
     let raw: Vec<(u64, Vec<u8>)> = records.iter().map(|e| (e.seq(), e.to_record())).collect();
-    store.write_durable(keyring, &raw).map_err(|e| e.to_string())?;
+    store
+        .write_durable(keyring, &raw)
+        .map_err(|e| e.to_string())?;
     // Projections are caches: if this fails, the events are durable and the next open
     // catches the projections up from the log.
-    let items = records.iter().map(SignedEvent::event).zip(raw.iter().map(|(_, r)| r.as_slice()));
+    let items = records
+        .iter()
+        .map(SignedEvent::event)
+        .zip(raw.iter().map(|(_, r)| r.as_slice()));
     projection::apply_records(store.proj(), items).map_err(|e| e.to_string())
 }

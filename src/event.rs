@@ -163,8 +163,14 @@ pub struct MetadataChange {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum Body {
     /// Sequence 0: the ledger's origin (checkpoint key name) and first signing key.
-    LedgerInitialized { origin: String, signing_key: [u8; 32] },
-    TenantCreated { tenant: Id, name: String },
+    LedgerInitialized {
+        origin: String,
+        signing_key: [u8; 32],
+    },
+    TenantCreated {
+        tenant: Id,
+        name: String,
+    },
     PrincipalCreated {
         tenant: Id,
         principal: Id,
@@ -173,10 +179,22 @@ pub enum Body {
         role: Role,
         system_admin: bool,
     },
-    PrincipalDisabled { tenant: Id, principal: Id },
+    PrincipalDisabled {
+        tenant: Id,
+        principal: Id,
+    },
     /// An API token; `hash` is the keyed BLAKE3 hash of its secret part.
-    TokenIssued { tenant: Id, principal: Id, token: Id, hash: Hash32, expires_at_ms: Option<i64> },
-    TokenRevoked { tenant: Id, token: Id },
+    TokenIssued {
+        tenant: Id,
+        principal: Id,
+        token: Id,
+        hash: Hash32,
+        expires_at_ms: Option<i64>,
+    },
+    TokenRevoked {
+        tenant: Id,
+        token: Id,
+    },
     CredentialCreated {
         tenant: Id,
         credential: Id,
@@ -191,7 +209,11 @@ pub enum Body {
         expires_at_ms: Option<i64>,
         is_default: bool,
     },
-    CredentialUpdated { tenant: Id, credential: Id, change: MetadataChange },
+    CredentialUpdated {
+        tenant: Id,
+        credential: Id,
+        change: MetadataChange,
+    },
     /// A new version; `retired` versions fell out of retention and lost their data keys.
     CredentialRotated {
         tenant: Id,
@@ -226,20 +248,51 @@ pub enum Body {
         reason: String,
         latency_ms: u64,
     },
-    GrantAdded { tenant: Id, credential: Id, principal: Id },
-    GrantRevoked { tenant: Id, credential: Id, principal: Id },
-    CredentialDeleted { tenant: Id, credential: Id },
-    CredentialRestored { tenant: Id, credential: Id },
+    GrantAdded {
+        tenant: Id,
+        credential: Id,
+        principal: Id,
+    },
+    GrantRevoked {
+        tenant: Id,
+        credential: Id,
+        principal: Id,
+    },
+    CredentialDeleted {
+        tenant: Id,
+        credential: Id,
+    },
+    CredentialRestored {
+        tenant: Id,
+        credential: Id,
+    },
     /// Every data key of the credential was deleted: its ciphertexts are unrecoverable.
-    CredentialDestroyed { tenant: Id, credential: Id, versions: Vec<u32> },
+    CredentialDestroyed {
+        tenant: Id,
+        credential: Id,
+        versions: Vec<u32>,
+    },
     /// A non-resolve action on a credential was refused; `attempted` is its action name.
-    AccessDenied { tenant: Id, credential: Id, attempted: String, reason: DenyReason },
+    AccessDenied {
+        tenant: Id,
+        credential: Id,
+        attempted: String,
+        reason: DenyReason,
+    },
     /// Every live data key was rewrapped under master key `new_key_id`.
-    MasterKeyRotated { old_key_id: u32, new_key_id: u32, rewrapped: u64 },
+    MasterKeyRotated {
+        old_key_id: u32,
+        new_key_id: u32,
+        rewrapped: u64,
+    },
     /// From the next event on, events are signed by `new_key`. This event is signed by the
     /// old key; `possession` is the new key's signature over
     /// `KEY_ROTATION_DOMAIN || old_key || new_key || seq (u64 LE)`.
-    SigningKeyRotated { old_key: [u8; 32], new_key: [u8; 32], possession: Vec<u8> },
+    SigningKeyRotated {
+        old_key: [u8; 32],
+        new_key: [u8; 32],
+        possession: Vec<u8>,
+    },
 }
 
 impl Body {
@@ -443,7 +496,12 @@ impl SignedEvent {
         let bytes = codec::encode(&event)?;
         let hash = event_hash(&bytes);
         let signature = key.sign(&signing_message(&hash)).to_bytes();
-        Ok(SignedEvent { event, bytes, hash, signature })
+        Ok(SignedEvent {
+            event,
+            bytes,
+            hash,
+            signature,
+        })
     }
 
     /// Decodes a stored record and recomputes its hash. Does not check the signature.
@@ -459,18 +517,30 @@ impl SignedEvent {
             return Err(RecordError::UnknownFormat(event.format));
         }
         let hash = event_hash(&r.event);
-        Ok(SignedEvent { event, bytes: r.event, hash, signature })
+        Ok(SignedEvent {
+            event,
+            bytes: r.event,
+            hash,
+            signature,
+        })
     }
 
     /// The stored record bytes (also the Merkle leaf).
     pub fn to_record(&self) -> Vec<u8> {
-        codec::encode(&Record { event: self.bytes.clone(), signature: self.signature.to_vec() })
-            .expect("a record of a sealed event always encodes")
+        codec::encode(&Record {
+            event: self.bytes.clone(),
+            signature: self.signature.to_vec(),
+        })
+        .expect("a record of a sealed event always encodes")
     }
 
     /// Checks the signature against `key`.
     pub fn verify_signature(&self, key: &VerifyingKey) -> bool {
-        key.verify(&signing_message(&self.hash), &Signature::from_bytes(&self.signature)).is_ok()
+        key.verify(
+            &signing_message(&self.hash),
+            &Signature::from_bytes(&self.signature),
+        )
+        .is_ok()
     }
 
     pub fn event(&self) -> &Event {
@@ -509,7 +579,10 @@ mod tests {
             prev: [0; 32],
             actor: Actor::default(),
             context: RequestContext::default(),
-            body: Body::TenantCreated { tenant: Id([1; 16]), name: "default".into() },
+            body: Body::TenantCreated {
+                tenant: Id([1; 16]),
+                name: "default".into(),
+            },
         }
     }
 

@@ -47,7 +47,9 @@ pub struct ParseIdError;
 impl FromStr for Id {
     type Err = ParseIdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        uuid::Uuid::parse_str(s).map(|u| Id(*u.as_bytes())).map_err(|_| ParseIdError)
+        uuid::Uuid::parse_str(s)
+            .map(|u| Id(*u.as_bytes()))
+            .map_err(|_| ParseIdError)
     }
 }
 

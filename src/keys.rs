@@ -40,7 +40,10 @@ pub enum KeyError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> KeyError + '_ {
-    move |source| KeyError::Io { path: path.to_path_buf(), source }
+    move |source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// The key directory of a data directory.
@@ -65,24 +68,36 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
         f.sync_all().map_err(io_err(&tmp))?;
     }
     fs::rename(&tmp, path).map_err(io_err(path))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))?;
     Ok(())
 }
 
 fn read_private(path: &Path) -> Result<Option<Zeroizing<String>>, KeyError> {
     match fs::metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(KeyError::Io { path: path.to_path_buf(), source: e }),
+        Err(e) => {
+            return Err(KeyError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })
+        }
         Ok(m) if m.permissions().mode() & 0o077 != 0 => {
             return Err(KeyError::Permissions(path.to_path_buf()))
         }
         Ok(_) => {}
     }
-    fs::read_to_string(path).map(|s| Some(Zeroizing::new(s))).map_err(io_err(path))
+    fs::read_to_string(path)
+        .map(|s| Some(Zeroizing::new(s)))
+        .map_err(io_err(path))
 }
 
 fn decode32(path: &Path, b64: &str) -> Result<Zeroizing<[u8; 32]>, KeyError> {
-    let raw = Zeroizing::new(B64.decode(b64.trim()).map_err(|_| KeyError::Malformed(path.into()))?);
+    let raw = Zeroizing::new(
+        B64.decode(b64.trim())
+            .map_err(|_| KeyError::Malformed(path.into()))?,
+    );
     let mut out = Zeroizing::new([0u8; 32]);
     if raw.len() != 32 {
         return Err(KeyError::Malformed(path.into()));
@@ -105,18 +120,28 @@ pub fn signing_path(data: &Path) -> PathBuf {
 /// Reads the signing key, if the file exists.
 pub fn read_signing_key(data: &Path) -> Result<Option<SigningKey>, KeyError> {
     let path = signing_path(data);
-    let Some(text) = read_private(&path)? else { return Ok(None) };
+    let Some(text) = read_private(&path)? else {
+        return Ok(None);
+    };
     let mut lines = text.lines();
     if lines.next() != Some(SIGNING_HEADER) {
         return Err(KeyError::Malformed(path));
     }
-    let seed = decode32(&path, lines.next().ok_or_else(|| KeyError::Malformed(path.clone()))?)?;
+    let seed = decode32(
+        &path,
+        lines
+            .next()
+            .ok_or_else(|| KeyError::Malformed(path.clone()))?,
+    )?;
     Ok(Some(SigningKey::from_bytes(&seed)))
 }
 
 /// Writes `key` as the signing key.
 pub fn write_signing_key(data: &Path, key: &SigningKey) -> Result<(), KeyError> {
-    let text = Zeroizing::new(format!("{SIGNING_HEADER}\n{}\n", B64.encode(key.to_bytes())));
+    let text = Zeroizing::new(format!(
+        "{SIGNING_HEADER}\n{}\n",
+        B64.encode(key.to_bytes())
+    ));
     write_private(&signing_path(data), text.as_bytes())
 }
 
@@ -126,19 +151,29 @@ fn signing_next_path(data: &Path) -> PathBuf {
 
 /// Writes the key a signing-key rotation is about to introduce.
 pub fn write_signing_key_next(data: &Path, key: &SigningKey) -> Result<(), KeyError> {
-    let text = Zeroizing::new(format!("{SIGNING_HEADER}\n{}\n", B64.encode(key.to_bytes())));
+    let text = Zeroizing::new(format!(
+        "{SIGNING_HEADER}\n{}\n",
+        B64.encode(key.to_bytes())
+    ));
     write_private(&signing_next_path(data), text.as_bytes())
 }
 
 /// Reads a pending next signing key, if a rotation was interrupted.
 pub fn read_signing_key_next(data: &Path) -> Result<Option<SigningKey>, KeyError> {
     let path = signing_next_path(data);
-    let Some(text) = read_private(&path)? else { return Ok(None) };
+    let Some(text) = read_private(&path)? else {
+        return Ok(None);
+    };
     let mut lines = text.lines();
     if lines.next() != Some(SIGNING_HEADER) {
         return Err(KeyError::Malformed(path));
     }
-    let seed = decode32(&path, lines.next().ok_or_else(|| KeyError::Malformed(path.clone()))?)?;
+    let seed = decode32(
+        &path,
+        lines
+            .next()
+            .ok_or_else(|| KeyError::Malformed(path.clone()))?,
+    )?;
     Ok(Some(SigningKey::from_bytes(&seed)))
 }
 
@@ -147,7 +182,9 @@ pub fn promote_signing_key_next(data: &Path) -> Result<(), KeyError> {
     let (from, to) = (signing_next_path(data), signing_path(data));
     fs::rename(&from, &to).map_err(io_err(&to))?;
     let dir = key_dir(data);
-    File::open(&dir).and_then(|d| d.sync_all()).map_err(io_err(&dir))
+    File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(&dir))
 }
 
 /// Drops a pending next signing key whose rotation never reached the log.
@@ -174,7 +211,9 @@ pub fn parse_master_keys(origin: &Path, text: &str) -> Result<MasterKeys, KeyErr
     }
     let mut keys = Vec::new();
     for line in lines.filter(|l| !l.trim().is_empty()) {
-        let (id, b64) = line.split_once(' ').ok_or_else(|| KeyError::Malformed(origin.into()))?;
+        let (id, b64) = line
+            .split_once(' ')
+            .ok_or_else(|| KeyError::Malformed(origin.into()))?;
         let id: u32 = id.parse().map_err(|_| KeyError::Malformed(origin.into()))?;
         keys.push(MasterKey::new(id, *decode32(origin, b64)?));
     }
@@ -208,8 +247,12 @@ pub fn read_master_keys(data: &Path) -> Result<Option<MasterKeys>, KeyError> {
 pub fn write_master_keys(data: &Path, keys: &MasterKeys) -> Result<(), KeyError> {
     let path = master_path(data);
     if let Ok(meta) = fs::metadata(&path) {
-        let mut f = OpenOptions::new().write(true).open(&path).map_err(io_err(&path))?;
-        f.write_all(&vec![0u8; meta.len() as usize]).map_err(io_err(&path))?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        f.write_all(&vec![0u8; meta.len() as usize])
+            .map_err(io_err(&path))?;
         f.sync_all().map_err(io_err(&path))?;
     }
     write_private(&path, render_master_keys(keys).as_bytes())
@@ -233,7 +276,12 @@ pub fn token_key(data: &Path) -> Result<Zeroizing<[u8; 32]>, KeyError> {
         if lines.next() != Some(TOKEN_HEADER) {
             return Err(KeyError::Malformed(path));
         }
-        return decode32(&path, lines.next().ok_or_else(|| KeyError::Malformed(path.clone()))?);
+        return decode32(
+            &path,
+            lines
+                .next()
+                .ok_or_else(|| KeyError::Malformed(path.clone()))?,
+        );
     }
     let key = random32();
     let text = Zeroizing::new(format!("{TOKEN_HEADER}\n{}\n", B64.encode(key.as_ref())));
@@ -250,15 +298,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sk = generate_signing_key();
         write_signing_key(dir.path(), &sk).unwrap();
-        assert_eq!(read_signing_key(dir.path()).unwrap().unwrap().to_bytes(), sk.to_bytes());
-        let mode = fs::metadata(signing_path(dir.path())).unwrap().permissions().mode();
+        assert_eq!(
+            read_signing_key(dir.path()).unwrap().unwrap().to_bytes(),
+            sk.to_bytes()
+        );
+        let mode = fs::metadata(signing_path(dir.path()))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
 
         let mk = MasterKeys::new([generate_master_key(1), generate_master_key(2)]);
         write_master_keys(dir.path(), &mk).unwrap();
         let back = read_master_keys(dir.path()).unwrap().unwrap();
         assert_eq!(back.ids(), vec![1, 2]);
-        assert_eq!(back.current().unwrap().bytes(), mk.current().unwrap().bytes());
+        assert_eq!(
+            back.current().unwrap().bytes(),
+            mk.current().unwrap().bytes()
+        );
 
         let t1 = token_key(dir.path()).unwrap();
         assert_eq!(*token_key(dir.path()).unwrap(), *t1);
@@ -269,7 +326,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_signing_key(dir.path(), &generate_signing_key()).unwrap();
         fs::set_permissions(signing_path(dir.path()), fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(read_signing_key(dir.path()), Err(KeyError::Permissions(_))));
+        assert!(matches!(
+            read_signing_key(dir.path()),
+            Err(KeyError::Permissions(_))
+        ));
     }
 
     #[test]

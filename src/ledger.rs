@@ -18,13 +18,15 @@ use crate::commit::{CommitError, CommitStats, Committer};
 use crate::domain::decide::{self, NewCredential, Resolved};
 use crate::domain::{Caller, DomainError, Rejection, State};
 use crate::event::{
-    rotation_message, Actor, Body, Event, Hash32, MetadataChange, Owner, PrincipalKind, Purpose, RequestContext, Role,
-    Sealed, SignedEvent, Source, EVENT_FORMAT,
+    rotation_message, Actor, Body, Event, Hash32, MetadataChange, Owner, PrincipalKind, Purpose,
+    RequestContext, Role, Sealed, SignedEvent, Source, EVENT_FORMAT,
 };
 use crate::id::Id;
 use crate::keys::{self, KeyError};
 use crate::projection;
-use crate::secret::{self, Binding, MasterKeys, SecretError, SecretFields, SecretString, WrappedKey};
+use crate::secret::{
+    self, Binding, MasterKeys, SecretError, SecretFields, SecretString, WrappedKey,
+};
 use crate::store::{KeyOp, Store, StoreError};
 use crate::template::{Catalog, TemplateError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
@@ -135,8 +137,14 @@ pub struct Resolution {
 /// How to find what to resolve.
 #[derive(Clone, Debug)]
 pub enum ResolveTarget {
-    Id { id: Id, version: Option<u32> },
-    Service { service: String, for_user: Option<Id> },
+    Id {
+        id: Id,
+        version: Option<u32>,
+    },
+    Service {
+        service: String,
+        for_user: Option<Id>,
+    },
 }
 
 /// Input of a credential creation.
@@ -178,6 +186,9 @@ struct Writer {
     keyring: HashMap<(Id, u32), WrappedKey>,
 }
 
+/// Resolves when a staged batch is durable.
+type CommitReceiver = oneshot::Receiver<Result<(), CommitError>>;
+
 /// Events and key-ring changes staged under the writer lock.
 struct Staged {
     bodies: Vec<Body>,
@@ -201,11 +212,16 @@ impl Ledger {
     /// Opens the ledger in `config.data_dir`, bootstrapping an empty one.
     pub fn open(config: Config) -> Result<(Ledger, Option<Bootstrap>), LedgerError> {
         let dir = &config.data_dir;
-        std::fs::create_dir_all(dir).map_err(|source| KeyError::Io { path: dir.clone(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| KeyError::Io {
+            path: dir.clone(),
+            source,
+        })?;
         let store = Arc::new(Store::open(dir)?);
         let fresh = store.is_empty()?;
         let masters = match &config.master_keys_text {
-            Some(text) => keys::parse_master_keys(std::path::Path::new("CREDLEDGER_MASTER_KEYS"), text)?,
+            Some(text) => {
+                keys::parse_master_keys(std::path::Path::new("CREDLEDGER_MASTER_KEYS"), text)?
+            }
             None => match keys::read_master_keys(dir)? {
                 Some(m) => m,
                 None if fresh => {
@@ -231,37 +247,67 @@ impl Ledger {
         if !fresh && state.signing_key != Some(signing.verifying_key().to_bytes()) {
             return Err(LedgerError::Integrity {
                 seq: next_seq.saturating_sub(1),
-                detail: "the signing key file does not match the ledger's current signing key".into(),
+                detail: "the signing key file does not match the ledger's current signing key"
+                    .into(),
             });
         }
         projection::catch_up(&store, |_| {})?;
-        let keyring = store.keyring_entries()?.into_iter().map(|(id, v, k)| ((id, v), k)).collect();
+        let keyring = store
+            .keyring_entries()?
+            .into_iter()
+            .map(|(id, v, k)| ((id, v), k))
+            .collect();
         let committer = Committer::start(store.clone());
-        let http = crate::verify::client().map_err(|e| LedgerError::Integrity { seq: 0, detail: format!("cannot build the HTTP client: {e}") })?;
+        let http = crate::verify::client().map_err(|e| LedgerError::Integrity {
+            seq: 0,
+            detail: format!("cannot build the HTTP client: {e}"),
+        })?;
         let ledger = Ledger {
             store,
             committer,
-            writer: Mutex::new(Writer { state, next_seq, last_hash, last_at, signing, masters, keyring }),
+            writer: Mutex::new(Writer {
+                state,
+                next_seq,
+                last_hash,
+                last_at,
+                signing,
+                masters,
+                keyring,
+            }),
             catalog: Catalog::builtin(),
             token_key,
             config,
             http,
         };
-        let boot = if fresh { Some(ledger.bootstrap()?) } else { None };
+        let boot = if fresh {
+            Some(ledger.bootstrap()?)
+        } else {
+            None
+        };
         Ok((ledger, boot))
     }
 
     fn bootstrap(&self) -> Result<Bootstrap, LedgerError> {
         let (tenant, admin, token) = (Id::random(), Id::random(), Id::random());
         let (secret, hash) = self.new_token_secret(token);
-        let origin = self.config.origin.clone().unwrap_or_else(|| format!("credledger.local/{}", Id::random()));
+        let origin = self
+            .config
+            .origin
+            .clone()
+            .unwrap_or_else(|| format!("credledger.local/{}", Id::random()));
         let ctx = RequestCtx::default();
         let rx = {
             let mut w = self.lock();
             let signing_key = w.signing.verifying_key().to_bytes();
             let bodies = vec![
-                Body::LedgerInitialized { origin, signing_key },
-                Body::TenantCreated { tenant, name: "default".into() },
+                Body::LedgerInitialized {
+                    origin,
+                    signing_key,
+                },
+                Body::TenantCreated {
+                    tenant,
+                    name: "default".into(),
+                },
                 Body::PrincipalCreated {
                     tenant,
                     principal: admin,
@@ -270,12 +316,30 @@ impl Ledger {
                     role: Role::Admin,
                     system_admin: true,
                 },
-                Body::TokenIssued { tenant, principal: admin, token, hash, expires_at_ms: None },
+                Body::TokenIssued {
+                    tenant,
+                    principal: admin,
+                    token,
+                    hash,
+                    expires_at_ms: None,
+                },
             ];
-            self.stage(&mut w, &ctx, Actor::default(), Staged { bodies, keyring: vec![] })?
+            self.stage(
+                &mut w,
+                &ctx,
+                Actor::default(),
+                Staged {
+                    bodies,
+                    keyring: vec![],
+                },
+            )?
         };
         wait_blocking(rx)?;
-        Ok(Bootstrap { tenant, admin, token: secret })
+        Ok(Bootstrap {
+            tenant,
+            admin,
+            token: secret,
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Writer> {
@@ -307,10 +371,17 @@ impl Ledger {
                 at_ms: at,
                 prev: w.last_hash,
                 actor: actor.clone(),
-                context: RequestContext { request_id: ctx.request_id.clone(), remote_addr: ctx.remote_addr.clone() },
+                context: RequestContext {
+                    request_id: ctx.request_id.clone(),
+                    remote_addr: ctx.remote_addr.clone(),
+                },
                 body,
             };
-            let signed = SignedEvent::seal(event, &w.signing).map_err(|e| LedgerError::Integrity { seq: w.next_seq, detail: e.to_string() })?;
+            let signed =
+                SignedEvent::seal(event, &w.signing).map_err(|e| LedgerError::Integrity {
+                    seq: w.next_seq,
+                    detail: e.to_string(),
+                })?;
             w.state.apply(signed.event());
             w.next_seq += 1;
             w.last_hash = *signed.hash();
@@ -319,10 +390,17 @@ impl Ledger {
         }
         for op in &staged.keyring {
             match op {
-                KeyOp::Put { credential, version, key } => {
+                KeyOp::Put {
+                    credential,
+                    version,
+                    key,
+                } => {
                     w.keyring.insert((*credential, *version), key.clone());
                 }
-                KeyOp::Delete { credential, version } => {
+                KeyOp::Delete {
+                    credential,
+                    version,
+                } => {
                     w.keyring.remove(&(*credential, *version));
                 }
             }
@@ -337,19 +415,37 @@ impl Ledger {
         ctx: &RequestCtx,
         caller: Option<&Caller>,
         decide: impl FnOnce(&mut Writer, i64) -> Result<(Staged, T), Rejection>,
-    ) -> Result<(oneshot::Receiver<Result<(), CommitError>>, Result<T, DomainError>), LedgerError> {
+    ) -> Result<(CommitReceiver, Result<T, DomainError>), LedgerError> {
         let mut w = self.lock();
         let now = self.now().max(w.last_at);
         let actor = caller
-            .map(|c| Actor { tenant: Some(c.tenant), principal: Some(c.principal), token: Some(c.token) })
+            .map(|c| Actor {
+                tenant: Some(c.tenant),
+                principal: Some(c.principal),
+                token: Some(c.token),
+            })
             .unwrap_or_default();
         match decide(&mut w, now) {
             Ok((staged, value)) => Ok((self.stage(&mut w, ctx, actor, staged)?, Ok(value))),
-            Err(Rejection { error, record: Some(body) }) => {
-                let rx = self.stage(&mut w, ctx, actor, Staged { bodies: vec![body], keyring: vec![] })?;
+            Err(Rejection {
+                error,
+                record: Some(body),
+            }) => {
+                let rx = self.stage(
+                    &mut w,
+                    ctx,
+                    actor,
+                    Staged {
+                        bodies: vec![*body],
+                        keyring: vec![],
+                    },
+                )?;
                 Ok((rx, Err(error)))
             }
-            Err(Rejection { error, record: None }) => Err(error.into()),
+            Err(Rejection {
+                error,
+                record: None,
+            }) => Err(error.into()),
         }
     }
 
@@ -366,7 +462,15 @@ impl Ledger {
     }
 
     fn events_only(d: decide::Decision) -> Result<(Staged, ()), Rejection> {
-        d.map(|bodies| (Staged { bodies, keyring: vec![] }, ()))
+        d.map(|bodies| {
+            (
+                Staged {
+                    bodies,
+                    keyring: vec![],
+                },
+                (),
+            )
+        })
     }
 
     // ---- authentication ------------------------------------------------------------
@@ -378,7 +482,11 @@ impl Ledger {
     fn new_token_secret(&self, id: Id) -> (SecretString, Hash32) {
         let mut raw = Zeroizing::new([0u8; 32]);
         OsRng.fill_bytes(raw.as_mut());
-        let token = format!("{TOKEN_PREFIX}_{}_{}", hex::encode(id.as_bytes()), B64URL.encode(raw.as_ref()));
+        let token = format!(
+            "{TOKEN_PREFIX}_{}_{}",
+            hex::encode(id.as_bytes()),
+            B64URL.encode(raw.as_ref())
+        );
         let hash = self.token_hash(&token);
         (SecretString::new(token), hash)
     }
@@ -386,7 +494,9 @@ impl Ledger {
     /// Checks an API token (constant-time hash comparison) and returns its caller.
     pub fn authenticate(&self, token: &str) -> Result<Caller, LedgerError> {
         let mut parts = token.splitn(3, '_');
-        let (Some(TOKEN_PREFIX), Some(id_hex), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(TOKEN_PREFIX), Some(id_hex), Some(_)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
             return Err(LedgerError::Unauthenticated);
         };
         let mut id = [0u8; 16];
@@ -395,74 +505,179 @@ impl Ledger {
         let hash = self.token_hash(token);
         let now = self.now();
         let w = self.lock();
-        let t = w.state.tokens.get(&id).ok_or(LedgerError::Unauthenticated)?;
-        if !bool::from(t.hash.ct_eq(&hash)) || t.revoked || t.expires_at_ms.is_some_and(|e| e <= now) {
+        let t = w
+            .state
+            .tokens
+            .get(&id)
+            .ok_or(LedgerError::Unauthenticated)?;
+        if !bool::from(t.hash.ct_eq(&hash))
+            || t.revoked
+            || t.expires_at_ms.is_some_and(|e| e <= now)
+        {
             return Err(LedgerError::Unauthenticated);
         }
-        let p = w.state.principals.get(&t.principal).filter(|p| !p.disabled).ok_or(LedgerError::Unauthenticated)?;
-        Ok(Caller { tenant: t.tenant, principal: t.principal, token: id, role: p.role, kind: p.kind, system_admin: p.system_admin })
+        let p = w
+            .state
+            .principals
+            .get(&t.principal)
+            .filter(|p| !p.disabled)
+            .ok_or(LedgerError::Unauthenticated)?;
+        Ok(Caller {
+            tenant: t.tenant,
+            principal: t.principal,
+            token: id,
+            role: p.role,
+            kind: p.kind,
+            system_admin: p.system_admin,
+        })
     }
 
     // ---- tenants, principals, tokens ----------------------------------------------
 
     /// Creates a tenant with an admin principal; returns (tenant, admin token).
-    pub async fn create_tenant(&self, ctx: &RequestCtx, caller: &Caller, name: &str) -> Result<(Id, Id, IssuedToken), LedgerError> {
+    pub async fn create_tenant(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<(Id, Id, IssuedToken), LedgerError> {
         let (tenant, admin, token) = (Id::random(), Id::random(), Id::random());
         let (secret, hash) = self.new_token_secret(token);
-        self.execute(ctx, caller, |w, _| Self::events_only(decide::create_tenant(&w.state, caller, tenant, name, admin, token, hash)))
-            .await?;
-        Ok((tenant, admin, IssuedToken { id: token, token: secret }))
+        self.execute(ctx, caller, |w, _| {
+            Self::events_only(decide::create_tenant(
+                &w.state, caller, tenant, name, admin, token, hash,
+            ))
+        })
+        .await?;
+        Ok((
+            tenant,
+            admin,
+            IssuedToken {
+                id: token,
+                token: secret,
+            },
+        ))
     }
 
     /// Creates a principal in the caller's tenant.
-    pub async fn create_principal(&self, ctx: &RequestCtx, caller: &Caller, name: &str, kind: PrincipalKind, role: Role) -> Result<Id, LedgerError> {
+    pub async fn create_principal(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        name: &str,
+        kind: PrincipalKind,
+        role: Role,
+    ) -> Result<Id, LedgerError> {
         let id = Id::random();
-        self.execute(ctx, caller, |w, _| Self::events_only(decide::create_principal(&w.state, caller, id, name, kind, role)))
-            .await?;
+        self.execute(ctx, caller, |w, _| {
+            Self::events_only(decide::create_principal(
+                &w.state, caller, id, name, kind, role,
+            ))
+        })
+        .await?;
         Ok(id)
     }
 
     /// Disables a principal and revokes its tokens.
-    pub async fn disable_principal(&self, ctx: &RequestCtx, caller: &Caller, principal: Id) -> Result<(), LedgerError> {
-        self.execute(ctx, caller, |w, _| Self::events_only(decide::disable_principal(&w.state, caller, principal))).await
+    pub async fn disable_principal(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        principal: Id,
+    ) -> Result<(), LedgerError> {
+        self.execute(ctx, caller, |w, _| {
+            Self::events_only(decide::disable_principal(&w.state, caller, principal))
+        })
+        .await
     }
 
     /// Issues a token for a principal; the secret is returned once.
-    pub async fn issue_token(&self, ctx: &RequestCtx, caller: &Caller, principal: Id, expires_at_ms: Option<i64>) -> Result<IssuedToken, LedgerError> {
+    pub async fn issue_token(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        principal: Id,
+        expires_at_ms: Option<i64>,
+    ) -> Result<IssuedToken, LedgerError> {
         let id = Id::random();
         let (secret, hash) = self.new_token_secret(id);
         self.execute(ctx, caller, |w, now| {
-            Self::events_only(decide::issue_token(&w.state, caller, principal, id, hash, expires_at_ms, now))
+            Self::events_only(decide::issue_token(
+                &w.state,
+                caller,
+                principal,
+                id,
+                hash,
+                expires_at_ms,
+                now,
+            ))
         })
         .await?;
         Ok(IssuedToken { id, token: secret })
     }
 
     /// Revokes a token.
-    pub async fn revoke_token(&self, ctx: &RequestCtx, caller: &Caller, token: Id) -> Result<(), LedgerError> {
-        self.execute(ctx, caller, |w, _| Self::events_only(decide::revoke_token(&w.state, caller, token))).await
+    pub async fn revoke_token(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        token: Id,
+    ) -> Result<(), LedgerError> {
+        self.execute(ctx, caller, |w, _| {
+            Self::events_only(decide::revoke_token(&w.state, caller, token))
+        })
+        .await
     }
 
     // ---- credentials ---------------------------------------------------------------
 
-    fn seal(w: &Writer, fields: &SecretFields, binding: Binding) -> Result<(Sealed, WrappedKey), Rejection> {
-        let master = w.masters.current().expect("at least one master key is loaded");
+    fn seal(
+        w: &Writer,
+        fields: &SecretFields,
+        binding: Binding,
+    ) -> Result<(Sealed, WrappedKey), Rejection> {
+        let master = w
+            .masters
+            .current()
+            .expect("at least one master key is loaded");
         secret::seal(fields, binding, master, &mut OsRng).map_err(|_| {
-            Rejection::from(DomainError::Invalid { field: Some("fields".into()), message: "secret fields are too large".into() })
+            Rejection::from(DomainError::Invalid {
+                field: Some("fields".into()),
+                message: "secret fields are too large".into(),
+            })
         })
     }
 
     /// Creates a credential from a template.
-    pub async fn create_credential(&self, ctx: &RequestCtx, caller: &Caller, input: CreateInput) -> Result<Id, LedgerError> {
+    pub async fn create_credential(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        input: CreateInput,
+    ) -> Result<Id, LedgerError> {
         let template = self.catalog.get(&input.template)?;
         let validated = template.validate(&input.fields)?;
         let secret_fields = into_secret_fields(validated.secret);
         let id = Id::random();
         let owner = input.owner.unwrap_or(Owner::Tenant);
-        let service = input.service.clone().unwrap_or_else(|| input.template.clone());
+        let service = input
+            .service
+            .clone()
+            .unwrap_or_else(|| input.template.clone());
         self.execute(ctx, caller, |w, now| {
-            decide::check_create(&w.state, caller, &input.name, &service, owner, input.is_default)?;
-            let binding = Binding { tenant: caller.tenant, credential: id, version: 1 };
+            decide::check_create(
+                &w.state,
+                caller,
+                &input.name,
+                &service,
+                owner,
+                input.is_default,
+            )?;
+            let binding = Binding {
+                tenant: caller.tenant,
+                credential: id,
+                version: 1,
+            };
             let (sealed, key) = Self::seal(w, &secret_fields, binding)?;
             let new = NewCredential {
                 id,
@@ -478,7 +693,17 @@ impl Ledger {
                 is_default: input.is_default,
             };
             let bodies = decide::create_credential(&w.state, caller, new, now)?;
-            Ok((Staged { bodies, keyring: vec![KeyOp::Put { credential: id, version: 1, key }] }, ()))
+            Ok((
+                Staged {
+                    bodies,
+                    keyring: vec![KeyOp::Put {
+                        credential: id,
+                        version: 1,
+                        key,
+                    }],
+                },
+                (),
+            ))
         })
         .await?;
         Ok(id)
@@ -495,8 +720,19 @@ impl Ledger {
     ) -> Result<u32, LedgerError> {
         let (template_name, previous) = {
             let w = self.lock();
-            match w.state.credentials.get(&id).filter(|c| c.tenant == caller.tenant) {
-                Some(c) => (c.template.clone(), c.versions.get(&c.current).map(|v| v.public.clone()).unwrap_or_default()),
+            match w
+                .state
+                .credentials
+                .get(&id)
+                .filter(|c| c.tenant == caller.tenant)
+            {
+                Some(c) => (
+                    c.template.clone(),
+                    c.versions
+                        .get(&c.current)
+                        .map(|v| v.public.clone())
+                        .unwrap_or_default(),
+                ),
                 // Let `decide` produce the right rejection (and its record).
                 None => (String::new(), BTreeMap::new()),
             }
@@ -504,19 +740,42 @@ impl Ledger {
         let validated = if template_name.is_empty() {
             None
         } else {
-            Some(self.catalog.get(&template_name)?.validate_update(&previous, &fields)?)
+            Some(
+                self.catalog
+                    .get(&template_name)?
+                    .validate_update(&previous, &fields)?,
+            )
         };
         let retain = self.config.retain_versions;
         self.execute(ctx, caller, |w, _| {
             let version = decide::check_rotate(&w.state, caller, id)?;
             let validated = validated.expect("a credential the caller may rotate exists");
-            let binding = Binding { tenant: caller.tenant, credential: id, version };
+            let binding = Binding {
+                tenant: caller.tenant,
+                credential: id,
+                version,
+            };
             let secret_fields = into_secret_fields(validated.secret);
             let (sealed, key) = Self::seal(w, &secret_fields, binding)?;
-            let bodies = decide::rotate(&w.state, caller, id, version, validated.public, sealed, retain)?;
-            let mut keyring = vec![KeyOp::Put { credential: id, version, key }];
+            let bodies = decide::rotate(
+                &w.state,
+                caller,
+                id,
+                version,
+                validated.public,
+                sealed,
+                retain,
+            )?;
+            let mut keyring = vec![KeyOp::Put {
+                credential: id,
+                version,
+                key,
+            }];
             if let Some(Body::CredentialRotated { retired, .. }) = bodies.first() {
-                keyring.extend(retired.iter().map(|v| KeyOp::Delete { credential: id, version: *v }));
+                keyring.extend(retired.iter().map(|v| KeyOp::Delete {
+                    credential: id,
+                    version: *v,
+                }));
             }
             Ok((Staged { bodies, keyring }, version))
         })
@@ -524,41 +783,92 @@ impl Ledger {
     }
 
     /// Changes metadata.
-    pub async fn update(&self, ctx: &RequestCtx, caller: &Caller, id: Id, change: MetadataChange) -> Result<(), LedgerError> {
-        self.execute(ctx, caller, |w, now| Self::events_only(decide::update(&w.state, caller, id, change, now))).await
+    pub async fn update(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        id: Id,
+        change: MetadataChange,
+    ) -> Result<(), LedgerError> {
+        self.execute(ctx, caller, |w, now| {
+            Self::events_only(decide::update(&w.state, caller, id, change, now))
+        })
+        .await
     }
 
     /// Soft-deletes a credential.
-    pub async fn delete(&self, ctx: &RequestCtx, caller: &Caller, id: Id) -> Result<(), LedgerError> {
-        self.execute(ctx, caller, |w, _| Self::events_only(decide::delete(&w.state, caller, id))).await
+    pub async fn delete(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        id: Id,
+    ) -> Result<(), LedgerError> {
+        self.execute(ctx, caller, |w, _| {
+            Self::events_only(decide::delete(&w.state, caller, id))
+        })
+        .await
     }
 
     /// Restores a soft-deleted credential.
-    pub async fn restore(&self, ctx: &RequestCtx, caller: &Caller, id: Id) -> Result<(), LedgerError> {
-        self.execute(ctx, caller, |w, _| Self::events_only(decide::restore(&w.state, caller, id))).await
+    pub async fn restore(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        id: Id,
+    ) -> Result<(), LedgerError> {
+        self.execute(ctx, caller, |w, _| {
+            Self::events_only(decide::restore(&w.state, caller, id))
+        })
+        .await
     }
 
     /// Grants a shared credential to a principal.
-    pub async fn grant(&self, ctx: &RequestCtx, caller: &Caller, id: Id, principal: Id) -> Result<(), LedgerError> {
-        self.execute(ctx, caller, |w, _| Self::events_only(decide::grant(&w.state, caller, id, principal))).await
+    pub async fn grant(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        id: Id,
+        principal: Id,
+    ) -> Result<(), LedgerError> {
+        self.execute(ctx, caller, |w, _| {
+            Self::events_only(decide::grant(&w.state, caller, id, principal))
+        })
+        .await
     }
 
     /// Revokes a grant.
-    pub async fn revoke_grant(&self, ctx: &RequestCtx, caller: &Caller, id: Id, principal: Id) -> Result<(), LedgerError> {
-        self.execute(ctx, caller, |w, _| Self::events_only(decide::revoke_grant(&w.state, caller, id, principal))).await
+    pub async fn revoke_grant(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        id: Id,
+        principal: Id,
+    ) -> Result<(), LedgerError> {
+        self.execute(ctx, caller, |w, _| {
+            Self::events_only(decide::revoke_grant(&w.state, caller, id, principal))
+        })
+        .await
     }
 
     /// Crypto-shreds a credential: deletes every data key, then rotates the master key
     /// (when it is file-based) so stale copies of the deleted keys in sled's segments
     /// become unreadable. Returns whether that rotation happened.
-    pub async fn destroy(&self, ctx: &RequestCtx, caller: &Caller, id: Id) -> Result<bool, LedgerError> {
+    pub async fn destroy(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        id: Id,
+    ) -> Result<bool, LedgerError> {
         self.execute(ctx, caller, |w, _| {
             let bodies = decide::destroy(&w.state, caller, id)?;
             let mut keyring: Vec<KeyOp> = w
                 .keyring
                 .keys()
                 .filter(|(c, _)| *c == id)
-                .map(|(c, v)| KeyOp::Delete { credential: *c, version: *v })
+                .map(|(c, v)| KeyOp::Delete {
+                    credential: *c,
+                    version: *v,
+                })
                 .collect();
             keyring.sort_by_key(|op| match op {
                 KeyOp::Delete { version, .. } | KeyOp::Put { version, .. } => *version,
@@ -576,9 +886,16 @@ impl Ledger {
     /// Rotates the master key: a new key is added to the key file, every live data key is
     /// rewrapped under it, the rotation is logged, and the old keys are discarded from the
     /// key file (overwritten in place first).
-    pub async fn rotate_master_key(&self, ctx: &RequestCtx, caller: Option<&Caller>) -> Result<u32, LedgerError> {
+    pub async fn rotate_master_key(
+        &self,
+        ctx: &RequestCtx,
+        caller: Option<&Caller>,
+    ) -> Result<u32, LedgerError> {
         if self.config.master_keys_text.is_some() {
-            return Err(DomainError::Conflict("master keys come from the environment; rotate them there".into()).into());
+            return Err(DomainError::Conflict(
+                "master keys come from the environment; rotate them there".into(),
+            )
+            .into());
         }
         let dir = self.config.data_dir.clone();
         let (rx, new_id) = {
@@ -591,16 +908,50 @@ impl Ledger {
             let mut entries: Vec<_> = w.keyring.iter().map(|(k, v)| (*k, v.clone())).collect();
             entries.sort_by_key(|(k, _)| *k);
             for ((cred, version), wrapped) in entries {
-                let tenant = w.state.credentials.get(&cred).map(|c| c.tenant).unwrap_or(Id::NIL);
-                let binding = Binding { tenant, credential: cred, version };
+                let tenant = w
+                    .state
+                    .credentials
+                    .get(&cred)
+                    .map(|c| c.tenant)
+                    .unwrap_or(Id::NIL);
+                let binding = Binding {
+                    tenant,
+                    credential: cred,
+                    version,
+                };
                 let key = secret::rewrap(&wrapped, binding, &both, &new_key, &mut OsRng)?;
-                ops.push(KeyOp::Put { credential: cred, version, key });
+                ops.push(KeyOp::Put {
+                    credential: cred,
+                    version,
+                    key,
+                });
             }
             w.masters = both;
             let rewrapped = ops.len() as u64;
-            let body = Body::MasterKeyRotated { old_key_id: old_id, new_key_id: new_key.id, rewrapped };
-            let actor = caller.map(|c| Actor { tenant: Some(c.tenant), principal: Some(c.principal), token: Some(c.token) }).unwrap_or_default();
-            (self.stage(&mut w, ctx, actor, Staged { bodies: vec![body], keyring: ops })?, new_key.id)
+            let body = Body::MasterKeyRotated {
+                old_key_id: old_id,
+                new_key_id: new_key.id,
+                rewrapped,
+            };
+            let actor = caller
+                .map(|c| Actor {
+                    tenant: Some(c.tenant),
+                    principal: Some(c.principal),
+                    token: Some(c.token),
+                })
+                .unwrap_or_default();
+            (
+                self.stage(
+                    &mut w,
+                    ctx,
+                    actor,
+                    Staged {
+                        bodies: vec![body],
+                        keyring: ops,
+                    },
+                )?,
+                new_key.id,
+            )
         };
         wait(rx).await?;
         let mut w = self.lock();
@@ -616,9 +967,16 @@ impl Ledger {
 
     /// Rotates the ledger's signing key. The rotation event is signed by the old key and
     /// carries the new key's proof of possession; later events are signed by the new key.
-    pub async fn rotate_signing_key(&self, ctx: &RequestCtx, caller: &Caller) -> Result<[u8; 32], LedgerError> {
+    pub async fn rotate_signing_key(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+    ) -> Result<[u8; 32], LedgerError> {
         if !caller.system_admin {
-            return Err(DomainError::Forbidden("only a system admin can rotate the signing key".into()).into());
+            return Err(DomainError::Forbidden(
+                "only a system admin can rotate the signing key".into(),
+            )
+            .into());
         }
         let dir = self.config.data_dir.clone();
         let new = keys::generate_signing_key();
@@ -627,10 +985,29 @@ impl Ledger {
             let mut w = self.lock();
             let old_key = w.signing.verifying_key().to_bytes();
             let new_key = new.verifying_key().to_bytes();
-            let possession = new.sign(&rotation_message(&old_key, &new_key, w.next_seq)).to_bytes().to_vec();
-            let body = Body::SigningKeyRotated { old_key, new_key, possession };
-            let actor = Actor { tenant: Some(caller.tenant), principal: Some(caller.principal), token: Some(caller.token) };
-            let rx = self.stage(&mut w, ctx, actor, Staged { bodies: vec![body], keyring: vec![] })?;
+            let possession = new
+                .sign(&rotation_message(&old_key, &new_key, w.next_seq))
+                .to_bytes()
+                .to_vec();
+            let body = Body::SigningKeyRotated {
+                old_key,
+                new_key,
+                possession,
+            };
+            let actor = Actor {
+                tenant: Some(caller.tenant),
+                principal: Some(caller.principal),
+                token: Some(caller.token),
+            };
+            let rx = self.stage(
+                &mut w,
+                ctx,
+                actor,
+                Staged {
+                    bodies: vec![body],
+                    keyring: vec![],
+                },
+            )?;
             w.signing = new.clone();
             rx
         };
@@ -645,7 +1022,11 @@ impl Ledger {
         let cred = &w.state.credentials[&id];
         let v = cred.versions.get(&version).ok_or(SecretError::Shredded)?;
         let wrapped = w.keyring.get(&(id, version)).ok_or(SecretError::Shredded)?;
-        let binding = Binding { tenant: cred.tenant, credential: id, version };
+        let binding = Binding {
+            tenant: cred.tenant,
+            credential: id,
+            version,
+        };
         let mut fields = secret::open(&v.sealed, wrapped, binding, &w.masters)?;
         for (k, val) in &v.public {
             fields.0.insert(k.clone(), SecretString::new(val.clone()));
@@ -655,12 +1036,23 @@ impl Ledger {
 
     /// Resolves a credential. The `used` (or `use_denied`) event is durable before this
     /// returns.
-    pub async fn resolve(&self, ctx: &RequestCtx, caller: &Caller, target: ResolveTarget) -> Result<Resolution, LedgerError> {
+    pub async fn resolve(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        target: ResolveTarget,
+    ) -> Result<Resolution, LedgerError> {
         self.resolve_as(ctx, caller, target, Purpose::Resolve).await
     }
 
     /// Resolves with an explicit purpose (the Vault-compatible API reads use `VaultRead`).
-    pub async fn resolve_as(&self, ctx: &RequestCtx, caller: &Caller, target: ResolveTarget, purpose: Purpose) -> Result<Resolution, LedgerError> {
+    pub async fn resolve_as(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        target: ResolveTarget,
+        purpose: Purpose,
+    ) -> Result<Resolution, LedgerError> {
         let env = |service: &str| self.config.fallbacks.contains_key(service);
         let (rx, value) = self.decide_and_stage(ctx, Some(caller), |w, now| {
             let (resolved, body) = match &target {
@@ -705,14 +1097,31 @@ impl Ledger {
 
     /// Runs a connection test: records the use, sends the secret to the template's
     /// verifier, records the outcome.
-    pub async fn verify(&self, ctx: &RequestCtx, caller: &Caller, id: Id) -> Result<VerifyResult, LedgerError> {
+    pub async fn verify(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        id: Id,
+    ) -> Result<VerifyResult, LedgerError> {
         let (rx, value) = self.decide_and_stage(ctx, Some(caller), |w, _| {
             let (version, body) = decide::verify(&w.state, caller, id)?;
             let cred = &w.state.credentials[&id];
-            let public = cred.versions.get(&version).map(|v| v.public.clone()).unwrap_or_default();
+            let public = cred
+                .versions
+                .get(&version)
+                .map(|v| v.public.clone())
+                .unwrap_or_default();
             let template = cred.template.clone();
-            let secrets = Self::open_version(w, id, version).map_err(|_| Rejection::from(DomainError::Gone("the secret is unavailable".into())))?;
-            Ok((Staged { bodies: vec![body], keyring: vec![] }, (version, template, public, secrets)))
+            let secrets = Self::open_version(w, id, version).map_err(|_| {
+                Rejection::from(DomainError::Gone("the secret is unavailable".into()))
+            })?;
+            Ok((
+                Staged {
+                    bodies: vec![body],
+                    keyring: vec![],
+                },
+                (version, template, public, secrets),
+            ))
         })?;
         wait(rx).await?;
         let (version, template, public, secrets) = value?;
@@ -733,11 +1142,29 @@ impl Ledger {
         drop(secrets);
         self.execute(ctx, caller, |w, _| {
             let tenant = w.state.credentials[&id].tenant;
-            let body = Body::CredentialVerified { tenant, credential: id, version, ok, reason: reason.clone(), latency_ms };
-            Ok((Staged { bodies: vec![body], keyring: vec![] }, ()))
+            let body = Body::CredentialVerified {
+                tenant,
+                credential: id,
+                version,
+                ok,
+                reason: reason.clone(),
+                latency_ms,
+            };
+            Ok((
+                Staged {
+                    bodies: vec![body],
+                    keyring: vec![],
+                },
+                (),
+            ))
         })
         .await?;
-        Ok(VerifyResult { version, ok, reason, latency_ms })
+        Ok(VerifyResult {
+            version,
+            ok,
+            reason,
+            latency_ms,
+        })
     }
 
     // ---- reads -----------------------------------------------------------------------
@@ -798,7 +1225,11 @@ impl Ledger {
 }
 
 fn into_secret_fields(m: BTreeMap<String, Zeroizing<String>>) -> SecretFields {
-    SecretFields(m.into_iter().map(|(k, v)| (k, SecretString::from(v))).collect())
+    SecretFields(
+        m.into_iter()
+            .map(|(k, v)| (k, SecretString::from(v)))
+            .collect(),
+    )
 }
 
 async fn wait(rx: oneshot::Receiver<Result<(), CommitError>>) -> Result<(), LedgerError> {
@@ -807,7 +1238,8 @@ async fn wait(rx: oneshot::Receiver<Result<(), CommitError>>) -> Result<(), Ledg
 }
 
 fn wait_blocking(rx: oneshot::Receiver<Result<(), CommitError>>) -> Result<(), LedgerError> {
-    rx.blocking_recv().map_err(|_| CommitError::ShuttingDown)??;
+    rx.blocking_recv()
+        .map_err(|_| CommitError::ShuttingDown)??;
     Ok(())
 }
 
@@ -824,7 +1256,9 @@ fn fold_log(store: &Store) -> Result<(State, u64, Hash32, i64), LedgerError> {
             return Err(integrity(format!("expected event {next}")));
         }
         if signed.event().prev != last_hash {
-            return Err(integrity("hash link to the previous event is broken".into()));
+            return Err(integrity(
+                "hash link to the previous event is broken".into(),
+            ));
         }
         state.apply(signed.event());
         last_hash = *signed.hash();
@@ -835,7 +1269,11 @@ fn fold_log(store: &Store) -> Result<(State, u64, Hash32, i64), LedgerError> {
 }
 
 /// Completes a signing-key rotation interrupted between its event and the key file.
-fn finish_signing_rotation(dir: &std::path::Path, state: &State, current: SigningKey) -> Result<SigningKey, LedgerError> {
+fn finish_signing_rotation(
+    dir: &std::path::Path,
+    state: &State,
+    current: SigningKey,
+) -> Result<SigningKey, LedgerError> {
     if let Some(next) = keys::read_signing_key_next(dir)? {
         if state.signing_key == Some(next.verifying_key().to_bytes()) {
             keys::promote_signing_key_next(dir)?;

@@ -83,7 +83,8 @@ pub struct CredentialView {
 impl CredentialView {
     /// When the next rotation is due, if a schedule is set.
     pub fn rotation_due_ms(&self) -> Option<i64> {
-        self.rotate_every_days.map(|d| self.rotated_at_ms + i64::from(d) * 86_400_000)
+        self.rotate_every_days
+            .map(|d| self.rotated_at_ms + i64::from(d) * 86_400_000)
     }
 }
 
@@ -135,7 +136,12 @@ impl Overlay<'_> {
     }
     fn get_as<T: for<'de> Deserialize<'de>>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
         self.get(key)?
-            .map(|v| codec::decode(&v).map_err(|e| StoreError::Corrupt { tree: "proj", detail: e.to_string() }))
+            .map(|v| {
+                codec::decode(&v).map_err(|e| StoreError::Corrupt {
+                    tree: "proj",
+                    detail: e.to_string(),
+                })
+            })
             .transpose()
     }
     fn put_as<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
@@ -150,11 +156,19 @@ impl merkle::NodeReader for Overlay<'_> {
     }
 }
 
-fn read_node(v: Option<impl AsRef<[u8]>>, level: u8, index: u64) -> Result<merkle::Hash, StoreError> {
-    let v = v.ok_or_else(|| StoreError::Corrupt { tree: "proj", detail: format!("missing Merkle node {level}/{index}") })?;
-    v.as_ref()
-        .try_into()
-        .map_err(|_| StoreError::Corrupt { tree: "proj", detail: format!("Merkle node {level}/{index} is not 32 bytes") })
+fn read_node(
+    v: Option<impl AsRef<[u8]>>,
+    level: u8,
+    index: u64,
+) -> Result<merkle::Hash, StoreError> {
+    let v = v.ok_or_else(|| StoreError::Corrupt {
+        tree: "proj",
+        detail: format!("missing Merkle node {level}/{index}"),
+    })?;
+    v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+        tree: "proj",
+        detail: format!("Merkle node {level}/{index} is not 32 bytes"),
+    })
 }
 
 /// Reads Merkle nodes straight from the projection tree.
@@ -171,23 +185,33 @@ impl merkle::NodeReader for Nodes<'_> {
 pub fn watermark(proj: &sled::Tree) -> Result<u64, StoreError> {
     Ok(match proj.get(WATERMARK)? {
         None => 0,
-        Some(v) => u64::from_be_bytes(
-            v.as_ref().try_into().map_err(|_| StoreError::Corrupt { tree: "proj", detail: "bad watermark".into() })?,
-        ),
+        Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+            tree: "proj",
+            detail: "bad watermark".into(),
+        })?),
     })
 }
 
 /// Applies `(event, record)` pairs; events below the watermark are skipped, a gap is an
 /// error.
-pub fn apply_records<'e>(proj: &sled::Tree, items: impl Iterator<Item = (&'e Event, &'e [u8])>) -> Result<(), StoreError> {
-    let mut ov = Overlay { tree: proj, pending: BTreeMap::new() };
+pub fn apply_records<'e>(
+    proj: &sled::Tree,
+    items: impl Iterator<Item = (&'e Event, &'e [u8])>,
+) -> Result<(), StoreError> {
+    let mut ov = Overlay {
+        tree: proj,
+        pending: BTreeMap::new(),
+    };
     let mut next = watermark(proj)?;
     for (event, record) in items {
         if event.seq < next {
             continue;
         }
         if event.seq != next {
-            return Err(StoreError::Corrupt { tree: "proj", detail: format!("expected event {next}, got {}", event.seq) });
+            return Err(StoreError::Corrupt {
+                tree: "proj",
+                detail: format!("expected event {next}, got {}", event.seq),
+            });
         }
         apply_one(&mut ov, event, record)?;
         next += 1;
@@ -208,15 +232,49 @@ fn apply_one(ov: &mut Overlay<'_>, event: &Event, record: &[u8]) -> Result<(), S
     let seq = event.seq.to_be_bytes();
     let body = &event.body;
     let tenant = body.tenant().unwrap_or(Id::NIL);
-    let action_index = Body::ACTIONS.iter().position(|a| *a == body.action()).expect("every action is listed") as u8;
-    ov.put([audit_prefix(tenant, index::TIME, &[]), seq.to_vec()].concat(), vec![]);
-    ov.put([audit_prefix(tenant, index::ACTION, &[action_index]), seq.to_vec()].concat(), vec![]);
-    ov.put([audit_prefix(tenant, index::OUTCOME, body.outcome().as_str().as_bytes()), seq.to_vec()].concat(), vec![]);
+    let action_index = Body::ACTIONS
+        .iter()
+        .position(|a| *a == body.action())
+        .expect("every action is listed") as u8;
+    ov.put(
+        [audit_prefix(tenant, index::TIME, &[]), seq.to_vec()].concat(),
+        vec![],
+    );
+    ov.put(
+        [
+            audit_prefix(tenant, index::ACTION, &[action_index]),
+            seq.to_vec(),
+        ]
+        .concat(),
+        vec![],
+    );
+    ov.put(
+        [
+            audit_prefix(tenant, index::OUTCOME, body.outcome().as_str().as_bytes()),
+            seq.to_vec(),
+        ]
+        .concat(),
+        vec![],
+    );
     if let Some(p) = event.actor.principal {
-        ov.put([audit_prefix(tenant, index::ACTOR, p.as_bytes()), seq.to_vec()].concat(), vec![]);
+        ov.put(
+            [
+                audit_prefix(tenant, index::ACTOR, p.as_bytes()),
+                seq.to_vec(),
+            ]
+            .concat(),
+            vec![],
+        );
     }
     if let Some(c) = body.credential() {
-        ov.put([audit_prefix(tenant, index::CREDENTIAL, c.as_bytes()), seq.to_vec()].concat(), vec![]);
+        ov.put(
+            [
+                audit_prefix(tenant, index::CREDENTIAL, c.as_bytes()),
+                seq.to_vec(),
+            ]
+            .concat(),
+            vec![],
+        );
     }
     apply_credential_view(ov, event)?;
     apply_usage(ov, event)?;
@@ -256,7 +314,12 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
             description: description.clone(),
             status: "active".into(),
             current_version: 1,
-            versions: vec![VersionView { version: 1, created_at_ms: at, created_by: actor, state: "live".into() }],
+            versions: vec![VersionView {
+                version: 1,
+                created_at_ms: at,
+                created_by: actor,
+                state: "live".into(),
+            }],
             public: public.clone(),
             sealed: Some(sealed.clone()),
             created_at_ms: at,
@@ -272,9 +335,13 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
         ov.put_as(cred_key(*tenant, *credential), &view);
         return Ok(());
     }
-    let (Some(tenant), Some(cred)) = (event.body.tenant(), event.body.credential()) else { return Ok(()) };
+    let (Some(tenant), Some(cred)) = (event.body.tenant(), event.body.credential()) else {
+        return Ok(());
+    };
     let key = cred_key(tenant, cred);
-    let Some(mut view) = ov.get_as::<CredentialView>(&key)? else { return Ok(()) };
+    let Some(mut view) = ov.get_as::<CredentialView>(&key)? else {
+        return Ok(());
+    };
     match &event.body {
         Body::CredentialUpdated { change, .. } => {
             if let Some(n) = &change.name {
@@ -293,15 +360,30 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
                 view.description = d.clone();
             }
         }
-        Body::CredentialRotated { version, public, sealed, retired, .. } => {
+        Body::CredentialRotated {
+            version,
+            public,
+            sealed,
+            retired,
+            ..
+        } => {
             view.current_version = *version;
             view.public = public.clone();
             view.sealed = Some(sealed.clone());
             view.rotated_at_ms = at;
-            for v in view.versions.iter_mut().filter(|v| retired.contains(&v.version)) {
+            for v in view
+                .versions
+                .iter_mut()
+                .filter(|v| retired.contains(&v.version))
+            {
                 v.state = "retired".into();
             }
-            view.versions.push(VersionView { version: *version, created_at_ms: at, created_by: actor, state: "live".into() });
+            view.versions.push(VersionView {
+                version: *version,
+                created_at_ms: at,
+                created_by: actor,
+                state: "live".into(),
+            });
         }
         Body::GrantAdded { principal, .. } => {
             view.grants.push(*principal);
@@ -318,8 +400,20 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
                 v.state = "destroyed".into();
             }
         }
-        Body::CredentialVerified { version, ok, reason, latency_ms, .. } => {
-            view.last_verified = Some(VerifyView { at_ms: at, version: *version, ok: *ok, reason: reason.clone(), latency_ms: *latency_ms });
+        Body::CredentialVerified {
+            version,
+            ok,
+            reason,
+            latency_ms,
+            ..
+        } => {
+            view.last_verified = Some(VerifyView {
+                at_ms: at,
+                version: *version,
+                ok: *ok,
+                reason: reason.clone(),
+                latency_ms: *latency_ms,
+            });
         }
         // Uses and denials change usage, not metadata.
         _ => return Ok(()),
@@ -331,10 +425,22 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
 
 fn apply_usage(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
     let (tenant, credential, source, denied, verify) = match &event.body {
-        Body::CredentialUsed { tenant, credential, source, purpose, .. } => {
-            (*tenant, *credential, Some(*source), false, *purpose == crate::event::Purpose::Verify)
-        }
-        Body::UseDenied { tenant, credential, .. } => (*tenant, *credential, None, true, false),
+        Body::CredentialUsed {
+            tenant,
+            credential,
+            source,
+            purpose,
+            ..
+        } => (
+            *tenant,
+            *credential,
+            Some(*source),
+            false,
+            *purpose == crate::event::Purpose::Verify,
+        ),
+        Body::UseDenied {
+            tenant, credential, ..
+        } => (*tenant, *credential, None, true, false),
         _ => return Ok(()),
     };
     let actor = event.actor.principal;
@@ -366,38 +472,66 @@ fn apply_usage(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
 // ---- reads -------------------------------------------------------------------------
 
 fn decode_view<T: for<'de> Deserialize<'de>>(v: &[u8]) -> Result<T, StoreError> {
-    codec::decode(v).map_err(|e| StoreError::Corrupt { tree: "proj", detail: e.to_string() })
+    codec::decode(v).map_err(|e| StoreError::Corrupt {
+        tree: "proj",
+        detail: e.to_string(),
+    })
 }
 
 /// One credential's view.
-pub fn credential(proj: &sled::Tree, tenant: Id, id: Id) -> Result<Option<CredentialView>, StoreError> {
-    proj.get(cred_key(tenant, id))?.map(|v| decode_view(&v)).transpose()
+pub fn credential(
+    proj: &sled::Tree,
+    tenant: Id,
+    id: Id,
+) -> Result<Option<CredentialView>, StoreError> {
+    proj.get(cred_key(tenant, id))?
+        .map(|v| decode_view(&v))
+        .transpose()
 }
 
 /// Every credential view of a tenant.
-pub fn credentials(proj: &sled::Tree, tenant: Id) -> impl Iterator<Item = Result<CredentialView, StoreError>> + '_ {
-    proj.scan_prefix([&b"c"[..], tenant.as_bytes()].concat()).map(|r| decode_view(&r?.1))
+pub fn credentials(
+    proj: &sled::Tree,
+    tenant: Id,
+) -> impl Iterator<Item = Result<CredentialView, StoreError>> + '_ {
+    proj.scan_prefix([&b"c"[..], tenant.as_bytes()].concat())
+        .map(|r| decode_view(&r?.1))
 }
 
 /// Usage of a credential.
 pub fn credential_usage(proj: &sled::Tree, tenant: Id, id: Id) -> Result<UsageView, StoreError> {
-    Ok(proj.get(usage_cred_key(tenant, id))?.map(|v| decode_view(&v)).transpose()?.unwrap_or_default())
+    Ok(proj
+        .get(usage_cred_key(tenant, id))?
+        .map(|v| decode_view(&v))
+        .transpose()?
+        .unwrap_or_default())
 }
 
 /// Usage by a principal.
 pub fn principal_usage(proj: &sled::Tree, tenant: Id, id: Id) -> Result<UsageView, StoreError> {
-    Ok(proj.get(usage_principal_key(tenant, id))?.map(|v| decode_view(&v)).transpose()?.unwrap_or_default())
+    Ok(proj
+        .get(usage_principal_key(tenant, id))?
+        .map(|v| decode_view(&v))
+        .transpose()?
+        .unwrap_or_default())
 }
 
 /// Sequence numbers in one audit index, ascending, starting at `from_seq`.
-pub fn audit_seqs(proj: &sled::Tree, prefix: Vec<u8>, from_seq: u64) -> impl Iterator<Item = Result<u64, StoreError>> + '_ {
+pub fn audit_seqs(
+    proj: &sled::Tree,
+    prefix: Vec<u8>,
+    from_seq: u64,
+) -> impl Iterator<Item = Result<u64, StoreError>> + '_ {
     let start = [prefix.as_slice(), &from_seq.to_be_bytes()].concat();
     let mut end = prefix.clone();
     end.push(0xff);
     let n = prefix.len();
     proj.range(start..end).map(move |r| {
         let (k, _) = r?;
-        let tail: [u8; 8] = k[n..].try_into().map_err(|_| StoreError::Corrupt { tree: "proj", detail: "bad audit key".into() })?;
+        let tail: [u8; 8] = k[n..].try_into().map_err(|_| StoreError::Corrupt {
+            tree: "proj",
+            detail: "bad audit key".into(),
+        })?;
         Ok(u64::from_be_bytes(tail))
     })
 }
@@ -419,7 +553,10 @@ pub fn catch_up(store: &Store, mut progress: impl FnMut(u64)) -> Result<(), Stor
     };
     for r in store.records(from) {
         let (seq, rec) = r?;
-        let signed = SignedEvent::from_record(&rec).map_err(|e| StoreError::Corrupt { tree: "log", detail: format!("event {seq}: {e}") })?;
+        let signed = SignedEvent::from_record(&rec).map_err(|e| StoreError::Corrupt {
+            tree: "log",
+            detail: format!("event {seq}: {e}"),
+        })?;
         chunk.push((signed.into_event(), rec.to_vec()));
         if chunk.len() == 4096 {
             flush(&mut chunk)?;
@@ -430,7 +567,15 @@ pub fn catch_up(store: &Store, mut progress: impl FnMut(u64)) -> Result<(), Stor
     Ok(())
 }
 
+/// A raw key and value.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// Every key and value of the projection tree, for comparing against a rebuild.
-pub fn dump(proj: &sled::Tree) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-    proj.iter().map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(StoreError::from)).collect()
+pub fn dump(proj: &sled::Tree) -> Result<Vec<KeyValue>, StoreError> {
+    proj.iter()
+        .map(|r| {
+            r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map_err(StoreError::from)
+        })
+        .collect()
 }

@@ -43,9 +43,15 @@ impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Problem::Undecodable { detail } => write!(f, "undecodable bytes ({detail})"),
-            Problem::Gap { found } => write!(f, "event missing (gap: next stored event is {found})"),
-            Problem::Reordered { claims } => write!(f, "event out of order (it claims sequence {claims})"),
-            Problem::BrokenLink => f.write_str("broken hash link (prev is not the hash of the event before)"),
+            Problem::Gap { found } => {
+                write!(f, "event missing (gap: next stored event is {found})")
+            }
+            Problem::Reordered { claims } => {
+                write!(f, "event out of order (it claims sequence {claims})")
+            }
+            Problem::BrokenLink => {
+                f.write_str("broken hash link (prev is not the hash of the event before)")
+            }
             Problem::BadSignature => f.write_str("bad signature"),
             Problem::BadGenesis { detail } => write!(f, "bad genesis event ({detail})"),
             Problem::BadKeyRotation { detail } => write!(f, "bad signing-key rotation ({detail})"),
@@ -92,7 +98,13 @@ pub fn verify<E: std::fmt::Display>(
     pinned: Option<VerifyingKey>,
     mut progress: impl FnMut(u64),
 ) -> Report {
-    let mut v = Verifier { next: 0, last_hash: [0; 32], key: None, keys: vec![], pinned };
+    let mut v = Verifier {
+        next: 0,
+        last_hash: [0; 32],
+        key: None,
+        keys: vec![],
+        pinned,
+    };
     let mut chunk: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK);
     let mut records = records.peekable();
     loop {
@@ -112,7 +124,10 @@ pub fn verify<E: std::fmt::Display>(
             return v.report(Some(f));
         }
         if let Some(detail) = read_error {
-            return v.report(Some(Failure { seq: v.next, problem: Problem::Undecodable { detail } }));
+            return v.report(Some(Failure {
+                seq: v.next,
+                problem: Problem::Undecodable { detail },
+            }));
         }
         progress(v.next);
         if chunk.len() < CHUNK {
@@ -131,7 +146,12 @@ struct Verifier {
 
 impl Verifier {
     fn report(&self, failure: Option<Failure>) -> Report {
-        Report { verified: self.next, head_hash: hex::encode(self.last_hash), keys: self.keys.clone(), failure }
+        Report {
+            verified: self.next,
+            head_hash: hex::encode(self.last_hash),
+            keys: self.keys.clone(),
+            failure,
+        }
     }
 
     /// Checks one chunk; on failure returns the first bad position (and leaves `next` at
@@ -139,7 +159,10 @@ impl Verifier {
     fn check_chunk(&mut self, chunk: &[(u64, Vec<u8>)]) -> Option<Failure> {
         let decoded: Vec<Decoded> = chunk
             .par_iter()
-            .map(|(pos, bytes)| Decoded { pos: *pos, result: SignedEvent::from_record(bytes).map_err(|e| e.to_string()) })
+            .map(|(pos, bytes)| Decoded {
+                pos: *pos,
+                result: SignedEvent::from_record(bytes).map_err(|e| e.to_string()),
+            })
             .collect();
         // Sequential pass: positions, links and keys. Remember which key signs each event.
         let mut signers: Vec<VerifyingKey> = Vec::with_capacity(decoded.len());
@@ -157,7 +180,9 @@ impl Verifier {
             let e = match &d.result {
                 Ok(e) => e,
                 Err(detail) => {
-                    first_bad = fail(Problem::Undecodable { detail: detail.clone() });
+                    first_bad = fail(Problem::Undecodable {
+                        detail: detail.clone(),
+                    });
                     break;
                 }
             };
@@ -183,7 +208,12 @@ impl Verifier {
             }
             let signer = key.expect("set at event 0");
             signers.push(signer);
-            if let Body::SigningKeyRotated { old_key, new_key, possession } = &e.event().body {
+            if let Body::SigningKeyRotated {
+                old_key,
+                new_key,
+                possession,
+            } = &e.event().body
+            {
                 match check_rotation(&signer, old_key, new_key, possession, next) {
                     Ok(k) => {
                         key = Some(k);
@@ -209,7 +239,10 @@ impl Verifier {
             // Events before the bad signature verified; recompute the state at `pos`.
             let idx = (pos - self.next) as usize;
             self.advance(&decoded[..idx], &mut keys, pos);
-            return Some(Failure { seq: pos, problem: Problem::BadSignature });
+            return Some(Failure {
+                seq: pos,
+                problem: Problem::BadSignature,
+            });
         }
         self.next = next;
         self.last_hash = last_hash;
@@ -224,7 +257,7 @@ impl Verifier {
         }
         self.next = upto;
         keys.retain(|(from, _)| *from <= upto);
-        self.keys.extend(keys.drain(..));
+        self.keys.append(keys);
     }
 }
 
@@ -232,41 +265,70 @@ fn genesis_key(event: &Event, pinned: Option<VerifyingKey>) -> Result<VerifyingK
     let Body::LedgerInitialized { signing_key, .. } = &event.body else {
         return Err("event 0 is not ledger_initialized".into());
     };
-    let key = VerifyingKey::from_bytes(signing_key).map_err(|_| "the genesis key is not a valid ed25519 key".to_string())?;
+    let key = VerifyingKey::from_bytes(signing_key)
+        .map_err(|_| "the genesis key is not a valid ed25519 key".to_string())?;
     if pinned.is_some_and(|p| p != key) {
-        return Err(format!("the genesis key {} is not the expected key", hex::encode(signing_key)));
+        return Err(format!(
+            "the genesis key {} is not the expected key",
+            hex::encode(signing_key)
+        ));
     }
     Ok(key)
 }
 
-fn check_rotation(signer: &VerifyingKey, old: &[u8; 32], new: &[u8; 32], possession: &[u8], seq: u64) -> Result<VerifyingKey, String> {
+fn check_rotation(
+    signer: &VerifyingKey,
+    old: &[u8; 32],
+    new: &[u8; 32],
+    possession: &[u8],
+    seq: u64,
+) -> Result<VerifyingKey, String> {
     if signer.as_bytes() != old {
         return Err("old_key is not the key in force".into());
     }
-    let new_key = VerifyingKey::from_bytes(new).map_err(|_| "new_key is not a valid ed25519 key".to_string())?;
-    let sig: [u8; 64] = possession.try_into().map_err(|_| "possession is not 64 bytes".to_string())?;
+    let new_key = VerifyingKey::from_bytes(new)
+        .map_err(|_| "new_key is not a valid ed25519 key".to_string())?;
+    let sig: [u8; 64] = possession
+        .try_into()
+        .map_err(|_| "possession is not 64 bytes".to_string())?;
     new_key
-        .verify_strict(&rotation_message(old, new, seq), &Signature::from_bytes(&sig))
+        .verify_strict(
+            &rotation_message(old, new, seq),
+            &Signature::from_bytes(&sig),
+        )
         .map_err(|_| "the new key's proof of possession does not verify".to_string())?;
     Ok(new_key)
 }
 
 /// Batch-verifies; on batch failure finds the first bad one individually.
 fn first_bad_signature(ds: &[Decoded], ks: &[VerifyingKey]) -> Option<u64> {
-    let events: Vec<&SignedEvent> = ds.iter().map(|d| d.result.as_ref().expect("checked")).collect();
+    let events: Vec<&SignedEvent> = ds
+        .iter()
+        .map(|d| d.result.as_ref().expect("checked"))
+        .collect();
     let messages: Vec<Vec<u8>> = events.iter().map(|e| signing_message(e.hash())).collect();
     let msg_refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-    let sigs: Vec<Signature> = events.iter().map(|e| Signature::from_bytes(e.signature())).collect();
+    let sigs: Vec<Signature> = events
+        .iter()
+        .map(|e| Signature::from_bytes(e.signature()))
+        .collect();
     if ed25519_dalek::verify_batch(&msg_refs, &sigs, ks).is_ok() {
         return None;
     }
-    events.iter().zip(ks).find(|(e, k)| !e.verify_signature(k)).map(|(e, _)| e.seq())
+    events
+        .iter()
+        .zip(ks)
+        .find(|(e, k)| !e.verify_signature(k))
+        .map(|(e, _)| e.seq())
 }
 
 // ---- past state and history -------------------------------------------------------
 
 /// Folds events while `keep` holds (events arrive in order).
-pub fn state_until<E>(events: impl Iterator<Item = Result<Event, E>>, mut keep: impl FnMut(&Event) -> bool) -> Result<State, E> {
+pub fn state_until<E>(
+    events: impl Iterator<Item = Result<Event, E>>,
+    mut keep: impl FnMut(&Event) -> bool,
+) -> Result<State, E> {
     let mut state = State::default();
     for e in events {
         let e = e?;
@@ -311,7 +373,10 @@ pub fn render_state(state: &State) -> Value {
 }
 
 /// Every event about one credential, as audit rows.
-pub fn history<E>(events: impl Iterator<Item = Result<Event, E>>, credential: Id) -> Result<Vec<crate::audit::AuditEntry>, E> {
+pub fn history<E>(
+    events: impl Iterator<Item = Result<Event, E>>,
+    credential: Id,
+) -> Result<Vec<crate::audit::AuditEntry>, E> {
     let mut out = Vec::new();
     for e in events {
         let e = e?;

@@ -78,7 +78,9 @@ pub struct SecretFields(pub BTreeMap<String, SecretString>);
 
 impl fmt::Debug for SecretFields {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.0.keys().map(|k| (k, "[REDACTED]"))).finish()
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, "[REDACTED]")))
+            .finish()
     }
 }
 
@@ -108,7 +110,10 @@ impl fmt::Debug for MasterKey {
 
 impl MasterKey {
     pub fn new(id: u32, key: [u8; 32]) -> Self {
-        let mk = MasterKey { id, key: Zeroizing::new(key) };
+        let mk = MasterKey {
+            id,
+            key: Zeroizing::new(key),
+        };
         let mut k = key;
         k.zeroize();
         mk
@@ -198,7 +203,13 @@ pub fn seal(
     let cipher = XChaCha20Poly1305::new(dk.0.as_ref().into());
     let ad = binding.associated_data(SECRET_AD_DOMAIN);
     let ciphertext = cipher
-        .encrypt(XNonce::from_slice(&nonce), Payload { msg: &plaintext, aad: &ad })
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: &plaintext,
+                aad: &ad,
+            },
+        )
         .map_err(|_| SecretError::TooLarge)?;
     let wrapped = wrap(&dk, binding, master, rng);
     Ok((Sealed { nonce, ciphertext }, wrapped))
@@ -210,26 +221,45 @@ fn wrap_ad(binding: Binding, master_key_id: u32) -> Vec<u8> {
     ad
 }
 
-fn wrap(dk: &DataKey, binding: Binding, master: &MasterKey, rng: &mut (impl RngCore + CryptoRng)) -> WrappedKey {
+fn wrap(
+    dk: &DataKey,
+    binding: Binding,
+    master: &MasterKey,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> WrappedKey {
     let nonce = random_nonce(rng);
     let cipher = XChaCha20Poly1305::new(master.key.as_ref().into());
     let ciphertext = cipher
         .encrypt(
             XNonce::from_slice(&nonce),
-            Payload { msg: dk.0.as_ref(), aad: &wrap_ad(binding, master.id) },
+            Payload {
+                msg: dk.0.as_ref(),
+                aad: &wrap_ad(binding, master.id),
+            },
         )
         .expect("encrypting 32 bytes cannot fail");
-    WrappedKey { master_key_id: master.id, nonce, ciphertext }
+    WrappedKey {
+        master_key_id: master.id,
+        nonce,
+        ciphertext,
+    }
 }
 
-fn unwrap(wrapped: &WrappedKey, binding: Binding, masters: &MasterKeys) -> Result<DataKey, SecretError> {
+fn unwrap(
+    wrapped: &WrappedKey,
+    binding: Binding,
+    masters: &MasterKeys,
+) -> Result<DataKey, SecretError> {
     let master = masters.get(wrapped.master_key_id)?;
     let cipher = XChaCha20Poly1305::new(master.key.as_ref().into());
     let plain = Zeroizing::new(
         cipher
             .decrypt(
                 XNonce::from_slice(&wrapped.nonce),
-                Payload { msg: &wrapped.ciphertext, aad: &wrap_ad(binding, wrapped.master_key_id) },
+                Payload {
+                    msg: &wrapped.ciphertext,
+                    aad: &wrap_ad(binding, wrapped.master_key_id),
+                },
             )
             .map_err(|_| SecretError::Open)?,
     );
@@ -251,7 +281,10 @@ pub fn open(
         cipher
             .decrypt(
                 XNonce::from_slice(&sealed.nonce),
-                Payload { msg: &sealed.ciphertext, aad: &binding.associated_data(SECRET_AD_DOMAIN) },
+                Payload {
+                    msg: &sealed.ciphertext,
+                    aad: &binding.associated_data(SECRET_AD_DOMAIN),
+                },
             )
             .map_err(|_| SecretError::Open)?,
     );
@@ -278,7 +311,9 @@ pub struct MasterKeys {
 
 impl MasterKeys {
     pub fn new(keys: impl IntoIterator<Item = MasterKey>) -> Self {
-        MasterKeys { keys: keys.into_iter().map(|k| (k.id, k)).collect() }
+        MasterKeys {
+            keys: keys.into_iter().map(|k| (k.id, k)).collect(),
+        }
     }
     /// The key new data keys are wrapped with.
     pub fn current(&self) -> Option<&MasterKey> {
@@ -301,18 +336,37 @@ mod tests {
     use rand::rngs::OsRng;
 
     fn fields() -> SecretFields {
-        SecretFields([("api_key".to_string(), SecretString::from("sk-very-secret-123"))].into())
+        SecretFields(
+            [(
+                "api_key".to_string(),
+                SecretString::from("sk-very-secret-123"),
+            )]
+            .into(),
+        )
     }
 
     fn binding(v: u32) -> Binding {
-        Binding { tenant: Id([1; 16]), credential: Id([2; 16]), version: v }
+        Binding {
+            tenant: Id([1; 16]),
+            credential: Id([2; 16]),
+            version: v,
+        }
     }
 
     #[test]
     fn seal_open_round_trip() {
         let masters = MasterKeys::new([MasterKey::generate(1, &mut OsRng)]);
-        let (sealed, wrapped) = seal(&fields(), binding(1), masters.current().unwrap(), &mut OsRng).unwrap();
-        assert_eq!(open(&sealed, &wrapped, binding(1), &masters).unwrap(), fields());
+        let (sealed, wrapped) = seal(
+            &fields(),
+            binding(1),
+            masters.current().unwrap(),
+            &mut OsRng,
+        )
+        .unwrap();
+        assert_eq!(
+            open(&sealed, &wrapped, binding(1), &masters).unwrap(),
+            fields()
+        );
         let hay = String::from_utf8_lossy(&sealed.ciphertext).to_string();
         assert!(!hay.contains("sk-very-secret"));
     }
@@ -320,10 +374,25 @@ mod tests {
     #[test]
     fn ciphertexts_cannot_be_swapped_between_versions_or_credentials() {
         let masters = MasterKeys::new([MasterKey::generate(1, &mut OsRng)]);
-        let (sealed, wrapped) = seal(&fields(), binding(1), masters.current().unwrap(), &mut OsRng).unwrap();
-        assert_eq!(open(&sealed, &wrapped, binding(2), &masters), Err(SecretError::Open));
-        let other = Binding { credential: Id([3; 16]), ..binding(1) };
-        assert_eq!(open(&sealed, &wrapped, other, &masters), Err(SecretError::Open));
+        let (sealed, wrapped) = seal(
+            &fields(),
+            binding(1),
+            masters.current().unwrap(),
+            &mut OsRng,
+        )
+        .unwrap();
+        assert_eq!(
+            open(&sealed, &wrapped, binding(2), &masters),
+            Err(SecretError::Open)
+        );
+        let other = Binding {
+            credential: Id([3; 16]),
+            ..binding(1)
+        };
+        assert_eq!(
+            open(&sealed, &wrapped, other, &masters),
+            Err(SecretError::Open)
+        );
     }
 
     #[test]
@@ -335,7 +404,10 @@ mod tests {
         let re = rewrap(&wrapped, binding(1), &masters, &new, &mut OsRng).unwrap();
         let only_new = MasterKeys::new([new]);
         assert_eq!(open(&sealed, &re, binding(1), &only_new).unwrap(), fields());
-        assert_eq!(open(&sealed, &wrapped, binding(1), &only_new), Err(SecretError::UnknownMasterKey(1)));
+        assert_eq!(
+            open(&sealed, &wrapped, binding(1), &only_new),
+            Err(SecretError::UnknownMasterKey(1))
+        );
     }
 
     #[test]

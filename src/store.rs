@@ -28,7 +28,10 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     /// A file operation (the data-file sync) failed. Treated like [`StoreError::Sled`].
     #[error("storage I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A stored value did not decode: corruption or tampering.
     #[error("corrupt stored value in {tree}: {detail}")]
     Corrupt { tree: &'static str, detail: String },
@@ -37,8 +40,15 @@ pub enum StoreError {
 /// A change to the key ring, written in the same durable step as the events.
 #[derive(Clone, Debug)]
 pub enum KeyOp {
-    Put { credential: Id, version: u32, key: WrappedKey },
-    Delete { credential: Id, version: u32 },
+    Put {
+        credential: Id,
+        version: u32,
+        key: WrappedKey,
+    },
+    Delete {
+        credential: Id,
+        version: u32,
+    },
 }
 
 /// The key-ring key of a credential version.
@@ -63,9 +73,15 @@ impl Store {
     /// Opens (or creates) the store under `dir/ledger`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.join("ledger");
-        let db = sled::Config::new().path(&path).mode(sled::Mode::HighThroughput).open()?;
+        let db = sled::Config::new()
+            .path(&path)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
         let data_path = path.join("db");
-        let data_file = File::open(&data_path).map_err(|source| StoreError::Io { path: data_path.clone(), source })?;
+        let data_file = File::open(&data_path).map_err(|source| StoreError::Io {
+            path: data_path.clone(),
+            source,
+        })?;
         Ok(Store {
             log: db.open_tree("log")?,
             keyring: db.open_tree("keyring")?,
@@ -95,7 +111,10 @@ impl Store {
     }
 
     /// Stored records from `from` on, in key order, with their keys.
-    pub fn records(&self, from: u64) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + '_ {
+    pub fn records(
+        &self,
+        from: u64,
+    ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + '_ {
         self.log.range(from.to_be_bytes()..).map(|r| {
             let (k, v) = r?;
             Ok((seq_of(&k)?, v))
@@ -104,16 +123,30 @@ impl Store {
 
     /// Writes key-ring changes, then log records, then makes both durable. Key-ring
     /// changes go first so that no event ever survives without its data key.
-    pub fn write_durable(&self, keyring: &[KeyOp], records: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+    pub fn write_durable(
+        &self,
+        keyring: &[KeyOp],
+        records: &[(u64, Vec<u8>)],
+    ) -> Result<(), StoreError> {
         if !keyring.is_empty() {
             let mut kb = sled::Batch::default();
             for op in keyring {
                 match op {
-                    KeyOp::Put { credential, version, key } => {
-                        let bytes = codec::encode(key).map_err(|e| StoreError::Corrupt { tree: "keyring", detail: e.to_string() })?;
+                    KeyOp::Put {
+                        credential,
+                        version,
+                        key,
+                    } => {
+                        let bytes = codec::encode(key).map_err(|e| StoreError::Corrupt {
+                            tree: "keyring",
+                            detail: e.to_string(),
+                        })?;
                         kb.insert(&keyring_key(*credential, *version)[..], bytes);
                     }
-                    KeyOp::Delete { credential, version } => kb.remove(&keyring_key(*credential, *version)[..]),
+                    KeyOp::Delete {
+                        credential,
+                        version,
+                    } => kb.remove(&keyring_key(*credential, *version)[..]),
                 }
             }
             self.keyring.apply_batch(kb)?;
@@ -129,9 +162,10 @@ impl Store {
     /// sled flush followed by `fdatasync` of the data file.
     pub fn sync(&self) -> Result<(), StoreError> {
         self.db.flush()?;
-        self.data_file
-            .sync_data()
-            .map_err(|source| StoreError::Io { path: self.data_path.clone(), source })
+        self.data_file.sync_data().map_err(|source| StoreError::Io {
+            path: self.data_path.clone(),
+            source,
+        })
     }
 
     /// Every wrapped data key.
@@ -140,7 +174,10 @@ impl Store {
             .iter()
             .map(|r| {
                 let (k, v) = r?;
-                let corrupt = |detail: String| StoreError::Corrupt { tree: "keyring", detail };
+                let corrupt = |detail: String| StoreError::Corrupt {
+                    tree: "keyring",
+                    detail,
+                };
                 if k.len() != 20 {
                     return Err(corrupt(format!("key of {} bytes", k.len())));
                 }
@@ -170,8 +207,9 @@ impl Store {
 }
 
 fn seq_of(key: &[u8]) -> Result<u64, StoreError> {
-    let arr: [u8; 8] = key
-        .try_into()
-        .map_err(|_| StoreError::Corrupt { tree: "log", detail: format!("key of {} bytes", key.len()) })?;
+    let arr: [u8; 8] = key.try_into().map_err(|_| StoreError::Corrupt {
+        tree: "log",
+        detail: format!("key of {} bytes", key.len()),
+    })?;
     Ok(u64::from_be_bytes(arr))
 }

@@ -49,11 +49,18 @@ pub fn system_caller(ledger: &Ledger) -> anyhow::Result<Caller> {
 }
 
 pub fn run(cmd: DebugCommand) -> anyhow::Result<ExitCode> {
-    let DebugCommand::AppendLoad { data, concurrency, count, prefix } = cmd;
+    let DebugCommand::AppendLoad {
+        data,
+        concurrency,
+        count,
+        prefix,
+    } = cmd;
     let (ledger, _) = Ledger::open(Config::new(&data.data))?;
     let ledger = Arc::new(ledger);
     let caller = system_caller(&ledger)?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let mut tasks = Vec::new();
         for worker in 0..concurrency {
@@ -64,9 +71,19 @@ pub fn run(cmd: DebugCommand) -> anyhow::Result<ExitCode> {
                 while count == 0 || i < count {
                     let name = format!("{prefix}-{worker}-{i}");
                     let mut fields = serde_json::Map::new();
-                    fields.insert("api_key".into(), serde_json::Value::String(format!("k-{name}")));
-                    let input = CreateInput { name: name.clone(), template: "api_key".into(), fields, ..Default::default() };
-                    ledger.create_credential(&RequestCtx::default(), &caller, input).await?;
+                    fields.insert(
+                        "api_key".into(),
+                        serde_json::Value::String(format!("k-{name}")),
+                    );
+                    let input = CreateInput {
+                        name: name.clone(),
+                        template: "api_key".into(),
+                        fields,
+                        ..Default::default()
+                    };
+                    ledger
+                        .create_credential(&RequestCtx::default(), &caller, input)
+                        .await?;
                     let mut out = std::io::stdout().lock();
                     writeln!(out, "ack {name}")?;
                     out.flush()?;

@@ -60,8 +60,10 @@ pub fn progress(total: u64, what: &str) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({per_sec}, eta {eta})")
-            .expect("a valid template"),
+        indicatif::ProgressStyle::with_template(
+            "{msg} {bar:40} {pos}/{len} ({per_sec}, eta {eta})",
+        )
+        .expect("a valid template"),
     );
     bar.set_message(what.to_string());
     bar

@@ -56,9 +56,14 @@ pub enum ReplayCommand {
 
 fn open_store(data: &DataArg) -> anyhow::Result<Store> {
     if !data.data.join("ledger").exists() {
-        bail!("no ledger at {} (expected {}/ledger)", data.data.display(), data.data.display());
+        bail!(
+            "no ledger at {} (expected {}/ledger)",
+            data.data.display(),
+            data.data.display()
+        );
     }
-    Store::open(&data.data).with_context(|| format!("opening the ledger in {}", data.data.display()))
+    Store::open(&data.data)
+        .with_context(|| format!("opening the ledger in {}", data.data.display()))
 }
 
 fn events(store: &Store) -> impl Iterator<Item = anyhow::Result<credledger::event::Event>> + '_ {
@@ -76,8 +81,12 @@ pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
             let store = open_store(&data)?;
             let pinned = key
                 .map(|k| -> anyhow::Result<_> {
-                    let bytes: [u8; 32] = hex::decode(&k).ok().and_then(|b| b.try_into().ok()).context("--key must be 64 hex digits")?;
-                    ed25519_dalek::VerifyingKey::from_bytes(&bytes).context("--key is not an ed25519 public key")
+                    let bytes: [u8; 32] = hex::decode(&k)
+                        .ok()
+                        .and_then(|b| b.try_into().ok())
+                        .context("--key must be 64 hex digits")?;
+                    ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+                        .context("--key is not an ed25519 public key")
                 })
                 .transpose()?;
             let total = store.len()?;
@@ -91,13 +100,20 @@ pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
                 println!("FAILED at event {}: {}", f.seq, f.problem);
                 println!("{} events before it verified", report.verified);
             } else {
-                println!("ok: {} events, every hash link and signature verified", report.verified);
+                println!(
+                    "ok: {} events, every hash link and signature verified",
+                    report.verified
+                );
                 println!("head hash {}", report.head_hash);
                 for (from, k) in &report.keys {
                     println!("signing key from event {from}: {k}");
                 }
             }
-            Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         ReplayCommand::Rebuild { data, json } => {
             let store = open_store(&data)?;
@@ -113,9 +129,19 @@ pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        ReplayCommand::State { data, at_seq, at, json } => {
+        ReplayCommand::State {
+            data,
+            at_seq,
+            at,
+            json,
+        } => {
             let store = open_store(&data)?;
-            let at_ms = at.map(|t| parse_rfc3339(&t).context("--at must be an RFC 3339 time, e.g. 2026-03-01T00:00:00Z")).transpose()?;
+            let at_ms = at
+                .map(|t| {
+                    parse_rfc3339(&t)
+                        .context("--at must be an RFC 3339 time, e.g. 2026-03-01T00:00:00Z")
+                })
+                .transpose()?;
             let state = replay::state_until(events(&store), |e| {
                 at_seq.is_none_or(|s| e.seq <= s) && at_ms.is_none_or(|t| e.at_ms <= t)
             })?;
@@ -127,8 +153,14 @@ pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        ReplayCommand::History { credential, data, json } => {
-            let id: Id = credential.parse().context("the credential id must be a UUID")?;
+        ReplayCommand::History {
+            credential,
+            data,
+            json,
+        } => {
+            let id: Id = credential
+                .parse()
+                .context("the credential id must be a UUID")?;
             let store = open_store(&data)?;
             let rows = replay::history(events(&store), id)?;
             if rows.is_empty() {
@@ -156,11 +188,25 @@ pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn print_state(v: &serde_json::Value) {
-    println!("after {} events (origin {})", v["events"], v["origin"].as_str().unwrap_or("-"));
+    println!(
+        "after {} events (origin {})",
+        v["events"],
+        v["origin"].as_str().unwrap_or("-")
+    );
     for t in v["tenants"].as_array().into_iter().flatten() {
-        println!("tenant {} ({})", t["name"].as_str().unwrap_or(""), t["id"].as_str().unwrap_or(""));
+        println!(
+            "tenant {} ({})",
+            t["name"].as_str().unwrap_or(""),
+            t["id"].as_str().unwrap_or("")
+        );
         for p in t["principals"].as_array().into_iter().flatten() {
-            println!("  principal {:<20} {:<8} {:<8} {}", p["name"].as_str().unwrap_or(""), p["role"].as_str().unwrap_or(""), p["kind"].as_str().unwrap_or(""), p["id"].as_str().unwrap_or(""));
+            println!(
+                "  principal {:<20} {:<8} {:<8} {}",
+                p["name"].as_str().unwrap_or(""),
+                p["role"].as_str().unwrap_or(""),
+                p["kind"].as_str().unwrap_or(""),
+                p["id"].as_str().unwrap_or("")
+            );
         }
         for c in t["credentials"].as_array().into_iter().flatten() {
             println!(

@@ -1,6 +1,156 @@
-//! `credledger serve`.
+//! `credledger serve`: resolve the configuration, open (or bootstrap) the ledger, serve.
+
+use super::DataArg;
+use anyhow::Context;
 use clap::Args;
+use credledger::api;
+use credledger::ledger::{Config, Ledger};
+use credledger::secret::{SecretFields, SecretString};
+use credledger::template::Catalog;
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
 #[derive(Args, Debug)]
-pub struct ServeArgs {}
-pub fn run(_a: ServeArgs) -> anyhow::Result<ExitCode> { Ok(ExitCode::SUCCESS) }
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// Address to listen on.
+    #[arg(long, env = "CREDLEDGER_LISTEN", default_value = "127.0.0.1:8420")]
+    pub listen: String,
+    /// On first start, write the bootstrap admin token to this file (mode 0600) instead
+    /// of printing it.
+    #[arg(long)]
+    pub admin_token_file: Option<PathBuf>,
+    /// How many versions of a credential keep their data keys.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub retain_versions: u32,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "CREDLEDGER_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+/// Environment fallbacks: `CREDLEDGER_FALLBACK_<SERVICE>_<FIELD>=value`, where SERVICE is
+/// a template name in upper case (the longest match wins, so `API_KEY_API_KEY` is field
+/// `api_key` of service `api_key`).
+pub fn fallbacks_from_env(
+    vars: impl Iterator<Item = (String, String)>,
+) -> HashMap<String, SecretFields> {
+    let mut services: Vec<String> = Catalog::builtin().iter().map(|t| t.name.clone()).collect();
+    services.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out: HashMap<String, SecretFields> = HashMap::new();
+    for (k, v) in vars {
+        let v = Zeroizing::new(v);
+        let Some(rest) = k.strip_prefix("CREDLEDGER_FALLBACK_") else {
+            continue;
+        };
+        let rest = rest.to_ascii_lowercase();
+        let Some(service) = services.iter().find(|s| rest.starts_with(&format!("{s}_"))) else {
+            tracing::warn!(variable = %k, "ignoring a fallback variable that names no known service");
+            continue;
+        };
+        let field = rest[service.len() + 1..].to_string();
+        out.entry(service.clone())
+            .or_default()
+            .0
+            .insert(field, SecretString::new(v.to_string()));
+    }
+    out
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CREDLEDGER_LOG")
+        .unwrap_or_else(|_| "info,tower_http=info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging(&args.log_format);
+    let mut config = Config::new(&args.data.data);
+    config.retain_versions = args.retain_versions;
+    config.fallbacks = fallbacks_from_env(std::env::vars());
+    if let Ok(text) = std::env::var("CREDLEDGER_MASTER_KEYS") {
+        config.master_keys_text = Some(Zeroizing::new(text));
+    }
+    for service in config.fallbacks.keys() {
+        tracing::info!(service, "environment fallback configured");
+    }
+    let (ledger, boot) = Ledger::open(config)
+        .with_context(|| format!("opening the ledger in {}", args.data.data.display()))?;
+    if let Some(boot) = boot {
+        match &args.admin_token_file {
+            Some(path) => {
+                credledger::keys::write_private(
+                    path,
+                    format!("{}\n", boot.token.expose()).as_bytes(),
+                )?;
+                eprintln!(
+                    "credledger: new ledger in {}; bootstrap admin token written to {}",
+                    args.data.data.display(),
+                    path.display()
+                );
+            }
+            None => {
+                eprintln!("credledger: new ledger in {}", args.data.data.display());
+                eprintln!("credledger: bootstrap admin token (shown once, store it now):");
+                println!("{}", boot.token.expose());
+            }
+        }
+    }
+    let ledger = Arc::new(ledger);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+        tracing::info!(listen = %listener.local_addr()?, data = %args.data.data.display(), "credledger serving");
+        api::serve(listener, ledger, shutdown_signal()).await?;
+        tracing::info!("shut down cleanly; every acknowledged event is durable");
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fallback_variables_map_to_service_and_field() {
+        let vars = [
+            ("CREDLEDGER_FALLBACK_OPENAI_API_KEY", "sk-1"),
+            ("CREDLEDGER_FALLBACK_API_KEY_API_KEY", "k-2"),
+            ("CREDLEDGER_FALLBACK_NOPE_X", "z"),
+            ("OTHER", "y"),
+        ];
+        let f = fallbacks_from_env(vars.iter().map(|(a, b)| (a.to_string(), b.to_string())));
+        assert_eq!(f["openai"].0["api_key"].expose(), "sk-1");
+        assert_eq!(f["api_key"].0["api_key"].expose(), "k-2");
+        assert_eq!(f.len(), 2);
+    }
+}

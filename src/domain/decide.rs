@@ -7,7 +7,9 @@
 //! credential leaves a trace.
 
 use super::state::{CredStatus, Credential, State};
-use crate::event::{Body, DenyReason, Hash32, MetadataChange, Owner, PrincipalKind, Purpose, Role, Sealed, Source};
+use crate::event::{
+    Body, DenyReason, Hash32, MetadataChange, Owner, PrincipalKind, Purpose, Role, Sealed, Source,
+};
 use crate::id::Id;
 use std::collections::BTreeMap;
 
@@ -39,7 +41,10 @@ pub enum DomainError {
     Conflict(String),
     /// 422: an input value breaks a rule; `field` names it. Fix the input.
     #[error("{message}")]
-    Invalid { field: Option<String>, message: String },
+    Invalid {
+        field: Option<String>,
+        message: String,
+    },
     /// 410: the credential was destroyed or has expired. Not retryable.
     #[error("{0}")]
     Gone(String),
@@ -50,7 +55,10 @@ pub enum DomainError {
 
 impl DomainError {
     fn invalid(field: &str, message: impl Into<String>) -> Self {
-        DomainError::Invalid { field: Some(field.to_string()), message: message.into() }
+        DomainError::Invalid {
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
     }
 }
 
@@ -58,12 +66,15 @@ impl DomainError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     pub error: DomainError,
-    pub record: Option<Body>,
+    pub record: Option<Box<Body>>,
 }
 
 impl From<DomainError> for Rejection {
     fn from(error: DomainError) -> Self {
-        Rejection { error, record: None }
+        Rejection {
+            error,
+            record: None,
+        }
     }
 }
 
@@ -74,11 +85,16 @@ pub type Decision<T = Vec<Body>> = Result<T, Rejection>;
 pub fn check_simple_name(field: &str, name: &str) -> Result<(), DomainError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
     if ok {
         Ok(())
     } else {
-        Err(DomainError::invalid(field, format!("{field} must be 1-64 characters of letters, digits, '.', '_', '-', '@'")))
+        Err(DomainError::invalid(
+            field,
+            format!("{field} must be 1-64 characters of letters, digits, '.', '_', '-', '@'"),
+        ))
     }
 }
 
@@ -89,7 +105,9 @@ pub fn check_credential_name(name: &str) -> Result<(), DomainError> {
         && !name.starts_with('/')
         && !name.ends_with('/')
         && !name.contains("//")
-        && name.chars().all(|c| !c.is_control() && c != '?' && c != '#');
+        && name
+            .chars()
+            .all(|c| !c.is_control() && c != '?' && c != '#');
     if ok {
         Ok(())
     } else {
@@ -101,7 +119,9 @@ fn require_admin(caller: &Caller) -> Result<(), DomainError> {
     if caller.role == Role::Admin {
         Ok(())
     } else {
-        Err(DomainError::Forbidden("this action needs the admin role".into()))
+        Err(DomainError::Forbidden(
+            "this action needs the admin role".into(),
+        ))
     }
 }
 
@@ -123,10 +143,15 @@ pub fn create_tenant(
     }
     check_simple_name("name", name)?;
     if state.tenant_by_name(name).is_some() {
-        return Err(DomainError::Conflict(format!("a tenant named '{name}' already exists")).into());
+        return Err(
+            DomainError::Conflict(format!("a tenant named '{name}' already exists")).into(),
+        );
     }
     Ok(vec![
-        Body::TenantCreated { tenant, name: name.to_string() },
+        Body::TenantCreated {
+            tenant,
+            name: name.to_string(),
+        },
         Body::PrincipalCreated {
             tenant,
             principal: admin,
@@ -135,7 +160,13 @@ pub fn create_tenant(
             role: Role::Admin,
             system_admin: false,
         },
-        Body::TokenIssued { tenant, principal: admin, token, hash: token_hash, expires_at_ms: None },
+        Body::TokenIssued {
+            tenant,
+            principal: admin,
+            token,
+            hash: token_hash,
+            expires_at_ms: None,
+        },
     ])
 }
 
@@ -150,8 +181,14 @@ pub fn create_principal(
 ) -> Decision {
     require_admin(caller)?;
     check_simple_name("name", name)?;
-    if state.principals.values().any(|p| p.tenant == caller.tenant && p.name == name) {
-        return Err(DomainError::Conflict(format!("a principal named '{name}' already exists")).into());
+    if state
+        .principals
+        .values()
+        .any(|p| p.tenant == caller.tenant && p.name == name)
+    {
+        return Err(
+            DomainError::Conflict(format!("a principal named '{name}' already exists")).into(),
+        );
     }
     Ok(vec![Body::PrincipalCreated {
         tenant: caller.tenant,
@@ -187,7 +224,13 @@ pub fn issue_token(
     if expires_at_ms.is_some_and(|e| e <= now_ms) {
         return Err(DomainError::invalid("expires_at", "expires_at must be in the future").into());
     }
-    Ok(vec![Body::TokenIssued { tenant: caller.tenant, principal, token, hash, expires_at_ms }])
+    Ok(vec![Body::TokenIssued {
+        tenant: caller.tenant,
+        principal,
+        token,
+        hash,
+        expires_at_ms,
+    }])
 }
 
 /// Revokes a token: admins any in the tenant, others their own.
@@ -203,7 +246,10 @@ pub fn revoke_token(state: &State, caller: &Caller, token: Id) -> Decision {
     if t.revoked {
         return Err(DomainError::Conflict("the token is already revoked".into()).into());
     }
-    Ok(vec![Body::TokenRevoked { tenant: caller.tenant, token }])
+    Ok(vec![Body::TokenRevoked {
+        tenant: caller.tenant,
+        token,
+    }])
 }
 
 /// Disables a principal and revokes its tokens. Admins only; not oneself.
@@ -220,7 +266,10 @@ pub fn disable_principal(state: &State, caller: &Caller, principal: Id) -> Decis
     if p.disabled {
         return Err(DomainError::Conflict("the principal is already disabled".into()).into());
     }
-    let mut events = vec![Body::PrincipalDisabled { tenant: caller.tenant, principal }];
+    let mut events = vec![Body::PrincipalDisabled {
+        tenant: caller.tenant,
+        principal,
+    }];
     let mut tokens: Vec<Id> = state
         .tokens
         .iter()
@@ -228,7 +277,10 @@ pub fn disable_principal(state: &State, caller: &Caller, principal: Id) -> Decis
         .map(|(id, _)| *id)
         .collect();
     tokens.sort();
-    events.extend(tokens.into_iter().map(|token| Body::TokenRevoked { tenant: caller.tenant, token }));
+    events.extend(tokens.into_iter().map(|token| Body::TokenRevoked {
+        tenant: caller.tenant,
+        token,
+    }));
     Ok(events)
 }
 
@@ -256,7 +308,9 @@ fn can_manage(caller: &Caller, cred: &Credential, access: Access) -> Result<(), 
 fn deny_message(reason: DenyReason) -> String {
     match reason {
         DenyReason::Role => "your role does not allow this action on credentials".into(),
-        DenyReason::NotGranted => "you are neither the owner of this credential nor granted it".into(),
+        DenyReason::NotGranted => {
+            "you are neither the owner of this credential nor granted it".into()
+        }
         _ => "access denied".into(),
     }
 }
@@ -278,12 +332,12 @@ fn managed<'s>(
     })?;
     can_manage(caller, cred, access).map_err(|reason| Rejection {
         error: DomainError::Forbidden(deny_message(reason)),
-        record: Some(Body::AccessDenied {
+        record: Some(Box::new(Body::AccessDenied {
             tenant: cred.tenant,
             credential: id,
             attempted: attempted.to_string(),
             reason,
-        }),
+        })),
     })?;
     Ok(cred)
 }
@@ -296,9 +350,15 @@ fn visible<'s>(
     id: Id,
     record: impl FnOnce(Id) -> Body,
 ) -> Decision<&'s Credential> {
-    let cred = state.credentials.get(&id).ok_or(DomainError::NotFound("credential"))?;
+    let cred = state
+        .credentials
+        .get(&id)
+        .ok_or(DomainError::NotFound("credential"))?;
     if cred.tenant != caller.tenant {
-        return Err(Rejection { error: DomainError::NotFound("credential"), record: Some(record(cred.tenant)) });
+        return Err(Rejection {
+            error: DomainError::NotFound("credential"),
+            record: Some(Box::new(record(cred.tenant))),
+        });
     }
     Ok(cred)
 }
@@ -309,7 +369,9 @@ fn require_status(cred: &Credential, allowed: &[CredStatus]) -> Result<(), Domai
     }
     Err(match cred.status {
         CredStatus::Destroyed => DomainError::Gone("the credential was destroyed".into()),
-        CredStatus::Deleted => DomainError::Conflict("the credential is deleted; restore it first".into()),
+        CredStatus::Deleted => {
+            DomainError::Conflict("the credential is deleted; restore it first".into())
+        }
         CredStatus::Active => DomainError::Conflict("the credential is not deleted".into()),
     })
 }
@@ -331,25 +393,46 @@ pub struct NewCredential {
 }
 
 /// Checks who may own a new credential and the uniqueness rules, before sealing.
-pub fn check_create(state: &State, caller: &Caller, name: &str, service: &str, owner: Owner, is_default: bool) -> Result<(), DomainError> {
+pub fn check_create(
+    state: &State,
+    caller: &Caller,
+    name: &str,
+    service: &str,
+    owner: Owner,
+    is_default: bool,
+) -> Result<(), DomainError> {
     match caller.role {
         Role::Admin | Role::Editor => {}
-        _ => return Err(DomainError::Forbidden("creating credentials needs the admin or editor role".into())),
+        _ => {
+            return Err(DomainError::Forbidden(
+                "creating credentials needs the admin or editor role".into(),
+            ))
+        }
     }
     check_credential_name(name)?;
     if let Owner::Principal(p) = owner {
-        if !state.principals.get(&p).is_some_and(|p| p.tenant == caller.tenant) {
-            return Err(DomainError::invalid("owner", "owner is not a principal of this tenant"));
+        if !state.is_principal_of(p, caller.tenant) {
+            return Err(DomainError::invalid(
+                "owner",
+                "owner is not a principal of this tenant",
+            ));
         }
         if p != caller.principal && caller.role != Role::Admin {
-            return Err(DomainError::Forbidden("only admins create credentials owned by someone else".into()));
+            return Err(DomainError::Forbidden(
+                "only admins create credentials owned by someone else".into(),
+            ));
         }
         if is_default {
-            return Err(DomainError::invalid("default", "only shared (tenant-owned) credentials can be a tenant default"));
+            return Err(DomainError::invalid(
+                "default",
+                "only shared (tenant-owned) credentials can be a tenant default",
+            ));
         }
     }
     if state.names.contains_key(&(caller.tenant, name.to_string())) {
-        return Err(DomainError::Conflict(format!("a credential named '{name}' already exists")));
+        return Err(DomainError::Conflict(format!(
+            "a credential named '{name}' already exists"
+        )));
     }
     if is_default {
         if let Some(existing) = state.default_for(caller.tenant, service) {
@@ -362,8 +445,20 @@ pub fn check_create(state: &State, caller: &Caller, name: &str, service: &str, o
 }
 
 /// A new credential (version 1).
-pub fn create_credential(state: &State, caller: &Caller, new: NewCredential, now_ms: i64) -> Decision {
-    check_create(state, caller, &new.name, &new.service, new.owner, new.is_default)?;
+pub fn create_credential(
+    state: &State,
+    caller: &Caller,
+    new: NewCredential,
+    now_ms: i64,
+) -> Decision {
+    check_create(
+        state,
+        caller,
+        &new.name,
+        &new.service,
+        new.owner,
+        new.is_default,
+    )?;
     check_expiry(new.expires_at_ms, now_ms)?;
     check_rotate_days(new.rotate_every_days)?;
     Ok(vec![Body::CredentialCreated {
@@ -384,14 +479,20 @@ pub fn create_credential(state: &State, caller: &Caller, new: NewCredential, now
 
 fn check_expiry(expires_at_ms: Option<i64>, now_ms: i64) -> Result<(), DomainError> {
     if expires_at_ms.is_some_and(|e| e <= now_ms) {
-        return Err(DomainError::invalid("expires_at", "expires_at must be in the future"));
+        return Err(DomainError::invalid(
+            "expires_at",
+            "expires_at must be in the future",
+        ));
     }
     Ok(())
 }
 
 fn check_rotate_days(days: Option<u32>) -> Result<(), DomainError> {
     if days.is_some_and(|d| d == 0 || d > 3650) {
-        return Err(DomainError::invalid("rotate_every_days", "rotate_every_days must be between 1 and 3650"));
+        return Err(DomainError::invalid(
+            "rotate_every_days",
+            "rotate_every_days must be between 1 and 3650",
+        ));
     }
     Ok(())
 }
@@ -415,25 +516,56 @@ pub fn rotate(
 ) -> Decision {
     let next = check_rotate(state, caller, id)?;
     if version != next {
-        return Err(DomainError::Conflict("the credential was rotated concurrently; retry".into()).into());
+        return Err(
+            DomainError::Conflict("the credential was rotated concurrently; retry".into()).into(),
+        );
     }
     let cred = &state.credentials[&id];
     let keep_from = version.saturating_sub(retain.max(2) - 1);
-    let retired = cred.versions.keys().copied().filter(|v| *v < keep_from).collect();
-    Ok(vec![Body::CredentialRotated { tenant: cred.tenant, credential: id, version, public, sealed, retired }])
+    let retired = cred
+        .versions
+        .keys()
+        .copied()
+        .filter(|v| *v < keep_from)
+        .collect();
+    Ok(vec![Body::CredentialRotated {
+        tenant: cred.tenant,
+        credential: id,
+        version,
+        public,
+        sealed,
+        retired,
+    }])
 }
 
 /// A metadata change.
-pub fn update(state: &State, caller: &Caller, id: Id, change: MetadataChange, now_ms: i64) -> Decision {
+pub fn update(
+    state: &State,
+    caller: &Caller,
+    id: Id,
+    change: MetadataChange,
+    now_ms: i64,
+) -> Decision {
     let cred = managed(state, caller, id, "updated", Access::Manage)?;
     require_status(cred, &[CredStatus::Active, CredStatus::Deleted])?;
     if change == MetadataChange::default() {
-        return Err(DomainError::Invalid { field: None, message: "nothing to update".into() }.into());
+        return Err(DomainError::Invalid {
+            field: None,
+            message: "nothing to update".into(),
+        }
+        .into());
     }
     if let Some(name) = &change.name {
         check_credential_name(name)?;
-        if state.names.get(&(cred.tenant, name.clone())).is_some_and(|other| *other != id) {
-            return Err(DomainError::Conflict(format!("a credential named '{name}' already exists")).into());
+        if state
+            .names
+            .get(&(cred.tenant, name.clone()))
+            .is_some_and(|other| *other != id)
+        {
+            return Err(DomainError::Conflict(format!(
+                "a credential named '{name}' already exists"
+            ))
+            .into());
         }
     }
     if let Some(Some(e)) = change.expires_at_ms {
@@ -444,9 +576,16 @@ pub fn update(state: &State, caller: &Caller, id: Id, change: MetadataChange, no
     }
     if change.is_default == Some(true) {
         if cred.owner != Owner::Tenant {
-            return Err(DomainError::invalid("default", "only shared (tenant-owned) credentials can be a tenant default").into());
+            return Err(DomainError::invalid(
+                "default",
+                "only shared (tenant-owned) credentials can be a tenant default",
+            )
+            .into());
         }
-        if let Some(existing) = state.default_for(cred.tenant, &cred.service).filter(|e| *e != id) {
+        if let Some(existing) = state
+            .default_for(cred.tenant, &cred.service)
+            .filter(|e| *e != id)
+        {
             return Err(DomainError::Conflict(format!(
                 "credential {existing} is already the default for service '{}'; unset it first",
                 cred.service
@@ -454,21 +593,31 @@ pub fn update(state: &State, caller: &Caller, id: Id, change: MetadataChange, no
             .into());
         }
     }
-    Ok(vec![Body::CredentialUpdated { tenant: cred.tenant, credential: id, change }])
+    Ok(vec![Body::CredentialUpdated {
+        tenant: cred.tenant,
+        credential: id,
+        change,
+    }])
 }
 
 /// Soft delete.
 pub fn delete(state: &State, caller: &Caller, id: Id) -> Decision {
     let cred = managed(state, caller, id, "deleted", Access::Manage)?;
     require_status(cred, &[CredStatus::Active])?;
-    Ok(vec![Body::CredentialDeleted { tenant: cred.tenant, credential: id }])
+    Ok(vec![Body::CredentialDeleted {
+        tenant: cred.tenant,
+        credential: id,
+    }])
 }
 
 /// Undo a soft delete.
 pub fn restore(state: &State, caller: &Caller, id: Id) -> Decision {
     let cred = managed(state, caller, id, "restored", Access::Manage)?;
     require_status(cred, &[CredStatus::Deleted])?;
-    Ok(vec![Body::CredentialRestored { tenant: cred.tenant, credential: id }])
+    Ok(vec![Body::CredentialRestored {
+        tenant: cred.tenant,
+        credential: id,
+    }])
 }
 
 /// Crypto-shred every version.
@@ -476,7 +625,11 @@ pub fn destroy(state: &State, caller: &Caller, id: Id) -> Decision {
     let cred = managed(state, caller, id, "destroyed", Access::Destroy)?;
     require_status(cred, &[CredStatus::Active, CredStatus::Deleted])?;
     let versions = cred.versions.keys().copied().collect();
-    Ok(vec![Body::CredentialDestroyed { tenant: cred.tenant, credential: id, versions }])
+    Ok(vec![Body::CredentialDestroyed {
+        tenant: cred.tenant,
+        credential: id,
+        versions,
+    }])
 }
 
 /// Grant a shared credential to a principal of the tenant.
@@ -484,15 +637,27 @@ pub fn grant(state: &State, caller: &Caller, id: Id, principal: Id) -> Decision 
     let cred = managed(state, caller, id, "granted", Access::Manage)?;
     require_status(cred, &[CredStatus::Active, CredStatus::Deleted])?;
     if cred.owner != Owner::Tenant {
-        return Err(DomainError::invalid("principal", "only shared (tenant-owned) credentials can be granted").into());
+        return Err(DomainError::invalid(
+            "principal",
+            "only shared (tenant-owned) credentials can be granted",
+        )
+        .into());
     }
-    if !state.principals.get(&principal).is_some_and(|p| p.tenant == cred.tenant) {
-        return Err(DomainError::invalid("principal", "principal is not a principal of this tenant").into());
+    if !state.is_principal_of(principal, cred.tenant) {
+        return Err(DomainError::invalid(
+            "principal",
+            "principal is not a principal of this tenant",
+        )
+        .into());
     }
     if cred.grants.contains(&principal) {
         return Err(DomainError::Conflict("the principal already has this grant".into()).into());
     }
-    Ok(vec![Body::GrantAdded { tenant: cred.tenant, credential: id, principal }])
+    Ok(vec![Body::GrantAdded {
+        tenant: cred.tenant,
+        credential: id,
+        principal,
+    }])
 }
 
 /// Revoke a grant.
@@ -501,7 +666,11 @@ pub fn revoke_grant(state: &State, caller: &Caller, id: Id, principal: Id) -> De
     if !cred.grants.contains(&principal) {
         return Err(DomainError::NotFound("grant").into());
     }
-    Ok(vec![Body::GrantRevoked { tenant: cred.tenant, credential: id, principal }])
+    Ok(vec![Body::GrantRevoked {
+        tenant: cred.tenant,
+        credential: id,
+        principal,
+    }])
 }
 
 // ---- resolution --------------------------------------------------------------------
@@ -510,29 +679,49 @@ pub fn revoke_grant(state: &State, caller: &Caller, id: Id, principal: Id) -> De
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resolved {
     /// A credential version.
-    Credential { id: Id, version: u32, source: Source },
+    Credential {
+        id: Id,
+        version: u32,
+        source: Source,
+    },
     /// The start-up environment fallback for the service.
     Env,
 }
 
-fn denied(cred_tenant: Id, credential: Option<Id>, service: Option<&str>, subject: Option<Id>, reason: DenyReason, error: DomainError) -> Rejection {
+fn denied(
+    cred_tenant: Id,
+    credential: Option<Id>,
+    service: Option<&str>,
+    subject: Option<Id>,
+    reason: DenyReason,
+    error: DomainError,
+) -> Rejection {
     Rejection {
         error,
-        record: Some(Body::UseDenied {
+        record: Some(Box::new(Body::UseDenied {
             tenant: cred_tenant,
             credential,
             service: service.map(str::to_string),
             subject,
             reason,
-        }),
+        })),
     }
 }
 
 fn resolvable(cred: &Credential, now_ms: i64) -> Result<(), (DenyReason, DomainError)> {
     match cred.status {
-        CredStatus::Destroyed => Err((DenyReason::Destroyed, DomainError::Gone("the credential was destroyed".into()))),
-        CredStatus::Deleted => Err((DenyReason::Deleted, DomainError::Conflict("the credential is deleted; restore it first".into()))),
-        CredStatus::Active if cred.expired(now_ms) => Err((DenyReason::Expired, DomainError::Gone("the credential has expired".into()))),
+        CredStatus::Destroyed => Err((
+            DenyReason::Destroyed,
+            DomainError::Gone("the credential was destroyed".into()),
+        )),
+        CredStatus::Deleted => Err((
+            DenyReason::Deleted,
+            DomainError::Conflict("the credential is deleted; restore it first".into()),
+        )),
+        CredStatus::Active if cred.expired(now_ms) => Err((
+            DenyReason::Expired,
+            DomainError::Gone("the credential has expired".into()),
+        )),
         CredStatus::Active => Ok(()),
     }
 }
@@ -579,11 +768,17 @@ pub fn resolve_by_id(
         let error = if version > cred.current || version == 0 {
             DomainError::NotFound("version")
         } else {
-            DomainError::Gone(format!("version {version} is past retention and was shredded"))
+            DomainError::Gone(format!(
+                "version {version} is past retention and was shredded"
+            ))
         };
         return Err(deny(DenyReason::Unavailable, error));
     }
-    let resolved = Resolved::Credential { id, version, source: Source::Direct };
+    let resolved = Resolved::Credential {
+        id,
+        version,
+        source: Source::Direct,
+    };
     Ok((
         resolved,
         Body::CredentialUsed {
@@ -610,32 +805,73 @@ pub fn resolve_service(
 ) -> Decision<(Resolved, Body)> {
     let tenant = caller.tenant;
     if caller.role == Role::Auditor {
-        return Err(denied(tenant, None, Some(service), for_user, DenyReason::Role, DomainError::Forbidden(deny_message(DenyReason::Role))));
+        return Err(denied(
+            tenant,
+            None,
+            Some(service),
+            for_user,
+            DenyReason::Role,
+            DomainError::Forbidden(deny_message(DenyReason::Role)),
+        ));
     }
     let subject = match for_user {
         None => caller.principal,
         Some(u) => {
-            if !(caller.role == Role::Admin || (caller.role == Role::Resolver && caller.kind == PrincipalKind::Service)) {
-                let error = DomainError::Forbidden("only admins and resolver services may resolve for another user".into());
-                return Err(denied(tenant, None, Some(service), Some(u), DenyReason::Role, error));
+            if !(caller.role == Role::Admin
+                || (caller.role == Role::Resolver && caller.kind == PrincipalKind::Service))
+            {
+                let error = DomainError::Forbidden(
+                    "only admins and resolver services may resolve for another user".into(),
+                );
+                return Err(denied(
+                    tenant,
+                    None,
+                    Some(service),
+                    Some(u),
+                    DenyReason::Role,
+                    error,
+                ));
             }
-            if !state.principals.get(&u).is_some_and(|p| p.tenant == tenant) {
-                return Err(DomainError::invalid("for_user", "for_user is not a principal of this tenant").into());
+            if !state.is_principal_of(u, tenant) {
+                return Err(DomainError::invalid(
+                    "for_user",
+                    "for_user is not a principal of this tenant",
+                )
+                .into());
             }
             u
         }
     };
-    let candidates = state.by_service.get(&(tenant, service.to_string())).map(Vec::as_slice).unwrap_or(&[]);
-    let live = |id: &&Id| state.credentials.get(*id).is_some_and(|c| resolvable(c, now_ms).is_ok());
+    let candidates = state
+        .by_service
+        .get(&(tenant, service.to_string()))
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let live = |id: &&Id| {
+        state
+            .credentials
+            .get(*id)
+            .is_some_and(|c| resolvable(c, now_ms).is_ok())
+    };
     // Most recently created first, so a re-created credential wins over an old one.
-    let own = candidates.iter().rev().filter(live).find(|id| state.credentials[*id].owner == Owner::Principal(subject));
+    let own = candidates
+        .iter()
+        .rev()
+        .filter(live)
+        .find(|id| state.credentials[*id].owner == Owner::Principal(subject));
     let granted = || {
         candidates.iter().rev().filter(live).find(|id| {
             let c = &state.credentials[*id];
             c.owner == Owner::Tenant && c.grants.contains(&subject)
         })
     };
-    let default = || candidates.iter().rev().filter(live).find(|id| state.credentials[*id].is_default);
+    let default = || {
+        candidates
+            .iter()
+            .rev()
+            .filter(live)
+            .find(|id| state.credentials[*id].is_default)
+    };
     let found = own
         .map(|id| (*id, Source::Own))
         .or_else(|| granted().map(|id| (*id, Source::Granted)))
@@ -645,7 +881,11 @@ pub fn resolve_service(
         Some((id, source)) => {
             let version = state.credentials[&id].current;
             Ok((
-                Resolved::Credential { id, version, source },
+                Resolved::Credential {
+                    id,
+                    version,
+                    source,
+                },
                 Body::CredentialUsed {
                     tenant,
                     credential: Some(id),
@@ -669,7 +909,14 @@ pub fn resolve_service(
                 purpose: Purpose::Resolve,
             },
         )),
-        None => Err(denied(tenant, None, Some(service), subject_field, DenyReason::NotConfigured, DomainError::NotConfigured(service.to_string()))),
+        None => Err(denied(
+            tenant,
+            None,
+            Some(service),
+            subject_field,
+            DenyReason::NotConfigured,
+            DomainError::NotConfigured(service.to_string()),
+        )),
     }
 }
 

@@ -109,14 +109,30 @@ pub struct State {
 impl State {
     /// The tenant id with this name.
     pub fn tenant_by_name(&self, name: &str) -> Option<Id> {
-        self.tenants.iter().find(|(_, t)| t.name == name).map(|(id, _)| *id)
+        self.tenants
+            .iter()
+            .find(|(_, t)| t.name == name)
+            .map(|(id, _)| *id)
+    }
+
+    /// Whether `principal` exists and belongs to `tenant`.
+    pub fn is_principal_of(&self, principal: Id, tenant: Id) -> bool {
+        self.principals
+            .get(&principal)
+            .is_some_and(|p| p.tenant == tenant)
     }
 
     /// The tenant's default credential for `service`, if any.
     pub fn default_for(&self, tenant: Id, service: &str) -> Option<Id> {
-        self.by_service.get(&(tenant, service.to_string()))?.iter().copied().find(|id| {
-            self.credentials.get(id).is_some_and(|c| c.is_default && c.status == CredStatus::Active)
-        })
+        self.by_service
+            .get(&(tenant, service.to_string()))?
+            .iter()
+            .copied()
+            .find(|id| {
+                self.credentials
+                    .get(id)
+                    .is_some_and(|c| c.is_default && c.status == CredStatus::Active)
+            })
     }
 
     /// Folds one event into the state.
@@ -124,14 +140,24 @@ impl State {
         self.len = event.seq + 1;
         let at = event.at_ms;
         match &event.body {
-            Body::LedgerInitialized { origin, signing_key } => {
+            Body::LedgerInitialized {
+                origin,
+                signing_key,
+            } => {
                 self.origin = Some(origin.clone());
                 self.signing_key = Some(*signing_key);
             }
             Body::TenantCreated { tenant, name } => {
                 self.tenants.insert(*tenant, Tenant { name: name.clone() });
             }
-            Body::PrincipalCreated { tenant, principal, name, kind, role, system_admin } => {
+            Body::PrincipalCreated {
+                tenant,
+                principal,
+                name,
+                kind,
+                role,
+                system_admin,
+            } => {
                 self.principals.insert(
                     *principal,
                     Principal {
@@ -149,7 +175,13 @@ impl State {
                     p.disabled = true;
                 }
             }
-            Body::TokenIssued { tenant, principal, token, hash, expires_at_ms } => {
+            Body::TokenIssued {
+                tenant,
+                principal,
+                token,
+                hash,
+                expires_at_ms,
+            } => {
                 self.tokens.insert(
                     *token,
                     Token {
@@ -180,8 +212,11 @@ impl State {
                 is_default,
                 ..
             } => {
-                let version =
-                    Version { public: public.clone(), sealed: Arc::new(sealed.clone()), created_at_ms: at };
+                let version = Version {
+                    public: public.clone(),
+                    sealed: Arc::new(sealed.clone()),
+                    created_at_ms: at,
+                };
                 self.credentials.insert(
                     *credential,
                     Credential {
@@ -201,12 +236,24 @@ impl State {
                     },
                 );
                 self.names.insert((*tenant, name.clone()), *credential);
-                self.by_service.entry((*tenant, service.clone())).or_default().push(*credential);
+                self.by_service
+                    .entry((*tenant, service.clone()))
+                    .or_default()
+                    .push(*credential);
             }
-            Body::CredentialUpdated { credential, change, .. } => {
+            Body::CredentialUpdated {
+                credential, change, ..
+            } => {
                 self.apply_change(*credential, change);
             }
-            Body::CredentialRotated { credential, version, public, sealed, retired, .. } => {
+            Body::CredentialRotated {
+                credential,
+                version,
+                public,
+                sealed,
+                retired,
+                ..
+            } => {
                 if let Some(c) = self.credentials.get_mut(credential) {
                     c.current = *version;
                     c.versions.insert(
@@ -222,18 +269,30 @@ impl State {
                     }
                 }
             }
-            Body::GrantAdded { credential, principal, .. } => {
+            Body::GrantAdded {
+                credential,
+                principal,
+                ..
+            } => {
                 if let Some(c) = self.credentials.get_mut(credential) {
                     c.grants.insert(*principal);
                 }
             }
-            Body::GrantRevoked { credential, principal, .. } => {
+            Body::GrantRevoked {
+                credential,
+                principal,
+                ..
+            } => {
                 if let Some(c) = self.credentials.get_mut(credential) {
                     c.grants.remove(principal);
                 }
             }
-            Body::CredentialDeleted { credential, .. } => self.set_status(*credential, CredStatus::Deleted),
-            Body::CredentialRestored { credential, .. } => self.set_status(*credential, CredStatus::Active),
+            Body::CredentialDeleted { credential, .. } => {
+                self.set_status(*credential, CredStatus::Deleted)
+            }
+            Body::CredentialRestored { credential, .. } => {
+                self.set_status(*credential, CredStatus::Active)
+            }
             Body::CredentialDestroyed { credential, .. } => {
                 self.set_status(*credential, CredStatus::Destroyed);
                 if let Some(c) = self.credentials.get_mut(credential) {
@@ -261,7 +320,9 @@ impl State {
     }
 
     fn apply_change(&mut self, id: Id, change: &MetadataChange) {
-        let Some(c) = self.credentials.get_mut(&id) else { return };
+        let Some(c) = self.credentials.get_mut(&id) else {
+            return;
+        };
         if let Some(name) = &change.name {
             let old = (c.tenant, c.name.clone());
             if self.names.get(&old) == Some(&id) {

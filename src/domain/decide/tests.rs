@@ -11,7 +11,14 @@ struct World {
 }
 
 fn caller(w: &World, principal: Id, role: Role, kind: PrincipalKind) -> Caller {
-    Caller { tenant: w.tenant, principal, token: Id::NIL, role, kind, system_admin: false }
+    Caller {
+        tenant: w.tenant,
+        principal,
+        token: Id::NIL,
+        role,
+        kind,
+        system_admin: false,
+    }
 }
 
 fn id(n: u8) -> Id {
@@ -19,15 +26,28 @@ fn id(n: u8) -> Id {
 }
 
 fn sealed() -> Sealed {
-    Sealed { nonce: [0; 24], ciphertext: vec![1, 2, 3] }
+    Sealed {
+        nonce: [0; 24],
+        ciphertext: vec![1, 2, 3],
+    }
 }
 
 impl World {
     fn given(bodies: Vec<Body>) -> World {
-        let mut w = World { state: State::default(), tenant: id(100), other_tenant: id(101) };
+        let mut w = World {
+            state: State::default(),
+            tenant: id(100),
+            other_tenant: id(101),
+        };
         let mut all = vec![
-            Body::TenantCreated { tenant: w.tenant, name: "default".into() },
-            Body::TenantCreated { tenant: w.other_tenant, name: "other".into() },
+            Body::TenantCreated {
+                tenant: w.tenant,
+                name: "default".into(),
+            },
+            Body::TenantCreated {
+                tenant: w.other_tenant,
+                name: "other".into(),
+            },
         ];
         for (n, role, kind) in [
             (1, Role::Admin, PrincipalKind::User),
@@ -36,9 +56,23 @@ impl World {
             (4, Role::Auditor, PrincipalKind::User),
             (5, Role::Editor, PrincipalKind::User),
         ] {
-            all.push(Body::PrincipalCreated { tenant: w.tenant, principal: id(n), name: format!("p{n}"), kind, role, system_admin: false });
+            all.push(Body::PrincipalCreated {
+                tenant: w.tenant,
+                principal: id(n),
+                name: format!("p{n}"),
+                kind,
+                role,
+                system_admin: false,
+            });
         }
-        all.push(Body::PrincipalCreated { tenant: w.other_tenant, principal: id(9), name: "x".into(), kind: PrincipalKind::User, role: Role::Admin, system_admin: false });
+        all.push(Body::PrincipalCreated {
+            tenant: w.other_tenant,
+            principal: id(9),
+            name: "x".into(),
+            kind: PrincipalKind::User,
+            role: Role::Admin,
+            system_admin: false,
+        });
         all.extend(bodies);
         w.when_applied(all);
         w
@@ -47,7 +81,15 @@ impl World {
     fn when_applied(&mut self, bodies: Vec<Body>) {
         for body in bodies {
             let seq = self.state.len;
-            self.state.apply(&Event { format: EVENT_FORMAT, seq, at_ms: 1000, prev: [0; 32], actor: Actor::default(), context: RequestContext::default(), body });
+            self.state.apply(&Event {
+                format: EVENT_FORMAT,
+                seq,
+                at_ms: 1000,
+                prev: [0; 32],
+                actor: Actor::default(),
+                context: RequestContext::default(),
+                body,
+            });
         }
     }
 
@@ -82,14 +124,45 @@ fn resolution_order_is_own_then_granted_then_default_then_env() {
         w0.cred(51, Owner::Tenant, "openai", false),
     ]);
     let me = caller(&w, editor, Role::Editor, PrincipalKind::User);
-    assert_eq!(source_of(resolve_service(&w.state, &me, "openai", None, true, 0)), Ok(Resolved::Credential { id: id(50), version: 1, source: Source::TenantDefault }));
-    w.when_applied(vec![Body::GrantAdded { tenant: t, credential: id(51), principal: editor }]);
-    assert_eq!(source_of(resolve_service(&w.state, &me, "openai", None, true, 0)), Ok(Resolved::Credential { id: id(51), version: 1, source: Source::Granted }));
+    assert_eq!(
+        source_of(resolve_service(&w.state, &me, "openai", None, true, 0)),
+        Ok(Resolved::Credential {
+            id: id(50),
+            version: 1,
+            source: Source::TenantDefault
+        })
+    );
+    w.when_applied(vec![Body::GrantAdded {
+        tenant: t,
+        credential: id(51),
+        principal: editor,
+    }]);
+    assert_eq!(
+        source_of(resolve_service(&w.state, &me, "openai", None, true, 0)),
+        Ok(Resolved::Credential {
+            id: id(51),
+            version: 1,
+            source: Source::Granted
+        })
+    );
     let own = w.cred(52, Owner::Principal(editor), "openai", false);
     w.when_applied(vec![own]);
-    assert_eq!(source_of(resolve_service(&w.state, &me, "openai", None, true, 0)), Ok(Resolved::Credential { id: id(52), version: 1, source: Source::Own }));
-    assert_eq!(source_of(resolve_service(&w.state, &me, "anthropic", None, true, 0)), Ok(Resolved::Env));
-    assert_eq!(source_of(resolve_service(&w.state, &me, "anthropic", None, false, 0)), Err(DomainError::NotConfigured("anthropic".into())));
+    assert_eq!(
+        source_of(resolve_service(&w.state, &me, "openai", None, true, 0)),
+        Ok(Resolved::Credential {
+            id: id(52),
+            version: 1,
+            source: Source::Own
+        })
+    );
+    assert_eq!(
+        source_of(resolve_service(&w.state, &me, "anthropic", None, true, 0)),
+        Ok(Resolved::Env)
+    );
+    assert_eq!(
+        source_of(resolve_service(&w.state, &me, "anthropic", None, false, 0)),
+        Err(DomainError::NotConfigured("anthropic".into()))
+    );
 }
 
 #[test]
@@ -97,11 +170,31 @@ fn resolver_service_resolves_for_user_but_auditor_never_resolves() {
     let w0 = World::given(vec![]);
     let w = World::given(vec![w0.cred(60, Owner::Principal(id(5)), "openai", false)]);
     let svc = caller(&w, id(3), Role::Resolver, PrincipalKind::Service);
-    assert_eq!(source_of(resolve_service(&w.state, &svc, "openai", Some(id(5)), false, 0)), Ok(Resolved::Credential { id: id(60), version: 1, source: Source::Own }));
+    assert_eq!(
+        source_of(resolve_service(
+            &w.state,
+            &svc,
+            "openai",
+            Some(id(5)),
+            false,
+            0
+        )),
+        Ok(Resolved::Credential {
+            id: id(60),
+            version: 1,
+            source: Source::Own
+        })
+    );
     let auditor = caller(&w, id(4), Role::Auditor, PrincipalKind::User);
     let rej = resolve_by_id(&w.state, &auditor, id(60), None, Purpose::Resolve, 0).unwrap_err();
     assert!(matches!(rej.error, DomainError::Forbidden(_)));
-    assert!(matches!(rej.record, Some(Body::UseDenied { reason: DenyReason::Role, .. })));
+    assert!(matches!(
+        rej.record.as_deref(),
+        Some(Body::UseDenied {
+            reason: DenyReason::Role,
+            ..
+        })
+    ));
     let editor = caller(&w, id(2), Role::Editor, PrincipalKind::User);
     assert!(resolve_service(&w.state, &editor, "openai", Some(id(5)), false, 0).is_err());
 }
@@ -110,10 +203,19 @@ fn resolver_service_resolves_for_user_but_auditor_never_resolves() {
 fn other_tenants_credentials_are_not_found_and_the_attempt_is_recorded_for_the_owner() {
     let w0 = World::given(vec![]);
     let w = World::given(vec![w0.cred(70, Owner::Tenant, "aws", false)]);
-    let outsider = Caller { tenant: w.other_tenant, principal: id(9), token: Id::NIL, role: Role::Admin, kind: PrincipalKind::User, system_admin: false };
+    let outsider = Caller {
+        tenant: w.other_tenant,
+        principal: id(9),
+        token: Id::NIL,
+        role: Role::Admin,
+        kind: PrincipalKind::User,
+        system_admin: false,
+    };
     let rej = resolve_by_id(&w.state, &outsider, id(70), None, Purpose::Resolve, 0).unwrap_err();
     assert_eq!(rej.error, DomainError::NotFound("credential"));
-    assert!(matches!(rej.record, Some(Body::UseDenied { tenant, reason: DenyReason::OtherTenant, .. }) if tenant == w.tenant));
+    assert!(
+        matches!(rej.record.as_deref(), Some(Body::UseDenied { tenant, reason: DenyReason::OtherTenant, .. }) if *tenant == w.tenant)
+    );
     let rej = destroy(&w.state, &outsider, id(70)).unwrap_err();
     assert_eq!(rej.error, DomainError::NotFound("credential"));
 }
@@ -123,8 +225,23 @@ fn editors_cannot_touch_someone_elses_personal_credential() {
     let w0 = World::given(vec![]);
     let w = World::given(vec![w0.cred(80, Owner::Principal(id(5)), "ssh", false)]);
     let other_editor = caller(&w, id(2), Role::Editor, PrincipalKind::User);
-    let rej = rotate(&w.state, &other_editor, id(80), 2, BTreeMap::new(), sealed(), 5).unwrap_err();
-    assert!(matches!(rej.record, Some(Body::AccessDenied { reason: DenyReason::NotGranted, .. })));
+    let rej = rotate(
+        &w.state,
+        &other_editor,
+        id(80),
+        2,
+        BTreeMap::new(),
+        sealed(),
+        5,
+    )
+    .unwrap_err();
+    assert!(matches!(
+        rej.record.as_deref(),
+        Some(Body::AccessDenied {
+            reason: DenyReason::NotGranted,
+            ..
+        })
+    ));
     let owner = caller(&w, id(5), Role::Editor, PrincipalKind::User);
     assert!(rotate(&w.state, &owner, id(80), 2, BTreeMap::new(), sealed(), 5).is_ok());
 }
@@ -138,7 +255,14 @@ fn rotation_retires_versions_beyond_retention() {
         let events = rotate(&w.state, &admin, id(90), v, BTreeMap::new(), sealed(), 2).unwrap();
         w.when_applied(events);
     }
-    assert_eq!(w.state.credentials[&id(90)].versions.keys().copied().collect::<Vec<_>>(), vec![3, 4]);
+    assert_eq!(
+        w.state.credentials[&id(90)]
+            .versions
+            .keys()
+            .copied()
+            .collect::<Vec<_>>(),
+        vec![3, 4]
+    );
     let rej = resolve_by_id(&w.state, &admin, id(90), Some(1), Purpose::Resolve, 0).unwrap_err();
     assert!(matches!(rej.error, DomainError::Gone(_)));
 }
@@ -148,13 +272,24 @@ fn lifecycle_transitions_are_checked() {
     let w0 = World::given(vec![]);
     let mut w = World::given(vec![w0.cred(91, Owner::Tenant, "api_key", false)]);
     let admin = caller(&w, id(1), Role::Admin, PrincipalKind::User);
-    assert!(matches!(restore(&w.state, &admin, id(91)).unwrap_err().error, DomainError::Conflict(_)));
+    assert!(matches!(
+        restore(&w.state, &admin, id(91)).unwrap_err().error,
+        DomainError::Conflict(_)
+    ));
     let ev = delete(&w.state, &admin, id(91)).unwrap();
     w.when_applied(ev);
-    assert!(matches!(resolve_by_id(&w.state, &admin, id(91), None, Purpose::Resolve, 0).unwrap_err().error, DomainError::Conflict(_)));
+    assert!(matches!(
+        resolve_by_id(&w.state, &admin, id(91), None, Purpose::Resolve, 0)
+            .unwrap_err()
+            .error,
+        DomainError::Conflict(_)
+    ));
     let ev = destroy(&w.state, &admin, id(91)).unwrap();
     w.when_applied(ev);
-    assert!(matches!(restore(&w.state, &admin, id(91)).unwrap_err().error, DomainError::Gone(_)));
+    assert!(matches!(
+        restore(&w.state, &admin, id(91)).unwrap_err().error,
+        DomainError::Gone(_)
+    ));
     // The name is free again after destroy.
     assert!(check_create(&w.state, &admin, "c91", "api_key", Owner::Tenant, false).is_ok());
 }
@@ -164,6 +299,9 @@ fn only_one_default_per_service() {
     let w0 = World::given(vec![]);
     let w = World::given(vec![w0.cred(92, Owner::Tenant, "openai", true)]);
     let admin = caller(&w, id(1), Role::Admin, PrincipalKind::User);
-    assert!(matches!(check_create(&w.state, &admin, "new", "openai", Owner::Tenant, true), Err(DomainError::Conflict(_))));
+    assert!(matches!(
+        check_create(&w.state, &admin, "new", "openai", Owner::Tenant, true),
+        Err(DomainError::Conflict(_))
+    ));
     assert!(check_create(&w.state, &admin, "new", "anthropic", Owner::Tenant, true).is_ok());
 }

@@ -1,0 +1,351 @@
+//! The API's request and response bodies (the only serde types of the HTTP layer).
+//!
+//! **Invariant:** no response type here carries a secret value or a ciphertext, except
+//! [`ResolveResponse`] (and the once-shown token fields of token and tenant creation).
+
+use crate::audit::rfc3339;
+use crate::event::Owner;
+use crate::id::Id;
+use crate::projection::{CredentialView, UsageView};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TenantCreated {
+    pub id: String,
+    pub admin_principal: String,
+    pub admin_token_id: String,
+    /// Shown once.
+    pub admin_token: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePrincipal {
+    pub name: String,
+    /// `user` or `service`.
+    pub kind: String,
+    /// `admin`, `editor`, `resolver` or `auditor`.
+    pub role: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Created {
+    pub id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PrincipalDto {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub role: String,
+    pub disabled: bool,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct IssueToken {
+    /// RFC 3339 expiry; none = does not expire.
+    pub expires_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenIssued {
+    pub id: String,
+    /// Shown once; stored only as a keyed hash.
+    pub token: String,
+    pub principal: String,
+    pub expires_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WhoAmI {
+    pub tenant: String,
+    pub principal: String,
+    pub token: String,
+    pub name: String,
+    pub role: String,
+    pub kind: String,
+    pub system_admin: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCredential {
+    pub name: String,
+    pub template: String,
+    /// Field values per the template; secret fields are sealed, never echoed.
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+    /// `tenant` (shared, the default), `me`, or a principal id (personal).
+    pub owner: Option<String>,
+    /// The service this credential answers for in `/v1/resolve` (default: the template).
+    pub service: Option<String>,
+    pub description: Option<String>,
+    pub rotate_every_days: Option<u32>,
+    /// RFC 3339.
+    pub expires_at: Option<String>,
+    /// Make this shared credential the tenant default for its service.
+    #[serde(default)]
+    pub default: bool,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCredential {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// A number of days, or null to remove the schedule.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u32>)]
+    pub rotate_every_days: Option<Option<u32>>,
+    /// RFC 3339, or null to remove the expiry.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub expires_at: Option<Option<String>>,
+    pub default: Option<bool>,
+}
+
+fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateCredential {
+    /// All secret fields; public fields not given keep their values.
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    pub principal: String,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveById {
+    /// A retained older version; default the current one.
+    pub version: Option<u32>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveService {
+    pub service: String,
+    /// Resolve on behalf of this user (resolver services and admins only).
+    pub for_user: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ResolveResponse {
+    pub credential_id: Option<String>,
+    pub version: Option<u32>,
+    /// `direct`, `own`, `granted`, `tenant_default` or `env`.
+    pub source: &'static str,
+    pub template: Option<String>,
+    /// Every field, secret ones in plaintext.
+    #[schema(value_type = Object)]
+    pub fields: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VerifyDto {
+    pub at: Option<String>,
+    pub version: u32,
+    pub ok: bool,
+    pub reason: String,
+    pub latency_ms: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VersionDto {
+    pub version: u32,
+    pub created_at: String,
+    pub created_by: Option<String>,
+    /// `live`, `retired` (past retention; its data key was shredded) or `destroyed`.
+    pub state: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CredentialDto {
+    pub id: String,
+    pub name: String,
+    pub template: String,
+    pub service: String,
+    /// `tenant` or the owning principal's id.
+    pub owner: String,
+    pub description: String,
+    /// `active`, `deleted` or `destroyed`.
+    pub status: String,
+    pub version: u32,
+    /// Non-secret fields of the current version.
+    #[schema(value_type = Object)]
+    pub fields: BTreeMap<String, String>,
+    /// Names of the secret fields (never their values).
+    pub secret_fields: Vec<String>,
+    pub created_at: String,
+    pub created_by: Option<String>,
+    pub updated_at: String,
+    pub rotated_at: String,
+    pub rotate_every_days: Option<u32>,
+    pub rotation_due_at: Option<String>,
+    /// `none`, `ok`, `due` (within 7 days) or `overdue`.
+    pub rotation_status: &'static str,
+    pub expires_at: Option<String>,
+    pub expired: bool,
+    pub default: bool,
+    pub grants: Vec<String>,
+    pub last_verified: Option<VerifyDto>,
+}
+
+/// Days before a due date at which a rotation counts as "due".
+pub const DUE_WINDOW_MS: i64 = 7 * 86_400_000;
+
+pub fn owner_str(o: Owner) -> String {
+    match o {
+        Owner::Tenant => "tenant".into(),
+        Owner::Principal(p) => p.to_string(),
+    }
+}
+
+impl CredentialDto {
+    pub fn from_view(v: CredentialView, secret_fields: Vec<String>, now_ms: i64) -> Self {
+        let due = v.rotation_due_ms();
+        let rotation_status = match due {
+            None => "none",
+            Some(d) if now_ms > d => "overdue",
+            Some(d) if now_ms > d - DUE_WINDOW_MS => "due",
+            Some(_) => "ok",
+        };
+        CredentialDto {
+            id: v.id.to_string(),
+            name: v.name,
+            template: v.template,
+            service: v.service,
+            owner: owner_str(v.owner),
+            description: v.description,
+            status: v.status,
+            version: v.current_version,
+            fields: v.public,
+            secret_fields,
+            created_at: rfc3339(v.created_at_ms),
+            created_by: v.created_by.map(|p| p.to_string()),
+            updated_at: rfc3339(v.updated_at_ms),
+            rotated_at: rfc3339(v.rotated_at_ms),
+            rotate_every_days: v.rotate_every_days,
+            rotation_due_at: due.map(rfc3339),
+            rotation_status,
+            expires_at: v.expires_at_ms.map(rfc3339),
+            expired: v.expires_at_ms.is_some_and(|e| e <= now_ms),
+            default: v.is_default,
+            grants: v.grants.iter().map(Id::to_string).collect(),
+            last_verified: v.last_verified.map(|l| VerifyDto {
+                at: Some(rfc3339(l.at_ms)),
+                version: l.version,
+                ok: l.ok,
+                reason: l.reason,
+                latency_ms: l.latency_ms,
+            }),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CredentialList {
+    pub credentials: Vec<CredentialDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VersionList {
+    pub credential_id: String,
+    pub current: u32,
+    pub versions: Vec<VersionDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RotateResponse {
+    pub id: String,
+    pub version: u32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DestroyResponse {
+    pub id: String,
+    pub status: &'static str,
+    /// `complete`: the data keys are deleted and the master key was rotated, so stale
+    /// copies are unreadable; `pending_master_key_rotation` when the master key comes from
+    /// the environment and must be rotated there.
+    pub shred: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsageDto {
+    pub uses: u64,
+    pub denied: u64,
+    pub verifies: u64,
+    pub last_used_at: Option<String>,
+    /// For a credential: the last principal that used it; for a principal: the last
+    /// credential it used.
+    pub last_used_with: Option<String>,
+    pub last_remote_addr: Option<String>,
+    pub last_source: Option<&'static str>,
+}
+
+impl From<UsageView> for UsageDto {
+    fn from(u: UsageView) -> Self {
+        UsageDto {
+            uses: u.uses,
+            denied: u.denied,
+            verifies: u.verifies,
+            last_used_at: u.last_used_at_ms.map(rfc3339),
+            last_used_with: u.last_other.map(|i| i.to_string()),
+            last_remote_addr: u.last_remote_addr,
+            last_source: u.last_source.map(crate::audit::source_str),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CredentialUsage {
+    pub credential_id: String,
+    pub name: String,
+    pub service: String,
+    #[serde(flatten)]
+    pub usage: UsageDto,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsageList {
+    pub credentials: Vec<CredentialUsage>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<crate::audit::AuditEntry>,
+    /// Pass as `cursor` to get the next page; null at the end.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RotationCompliance {
+    pub checked_at: String,
+    pub overdue: Vec<CredentialDto>,
+    pub due: Vec<CredentialDto>,
+    /// Active credentials with no rotation schedule.
+    pub unscheduled: Vec<String>,
+}

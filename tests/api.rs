@@ -1,0 +1,763 @@
+//! The HTTP API through the real router, on a real ledger in a temp dir.
+
+mod support;
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+use support::TestApp;
+
+const SECRET: &str = "sk-live-Zq8uT4mN2pX9vB6c";
+const SECRET2: &str = "sk-live-rotated-Hh3kLw7Yp";
+
+async fn create(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
+    app.call("POST", "/v1/credentials", Some(token), Some(body))
+        .await
+}
+
+async fn audit(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
+    let (s, v) = app
+        .call("GET", &format!("/v1/audit?{query}"), Some(token), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["events"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn full_credential_lifecycle() {
+    let app = TestApp::new().await;
+    let admin = app.admin.clone();
+    let (s, c) = create(&app, &admin, json!({"name": "openai-prod", "template": "openai", "fields": {"api_key": SECRET}, "rotate_every_days": 90, "default": true})).await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    assert_eq!(c["version"], 1);
+    assert_eq!(c["secret_fields"], json!(["api_key"]));
+    assert_eq!(c["rotation_status"], "ok");
+
+    // Resolve by service (tenant default) and by id.
+    let (s, r) = app
+        .call(
+            "POST",
+            "/v1/resolve",
+            Some(&admin),
+            Some(json!({"service": "openai"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        (
+            r["source"].as_str(),
+            r["version"].as_u64(),
+            r["fields"]["api_key"].as_str()
+        ),
+        (Some("tenant_default"), Some(1), Some(SECRET))
+    );
+
+    // Rotate: the very next resolve sees version 2.
+    let (s, v) = app
+        .call(
+            "POST",
+            &format!("/v1/credentials/{id}/rotate"),
+            Some(&admin),
+            Some(json!({"fields": {"api_key": SECRET2}})),
+        )
+        .await;
+    assert_eq!((s, v["version"].as_u64()), (StatusCode::OK, Some(2)), "{v}");
+    let (_, r) = app
+        .call(
+            "POST",
+            &format!("/v1/credentials/{id}/resolve"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            r["version"].as_u64(),
+            r["fields"]["api_key"].as_str(),
+            r["source"].as_str()
+        ),
+        (Some(2), Some(SECRET2), Some("direct"))
+    );
+    // An older retained version can still be resolved explicitly.
+    let (_, r) = app
+        .call(
+            "POST",
+            &format!("/v1/credentials/{id}/resolve"),
+            Some(&admin),
+            Some(json!({"version": 1})),
+        )
+        .await;
+    assert_eq!(r["fields"]["api_key"].as_str(), Some(SECRET));
+
+    let (_, vs) = app
+        .call(
+            "GET",
+            &format!("/v1/credentials/{id}/versions"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(vs["versions"].as_array().unwrap().len(), 2);
+
+    // Metadata update.
+    let (s, u) = app
+        .call(
+            "PATCH",
+            &format!("/v1/credentials/{id}"),
+            Some(&admin),
+            Some(json!({"description": "prod key", "rotate_every_days": null})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{u}");
+    assert_eq!(
+        (u["description"].as_str(), u["rotation_status"].as_str()),
+        (Some("prod key"), Some("none"))
+    );
+
+    // Soft delete blocks resolves (recorded), restore brings it back.
+    let (s, _) = app
+        .call(
+            "DELETE",
+            &format!("/v1/credentials/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, e) = app
+        .call(
+            "POST",
+            &format!("/v1/credentials/{id}/resolve"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    let (s, _) = app
+        .call(
+            "POST",
+            &format!("/v1/credentials/{id}/restore"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Usage and audit.
+    let (_, usage) = app
+        .call(
+            "GET",
+            &format!("/v1/credentials/{id}/usage"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (usage["uses"].as_u64(), usage["denied"].as_u64()),
+        (Some(3), Some(1)),
+        "{usage}"
+    );
+    let actions: Vec<String> = audit(&app, &admin, &format!("credential={id}"))
+        .await
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "created",
+            "used",
+            "rotated",
+            "used",
+            "used",
+            "updated",
+            "deleted",
+            "use_denied",
+            "restored"
+        ]
+    );
+
+    // Destroy: crypto-shred, later resolves are gone (and recorded).
+    let (s, d) = app
+        .call(
+            "POST",
+            &format!("/v1/credentials/{id}/destroy"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, d["shred"].as_str()),
+        (StatusCode::OK, Some("complete")),
+        "{d}"
+    );
+    let (s, _) = app
+        .call(
+            "POST",
+            &format!("/v1/credentials/{id}/resolve"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::GONE);
+    let (_, c) = app
+        .call("GET", &format!("/v1/credentials/{id}"), Some(&admin), None)
+        .await;
+    assert_eq!(c["status"], "destroyed");
+    let denied = audit(&app, &admin, &format!("credential={id}&outcome=denied")).await;
+    assert_eq!(denied.len(), 2);
+    assert!(denied.iter().all(|e| e["action"] == "use_denied"));
+
+    app.assert_never_leaked(SECRET);
+    app.assert_never_leaked(SECRET2);
+}
+
+#[tokio::test]
+async fn resolution_order_and_env_fallback() {
+    let app = TestApp::with_config(|c| {
+        let mut f = credledger::secret::SecretFields::default();
+        f.0.insert("api_key".into(), "env-anthropic-key".into());
+        c.fallbacks.insert("anthropic".into(), f);
+    })
+    .await;
+    let admin = app.admin.clone();
+    let (alice, alice_tok) = app.principal("alice", "user", "editor").await;
+    let (_svc, svc_tok) = app.principal("portal", "service", "resolver").await;
+
+    // Nothing configured: a clear 404, and the miss is recorded.
+    let (s, e) = app
+        .call(
+            "POST",
+            "/v1/resolve",
+            Some(&alice_tok),
+            Some(json!({"service": "openai"})),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_configured"))
+    );
+
+    let (_, d) = create(&app, &admin, json!({"name": "team-default", "template": "openai", "fields": {"api_key": "k-default"}, "default": true})).await;
+    let (_, shared) = create(
+        &app,
+        &admin,
+        json!({"name": "team-shared", "template": "openai", "fields": {"api_key": "k-shared"}}),
+    )
+    .await;
+    let resolve_for = |tok: String, user: Option<String>| {
+        let app = &app;
+        async move {
+            let body = match user {
+                Some(u) => json!({"service": "openai", "for_user": u}),
+                None => json!({"service": "openai"}),
+            };
+            app.call("POST", "/v1/resolve", Some(&tok), Some(body))
+                .await
+                .1
+        }
+    };
+    let r = resolve_for(alice_tok.clone(), None).await;
+    assert_eq!(
+        (r["source"].as_str(), r["credential_id"].as_str()),
+        (Some("tenant_default"), d["id"].as_str())
+    );
+    let sid = shared["id"].as_str().unwrap();
+    let (s, _) = app
+        .call(
+            "POST",
+            &format!("/v1/credentials/{sid}/grants"),
+            Some(&admin),
+            Some(json!({"principal": alice})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let r = resolve_for(alice_tok.clone(), None).await;
+    assert_eq!(
+        (r["source"].as_str(), r["fields"]["api_key"].as_str()),
+        (Some("granted"), Some("k-shared"))
+    );
+    let (s, own) = create(&app, &alice_tok, json!({"name": "alice-own", "template": "openai", "fields": {"api_key": "k-alice"}, "owner": "me"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{own}");
+    let r = resolve_for(alice_tok.clone(), None).await;
+    assert_eq!(
+        (r["source"].as_str(), r["fields"]["api_key"].as_str()),
+        (Some("own"), Some("k-alice"))
+    );
+    // A resolver service resolves on behalf of alice.
+    let r = resolve_for(svc_tok.clone(), Some(alice.clone())).await;
+    assert_eq!(
+        (r["source"].as_str(), r["fields"]["api_key"].as_str()),
+        (Some("own"), Some("k-alice"))
+    );
+    // Env fallback.
+    let (s, r) = app
+        .call(
+            "POST",
+            "/v1/resolve",
+            Some(&alice_tok),
+            Some(json!({"service": "anthropic"})),
+        )
+        .await;
+    assert_eq!(
+        (s, r["source"].as_str(), r["fields"]["api_key"].as_str()),
+        (StatusCode::OK, Some("env"), Some("env-anthropic-key"))
+    );
+    let used = audit(&app, &admin, "action=used").await;
+    assert!(used
+        .iter()
+        .any(|e| e["details"]["source"] == "env" && e["details"]["service"] == "anthropic"));
+    let missed = audit(&app, &admin, "action=use_denied").await;
+    assert!(missed
+        .iter()
+        .any(|e| e["details"]["reason"] == "not_configured"));
+    app.assert_never_leaked("env-anthropic-key");
+    app.assert_never_leaked("k-alice");
+}
+
+/// Every role against every endpoint that touches a credential or administration.
+#[tokio::test]
+async fn authorization_matrix() {
+    let app = TestApp::new().await;
+    let admin = app.admin.clone();
+    let (_, editor) = app.principal("ed", "user", "editor").await;
+    let (_, resolver) = app.principal("svc", "service", "resolver").await;
+    let (_, auditor) = app.principal("aud", "user", "auditor").await;
+    let (target_principal, _) = app.principal("someone", "user", "resolver").await;
+    let (_, c) = create(
+        &app,
+        &admin,
+        json!({"name": "shared", "template": "api_key", "fields": {"api_key": SECRET}}),
+    )
+    .await;
+    let id = c["id"].as_str().unwrap().to_string();
+
+    // (method, path, body, [admin, editor, resolver, auditor]) expected statuses. Each call
+    // is arranged so that a permitted call does not change what later calls see (or is
+    // last).
+    let cases: Vec<(&str, String, Option<Value>, [u16; 4])> = vec![
+        ("GET", "/v1/credentials".into(), None, [200, 200, 200, 200]),
+        (
+            "GET",
+            format!("/v1/credentials/{id}"),
+            None,
+            [200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            format!("/v1/credentials/{id}/versions"),
+            None,
+            [200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            format!("/v1/credentials/{id}/usage"),
+            None,
+            [200, 200, 200, 200],
+        ),
+        (
+            "POST",
+            format!("/v1/credentials/{id}/resolve"),
+            None,
+            [200, 200, 403, 403],
+        ),
+        ("GET", "/v1/audit".into(), None, [200, 403, 403, 200]),
+        ("GET", "/v1/audit/export".into(), None, [200, 403, 403, 200]),
+        (
+            "GET",
+            "/v1/compliance/rotation".into(),
+            None,
+            [200, 403, 403, 200],
+        ),
+        ("GET", "/v1/principals".into(), None, [200, 403, 403, 200]),
+        (
+            "POST",
+            "/v1/principals".into(),
+            Some(json!({"name": "n-{role}", "kind": "user", "role": "auditor"})),
+            [201, 403, 403, 403],
+        ),
+        (
+            "POST",
+            "/v1/tenants".into(),
+            Some(json!({"name": "t-{role}"})),
+            [201, 403, 403, 403],
+        ),
+        (
+            "POST",
+            "/v1/credentials".into(),
+            Some(json!({"name": "c-{role}", "template": "api_key", "fields": {"api_key": "x"}})),
+            [201, 201, 403, 403],
+        ),
+        (
+            "PATCH",
+            format!("/v1/credentials/{id}"),
+            Some(json!({"description": "d-{role}"})),
+            [200, 200, 403, 403],
+        ),
+        (
+            "POST",
+            format!("/v1/credentials/{id}/grants"),
+            Some(json!({"principal": "{grantee}"})),
+            [201, 201, 403, 403],
+        ),
+        (
+            "POST",
+            format!("/v1/credentials/{id}/rotate"),
+            Some(json!({"fields": {"api_key": "rot"}})),
+            [200, 200, 403, 403],
+        ),
+        (
+            "DELETE",
+            format!("/v1/credentials/{id}"),
+            None,
+            [200, 409, 403, 403],
+        ),
+        (
+            "POST",
+            format!("/v1/credentials/{id}/restore"),
+            None,
+            [200, 409, 403, 403],
+        ),
+        (
+            "POST",
+            format!("/v1/credentials/{id}/destroy"),
+            None,
+            [403, 403, 403, 403],
+        ),
+    ];
+    let roles = [
+        ("admin", admin.clone()),
+        ("editor", editor),
+        ("resolver", resolver),
+        ("auditor", auditor),
+    ];
+    let mut grantees = Vec::new();
+    for r in 0..4 {
+        grantees.push(app.principal(&format!("g{r}"), "user", "resolver").await.0);
+    }
+    for (method, path, body, expected) in &cases {
+        for (i, (role, token)) in roles.iter().enumerate() {
+            // Destroy is admin-only, but run by the admin it would end the matrix early;
+            // it is checked for the other roles here and for the admin elsewhere.
+            if path.ends_with("/destroy") && *role == "admin" {
+                continue;
+            }
+            let body = body.as_ref().map(|b| {
+                serde_json::from_str(
+                    &b.to_string()
+                        .replace("{role}", role)
+                        .replace("{grantee}", &grantees[i]),
+                )
+                .unwrap()
+            });
+            let before = app.events();
+            let view_before = app
+                .call("GET", &format!("/v1/credentials/{id}"), Some(&admin), None)
+                .await
+                .1;
+            let (s, v) = app.call(method, path, Some(token), body).await;
+            let want = if path.ends_with("/destroy") && *role == "admin" {
+                200
+            } else {
+                expected[i]
+            };
+            assert_eq!(s.as_u16(), want, "{role} {method} {path}: {v}");
+            if s == StatusCode::FORBIDDEN && path.starts_with("/v1/credentials/") {
+                // A denial on a credential changes nothing but leaves a denied event.
+                let after = app
+                    .call("GET", &format!("/v1/credentials/{id}"), Some(&admin), None)
+                    .await
+                    .1;
+                assert_eq!(
+                    (&after["version"], &after["status"], &after["grants"]),
+                    (
+                        &view_before["version"],
+                        &view_before["status"],
+                        &view_before["grants"]
+                    )
+                );
+                assert_eq!(
+                    app.events(),
+                    before + 1,
+                    "{role} {method} {path} left no event"
+                );
+                let last = audit(&app, &admin, &format!("credential={id}&outcome=denied")).await;
+                let last = last.last().unwrap();
+                assert!(
+                    last["action"] == "access_denied" || last["action"] == "use_denied",
+                    "{last}"
+                );
+            } else if s == StatusCode::FORBIDDEN {
+                assert_eq!(
+                    app.events(),
+                    before,
+                    "{role} {method} {path} wrote something"
+                );
+            }
+        }
+    }
+    // Unauthenticated and bad tokens.
+    for token in [
+        None,
+        Some("nope"),
+        Some("clt_00000000000000000000000000000000_abc"),
+    ] {
+        let (s, e) = app.call("GET", "/v1/credentials", token, None).await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
+        );
+    }
+    let _ = target_principal;
+    app.assert_never_leaked(SECRET);
+}
+
+#[tokio::test]
+async fn tenants_are_isolated() {
+    let app = TestApp::new().await;
+    let admin = app.admin.clone();
+    let (_, c) = create(&app, &admin, json!({"name": "a-key", "template": "api_key", "fields": {"api_key": SECRET}, "default": true})).await;
+    let id = c["id"].as_str().unwrap().to_string();
+    let (s, t) = app
+        .call(
+            "POST",
+            "/v1/tenants",
+            Some(&admin),
+            Some(json!({"name": "beta"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    let beta = t["admin_token"].as_str().unwrap().to_string();
+
+    let (_, list) = app.call("GET", "/v1/credentials", Some(&beta), None).await;
+    assert_eq!(list["credentials"].as_array().unwrap().len(), 0);
+    for (m, p) in [
+        ("GET", format!("/v1/credentials/{id}")),
+        ("POST", format!("/v1/credentials/{id}/resolve")),
+        ("POST", format!("/v1/credentials/{id}/destroy")),
+        ("DELETE", format!("/v1/credentials/{id}")),
+        ("GET", format!("/v1/credentials/{id}/usage")),
+    ] {
+        let (s, v) = app.call(m, &p, Some(&beta), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{m} {p}: {v}");
+    }
+    let (s, r) = app
+        .call(
+            "POST",
+            "/v1/resolve",
+            Some(&beta),
+            Some(json!({"service": "api_key"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{r}");
+    let beta_audit = audit(&app, &beta, "").await;
+    assert!(beta_audit
+        .iter()
+        .all(|e| e["credential_id"].is_null() || e["credential_id"] != json!(id)));
+    // The owning tenant sees the attempts.
+    let attempts = audit(&app, &admin, &format!("credential={id}&outcome=denied")).await;
+    assert_eq!(attempts.len(), 3, "{attempts:?}");
+    assert!(attempts
+        .iter()
+        .all(|e| e["details"]["reason"] == "other_tenant"));
+    let (_, c) = app
+        .call("GET", &format!("/v1/credentials/{id}"), Some(&admin), None)
+        .await;
+    assert_eq!(c["status"], "active");
+    app.assert_never_leaked(SECRET);
+}
+
+#[tokio::test]
+async fn bad_input_is_a_clear_4xx_and_writes_nothing() {
+    let app = TestApp::new().await;
+    let admin = app.admin.clone();
+    let (_, c) = create(
+        &app,
+        &admin,
+        json!({"name": "k", "template": "api_key", "fields": {"api_key": SECRET}}),
+    )
+    .await;
+    let id = c["id"].as_str().unwrap().to_string();
+    let before = app.events();
+    // (method, path, body, status, error code, error field)
+    type Case<'a> = (&'a str, String, String, u16, &'a str, Option<&'a str>);
+    let cases: Vec<Case> = vec![
+        ("POST", "/v1/credentials".into(), "{not json".into(), 400, "bad_request", None),
+        ("POST", "/v1/credentials".into(), json!({"name": 5, "template": "api_key", "fields": {}}).to_string(), 422, "invalid_body", None),
+        ("POST", "/v1/credentials".into(), json!({"name": "x", "template": "nope", "fields": {}}).to_string(), 422, "unknown_template", Some("template")),
+        ("POST", "/v1/credentials".into(), json!({"name": "x", "template": "api_key", "fields": {}}).to_string(), 422, "missing", Some("api_key")),
+        ("POST", "/v1/credentials".into(), json!({"name": "x", "template": "proxmox", "fields": {"host": "https://pve:8006", "auth_method": "api_token", "token_value": "v"}}).to_string(), 422, "missing", Some("token_name")),
+        ("POST", "/v1/credentials".into(), json!({"name": "x", "template": "api_key", "fields": {"api_key": "v", "bogus": "1"}}).to_string(), 422, "unknown_field", Some("bogus")),
+        ("POST", "/v1/credentials".into(), json!({"name": "x", "template": "api_key", "fields": {"api_key": SECRET}, "extra": 1}).to_string(), 422, "invalid_body", None),
+        ("POST", "/v1/credentials".into(), json!({"name": "k", "template": "api_key", "fields": {"api_key": "v"}}).to_string(), 409, "conflict", None),
+        ("POST", "/v1/credentials".into(), json!({"name": "x", "template": "api_key", "fields": {"api_key": "v"}, "expires_at": "tomorrow"}).to_string(), 422, "invalid_field", Some("expires_at")),
+        ("POST", "/v1/credentials".into(), json!({"name": "x", "template": "api_key", "fields": {"api_key": "v"}, "rotate_every_days": 0}).to_string(), 422, "invalid_field", Some("rotate_every_days")),
+        ("POST", "/v1/credentials".into(), json!({"name": "x", "template": "api_key", "fields": {"api_key": "x".repeat(300 * 1024)}}).to_string(), 413, "payload_too_large", None),
+        ("POST", format!("/v1/credentials/{id}/rotate"), json!({"fields": {"api_key": 42}}).to_string(), 422, "wrong_type", Some("api_key")),
+        ("POST", format!("/v1/credentials/{id}/rotate"), json!({"fields": {}}).to_string(), 422, "missing", Some("api_key")),
+        ("POST", "/v1/credentials/00000000-0000-0000-0000-000000000001/rotate".into(), json!({"fields": {"api_key": "v"}}).to_string(), 404, "not_found", None),
+        ("POST", "/v1/credentials/not-an-id/resolve".into(), String::new(), 400, "bad_request", None),
+        ("POST", "/v1/principals".into(), json!({"name": "p", "kind": "robot", "role": "admin"}).to_string(), 422, "invalid_field", Some("kind")),
+        ("POST", "/v1/resolve".into(), json!({"service": "Bad Service!"}).to_string(), 422, "invalid_field", Some("service")),
+        ("GET", "/v1/audit?limit=0".into(), String::new(), 422, "invalid_field", Some("limit")),
+        ("GET", "/v1/audit?action=explode".into(), String::new(), 422, "invalid_field", Some("action")),
+        ("GET", "/v1/nope".into(), String::new(), 404, "not_found", None),
+        ("PUT", "/v1/credentials".into(), String::new(), 405, "method_not_allowed", None),
+    ];
+    for (m, p, body, status, code, field) in cases {
+        let body = if body.is_empty() { None } else { Some(body) };
+        let (s, text) = app
+            .call_raw(m, &p, Some(&admin), body, "application/json")
+            .await;
+        let v: Value =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{m} {p}: not JSON: {text}"));
+        assert_eq!(s.as_u16(), status, "{m} {p}: {v}");
+        assert_eq!(v["error"]["code"].as_str(), Some(code), "{m} {p}: {v}");
+        assert_eq!(v["error"]["field"].as_str(), field, "{m} {p}: {v}");
+        assert!(!text.contains(SECRET));
+        assert_eq!(app.events(), before, "{m} {p} wrote an event");
+    }
+    let (s, _) = app
+        .call_raw(
+            "POST",
+            "/v1/credentials",
+            Some(&admin),
+            Some("{}".into()),
+            "text/plain",
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(app.events(), before);
+    app.assert_never_leaked(SECRET);
+}
+
+#[tokio::test]
+async fn tokens_can_be_revoked_and_expire() {
+    let app = TestApp::new().await;
+    let (pid, tok) = app.principal("bob", "user", "editor").await;
+    let (s, _) = app.call("GET", "/v1/whoami", Some(&tok), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, issued) = app
+        .call(
+            "POST",
+            &format!("/v1/principals/{pid}/tokens"),
+            Some(&app.admin),
+            Some(json!({"expires_at": "2020-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(issued["error"]["field"], "expires_at");
+    let tid = app.ledger.authenticate(&tok).unwrap().token;
+    let (s, _) = app
+        .call(
+            "DELETE",
+            &format!("/v1/tokens/{tid}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = app.call("GET", "/v1/whoami", Some(&tok), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let revoked = audit(&app, &app.admin, "action=token_revoked").await;
+    assert_eq!(revoked.len(), 1);
+    // Disabling a principal revokes its other tokens too.
+    let (_, tok2) = app
+        .call(
+            "POST",
+            &format!("/v1/principals/{pid}/tokens"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    let tok2 = tok2["token"].as_str().unwrap().to_string();
+    let (s, _) = app
+        .call(
+            "DELETE",
+            &format!("/v1/principals/{pid}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = app.call("GET", "/v1/whoami", Some(&tok2), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(!support::logs().contains(&tok2));
+}
+
+#[tokio::test]
+async fn audit_pagination_filters_and_export() {
+    let app = TestApp::new().await;
+    let admin = app.admin.clone();
+    let (_, c) = create(
+        &app,
+        &admin,
+        json!({"name": "k", "template": "api_key", "fields": {"api_key": SECRET}}),
+    )
+    .await;
+    let id = c["id"].as_str().unwrap().to_string();
+    for _ in 0..25 {
+        let (s, _) = app
+            .call(
+                "POST",
+                &format!("/v1/credentials/{id}/resolve"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let mut cursor = String::new();
+    let mut seen = Vec::new();
+    loop {
+        let q = format!(
+            "action=used&limit=10{}",
+            if cursor.is_empty() {
+                String::new()
+            } else {
+                format!("&cursor={cursor}")
+            }
+        );
+        let (_, page) = app
+            .call("GET", &format!("/v1/audit?{q}"), Some(&admin), None)
+            .await;
+        for e in page["events"].as_array().unwrap() {
+            seen.push(e["seq"].as_u64().unwrap());
+            assert_eq!(e["action"], "used");
+            assert_eq!(e["credential_id"], json!(id));
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]));
+    // Time filters: nothing before the epoch of the first event, everything from it on.
+    let (_, page) = app
+        .call(
+            "GET",
+            "/v1/audit?to=2000-01-01T00:00:00Z",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(page["events"].as_array().unwrap().len(), 0);
+    let (s, jsonl) = app
+        .call_raw(
+            "GET",
+            "/v1/audit/export?format=jsonl&action=used",
+            Some(&admin),
+            None,
+            "",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(jsonl.lines().count(), 25);
+    let (_, csv) = app
+        .call_raw("GET", "/v1/audit/export?format=csv", Some(&admin), None, "")
+        .await;
+    assert!(csv.starts_with("seq,at,action,outcome"));
+    // A header plus one line per event of the tenant (all but the ledger-wide genesis).
+    assert_eq!(csv.lines().count() as u64, 1 + (app.events() - 1));
+    assert!(!csv.contains(SECRET) && !jsonl.contains(SECRET));
+}
