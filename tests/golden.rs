@@ -1439,3 +1439,52 @@ fn every_envelope_parses_by_hand() {
         );
     }
 }
+
+// ---- docs/FORMAT.md stays in step with the vectors ---------------------------------
+
+fn format_md() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/FORMAT.md")).unwrap()
+}
+
+#[test]
+fn format_md_documents_every_variant() {
+    let doc = format_md();
+    for s in samples() {
+        let index = variant_index(&s.event.body);
+        let name = render_event(&s.event)["body"]["variant"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let heading = format!("### {index} `{name}` — `{}`", s.event.body.action());
+        assert!(
+            doc.contains(&heading),
+            "docs/FORMAT.md has no section `{heading}`"
+        );
+    }
+}
+
+#[test]
+fn format_md_worked_example_is_the_used_vector() {
+    let doc = format_md();
+    let begin = doc
+        .find("<!-- worked-example:used:begin -->")
+        .expect("begin marker");
+    let end = doc
+        .find("<!-- worked-example:used:end -->")
+        .expect("end marker");
+    let mut hex_text = String::new();
+    for line in doc[begin..end].lines() {
+        // Each line starts with hex byte pairs; the annotation follows.
+        for token in line.split_whitespace() {
+            if token.len() == 2 && token.bytes().all(|b| b.is_ascii_hexdigit()) {
+                hex_text.push_str(token);
+            } else {
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        hex_text,
+        load(&event_path("used"))["event_hex"].as_str().unwrap()
+    );
+}
