@@ -42,11 +42,35 @@ pub enum CodecError {
     /// never has. Treated exactly like [`CodecError::Decode`].
     #[error("{0} trailing bytes after the encoded value")]
     TrailingBytes(usize),
+    /// The bytes decode but are not the canonical encoding of the value (e.g. map keys out
+    /// of order or repeated). Treated exactly like [`CodecError::Decode`].
+    #[error("bytes are not in canonical form")]
+    NotCanonical,
 }
 
-/// Encodes `value` canonically.
+/// Encodes `value` canonically. Values above [`MAX_LEN`] are refused here, so nothing is
+/// ever stored that could not be read back.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
-    bincode::serde::encode_to_vec(value, config()).map_err(|e| CodecError::Encode(e.to_string()))
+    let bytes = bincode::serde::encode_to_vec(value, config())
+        .map_err(|e| CodecError::Encode(e.to_string()))?;
+    if bytes.len() > MAX_LEN {
+        return Err(CodecError::Encode(format!(
+            "{} bytes exceed the {MAX_LEN}-byte limit",
+            bytes.len()
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Decodes like [`decode`], then re-encodes and requires the same bytes. This rejects the
+/// encodings serde accepts but we never produce (map entries out of order or duplicated),
+/// so a signed value has exactly one byte form.
+pub fn decode_canonical<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> Result<T, CodecError> {
+    let value: T = decode(bytes)?;
+    if encode(&value)? != bytes {
+        return Err(CodecError::NotCanonical);
+    }
+    Ok(value)
 }
 
 /// Decodes exactly one value from `bytes`, rejecting trailing bytes.
@@ -130,6 +154,34 @@ mod tests {
         assert!(matches!(
             decode::<Shape>(&[9, 0, 0, 0]),
             Err(CodecError::Decode(_))
+        ));
+    }
+
+    #[test]
+    fn out_of_order_and_duplicate_map_keys_are_not_canonical() {
+        use std::collections::BTreeMap;
+        let m: BTreeMap<String, u8> = [("a".to_string(), 1), ("b".to_string(), 2)].into();
+        let good = encode(&m).unwrap();
+        assert_eq!(decode_canonical::<BTreeMap<String, u8>>(&good).unwrap(), m);
+        // Swap the two entries: b then a.
+        let entry = |k: &str, v: u8| [&1u64.to_le_bytes()[..], k.as_bytes(), &[v]].concat();
+        let swapped = [&2u64.to_le_bytes()[..], &entry("b", 2), &entry("a", 1)].concat();
+        assert_eq!(
+            decode_canonical::<BTreeMap<String, u8>>(&swapped),
+            Err(CodecError::NotCanonical)
+        );
+        let dup = [&2u64.to_le_bytes()[..], &entry("a", 1), &entry("a", 1)].concat();
+        assert_eq!(
+            decode_canonical::<BTreeMap<String, u8>>(&dup),
+            Err(CodecError::NotCanonical)
+        );
+    }
+
+    #[test]
+    fn oversized_values_are_refused_when_encoding() {
+        assert!(matches!(
+            encode(&vec![0u8; MAX_LEN]),
+            Err(CodecError::Encode(_))
         ));
     }
 

@@ -494,6 +494,13 @@ impl SignedEvent {
     /// Encodes, hashes and signs `event`.
     pub fn seal(event: Event, key: &SigningKey) -> Result<Self, CodecError> {
         let bytes = codec::encode(&event)?;
+        // The stored record adds 80 bytes of framing and signature; keep it readable.
+        if bytes.len() > codec::MAX_LEN - 128 {
+            return Err(CodecError::Encode(format!(
+                "an event of {} bytes is too large",
+                bytes.len()
+            )));
+        }
         let hash = event_hash(&bytes);
         let signature = key.sign(&signing_message(&hash)).to_bytes();
         Ok(SignedEvent {
@@ -512,7 +519,7 @@ impl SignedEvent {
             .as_slice()
             .try_into()
             .map_err(|_| RecordError::SignatureLength(r.signature.len()))?;
-        let event: Event = codec::decode(&r.event)?;
+        let event: Event = codec::decode_canonical(&r.event)?;
         if event.format != EVENT_FORMAT {
             return Err(RecordError::UnknownFormat(event.format));
         }

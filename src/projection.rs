@@ -1,6 +1,7 @@
 //! Projections: read models folded from the log into the `proj` tree.
 //!
-//! * `c ‖ tenant ‖ credential` → [`CredentialView`] (metadata, versions, status, the
+//! * `v ‖ tenant ‖ credential ‖ version (u32 BE)` → [`VersionView`].
+//! * `c ‖ tenant ‖ credential` → [`CredentialView`] (metadata, status, the
 //!   encrypted current secret, rotation schedule, last connection test).
 //! * `uc ‖ tenant ‖ credential` and `up ‖ tenant ‖ principal` → [`UsageView`].
 //! * `a ‖ tenant ‖ kind ‖ [key] ‖ seq` → empty: the audit indexes, by time (`t`),
@@ -65,7 +66,6 @@ pub struct CredentialView {
     /// `active`, `deleted` or `destroyed`.
     pub status: String,
     pub current_version: u32,
-    pub versions: Vec<VersionView>,
     pub public: BTreeMap<String, String>,
     /// The current version's ciphertext (`None` once destroyed).
     pub sealed: Option<Sealed>,
@@ -103,6 +103,15 @@ pub struct UsageView {
 
 fn cred_key(tenant: Id, cred: Id) -> Vec<u8> {
     [&b"c"[..], tenant.as_bytes(), cred.as_bytes()].concat()
+}
+fn version_key(tenant: Id, cred: Id, version: u32) -> Vec<u8> {
+    [
+        &b"v"[..],
+        tenant.as_bytes(),
+        cred.as_bytes(),
+        &version.to_be_bytes(),
+    ]
+    .concat()
 }
 fn usage_cred_key(tenant: Id, cred: Id) -> Vec<u8> {
     [&b"uc"[..], tenant.as_bytes(), cred.as_bytes()].concat()
@@ -314,12 +323,6 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
             description: description.clone(),
             status: "active".into(),
             current_version: 1,
-            versions: vec![VersionView {
-                version: 1,
-                created_at_ms: at,
-                created_by: actor,
-                state: "live".into(),
-            }],
             public: public.clone(),
             sealed: Some(sealed.clone()),
             created_at_ms: at,
@@ -333,6 +336,13 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
             last_verified: None,
         };
         ov.put_as(cred_key(*tenant, *credential), &view);
+        let v1 = VersionView {
+            version: 1,
+            created_at_ms: at,
+            created_by: actor,
+            state: "live".into(),
+        };
+        ov.put_as(version_key(*tenant, *credential, 1), &v1);
         return Ok(());
     }
     let (Some(tenant), Some(cred)) = (event.body.tenant(), event.body.credential()) else {
@@ -371,19 +381,16 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
             view.public = public.clone();
             view.sealed = Some(sealed.clone());
             view.rotated_at_ms = at;
-            for v in view
-                .versions
-                .iter_mut()
-                .filter(|v| retired.contains(&v.version))
-            {
-                v.state = "retired".into();
+            for r in retired {
+                mark_version(ov, tenant, cred, *r, "retired")?;
             }
-            view.versions.push(VersionView {
+            let v = VersionView {
                 version: *version,
                 created_at_ms: at,
                 created_by: actor,
                 state: "live".into(),
-            });
+            };
+            ov.put_as(version_key(tenant, cred, *version), &v);
         }
         Body::GrantAdded { principal, .. } => {
             view.grants.push(*principal);
@@ -392,12 +399,12 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
         Body::GrantRevoked { principal, .. } => view.grants.retain(|p| p != principal),
         Body::CredentialDeleted { .. } => view.status = "deleted".into(),
         Body::CredentialRestored { .. } => view.status = "active".into(),
-        Body::CredentialDestroyed { .. } => {
+        Body::CredentialDestroyed { versions, .. } => {
             view.status = "destroyed".into();
             view.sealed = None;
             view.is_default = false;
-            for v in view.versions.iter_mut().filter(|v| v.state == "live") {
-                v.state = "destroyed".into();
+            for v in versions {
+                mark_version(ov, tenant, cred, *v, "destroyed")?;
             }
         }
         Body::CredentialVerified {
@@ -420,6 +427,21 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
     }
     view.updated_at_ms = at;
     ov.put_as(key, &view);
+    Ok(())
+}
+
+fn mark_version(
+    ov: &mut Overlay<'_>,
+    tenant: Id,
+    cred: Id,
+    version: u32,
+    state: &str,
+) -> Result<(), StoreError> {
+    let key = version_key(tenant, cred, version);
+    if let Some(mut v) = ov.get_as::<VersionView>(&key)? {
+        v.state = state.to_string();
+        ov.put_as(key, &v);
+    }
     Ok(())
 }
 
@@ -496,6 +518,13 @@ pub fn credentials(
 ) -> impl Iterator<Item = Result<CredentialView, StoreError>> + '_ {
     proj.scan_prefix([&b"c"[..], tenant.as_bytes()].concat())
         .map(|r| decode_view(&r?.1))
+}
+
+/// Every version of a credential, oldest first.
+pub fn versions(proj: &sled::Tree, tenant: Id, id: Id) -> Result<Vec<VersionView>, StoreError> {
+    proj.scan_prefix([&b"v"[..], tenant.as_bytes(), id.as_bytes()].concat())
+        .map(|r| decode_view(&r?.1))
+        .collect()
 }
 
 /// Usage of a credential.

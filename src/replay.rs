@@ -37,6 +37,8 @@ pub enum Problem {
     BadGenesis { detail: String },
     /// A signing-key rotation is malformed (wrong old key or bad proof of possession).
     BadKeyRotation { detail: String },
+    /// The event's time is earlier than the previous event's.
+    TimeWentBackwards { previous_ms: i64, at_ms: i64 },
 }
 
 impl std::fmt::Display for Problem {
@@ -55,6 +57,9 @@ impl std::fmt::Display for Problem {
             Problem::BadSignature => f.write_str("bad signature"),
             Problem::BadGenesis { detail } => write!(f, "bad genesis event ({detail})"),
             Problem::BadKeyRotation { detail } => write!(f, "bad signing-key rotation ({detail})"),
+            Problem::TimeWentBackwards { previous_ms, at_ms } => {
+                write!(f, "time went backwards ({at_ms} ms after {previous_ms} ms)")
+            }
         }
     }
 }
@@ -101,6 +106,7 @@ pub fn verify<E: std::fmt::Display>(
     let mut v = Verifier {
         next: 0,
         last_hash: [0; 32],
+        last_at: i64::MIN,
         key: None,
         keys: vec![],
         pinned,
@@ -139,6 +145,7 @@ pub fn verify<E: std::fmt::Display>(
 struct Verifier {
     next: u64,
     last_hash: Hash32,
+    last_at: i64,
     key: Option<VerifyingKey>,
     keys: Vec<(u64, String)>,
     pinned: Option<VerifyingKey>,
@@ -169,6 +176,7 @@ impl Verifier {
         let mut first_bad: Option<Failure> = None;
         let mut next = self.next;
         let mut last_hash = self.last_hash;
+        let mut last_at = self.last_at;
         let mut key = self.key;
         let mut keys = Vec::new();
         for d in &decoded {
@@ -192,6 +200,19 @@ impl Verifier {
             }
             if e.event().prev != last_hash {
                 first_bad = fail(Problem::BrokenLink);
+                break;
+            }
+            if e.event().at_ms < last_at {
+                first_bad = fail(Problem::TimeWentBackwards {
+                    previous_ms: last_at,
+                    at_ms: e.event().at_ms,
+                });
+                break;
+            }
+            if next > 0 && matches!(e.event().body, Body::LedgerInitialized { .. }) {
+                first_bad = fail(Problem::BadGenesis {
+                    detail: "ledger_initialized after event 0".into(),
+                });
                 break;
             }
             if next == 0 {
@@ -226,6 +247,7 @@ impl Verifier {
                 }
             }
             last_hash = *e.hash();
+            last_at = e.event().at_ms;
             next += 1;
         }
         // Parallel pass: signatures of the events that passed the sequential checks.
@@ -246,6 +268,7 @@ impl Verifier {
         }
         self.next = next;
         self.last_hash = last_hash;
+        self.last_at = last_at;
         self.key = key;
         self.keys.extend(keys);
         first_bad
@@ -254,6 +277,7 @@ impl Verifier {
     fn advance(&mut self, ok: &[Decoded], keys: &mut Vec<(u64, String)>, upto: u64) {
         if let Some(Decoded { result: Ok(e), .. }) = ok.last() {
             self.last_hash = *e.hash();
+            self.last_at = e.event().at_ms;
         }
         self.next = upto;
         keys.retain(|(from, _)| *from <= upto);
@@ -385,4 +409,88 @@ pub fn history<E>(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Actor, RequestContext, EVENT_FORMAT};
+    use ed25519_dalek::SigningKey;
+
+    fn chain(bodies_and_times: Vec<(Body, i64)>, key: &SigningKey) -> Vec<(u64, Vec<u8>)> {
+        let mut prev = [0u8; 32];
+        let mut out = Vec::new();
+        for (seq, (body, at_ms)) in bodies_and_times.into_iter().enumerate() {
+            let e = Event {
+                format: EVENT_FORMAT,
+                seq: seq as u64,
+                at_ms,
+                prev,
+                actor: Actor::default(),
+                context: RequestContext::default(),
+                body,
+            };
+            let s = SignedEvent::seal(e, key).unwrap();
+            prev = *s.hash();
+            out.push((seq as u64, s.to_record()));
+        }
+        out
+    }
+
+    fn genesis(key: &SigningKey) -> Body {
+        Body::LedgerInitialized {
+            origin: "test".into(),
+            signing_key: key.verifying_key().to_bytes(),
+        }
+    }
+
+    fn run(records: Vec<(u64, Vec<u8>)>) -> Report {
+        verify(records.into_iter().map(Ok::<_, String>), None, |_| {})
+    }
+
+    #[test]
+    fn a_well_formed_chain_verifies() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let t = Body::TenantCreated {
+            tenant: Id([1; 16]),
+            name: "t".into(),
+        };
+        let r = run(chain(
+            vec![(genesis(&key), 10), (t.clone(), 10), (t, 11)],
+            &key,
+        ));
+        assert!(r.ok(), "{:?}", r.failure);
+        assert_eq!(r.verified, 3);
+    }
+
+    #[test]
+    fn a_second_genesis_is_rejected() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let r = run(chain(vec![(genesis(&key), 10), (genesis(&key), 10)], &key));
+        assert_eq!(
+            r.failure
+                .map(|f| (f.seq, matches!(f.problem, Problem::BadGenesis { .. }))),
+            Some((1, true))
+        );
+    }
+
+    #[test]
+    fn time_going_backwards_is_rejected() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let t = Body::TenantCreated {
+            tenant: Id([1; 16]),
+            name: "t".into(),
+        };
+        let r = run(chain(vec![(genesis(&key), 10), (t, 9)], &key));
+        assert_eq!(
+            r.failure.map(|f| (f.seq, f.problem)),
+            Some((
+                1,
+                Problem::TimeWentBackwards {
+                    previous_ms: 10,
+                    at_ms: 9
+                }
+            ))
+        );
+    }
 }

@@ -299,8 +299,7 @@ pub async fn versions(
     Ok(Json(VersionList {
         credential_id: id.to_string(),
         current: v.current_version,
-        versions: v
-            .versions
+        versions: projection::versions(st.ledger.store().proj(), caller.tenant, id)?
             .into_iter()
             .rev()
             .map(|x| VersionDto {
