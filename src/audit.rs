@@ -303,10 +303,6 @@ pub fn scan(
         projection::audit_prefix(tenant, index::CREDENTIAL, c.as_bytes())
     } else if let Some(p) = f.actor {
         projection::audit_prefix(tenant, index::ACTOR, p.as_bytes())
-    } else if let Some(a) = action {
-        projection::audit_prefix(tenant, index::ACTION, &[a])
-    } else if let Some(o) = f.outcome {
-        projection::audit_prefix(tenant, index::OUTCOME, o.as_str().as_bytes())
     } else {
         projection::audit_prefix(tenant, index::TIME, &[])
     };
@@ -315,8 +311,12 @@ pub fn scan(
         from = from.max(first_seq_at(store, t)?);
     }
     let mut taken = 0usize;
-    for seq in projection::audit_seqs(store.proj(), prefix, from) {
-        let seq = seq?;
+    let outcome = f.outcome.map(projection::outcome_code);
+    for entry in projection::audit_seqs(store.proj(), prefix, from) {
+        let (seq, [tag_action, tag_outcome]) = entry?;
+        if action.is_some_and(|a| a != tag_action) || outcome.is_some_and(|o| o != tag_outcome) {
+            continue;
+        }
         let Some(event) = event_at(store, seq)? else {
             continue;
         };

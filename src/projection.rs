@@ -4,9 +4,10 @@
 //! * `c ‖ tenant ‖ credential` → [`CredentialView`] (metadata, status, the
 //!   encrypted current secret, rotation schedule, last connection test).
 //! * `uc ‖ tenant ‖ credential` and `up ‖ tenant ‖ principal` → [`UsageView`].
-//! * `a ‖ tenant ‖ kind ‖ [key] ‖ seq` → empty: the audit indexes, by time (`t`),
-//!   credential (`c`), actor (`p`), action (`x`) and outcome (`o`). Entries point at log
-//!   sequence numbers; the audit view reads the event itself from the log.
+//! * `a ‖ tenant ‖ kind ‖ [key] ‖ seq` → `[action, outcome]`: the audit indexes, by time
+//!   (`t`), credential (`c`) and actor (`p`). Entries point at log sequence numbers and
+//!   carry the action and outcome, so filters on those skip the log; the audit view reads
+//!   the event itself from the log.
 //! * `m ‖ level ‖ index` → a Merkle subtree hash (RFC 9162, see `merkle`).
 //! * `w` → the number of events applied (the watermark).
 //!
@@ -27,8 +28,26 @@ pub mod index {
     pub const TIME: u8 = b't';
     pub const CREDENTIAL: u8 = b'c';
     pub const ACTOR: u8 = b'p';
-    pub const ACTION: u8 = b'x';
-    pub const OUTCOME: u8 = b'o';
+}
+
+/// The value of every audit index entry: the action's position in [`Body::ACTIONS`] and
+/// the outcome (0 ok, 1 denied, 2 failed), so scans filter on both without reading the
+/// log.
+pub fn audit_tag(body: &Body) -> [u8; 2] {
+    let action = Body::ACTIONS
+        .iter()
+        .position(|a| *a == body.action())
+        .expect("every action is listed") as u8;
+    [action, outcome_code(body.outcome())]
+}
+
+/// The outcome byte of an audit tag.
+pub fn outcome_code(o: crate::event::Outcome) -> u8 {
+    match o {
+        crate::event::Outcome::Ok => 0,
+        crate::event::Outcome::Denied => 1,
+        crate::event::Outcome::Failed => 2,
+    }
 }
 
 const WATERMARK: &[u8] = b"w";
@@ -241,29 +260,10 @@ fn apply_one(ov: &mut Overlay<'_>, event: &Event, record: &[u8]) -> Result<(), S
     let seq = event.seq.to_be_bytes();
     let body = &event.body;
     let tenant = body.tenant().unwrap_or(Id::NIL);
-    let action_index = Body::ACTIONS
-        .iter()
-        .position(|a| *a == body.action())
-        .expect("every action is listed") as u8;
+    let tag = audit_tag(body).to_vec();
     ov.put(
         [audit_prefix(tenant, index::TIME, &[]), seq.to_vec()].concat(),
-        vec![],
-    );
-    ov.put(
-        [
-            audit_prefix(tenant, index::ACTION, &[action_index]),
-            seq.to_vec(),
-        ]
-        .concat(),
-        vec![],
-    );
-    ov.put(
-        [
-            audit_prefix(tenant, index::OUTCOME, body.outcome().as_str().as_bytes()),
-            seq.to_vec(),
-        ]
-        .concat(),
-        vec![],
+        tag.clone(),
     );
     if let Some(p) = event.actor.principal {
         ov.put(
@@ -272,7 +272,7 @@ fn apply_one(ov: &mut Overlay<'_>, event: &Event, record: &[u8]) -> Result<(), S
                 seq.to_vec(),
             ]
             .concat(),
-            vec![],
+            tag.clone(),
         );
     }
     if let Some(c) = body.credential() {
@@ -282,7 +282,7 @@ fn apply_one(ov: &mut Overlay<'_>, event: &Event, record: &[u8]) -> Result<(), S
                 seq.to_vec(),
             ]
             .concat(),
-            vec![],
+            tag,
         );
     }
     apply_credential_view(ov, event)?;
@@ -550,19 +550,21 @@ pub fn audit_seqs(
     proj: &sled::Tree,
     prefix: Vec<u8>,
     from_seq: u64,
-) -> impl Iterator<Item = Result<u64, StoreError>> + '_ {
+) -> impl Iterator<Item = Result<(u64, [u8; 2]), StoreError>> + '_ {
     let start = [prefix.as_slice(), &from_seq.to_be_bytes()].concat();
-    let mut end = prefix.clone();
-    end.push(0xff);
     let n = prefix.len();
-    proj.range(start..end).map(move |r| {
-        let (k, _) = r?;
-        let tail: [u8; 8] = k[n..].try_into().map_err(|_| StoreError::Corrupt {
-            tree: "proj",
-            detail: "bad audit key".into(),
-        })?;
-        Ok(u64::from_be_bytes(tail))
-    })
+    proj.range(start..)
+        .take_while(move |r| r.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+        .map(move |r| {
+            let (k, v) = r?;
+            let corrupt = || StoreError::Corrupt {
+                tree: "proj",
+                detail: "bad audit index entry".into(),
+            };
+            let tail: [u8; 8] = k[n..].try_into().map_err(|_| corrupt())?;
+            let tag: [u8; 2] = v.as_ref().try_into().map_err(|_| corrupt())?;
+            Ok((u64::from_be_bytes(tail), tag))
+        })
 }
 
 /// Drops every projection and rebuilds them from the log.

@@ -38,8 +38,14 @@ cat >"$WORK/create.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Authorization"] = "Bearer $TOKEN"
 wrk.headers["Content-Type"] = "application/json"
+local counter = 0
+-- setup runs once per thread in the main Lua state; thread:set defines the global "id" in
+-- that thread's own state, so every thread creates distinct names.
+setup = function(thread)
+  counter = counter + 1
+  thread:set("id", counter .. "-" .. os.time())
+end
 local n = 0
-local id = tostring(math.random(1, 1e9))
 request = function()
   n = n + 1
   return wrk.format(nil, nil, nil, '{"name":"c-' .. id .. '-' .. n .. '","template":"api_key","fields":{"api_key":"v"}}')

@@ -1,5 +1,19 @@
 //! Command-line parsing (raw arguments → typed commands) and dispatch.
 
+/// Prints a line to stdout. A closed pipe (`credledger … | head`) ends the command
+/// quietly instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            panic!("cannot write to stdout: {e}");
+        }
+    }};
+}
+
 mod debug;
 mod replay;
 mod serve;

@@ -95,18 +95,18 @@ pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
             let report = replay::verify(records, pinned, |n| bar.set_position(n));
             bar.finish_and_clear();
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                outln!("{}", serde_json::to_string_pretty(&report)?);
             } else if let Some(f) = &report.failure {
-                println!("FAILED at event {}: {}", f.seq, f.problem);
-                println!("{} events before it verified", report.verified);
+                outln!("FAILED at event {}: {}", f.seq, f.problem);
+                outln!("{} events before it verified", report.verified);
             } else {
-                println!(
+                outln!(
                     "ok: {} events, every hash link and signature verified",
                     report.verified
                 );
-                println!("head hash {}", report.head_hash);
+                outln!("head hash {}", report.head_hash);
                 for (from, k) in &report.keys {
-                    println!("signing key from event {from}: {k}");
+                    outln!("signing key from event {from}: {k}");
                 }
             }
             Ok(if report.ok() {
@@ -123,9 +123,9 @@ pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
             store.sync()?;
             bar.finish_and_clear();
             if json {
-                println!("{}", serde_json::json!({"rebuilt": total}));
+                outln!("{}", serde_json::json!({"rebuilt": total}));
             } else {
-                println!("rebuilt projections from {total} events");
+                outln!("rebuilt projections from {total} events");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -147,7 +147,7 @@ pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
             })?;
             let v = replay::render_state(&state);
             if json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 print_state(&v);
             }
@@ -167,10 +167,10 @@ pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
                 bail!("no event mentions credential {id}");
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                outln!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 for r in rows {
-                    println!(
+                    outln!(
                         "{:>8}  {}  {:<14} {:<7} actor={} from={} {}",
                         r.seq,
                         r.at,
@@ -188,19 +188,19 @@ pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn print_state(v: &serde_json::Value) {
-    println!(
+    outln!(
         "after {} events (origin {})",
         v["events"],
         v["origin"].as_str().unwrap_or("-")
     );
     for t in v["tenants"].as_array().into_iter().flatten() {
-        println!(
+        outln!(
             "tenant {} ({})",
             t["name"].as_str().unwrap_or(""),
             t["id"].as_str().unwrap_or("")
         );
         for p in t["principals"].as_array().into_iter().flatten() {
-            println!(
+            outln!(
                 "  principal {:<20} {:<8} {:<8} {}",
                 p["name"].as_str().unwrap_or(""),
                 p["role"].as_str().unwrap_or(""),
@@ -209,7 +209,7 @@ fn print_state(v: &serde_json::Value) {
             );
         }
         for c in t["credentials"].as_array().into_iter().flatten() {
-            println!(
+            outln!(
                 "  credential {:<24} {:<12} v{:<3} {:<9} {}",
                 c["name"].as_str().unwrap_or(""),
                 c["template"].as_str().unwrap_or(""),
