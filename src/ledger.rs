@@ -1103,6 +1103,22 @@ impl Ledger {
         caller: &Caller,
         id: Id,
     ) -> Result<VerifyResult, LedgerError> {
+        // A template without a connection test sends nothing anywhere: refuse before the
+        // `used` event, so the log never records a use that did not happen.
+        let template = self.with_state(|s| {
+            s.credentials
+                .get(&id)
+                .filter(|c| c.tenant == caller.tenant)
+                .map(|c| c.template.clone())
+        });
+        if let Some(t) = template {
+            if self.catalog.get(&t)?.verify.is_none() {
+                return Err(DomainError::Conflict(format!(
+                    "the {t} template has no connection test"
+                ))
+                .into());
+            }
+        }
         let (rx, value) = self.decide_and_stage(ctx, Some(caller), |w, _| {
             let (version, body) = decide::verify(&w.state, caller, id)?;
             let cred = &w.state.credentials[&id];
