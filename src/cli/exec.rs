@@ -20,6 +20,7 @@ use super::cred::resolve;
 use clap::Args;
 use credledger::template::{Catalog, EnvMode};
 use serde_json::{Map, Value};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use zeroize::Zeroizing;
@@ -192,6 +193,7 @@ pub fn exec(a: ExecArgs) -> anyhow::Result<ExitCode> {
                 dir = Some(
                     tempfile::Builder::new()
                         .prefix("credledger-exec-")
+                        .permissions(std::fs::Permissions::from_mode(0o700))
                         .tempdir_in(base)?,
                 );
             }

@@ -34,7 +34,7 @@ impl Out {
         for r in rows {
             t.add_row(r);
         }
-        println!("{}", t.to_string().trim_end());
+        println!("{}", tidy(&t));
     }
 
     /// Prints key/value pairs as a two-column table.
@@ -44,8 +44,19 @@ impl Out {
         for (k, v) in pairs {
             t.add_row(vec![format!("{k}:"), v.clone()]);
         }
-        println!("{}", t.to_string().trim_end());
+        println!("{}", tidy(&t));
     }
+}
+
+/// The table's text without the padding a borderless table leaves at line ends.
+fn tidy(t: &Table) -> String {
+    t.lines()
+        .map(|l| {
+            let l = l.trim_end();
+            l.strip_prefix(' ').unwrap_or(l).to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A JSON value as table text: strings bare, null empty.
