@@ -310,6 +310,10 @@ fn login_saves_a_private_config_that_later_commands_use() {
         .fails(2, "chmod 600");
     s.run(&["logout"]).ok();
     assert!(!cfg.exists());
+    s.run_env(&["login"], None, &[]).ok();
+    assert_eq!(mode(&cfg), 0o600, "login takes CREDLEDGER_TOKEN too");
+    s.run(&["logout"]).ok();
+    assert!(!cfg.exists());
 }
 
 #[test]

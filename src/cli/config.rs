@@ -174,12 +174,15 @@ pub struct LoginArgs {
 }
 
 /// `credledger login`: check the token with `/v1/whoami`, then save address and token.
+/// The token comes from `--token`, else `CREDLEDGER_TOKEN`, else stdin (a prompt without
+/// echo on a terminal).
 pub fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
     let env = |k: &str| std::env::var(k).ok();
     let path = config_path(args.conn.config.as_deref(), &env)
         .ok_or_else(|| CliError::usage("no config path: set CREDLEDGER_CONFIG or HOME"))?;
     let mut conn = Connection::resolve(&args.conn, &env)?;
-    if args.conn.token.is_none() {
+    let env_token = env("CREDLEDGER_TOKEN").is_some_and(|t| !t.is_empty());
+    if args.conn.token.is_none() && !env_token {
         let token = if std::io::stdin().is_terminal() {
             Zeroizing::new(rpassword::prompt_password(format!(
                 "Token for {}: ",
