@@ -14,7 +14,16 @@ macro_rules! outln {
     }};
 }
 
+mod admin;
+mod audit;
+mod client;
+mod config;
+mod cred;
 mod debug;
+mod exec;
+mod fields;
+mod import;
+mod output;
 mod replay;
 mod serve;
 
@@ -24,7 +33,7 @@ use std::process::ExitCode;
 
 /// credledger — an event-sourced, audit-first credential ledger.
 #[derive(Parser, Debug)]
-#[command(name = "credledger", version, about, long_about = None)]
+#[command(name = "credledger", version, about, long_about = None, after_long_help = client::EXIT_CODES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -48,20 +57,70 @@ pub enum Command {
     /// Internal load generators used by the crash test and benchmarks.
     #[command(subcommand, hide = true)]
     Debug(debug::DebugCommand),
+    /// Save the server address and a token (checked first) in the config file (0600).
+    Login(config::LoginArgs),
+    /// Remove the saved config file.
+    Logout(config::ConnArgs),
+    /// Show who the token belongs to.
+    Whoami(config::ConnArgs),
+    /// Credentials: add, list, show, rotate, delete, restore, destroy, verify, versions, resolve.
+    Cred(cred::CredArgs),
+    /// Service templates: list, show.
+    Templates(admin::Group<admin::TemplatesCommand>),
+    /// Principals (users and services): create, list, disable.
+    Principal(admin::Group<admin::PrincipalCommand>),
+    /// API tokens: create, revoke.
+    Token(admin::Group<admin::TokenCommand>),
+    /// Grants of shared credentials to principals: add, revoke, list.
+    Grant(admin::Group<admin::GrantCommand>),
+    /// Tenants (system admins): create.
+    Tenant(admin::Group<admin::TenantCommand>),
+    /// The audit log: query, export.
+    Audit(admin::Group<audit::AuditCommand>),
+    /// Usage counts and last use, per credential or principal.
+    Usage(audit::UsageArgs),
+    /// Credentials overdue or due for rotation.
+    Due(audit::DueArgs),
+    /// Run a command with a credential's fields in its environment (resolved afresh).
+    Exec(exec::ExecArgs),
+    /// Write a credential's fields to a file (mode 0600) as env lines or JSON.
+    Materialize(exec::MaterializeArgs),
+    /// Import .env files into credentials of the matching templates.
+    ImportEnv(import::ImportArgs),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
-        Command::Replay(cmd) => replay::run(cmd),
-        Command::Debug(cmd) => debug::run(cmd),
+    // Local commands keep exit code 2 for their errors; client commands map theirs
+    // through `client::CliError` (see `client::EXIT_CODES`), other failures being 1.
+    let (result, default_code) = match cli.command {
+        Command::Serve(args) => (serve::run(args), 2),
+        Command::Replay(cmd) => (replay::run(cmd), 2),
+        Command::Debug(cmd) => (debug::run(cmd), 2),
+        Command::Login(a) => (config::login(a), 1),
+        Command::Logout(a) => (config::logout(a), 1),
+        Command::Whoami(a) => (config::whoami(a), 1),
+        Command::Cred(a) => (cred::run(a), 1),
+        Command::Templates(g) => (admin::templates(g), 1),
+        Command::Principal(g) => (admin::principal(g), 1),
+        Command::Token(g) => (admin::token(g), 1),
+        Command::Grant(g) => (admin::grant(g), 1),
+        Command::Tenant(g) => (admin::tenant(g), 1),
+        Command::Audit(g) => (audit::audit(g), 1),
+        Command::Usage(a) => (audit::usage(a), 1),
+        Command::Due(a) => (audit::due(a), 1),
+        Command::Exec(a) => (exec::exec(a), 1),
+        Command::Materialize(a) => (exec::materialize(a), 1),
+        Command::ImportEnv(a) => (import::run(a), 1),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            let code = e
+                .downcast_ref::<client::CliError>()
+                .map_or(default_code, |c| c.code);
+            ExitCode::from(code)
         }
     }
 }

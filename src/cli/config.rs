@@ -1,0 +1,334 @@
+//! Where the client connects and with which token: flags > environment > config file.
+//!
+//! Two stages, as in ripgrep: [`ConnArgs`] holds what was typed, [`Connection::resolve`]
+//! turns it, the environment and the config file into one resolved value. The config file
+//! is JSON (`{"addr","token"}`) at `$CREDLEDGER_CONFIG`, else
+//! `$XDG_CONFIG_HOME/credledger/config.json`, else `~/.config/credledger/config.json`.
+//!
+//! **Invariant:** the config file is written with mode 0600 by an atomic rename, and one
+//! readable by group or others is refused.
+
+use super::client::{CliError, Client};
+use super::output::Out;
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::io::{IsTerminal, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use zeroize::Zeroizing;
+
+/// The address used when no flag, variable or config file names one.
+pub const DEFAULT_ADDR: &str = "http://127.0.0.1:8420";
+
+/// Connection and output options shared by every client command.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConnArgs {
+    /// Server address [env: CREDLEDGER_ADDR] [default: http://127.0.0.1:8420].
+    #[arg(long, global = true, value_name = "URL", help_heading = "Connection")]
+    pub addr: Option<String>,
+    /// API token [env: CREDLEDGER_TOKEN]; prefer the variable or `credledger login`, a
+    /// token on the command line shows in shell history and ps.
+    #[arg(long, global = true, value_name = "TOKEN", help_heading = "Connection")]
+    pub token: Option<String>,
+    /// Config file [env: CREDLEDGER_CONFIG].
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Connection")]
+    pub config: Option<PathBuf>,
+    /// Print JSON for scripts instead of tables.
+    #[arg(long, global = true, help_heading = "Output")]
+    pub json: bool,
+}
+
+/// The saved connection.
+#[derive(Serialize, Deserialize, Default)]
+struct ConfigFile {
+    addr: Option<String>,
+    token: Option<String>,
+}
+
+/// The resolved connection.
+pub struct Connection {
+    pub addr: String,
+    pub token: Option<Zeroizing<String>>,
+    pub out: Out,
+}
+
+/// Normalizes an address: `host:port` gets `http://`.
+pub fn normalize_addr(addr: &str) -> String {
+    let a = addr.trim().trim_end_matches('/');
+    if a.starts_with("http://") || a.starts_with("https://") {
+        a.to_string()
+    } else {
+        format!("http://{a}")
+    }
+}
+
+/// The config file path: flag, `CREDLEDGER_CONFIG`, XDG, home.
+pub fn config_path(flag: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    if let Some(p) = flag {
+        return Some(p.to_path_buf());
+    }
+    let nonempty = |k: &str| env(k).filter(|v| !v.is_empty());
+    if let Some(p) = nonempty("CREDLEDGER_CONFIG") {
+        return Some(PathBuf::from(p));
+    }
+    if let Some(x) = nonempty("XDG_CONFIG_HOME") {
+        return Some(Path::new(&x).join("credledger/config.json"));
+    }
+    nonempty("HOME").map(|h| Path::new(&h).join(".config/credledger/config.json"))
+}
+
+fn read_config(path: &Path) -> Result<ConfigFile, CliError> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
+        Err(e) => {
+            return Err(CliError::usage(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )))
+        }
+    };
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(CliError::usage(format!(
+            "{} holds a token but is readable by others (mode {:o}); run `chmod 600 {}`",
+            path.display(),
+            meta.permissions().mode() & 0o777,
+            path.display()
+        )));
+    }
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?,
+    );
+    serde_json::from_str(&text).map_err(|e| {
+        CliError::usage(format!(
+            "{} is not a valid config file: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// Writes `bytes` to `path` with mode 0600 by an atomic rename in the same directory.
+pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".credledger-")
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile_in(&dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    std::fs::File::open(&dir)?.sync_all()
+}
+
+impl Connection {
+    /// Flags win over the environment, which wins over the config file.
+    pub fn resolve(
+        args: &ConnArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, CliError> {
+        let nonempty = |k: &str| env(k).filter(|v| !v.is_empty());
+        let path = config_path(args.config.as_deref(), env);
+        let file = match &path {
+            Some(p) => read_config(p)?,
+            None => ConfigFile::default(),
+        };
+        let addr = args
+            .addr
+            .clone()
+            .or_else(|| nonempty("CREDLEDGER_ADDR"))
+            .or(file.addr)
+            .unwrap_or_else(|| DEFAULT_ADDR.into());
+        if args.token.is_some() {
+            eprintln!("warning: a token on the command line can leak through shell history and ps; use CREDLEDGER_TOKEN or `credledger login`");
+        }
+        let token = args
+            .token
+            .clone()
+            .or_else(|| nonempty("CREDLEDGER_TOKEN"))
+            .or(file.token)
+            .map(|t| Zeroizing::new(t.trim().to_string()));
+        Ok(Connection {
+            addr: normalize_addr(&addr),
+            token,
+            out: Out { json: args.json },
+        })
+    }
+
+    /// The connection from the real environment, and a client over it.
+    pub fn client(args: &ConnArgs) -> Result<(Client, Out), CliError> {
+        let conn = Self::resolve(args, &|k| std::env::var(k).ok())?;
+        Ok((Client::new(&conn)?, conn.out))
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// `credledger login`: check the token with `/v1/whoami`, then save address and token.
+/// The token comes from `--token`, else `CREDLEDGER_TOKEN`, else stdin (a prompt without
+/// echo on a terminal).
+pub fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
+    let env = |k: &str| std::env::var(k).ok();
+    let path = config_path(args.conn.config.as_deref(), &env)
+        .ok_or_else(|| CliError::usage("no config path: set CREDLEDGER_CONFIG or HOME"))?;
+    let mut conn = Connection::resolve(&args.conn, &env)?;
+    let env_token = env("CREDLEDGER_TOKEN").is_some_and(|t| !t.is_empty());
+    if args.conn.token.is_none() && !env_token {
+        let token = if std::io::stdin().is_terminal() {
+            Zeroizing::new(rpassword::prompt_password(format!(
+                "Token for {}: ",
+                conn.addr
+            ))?)
+        } else {
+            let mut s = Zeroizing::new(String::new());
+            std::io::stdin().read_to_string(&mut s)?;
+            s
+        };
+        let token = Zeroizing::new(token.trim().to_string());
+        if token.is_empty() {
+            return Err(CliError::usage("no token given (type it, or pipe it on stdin)").into());
+        }
+        conn.token = Some(token);
+    }
+    let client = Client::new(&conn)?;
+    let me = client.get("/v1/whoami")?;
+    let saved = ConfigFile {
+        addr: Some(conn.addr.clone()),
+        token: conn.token.as_ref().map(|t| t.to_string()),
+    };
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() && !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+    }
+    let bytes = Zeroizing::new(serde_json::to_vec_pretty(&saved)?);
+    write_private_atomic(&path, &bytes)?;
+    let out = conn.out;
+    if out.json {
+        out.print_json(&json!({"addr": conn.addr, "config": path, "whoami": me}));
+    } else {
+        println!(
+            "Logged in to {} as {} ({}, tenant {}); saved to {}",
+            conn.addr,
+            me["name"].as_str().unwrap_or("?"),
+            me["role"].as_str().unwrap_or("?"),
+            me["tenant"].as_str().unwrap_or("?"),
+            path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `credledger logout`: remove the config file.
+pub fn logout(args: ConnArgs) -> anyhow::Result<ExitCode> {
+    let path = config_path(args.config.as_deref(), &|k| std::env::var(k).ok())
+        .ok_or_else(|| CliError::usage("no config path: set CREDLEDGER_CONFIG or HOME"))?;
+    match std::fs::remove_file(&path) {
+        Ok(()) => eprintln!("removed {}", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("not logged in ({} does not exist)", path.display())
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `credledger whoami`.
+pub fn whoami(args: ConnArgs) -> anyhow::Result<ExitCode> {
+    let (c, out) = Connection::client(&args)?;
+    let me = c.get("/v1/whoami")?;
+    if out.json {
+        out.print_json(&me);
+    } else {
+        out.kv(&[
+            ("server", c.addr().to_string()),
+            ("name", me["name"].as_str().unwrap_or("").into()),
+            ("principal", me["principal"].as_str().unwrap_or("").into()),
+            ("role", me["role"].as_str().unwrap_or("").into()),
+            ("kind", me["kind"].as_str().unwrap_or("").into()),
+            ("tenant", me["tenant"].as_str().unwrap_or("").into()),
+            ("token id", me["token"].as_str().unwrap_or("").into()),
+        ]);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("c.json");
+        write_private_atomic(&cfg, br#"{"addr":"file:1","token":"tf"}"#).unwrap();
+        let cfg_s = cfg.to_str().unwrap();
+        let e = env(&[("CREDLEDGER_CONFIG", cfg_s)]);
+        let c = Connection::resolve(&ConnArgs::default(), &e).unwrap();
+        assert_eq!(
+            (c.addr.as_str(), c.token.as_deref().map(String::as_str)),
+            ("http://file:1", Some("tf"))
+        );
+        let e = env(&[
+            ("CREDLEDGER_CONFIG", cfg_s),
+            ("CREDLEDGER_ADDR", "https://env:2/"),
+            ("CREDLEDGER_TOKEN", "te"),
+        ]);
+        let c = Connection::resolve(&ConnArgs::default(), &e).unwrap();
+        assert_eq!(
+            (c.addr.as_str(), c.token.as_deref().map(String::as_str)),
+            ("https://env:2", Some("te"))
+        );
+        let flags = ConnArgs {
+            addr: Some("flag:3".into()),
+            token: Some("tk".into()),
+            ..Default::default()
+        };
+        let c = Connection::resolve(&flags, &e).unwrap();
+        assert_eq!(
+            (c.addr.as_str(), c.token.as_deref().map(String::as_str)),
+            ("http://flag:3", Some("tk"))
+        );
+        let c = Connection::resolve(&ConnArgs::default(), &env(&[])).unwrap();
+        assert_eq!((c.addr.as_str(), c.token.is_none()), (DEFAULT_ADDR, true));
+    }
+
+    #[test]
+    fn config_path_order_and_private_mode() {
+        let p = config_path(None, &env(&[("XDG_CONFIG_HOME", "/x"), ("HOME", "/h")]));
+        assert_eq!(p, Some(PathBuf::from("/x/credledger/config.json")));
+        let p = config_path(None, &env(&[("HOME", "/h")]));
+        assert_eq!(p, Some(PathBuf::from("/h/.config/credledger/config.json")));
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.json");
+        write_private_atomic(&f, b"{}").unwrap();
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = read_config(&f).err().unwrap();
+        assert!(e.message.contains("chmod 600"), "{}", e.message);
+    }
+}
