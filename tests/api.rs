@@ -761,3 +761,86 @@ async fn audit_pagination_filters_and_export() {
     assert_eq!(csv.lines().count() as u64, 1 + (app.events() - 1));
     assert!(!csv.contains(SECRET) && !jsonl.contains(SECRET));
 }
+
+#[tokio::test]
+async fn rotation_schedule_and_expiry_follow_the_clock() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::Arc;
+    let now = Arc::new(AtomicI64::new(1_800_000_000_000));
+    let clock = now.clone();
+    let app =
+        TestApp::with_config(move |c| c.clock = Arc::new(move || clock.load(Ordering::SeqCst)))
+            .await;
+    let admin = app.admin.clone();
+    let day = 86_400_000;
+    let (_, c) = create(&app, &admin, json!({"name": "weekly", "template": "api_key", "fields": {"api_key": SECRET}, "rotate_every_days": 10, "expires_at": "2027-02-01T00:00:00Z"})).await;
+    let id = c["id"].as_str().unwrap().to_string();
+    assert_eq!(c["rotation_status"], "ok");
+    now.fetch_add(4 * day, Ordering::SeqCst);
+    let (_, c) = app
+        .call("GET", &format!("/v1/credentials/{id}"), Some(&admin), None)
+        .await;
+    assert_eq!(c["rotation_status"], "due");
+    now.fetch_add(7 * day, Ordering::SeqCst);
+    let (_, report) = app
+        .call("GET", "/v1/compliance/rotation", Some(&admin), None)
+        .await;
+    assert_eq!(report["overdue"][0]["id"], json!(id), "{report}");
+    let (_, due) = app
+        .call(
+            "GET",
+            "/v1/credentials?rotation=overdue",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(due["credentials"].as_array().unwrap().len(), 1);
+    // Rotating clears the overdue state.
+    app.call(
+        "POST",
+        &format!("/v1/credentials/{id}/rotate"),
+        Some(&admin),
+        Some(json!({"fields": {"api_key": SECRET2}})),
+    )
+    .await;
+    let (_, report) = app
+        .call("GET", "/v1/compliance/rotation", Some(&admin), None)
+        .await;
+    assert_eq!(report["overdue"].as_array().unwrap().len(), 0);
+    // Past its expiry the credential no longer resolves, and the refusal is recorded.
+    now.store(1_900_000_000_000, Ordering::SeqCst);
+    let (s, e) = app
+        .call(
+            "POST",
+            &format!("/v1/credentials/{id}/resolve"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::GONE, "{e}");
+    let denied = audit(&app, &admin, "action=use_denied").await;
+    assert_eq!(denied.last().unwrap()["details"]["reason"], "expired");
+    app.assert_never_leaked(SECRET2);
+}
+
+#[tokio::test]
+async fn openapi_document_lists_every_route() {
+    let app = TestApp::new().await;
+    let (s, doc) = app.call("GET", "/v1/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/v1/credentials",
+        "/v1/credentials/{id}/rotate",
+        "/v1/resolve",
+        "/v1/audit",
+        "/v1/audit/export",
+        "/v1/tenants",
+        "/v1/principals/{id}/tokens",
+    ] {
+        assert!(paths.contains_key(p), "missing {p}");
+    }
+    assert!(doc["components"]["schemas"]
+        .get("CreateCredential")
+        .is_some());
+}
