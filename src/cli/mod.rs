@@ -1,6 +1,8 @@
 //! Command-line parsing (raw arguments → typed commands) and dispatch.
 
+mod bundle;
 mod debug;
+mod forensics;
 mod replay;
 mod serve;
 
@@ -31,6 +33,10 @@ pub enum Command {
     /// Forensics: verify the log, rebuild projections, show past state and history.
     #[command(subcommand)]
     Replay(replay::ReplayCommand),
+    /// Write a self-contained, offline-verifiable bundle of events, keys and proofs.
+    Export(bundle::ExportArgs),
+    /// Check a bundle with only a verifier key: exit 0 ok, 1 failed (naming the problem).
+    VerifyBundle(bundle::VerifyBundleArgs),
     /// Internal load generators used by the crash test and benchmarks.
     #[command(subcommand, hide = true)]
     Debug(debug::DebugCommand),
@@ -41,6 +47,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Replay(cmd) => replay::run(cmd),
+        Command::Export(args) => bundle::export(args),
+        Command::VerifyBundle(args) => bundle::verify(args),
         Command::Debug(cmd) => debug::run(cmd),
     };
     match result {
