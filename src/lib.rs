@@ -4,12 +4,14 @@
 //! `codec` and `event` define the signed, chained bytes; `secret` the envelope
 //! encryption; `domain` the rules (no I/O); `store`, `commit` and `projection` the sled
 //! layout, the group commit and the read models; `ledger` orchestrates a request;
-//! `api` serves it over HTTP; `replay` and `audit` serve forensics and reviewers.
+//! `api` serves it over HTTP; `replay` and `audit` serve forensics and reviewers;
+//! `merkle`, `note`, `proof` and `bundle` prove the log to outsiders.
 
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod audit;
+pub mod bundle;
 pub mod codec;
 pub mod commit;
 pub mod domain;
@@ -20,6 +22,7 @@ pub mod ledger;
 pub mod merkle;
 pub mod note;
 pub mod projection;
+pub mod proof;
 pub mod replay;
 pub mod secret;
 pub mod store;

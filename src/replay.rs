@@ -101,16 +101,57 @@ struct Decoded {
 pub fn verify<E: std::fmt::Display>(
     records: impl Iterator<Item = Result<(u64, Vec<u8>), E>>,
     pinned: Option<VerifyingKey>,
+    progress: impl FnMut(u64),
+) -> Report {
+    run(
+        Verifier {
+            next: 0,
+            last_hash: [0; 32],
+            last_at: i64::MIN,
+            key: None,
+            keys: vec![],
+            pinned,
+        },
+        records,
+        progress,
+    )
+}
+
+/// Where a verification of a partial log (an exported range) starts: the first
+/// position, the `prev` hash it must carry, and the signing key in force there. The
+/// caller has established both by other means (for a bundle: Merkle proofs).
+#[derive(Clone, Copy, Debug)]
+pub struct Anchor {
+    pub seq: u64,
+    pub prev: Hash32,
+    pub key: VerifyingKey,
+}
+
+/// Verifies `records` that start at `anchor.seq` instead of event 0, with the same
+/// checks as [`verify`]. `Report::keys` lists only rotations inside the range.
+pub fn verify_from<E: std::fmt::Display>(
+    records: impl Iterator<Item = Result<(u64, Vec<u8>), E>>,
+    anchor: Anchor,
+    progress: impl FnMut(u64),
+) -> Report {
+    // The time of the event before the range is not known here, so the range's first
+    // event is not compared with it.
+    let v = Verifier {
+        next: anchor.seq,
+        last_hash: anchor.prev,
+        last_at: i64::MIN,
+        key: Some(anchor.key),
+        keys: vec![],
+        pinned: None,
+    };
+    run(v, records, progress)
+}
+
+fn run<E: std::fmt::Display>(
+    mut v: Verifier,
+    records: impl Iterator<Item = Result<(u64, Vec<u8>), E>>,
     mut progress: impl FnMut(u64),
 ) -> Report {
-    let mut v = Verifier {
-        next: 0,
-        last_hash: [0; 32],
-        last_at: i64::MIN,
-        key: None,
-        keys: vec![],
-        pinned,
-    };
     let mut chunk: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK);
     let mut records = records.peekable();
     loop {

@@ -1,12 +1,15 @@
 //! The sled layout and the durable write.
 //!
-//! One sled database under `DIR/ledger/` with three trees:
+//! One sled database under `DIR/ledger/` with four trees:
 //!
 //! * `log` — `seq (u64 BE)` → stored record (see `event`). Append-only: nothing else
 //!   writes or deletes here.
 //! * `keyring` — `credential (16) || version (u32 BE)` → wrapped data key. Deleted on
 //!   destroy and retention, rewrapped on master-key rotation.
 //! * `proj` — projections and the Merkle tree, caches of the log (see `projection`).
+//! * `checkpoints` — `tree size (u64 BE)` → signed checkpoint note (see `proof`). Not a
+//!   cache: a checkpoint signed by a key that was rotated away cannot be signed again, so
+//!   it lives outside `proj` and survives a projection rebuild.
 //!
 //! **Invariant:** [`Store::write_durable`] returns only after sled's flush *and* an
 //! `fdatasync` of sled's data file. sled 0.34's own flush ends in `sync_file_range`, which
@@ -65,6 +68,7 @@ pub struct Store {
     log: sled::Tree,
     keyring: sled::Tree,
     proj: sled::Tree,
+    checkpoints: sled::Tree,
     data_file: File,
     data_path: PathBuf,
 }
@@ -86,6 +90,7 @@ impl Store {
             log: db.open_tree("log")?,
             keyring: db.open_tree("keyring")?,
             proj: db.open_tree("proj")?,
+            checkpoints: db.open_tree("checkpoints")?,
             db,
             data_file,
             data_path,
@@ -193,6 +198,11 @@ impl Store {
     /// The projection tree.
     pub fn proj(&self) -> &sled::Tree {
         &self.proj
+    }
+
+    /// The signed checkpoints issued so far, by tree size (see `proof`).
+    pub fn checkpoints(&self) -> &sled::Tree {
+        &self.checkpoints
     }
 
     /// The log tree, for tools that inspect or (in tests) tamper with raw records.

@@ -844,3 +844,139 @@ async fn openapi_document_lists_every_route() {
         .get("CreateCredential")
         .is_some());
 }
+
+#[tokio::test]
+async fn proofs_over_http_check_out_against_the_signed_checkpoint() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let app = TestApp::new().await;
+    let admin = app.admin.clone();
+    let (_, auditor) = app.principal("aud", "user", "auditor").await;
+    let (_, c) = create(
+        &app,
+        &admin,
+        json!({"name": "k", "template": "api_key", "fields": {"api_key": SECRET}}),
+    )
+    .await;
+    let id = c["id"].as_str().unwrap().to_string();
+    let (_, key) = app
+        .call_raw("GET", "/v1/ledger/publickey", Some(&auditor), None, "")
+        .await;
+    let (s, note1) = app
+        .call_raw("GET", "/v1/ledger/checkpoint", Some(&auditor), None, "")
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let cp1 = credledger::note::verify_checkpoint(&note1, key.trim()).unwrap();
+    app.call(
+        "POST",
+        &format!("/v1/credentials/{id}/resolve"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let (_, note2) = app
+        .call_raw("GET", "/v1/ledger/checkpoint", Some(&auditor), None, "")
+        .await;
+    let cp2 = credledger::note::verify_checkpoint(&note2, key.trim()).unwrap();
+    assert!(cp2.size > cp1.size);
+
+    // The auditor proves the `used` event against the checkpoint.
+    let used = audit(&app, &auditor, "action=used").await;
+    let seq = used[0]["seq"].as_u64().unwrap();
+    let (s, p) = app
+        .call(
+            "GET",
+            &format!("/v1/audit/{seq}/proof"),
+            Some(&auditor),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let cp =
+        credledger::note::verify_checkpoint(p["checkpoint"].as_str().unwrap(), key.trim()).unwrap();
+    let leaf = b64.decode(p["leaf"].as_str().unwrap()).unwrap();
+    let path: Vec<[u8; 32]> = p["audit_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| b64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap())
+        .collect();
+    credledger::merkle::verify_inclusion(
+        &credledger::merkle::leaf_hash(&leaf),
+        seq,
+        cp.size,
+        &path,
+        &cp.root,
+    )
+    .unwrap();
+    let event = credledger::event::SignedEvent::from_record(&leaf).unwrap();
+    assert_eq!(event.event().body.action(), "used");
+
+    // Consistency between the two checkpoints.
+    let (s, c) = app
+        .call(
+            "GET",
+            &format!(
+                "/v1/ledger/proof/consistency?old={}&new={}",
+                cp1.size, cp2.size
+            ),
+            Some(&auditor),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    let proof: Vec<[u8; 32]> = c["consistency"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| b64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap())
+        .collect();
+    credledger::merkle::verify_consistency(cp1.size, cp2.size, &cp1.root, &cp2.root, &proof)
+        .unwrap();
+
+    // Leaves: the tenant's own events for its reviewers, with exact leaf bytes.
+    let (s, ev) = app
+        .call(
+            "GET",
+            "/v1/ledger/events?from=0&limit=1000",
+            Some(&auditor),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{ev}");
+    let rows = ev["events"].as_array().unwrap();
+    assert!(
+        rows.iter().all(|r| r["action"] != "ledger_initialized"),
+        "ledger-wide events are for system admins"
+    );
+    assert!(rows.iter().any(|r| r["seq"].as_u64() == Some(seq)));
+    // Bad proof requests.
+    let (s, _) = app
+        .call(
+            "GET",
+            "/v1/ledger/proof/inclusion?index=999&size=3",
+            Some(&auditor),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = app
+        .call(
+            "GET",
+            "/v1/ledger/proof/consistency?old=0&new=3",
+            Some(&auditor),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = app
+        .call(
+            "GET",
+            "/v1/ledger/proof/inclusion?index=1&size=99999",
+            Some(&auditor),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    app.assert_never_leaked(SECRET);
+}

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod credentials;
 pub mod dto;
 pub mod error;
+pub mod ledger;
 
 use crate::id::Id;
 use crate::ledger::Ledger;
@@ -72,6 +73,8 @@ pub fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
         credentials::grant, credentials::revoke_grant, credentials::usage, credentials::resolve_by_id,
         credentials::resolve_service,
         audit::query, audit::export, audit::usage_list, audit::principal_usage, audit::rotation,
+        ledger::checkpoint, ledger::checkpoints, ledger::publickey, ledger::events, ledger::inclusion,
+        ledger::consistency, ledger::prove_audit_entry,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -203,6 +206,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/usage", get(audit::usage_list))
         .route("/v1/usage/principals/{id}", get(audit::principal_usage))
         .route("/v1/compliance/rotation", get(audit::rotation))
+        .route("/v1/audit/{seq}/proof", get(ledger::prove_audit_entry))
+        .route("/v1/ledger/checkpoint", get(ledger::checkpoint))
+        .route("/v1/ledger/checkpoints", get(ledger::checkpoints))
+        .route("/v1/ledger/publickey", get(ledger::publickey))
+        .route("/v1/ledger/events", get(ledger::events))
+        .route("/v1/ledger/proof/inclusion", get(ledger::inclusion))
+        .route("/v1/ledger/proof/consistency", get(ledger::consistency))
         .fallback(not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(

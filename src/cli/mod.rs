@@ -16,12 +16,14 @@ macro_rules! outln {
 
 mod admin;
 mod audit;
+mod bundle;
 mod client;
 mod config;
 mod cred;
 mod debug;
 mod exec;
 mod fields;
+mod forensics;
 mod import;
 mod output;
 mod replay;
@@ -54,6 +56,10 @@ pub enum Command {
     /// Forensics: verify the log, rebuild projections, show past state and history.
     #[command(subcommand)]
     Replay(replay::ReplayCommand),
+    /// Write a self-contained, offline-verifiable bundle of events, keys and proofs.
+    Export(bundle::ExportArgs),
+    /// Check a bundle with only a verifier key: exit 0 ok, 1 failed (naming the problem).
+    VerifyBundle(bundle::VerifyBundleArgs),
     /// Internal load generators used by the crash test and benchmarks.
     #[command(subcommand, hide = true)]
     Debug(debug::DebugCommand),
@@ -112,6 +118,8 @@ pub fn main() -> ExitCode {
         Command::Exec(a) => (exec::exec(a), 1),
         Command::Materialize(a) => (exec::materialize(a), 1),
         Command::ImportEnv(a) => (import::run(a), 1),
+        Command::Export(args) => (bundle::export(args), 2),
+        Command::VerifyBundle(args) => (bundle::verify(args), 2),
     };
     match result {
         Ok(code) => code,

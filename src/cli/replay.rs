@@ -1,6 +1,6 @@
-//! `credledger replay`: verify, rebuild, state, history.
+//! `credledger replay`: verify, rebuild, state, history, diff, report.
 
-use super::{progress, DataArg};
+use super::{forensics, progress, DataArg};
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use credledger::audit::parse_rfc3339;
@@ -49,6 +49,30 @@ pub enum ReplayCommand {
         credential: String,
         #[command(flatten)]
         data: DataArg,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed after event A up to and including event B (the difference between
+    /// `state --at-seq A` and `state --at-seq B`): credentials created, rotated,
+    /// destroyed; grants; principals and tokens; who used what.
+    Diff {
+        #[command(flatten)]
+        data: DataArg,
+        #[arg(long)]
+        from_seq: u64,
+        #[arg(long)]
+        to_seq: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One credential's report: its state, use counts by actor, and a timeline with every
+    /// use, actor and remote address.
+    Report {
+        #[command(flatten)]
+        data: DataArg,
+        /// The credential id.
+        #[arg(long)]
+        credential: String,
         #[arg(long)]
         json: bool,
     },
@@ -181,6 +205,50 @@ pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
                         r.details
                     );
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ReplayCommand::Diff {
+            data,
+            from_seq,
+            to_seq,
+            json,
+        } => {
+            if from_seq > to_seq {
+                bail!("--from-seq {from_seq} is after --to-seq {to_seq}");
+            }
+            let store = open_store(&data)?;
+            let len = store.len()?;
+            if to_seq >= len {
+                bail!(
+                    "--to-seq {to_seq} is beyond the log (it has {len} events, the last is {})",
+                    len.saturating_sub(1)
+                );
+            }
+            let v = forensics::diff(events(&store), from_seq, to_seq)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                forensics::print_diff(&v);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ReplayCommand::Report {
+            data,
+            credential,
+            json,
+        } => {
+            let id: Id = credential
+                .parse()
+                .context("the credential id must be a UUID")?;
+            let store = open_store(&data)?;
+            let Some(v) = forensics::report(events(&store), id)? else {
+                bail!("no event mentions credential {id}");
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                forensics::print_report(&v);
             }
             Ok(ExitCode::SUCCESS)
         }

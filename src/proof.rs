@@ -1,0 +1,577 @@
+//! Proofs for outsiders: signed checkpoints, RFC 9162 inclusion and consistency proofs,
+//! and the one-call "prove this event" answer. The HTTP layer and the CLI call these.
+//!
+//! The leaves of the tree are the stored record bytes of the events (`SignedEvent::
+//! to_record`), leaf index = sequence number. The committer keeps the tree's perfect
+//! subtree hashes in the `proj` tree (see `projection`), so the tree covers exactly the
+//! durable, projected events: its size is the projection watermark. Every read here is
+//! `O(log n)` node reads (`O(log² n)` at worst for a proof).
+//!
+//! A checkpoint is a C2SP `tlog-checkpoint` body (origin, size, base64 root) in a C2SP
+//! signed note, signed with the ledger's ed25519 key under the key name = origin.
+//! Issued checkpoints are kept in the store's `checkpoints` tree (`size u64 BE` → note).
+//! They are not a cache of the log: a size signed before a signing-key rotation can no
+//! longer be signed once the old key is gone, so they survive a projection rebuild.
+//!
+//! **Invariant:** a checkpoint of size `n` is signed by the key in force after event
+//! `n - 1`: the genesis key, or the new key of the last `signing_key_rotated` event below
+//! `n`. A verifier that follows the key chain through those events can check it. If the
+//! key the caller holds is not that key (a rotation is being committed, or a key file
+//! does not belong to this ledger), nothing is signed.
+//! **Invariant:** nothing here writes to the log; the only write is a new checkpoint, made
+//! durable before it is returned.
+
+use crate::event::{Body, SignedEvent};
+use crate::id::Id;
+use crate::ledger::Ledger;
+use crate::merkle::{self, Hash};
+use crate::note::{self, Checkpoint, NoteError};
+use crate::projection::{self, index, Nodes};
+use crate::store::{Store, StoreError};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde::Serialize;
+
+/// Why a checkpoint or proof could not be produced. Each variant names its HTTP status.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProofError {
+    /// The leaf index is not below the tree size: 400, the request contradicts itself.
+    #[error("leaf index {index} is not below tree size {size}")]
+    IndexOutOfRange { index: u64, size: u64 },
+    /// The old size is larger than the new size: 400, a log never shrinks.
+    #[error("old tree size {old} is larger than new tree size {new}")]
+    OldAfterNew { old: u64, new: u64 },
+    /// The old size is 0: 422. RFC 9162 defines no consistency proof from the empty tree,
+    /// which is a prefix of every tree; a client holding no checkpoint has nothing to check.
+    #[error("old tree size must be at least 1 (RFC 9162 defines no proof from the empty tree)")]
+    OldSizeZero,
+    /// The requested tree size is larger than the tree: 404, ask again later or for a
+    /// smaller size.
+    #[error("tree size {size} is larger than the current tree ({tree_size} leaves)")]
+    SizeTooLarge { size: u64, tree_size: u64 },
+    /// The event is not (yet) a leaf of the tree: 404.
+    #[error("event {seq} is not in the tree (it has {tree_size} leaves)")]
+    NoSuchEvent { seq: u64, tree_size: u64 },
+    /// A signing-key rotation is being committed, so the current key does not yet sign
+    /// the durable tree: 503, retry in a moment.
+    #[error("a signing-key rotation is being committed; retry")]
+    RotationInProgress,
+    /// The signing key given does not sign this ledger at this size (an offline tool read
+    /// a key file from another ledger, or one whose rotation was never finished): 500;
+    /// start the server once to finish an interrupted rotation.
+    #[error("the signing key is not this ledger's key at tree size {size} (expected public key {expected})")]
+    WrongSigningKey { size: u64, expected: String },
+    /// The log has no genesis event: 404, there is nothing to prove yet.
+    #[error("the ledger is empty")]
+    Empty,
+    /// A stored event or checkpoint does not decode: 500; run `credledger replay verify`.
+    #[error("the log is inconsistent at event {seq}: {detail} (run `credledger replay verify`)")]
+    Integrity { seq: u64, detail: String },
+    /// The checkpoint could not be signed (an invalid origin): 500.
+    #[error(transparent)]
+    Note(#[from] NoteError),
+    /// Storage failed: 500.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A signed checkpoint: the tree size and root it commits to, and the signed note.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SignedCheckpoint {
+    pub tree_size: u64,
+    #[serde(with = "b64::hash")]
+    pub root: Hash,
+    /// The C2SP signed note (checkpoint body, blank line, signature lines).
+    pub note: String,
+}
+
+/// An RFC 9162 inclusion proof (field names after RFC 6962 `get-proof-by-hash`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InclusionProof {
+    pub leaf_index: u64,
+    pub tree_size: u64,
+    /// PATH (RFC 9162 §2.1.3.1), deepest sibling first, base64.
+    #[serde(with = "b64::hashes")]
+    pub audit_path: Vec<Hash>,
+}
+
+/// An RFC 9162 consistency proof (output name after RFC 6962 `get-sth-consistency`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConsistencyProof {
+    pub old_size: u64,
+    pub new_size: u64,
+    /// PROOF (RFC 9162 §2.1.4.1), base64.
+    #[serde(with = "b64::hashes")]
+    pub consistency: Vec<Hash>,
+}
+
+/// Everything a third party needs to check one event against a signed checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EventProof {
+    pub seq: u64,
+    /// The exact leaf bytes (the stored record), base64.
+    #[serde(with = "b64::bytes")]
+    pub leaf: Vec<u8>,
+    pub leaf_index: u64,
+    pub tree_size: u64,
+    #[serde(with = "b64::hashes")]
+    pub audit_path: Vec<Hash>,
+    /// The signed checkpoint note of `tree_size`.
+    pub checkpoint: String,
+}
+
+/// The number of leaves in the tree (= events durable and projected).
+pub fn tree_size(store: &Store) -> Result<u64, ProofError> {
+    Ok(projection::watermark(store.proj())?)
+}
+
+/// The tree head of the first `size` leaves.
+pub fn root(store: &Store, size: u64) -> Result<Hash, ProofError> {
+    check_size(store, size)?;
+    Ok(merkle::root(size, &Nodes(store.proj()))?)
+}
+
+fn check_size(store: &Store, size: u64) -> Result<(), ProofError> {
+    let tree_size = tree_size(store)?;
+    if size > tree_size {
+        return Err(ProofError::SizeTooLarge { size, tree_size });
+    }
+    Ok(())
+}
+
+fn from_merkle(e: merkle::ProofError<StoreError>) -> ProofError {
+    match e {
+        merkle::ProofError::IndexOutOfRange { index, size } => {
+            ProofError::IndexOutOfRange { index, size }
+        }
+        merkle::ProofError::OldAfterNew { old, new } => ProofError::OldAfterNew { old, new },
+        merkle::ProofError::OldSizeZero => ProofError::OldSizeZero,
+        merkle::ProofError::InvalidRange { start, end } => ProofError::Integrity {
+            seq: start,
+            detail: format!("inverted subtree range [{start}, {end})"),
+        },
+        merkle::ProofError::Reader(e) => ProofError::Store(e),
+    }
+}
+
+/// The inclusion proof of leaf `index` in the tree of `size` leaves.
+pub fn inclusion(store: &Store, index: u64, size: u64) -> Result<InclusionProof, ProofError> {
+    if index >= size {
+        return Err(ProofError::IndexOutOfRange { index, size });
+    }
+    check_size(store, size)?;
+    let audit_path =
+        merkle::inclusion_proof(index, size, &Nodes(store.proj())).map_err(from_merkle)?;
+    Ok(InclusionProof {
+        leaf_index: index,
+        tree_size: size,
+        audit_path,
+    })
+}
+
+/// The consistency proof between the trees of `old` and `new` leaves.
+pub fn consistency(store: &Store, old: u64, new: u64) -> Result<ConsistencyProof, ProofError> {
+    if old > new {
+        return Err(ProofError::OldAfterNew { old, new });
+    }
+    if old == 0 {
+        return Err(ProofError::OldSizeZero);
+    }
+    check_size(store, new)?;
+    let consistency =
+        merkle::consistency_proof(old, new, &Nodes(store.proj())).map_err(from_merkle)?;
+    Ok(ConsistencyProof {
+        old_size: old,
+        new_size: new,
+        consistency,
+    })
+}
+
+/// Reads and decodes the stored event at `seq`.
+pub fn event(store: &Store, seq: u64) -> Result<SignedEvent, ProofError> {
+    let rec = store.record(seq)?.ok_or(ProofError::Integrity {
+        seq,
+        detail: "the event is missing".into(),
+    })?;
+    SignedEvent::from_record(&rec).map_err(|e| ProofError::Integrity {
+        seq,
+        detail: e.to_string(),
+    })
+}
+
+/// The origin (checkpoint key name) and genesis key, from event 0.
+pub fn genesis(store: &Store) -> Result<(String, VerifyingKey), ProofError> {
+    if store.is_empty()? {
+        return Err(ProofError::Empty);
+    }
+    let e = event(store, 0)?;
+    let Body::LedgerInitialized {
+        origin,
+        signing_key,
+    } = &e.event().body
+    else {
+        return Err(ProofError::Integrity {
+            seq: 0,
+            detail: "event 0 is not ledger_initialized".into(),
+        });
+    };
+    let key = VerifyingKey::from_bytes(signing_key).map_err(|_| ProofError::Integrity {
+        seq: 0,
+        detail: "the genesis key is not an ed25519 key".into(),
+    })?;
+    Ok((origin.clone(), key))
+}
+
+/// The sequence numbers of the `signing_key_rotated` events below `size`, ascending. Read
+/// from the audit index of ledger-wide events (genesis and key rotations only), so it
+/// costs one read per such event.
+pub fn rotations(store: &Store, size: u64) -> Result<Vec<u64>, ProofError> {
+    let action = Body::ACTIONS
+        .iter()
+        .position(|a| *a == "signing_key_rotated")
+        .expect("a listed action") as u8;
+    let prefix = projection::audit_prefix(Id::NIL, index::TIME, &[]);
+    let mut out = Vec::new();
+    for entry in projection::audit_seqs(store.proj(), prefix, 0) {
+        let (seq, [tag_action, _]) = entry?;
+        if seq >= size {
+            break;
+        }
+        if tag_action == action {
+            out.push(seq);
+        }
+    }
+    Ok(out)
+}
+
+/// The key chain below `size`: `(first sequence number it signs, key)`, genesis first.
+pub fn key_chain(store: &Store, size: u64) -> Result<Vec<(u64, VerifyingKey)>, ProofError> {
+    let (_, genesis) = genesis(store)?;
+    let mut chain = vec![(0, genesis)];
+    for seq in rotations(store, size)? {
+        let e = event(store, seq)?;
+        let Body::SigningKeyRotated { new_key, .. } = &e.event().body else {
+            return Err(ProofError::Integrity {
+                seq,
+                detail: "the audit index points at a non-rotation".into(),
+            });
+        };
+        let key = VerifyingKey::from_bytes(new_key).map_err(|_| ProofError::Integrity {
+            seq,
+            detail: "the new signing key is not an ed25519 key".into(),
+        })?;
+        chain.push((seq + 1, key));
+    }
+    Ok(chain)
+}
+
+/// The signing key in force after `size` events (the one that signs a checkpoint of
+/// that size).
+pub fn key_at(store: &Store, size: u64) -> Result<VerifyingKey, ProofError> {
+    Ok(key_chain(store, size)?
+        .last()
+        .expect("the chain starts with the genesis key")
+        .1)
+}
+
+fn parse_stored(size: u64, note: &[u8]) -> Result<SignedCheckpoint, ProofError> {
+    let corrupt = |detail: String| {
+        ProofError::Store(StoreError::Corrupt {
+            tree: "checkpoints",
+            detail,
+        })
+    };
+    let note = String::from_utf8(note.to_vec())
+        .map_err(|_| corrupt(format!("checkpoint {size} is not UTF-8")))?;
+    let body = note
+        .split_once("\n\n")
+        .map(|(b, _)| format!("{b}\n"))
+        .unwrap_or_default();
+    let cp =
+        Checkpoint::parse_body(&body).map_err(|e| corrupt(format!("checkpoint {size}: {e}")))?;
+    if cp.size != size {
+        return Err(corrupt(format!(
+            "checkpoint stored under size {size} says {}",
+            cp.size
+        )));
+    }
+    Ok(SignedCheckpoint {
+        tree_size: size,
+        root: cp.root,
+        note,
+    })
+}
+
+/// The stored checkpoint of `size`, if one was issued.
+pub fn stored_checkpoint(store: &Store, size: u64) -> Result<Option<SignedCheckpoint>, ProofError> {
+    store
+        .checkpoints()
+        .get(size.to_be_bytes())
+        .map_err(StoreError::from)?
+        .map(|v| parse_stored(size, &v))
+        .transpose()
+}
+
+/// Every issued checkpoint, by ascending size.
+pub fn stored_checkpoints(store: &Store) -> Result<Vec<SignedCheckpoint>, ProofError> {
+    store
+        .checkpoints()
+        .iter()
+        .map(|r| {
+            let (k, v) = r.map_err(StoreError::from)?;
+            let size = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| {
+                ProofError::Store(StoreError::Corrupt {
+                    tree: "checkpoints",
+                    detail: "key is not 8 bytes".into(),
+                })
+            })?);
+            parse_stored(size, &v)
+        })
+        .collect()
+}
+
+/// Signs (or returns the already issued) checkpoint of the current tree with `sk`, which
+/// must be the key in force at the current size. For offline tools that hold the key
+/// file; a running ledger uses [`checkpoint`].
+pub fn checkpoint_with_key(store: &Store, sk: &SigningKey) -> Result<SignedCheckpoint, ProofError> {
+    let size = tree_size(store)?;
+    if let Some(cp) = stored_checkpoint(store, size)? {
+        return Ok(cp);
+    }
+    let expected = key_at(store, size)?;
+    if expected != sk.verifying_key() {
+        return Err(ProofError::WrongSigningKey {
+            size,
+            expected: hex::encode(expected.as_bytes()),
+        });
+    }
+    let (origin, _) = genesis(store)?;
+    let root = merkle::root(size, &Nodes(store.proj()))?;
+    let cp = Checkpoint {
+        origin: origin.clone(),
+        size,
+        root,
+        extensions: vec![],
+    };
+    let note = note::sign_checkpoint(&cp, &origin, sk)?;
+    store
+        .checkpoints()
+        .insert(size.to_be_bytes(), note.as_bytes())
+        .map_err(StoreError::from)?;
+    store.sync()?;
+    Ok(SignedCheckpoint {
+        tree_size: size,
+        root,
+        note,
+    })
+}
+
+/// Signs (or returns the already issued) checkpoint of the current tree with the ledger's
+/// key. During a signing-key rotation it waits briefly for the rotation to be durable.
+pub fn checkpoint(ledger: &Ledger) -> Result<SignedCheckpoint, ProofError> {
+    const ATTEMPTS: u32 = 200;
+    for _ in 0..ATTEMPTS {
+        let sk = ledger.sign_with_ledger_key(|sk, _| sk.clone());
+        match checkpoint_with_key(ledger.store(), &sk) {
+            Err(ProofError::WrongSigningKey { .. }) => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
+            other => return other,
+        }
+    }
+    Err(ProofError::RotationInProgress)
+}
+
+/// Proves event `seq` against `cp`: its leaf bytes and inclusion proof.
+pub fn prove_event_at(
+    store: &Store,
+    cp: &SignedCheckpoint,
+    seq: u64,
+) -> Result<EventProof, ProofError> {
+    if seq >= cp.tree_size {
+        return Err(ProofError::NoSuchEvent {
+            seq,
+            tree_size: cp.tree_size,
+        });
+    }
+    let leaf = store
+        .record(seq)?
+        .ok_or(ProofError::Integrity {
+            seq,
+            detail: "the event is missing".into(),
+        })?
+        .to_vec();
+    let p = inclusion(store, seq, cp.tree_size)?;
+    Ok(EventProof {
+        seq,
+        leaf,
+        leaf_index: seq,
+        tree_size: cp.tree_size,
+        audit_path: p.audit_path,
+        checkpoint: cp.note.clone(),
+    })
+}
+
+/// Proves event `seq` against a fresh checkpoint of the current tree.
+pub fn prove_event(ledger: &Ledger, seq: u64) -> Result<EventProof, ProofError> {
+    let cp = checkpoint(ledger)?;
+    prove_event_at(ledger.store(), &cp, seq)
+}
+
+/// The C2SP verifier key (`origin+keyid+base64`) of the ledger's current signing key,
+/// which signs new checkpoints.
+pub fn verifier_key(ledger: &Ledger) -> Result<String, ProofError> {
+    let origin = ledger
+        .with_state(|s| s.origin.clone())
+        .ok_or(ProofError::Empty)?;
+    Ok(note::verifier_key(&origin, &ledger.signing_public_key())?)
+}
+
+/// The C2SP verifier key of the genesis signing key: the ledger's identity, from which a
+/// verifier follows the key chain.
+pub fn genesis_verifier_key(store: &Store) -> Result<String, ProofError> {
+    let (origin, key) = genesis(store)?;
+    Ok(note::verifier_key(&origin, &key)?)
+}
+
+/// Serde helpers: hashes and bytes as standard base64 with padding, as the C2SP tools
+/// write them.
+pub mod b64 {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
+
+    /// Encodes bytes.
+    pub fn encode(bytes: &[u8]) -> String {
+        STANDARD.encode(bytes)
+    }
+
+    /// Decodes bytes.
+    pub fn decode(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
+        STANDARD.decode(s)
+    }
+
+    fn decode_hash(s: &str) -> Option<[u8; 32]> {
+        decode(s).ok()?.try_into().ok()
+    }
+
+    /// One 32-byte hash.
+    pub mod hash {
+        use super::*;
+        pub fn serialize<S: Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_str(&encode(h))
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+            let s = String::deserialize(d)?;
+            decode_hash(&s).ok_or_else(|| D::Error::custom("not the base64 of 32 bytes"))
+        }
+    }
+
+    /// A list of 32-byte hashes.
+    pub mod hashes {
+        use super::*;
+        pub fn serialize<S: Serializer>(hs: &[[u8; 32]], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(hs.iter().map(|h| encode(h)))
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<[u8; 32]>, D::Error> {
+            let v = Vec::<String>::deserialize(d)?;
+            v.iter()
+                .map(|s| {
+                    decode_hash(s).ok_or_else(|| D::Error::custom("not the base64 of 32 bytes"))
+                })
+                .collect()
+        }
+    }
+
+    /// Arbitrary bytes.
+    pub mod bytes {
+        use super::*;
+        pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_str(&encode(b))
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+            let s = String::deserialize(d)?;
+            decode(&s).map_err(|_| D::Error::custom("not valid base64"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::Config;
+
+    #[test]
+    fn proofs_and_checkpoints_of_a_fresh_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, _) = Ledger::open(Config::new(dir.path())).unwrap();
+        let store = ledger.store();
+        let size = tree_size(store).unwrap();
+        assert_eq!(size, 4, "bootstrap writes four events");
+        let cp = checkpoint(&ledger).unwrap();
+        assert_eq!(cp.tree_size, size);
+        let vk = verifier_key(&ledger).unwrap();
+        let checked = note::verify_checkpoint(&cp.note, &vk).unwrap();
+        assert_eq!((checked.size, checked.root), (size, cp.root));
+        assert_eq!(stored_checkpoints(store).unwrap(), vec![cp.clone()]);
+        for seq in 0..size {
+            let p = prove_event(&ledger, seq).unwrap();
+            merkle::verify_inclusion(
+                &merkle::leaf_hash(&p.leaf),
+                seq,
+                size,
+                &p.audit_path,
+                &cp.root,
+            )
+            .unwrap();
+        }
+        assert!(matches!(
+            inclusion(store, 4, 4),
+            Err(ProofError::IndexOutOfRange { index: 4, size: 4 })
+        ));
+        assert!(matches!(
+            inclusion(store, 0, 5),
+            Err(ProofError::SizeTooLarge {
+                size: 5,
+                tree_size: 4
+            })
+        ));
+        assert!(matches!(
+            consistency(store, 3, 2),
+            Err(ProofError::OldAfterNew { old: 3, new: 2 })
+        ));
+        assert!(matches!(
+            consistency(store, 0, 2),
+            Err(ProofError::OldSizeZero)
+        ));
+        assert!(matches!(
+            prove_event(&ledger, 9),
+            Err(ProofError::NoSuchEvent {
+                seq: 9,
+                tree_size: 4
+            })
+        ));
+        let other = SigningKey::from_bytes(&[9; 32]);
+        store.checkpoints().clear().unwrap();
+        assert!(matches!(
+            checkpoint_with_key(store, &other),
+            Err(ProofError::WrongSigningKey { size: 4, .. })
+        ));
+        ledger.shutdown();
+    }
+
+    #[test]
+    fn dto_json_uses_standard_base64() {
+        let p = InclusionProof {
+            leaf_index: 1,
+            tree_size: 2,
+            audit_path: vec![[0xff; 32]],
+        };
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(
+            v["audit_path"][0],
+            "//////////////////////////////////////////8="
+        );
+        assert_eq!(v["leaf_index"], 1);
+    }
+}
