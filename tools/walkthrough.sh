@@ -5,7 +5,7 @@
 #   CREDLEDGER_BIN=target/debug/credledger bash tools/walkthrough.sh
 set -euo pipefail
 
-BIN=${CREDLEDGER_BIN:-target/debug/credledger}
+BIN=$(realpath "${CREDLEDGER_BIN:-target/debug/credledger}")
 for tool in curl jq; do
   command -v "$tool" >/dev/null || { echo "walkthrough: $tool is required (apt-get install $tool)" >&2; exit 2; }
 done
@@ -19,6 +19,8 @@ trap cleanup EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/v1/health" >/dev/null && break; sleep 0.1; done
 fail() { echo "walkthrough FAILED: $*" >&2; cat "$WORK/server.log" >&2; exit 1; }
 check() { [ "$1" = "$2" ] || fail "expected '$2', got '$1' ($3)"; }
+
+cd "$WORK"
 
 # --- README walk-through starts here -------------------------------------------------
 API=http://127.0.0.1:$PORT
@@ -49,10 +51,22 @@ echo "$USES" | grep -q sk-demo && fail "audit view leaked a secret"
 DENIED=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $AUDIT_TOKEN" -X POST "$API/v1/credentials/$CRED/resolve")
 check "$DENIED" "403" "auditor resolve is denied"
 check "$(curl -sf -H "Authorization: Bearer $AUDIT_TOKEN" "$API/v1/audit?outcome=denied" | jq -r '.events[-1].action')" "use_denied" "denial recorded"
+
+# Proof for a third party: the ledger's verifier key, a signed checkpoint (C2SP note),
+# and the inclusion proof of the first use against that checkpoint.
+curl -sf -H "Authorization: Bearer $AUDIT_TOKEN" "$API/v1/ledger/publickey" > ledger.pub
+curl -sf -H "Authorization: Bearer $AUDIT_TOKEN" "$API/v1/ledger/checkpoint" > checkpoint.txt
+SEQ=$(echo "$USES" | jq '.events[0].seq')
+curl -sf -H "Authorization: Bearer $AUDIT_TOKEN" "$API/v1/audit/$SEQ/proof" > proof.json
+check "$(jq -r '.leaf_index' proof.json)" "$SEQ" "proof of the first use"
+grep -q "^— " checkpoint.txt || fail "checkpoint is not a signed note"
 # --- README walk-through ends here ---------------------------------------------------
 
-# Forensics on the same data directory: stop the server, verify and replay the log.
+# Forensics on the same data directory: stop the server, verify and replay the log, and
+# export a bundle that a third party checks with the public key alone.
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+"$BIN" export --data "$CREDLEDGER_DATA" --out "$WORK/audit.bundle" >/dev/null || fail "export"
+"$BIN" verify-bundle "$WORK/audit.bundle" --key "$(cat ledger.pub)" >/dev/null || fail "verify-bundle"
 "$BIN" replay verify --data "$CREDLEDGER_DATA" | grep -q '^ok:' || fail "replay verify"
 "$BIN" replay history "$CRED" --data "$CREDLEDGER_DATA" | grep -q rotated || fail "replay history"
 "$BIN" replay state --at-seq 4 --data "$CREDLEDGER_DATA" | grep -q openai-prod || fail "replay state"
