@@ -178,14 +178,20 @@ async fn read(
                 x.version == v && (x.state == "destroyed" || kv.deleted.contains_key(&v))
             });
             match found {
-                Some(x) => Err(VaultError {
-                    status: StatusCode::NOT_FOUND,
-                    errors: vec![],
-                    body: Some(envelope(
+                Some(x) => {
+                    // The envelope with the version's metadata (what hvac looks at) and
+                    // an empty `errors` (what vaultrs looks at).
+                    let mut body = envelope(
                         ctx.0.request_id.as_deref(),
                         json!({"data": null, "metadata": version_metadata(x, &kv)}),
-                    )),
-                }),
+                    );
+                    body["errors"] = json!([]);
+                    Err(VaultError {
+                        status: StatusCode::NOT_FOUND,
+                        errors: vec![],
+                        body: Some(body),
+                    })
+                }
                 None => Err(VaultError::not_found()),
             }
         }
