@@ -238,6 +238,78 @@ pub fn set_config(
 mod tests {
     use super::*;
 
+    use crate::event::{Event, Owner, RequestContext, Sealed, EVENT_FORMAT};
+
+    fn state_with_version(current: u32, cas_required: bool) -> (State, Id, Id) {
+        let (tenant, cred) = (Id([1; 16]), Id([2; 16]));
+        let mut state = State::default();
+        let sealed = Sealed {
+            nonce: [0; 24],
+            ciphertext: vec![],
+        };
+        let mut bodies = vec![Body::CredentialCreated {
+            tenant,
+            credential: cred,
+            name: "app/db".into(),
+            template: "custom".into(),
+            service: "custom".into(),
+            owner: Owner::Tenant,
+            description: String::new(),
+            public: BTreeMap::new(),
+            sealed: sealed.clone(),
+            rotate_every_days: None,
+            expires_at_ms: None,
+            is_default: false,
+        }];
+        for version in 2..=current {
+            bodies.push(Body::CredentialRotated {
+                tenant,
+                credential: cred,
+                version,
+                public: BTreeMap::new(),
+                sealed: sealed.clone(),
+                retired: vec![],
+            });
+        }
+        bodies.push(Body::KvMetadataSet {
+            tenant,
+            credential: cred,
+            max_versions: 0,
+            cas_required,
+            delete_version_after: "0s".into(),
+            custom_metadata: BTreeMap::new(),
+        });
+        for (seq, body) in bodies.into_iter().enumerate() {
+            state.apply(&Event {
+                format: EVENT_FORMAT,
+                seq: seq as u64,
+                at_ms: 0,
+                prev: [0; 32],
+                actor: Default::default(),
+                context: RequestContext::default(),
+                body,
+            });
+        }
+        (state, tenant, cred)
+    }
+
+    #[test]
+    fn check_and_set_matches_the_current_version_only() {
+        let (s, t, c) = state_with_version(3, false);
+        let mismatch = Err(DomainError::Conflict(CAS_MISMATCH.into()));
+        assert_eq!(check_cas(&s, t, Some(c), Some(3)), Ok(()));
+        assert_eq!(check_cas(&s, t, Some(c), None), Ok(()));
+        assert_eq!(check_cas(&s, t, Some(c), Some(2)), mismatch);
+        assert_eq!(check_cas(&s, t, Some(c), Some(0)), mismatch);
+        assert_eq!(check_cas(&s, t, None, Some(0)), Ok(()));
+        assert_eq!(check_cas(&s, t, None, Some(1)), mismatch);
+        let (s, t, c) = state_with_version(1, true);
+        assert_eq!(
+            check_cas(&s, t, Some(c), None),
+            Err(DomainError::Conflict(CAS_REQUIRED.into()))
+        );
+    }
+
     #[test]
     fn go_durations() {
         for ok in ["0s", "1h30m", "768h", "1.5h", "10ms"] {
