@@ -192,6 +192,30 @@ fn details(body: &Body) -> Value {
         Body::AccessDenied {
             attempted, reason, ..
         } => json!({"attempted": attempted, "reason": reason_name(*reason)}),
+        Body::VersionsDeleted { versions, .. }
+        | Body::VersionsUndeleted { versions, .. }
+        | Body::VersionsDestroyed { versions, .. } => json!({"versions": versions}),
+        Body::KvMetadataSet {
+            max_versions,
+            cas_required,
+            delete_version_after,
+            custom_metadata,
+            ..
+        } => json!({
+            "max_versions": max_versions, "cas_required": cas_required,
+            "delete_version_after": delete_version_after,
+            "custom_metadata_keys": custom_metadata.keys().collect::<Vec<_>>(),
+        }),
+        Body::KvConfigSet {
+            mount,
+            max_versions,
+            cas_required,
+            delete_version_after,
+            ..
+        } => json!({
+            "mount": mount, "max_versions": max_versions, "cas_required": cas_required,
+            "delete_version_after": delete_version_after,
+        }),
         Body::MasterKeyRotated {
             old_key_id,
             new_key_id,

@@ -293,6 +293,42 @@ pub enum Body {
         new_key: [u8; 32],
         possession: Vec<u8>,
     },
+    /// Vault KV: `versions` were soft-deleted (reads refuse them until undeleted).
+    VersionsDeleted {
+        tenant: Id,
+        credential: Id,
+        versions: Vec<u32>,
+    },
+    /// Vault KV: soft-deleted `versions` are readable again.
+    VersionsUndeleted {
+        tenant: Id,
+        credential: Id,
+        versions: Vec<u32>,
+    },
+    /// Vault KV: the data keys of `versions` were deleted (crypto-shred of those versions
+    /// only; the credential stays).
+    VersionsDestroyed {
+        tenant: Id,
+        credential: Id,
+        versions: Vec<u32>,
+    },
+    /// Vault KV per-secret metadata; replaces the previous values.
+    KvMetadataSet {
+        tenant: Id,
+        credential: Id,
+        max_versions: u32,
+        cas_required: bool,
+        delete_version_after: String,
+        custom_metadata: BTreeMap<String, String>,
+    },
+    /// Vault KV mount configuration of a tenant; replaces the previous values.
+    KvConfigSet {
+        tenant: Id,
+        mount: String,
+        max_versions: u32,
+        cas_required: bool,
+        delete_version_after: String,
+    },
 }
 
 impl Body {
@@ -319,6 +355,11 @@ impl Body {
             Body::AccessDenied { .. } => "access_denied",
             Body::MasterKeyRotated { .. } => "master_key_rotated",
             Body::SigningKeyRotated { .. } => "signing_key_rotated",
+            Body::VersionsDeleted { .. } => "versions_deleted",
+            Body::VersionsUndeleted { .. } => "versions_undeleted",
+            Body::VersionsDestroyed { .. } => "versions_destroyed",
+            Body::KvMetadataSet { .. } => "kv_metadata_set",
+            Body::KvConfigSet { .. } => "kv_config_set",
         }
     }
 
@@ -344,6 +385,11 @@ impl Body {
         "access_denied",
         "master_key_rotated",
         "signing_key_rotated",
+        "versions_deleted",
+        "versions_undeleted",
+        "versions_destroyed",
+        "kv_metadata_set",
+        "kv_config_set",
     ];
 
     /// The audit outcome: `ok`, `denied` or `failed`.
@@ -377,7 +423,12 @@ impl Body {
             | Body::CredentialDeleted { tenant, .. }
             | Body::CredentialRestored { tenant, .. }
             | Body::CredentialDestroyed { tenant, .. }
-            | Body::AccessDenied { tenant, .. } => Some(*tenant),
+            | Body::AccessDenied { tenant, .. }
+            | Body::VersionsDeleted { tenant, .. }
+            | Body::VersionsUndeleted { tenant, .. }
+            | Body::VersionsDestroyed { tenant, .. }
+            | Body::KvMetadataSet { tenant, .. }
+            | Body::KvConfigSet { tenant, .. } => Some(*tenant),
         }
     }
 
@@ -393,7 +444,11 @@ impl Body {
             | Body::CredentialDeleted { credential, .. }
             | Body::CredentialRestored { credential, .. }
             | Body::CredentialDestroyed { credential, .. }
-            | Body::AccessDenied { credential, .. } => Some(*credential),
+            | Body::AccessDenied { credential, .. }
+            | Body::VersionsDeleted { credential, .. }
+            | Body::VersionsUndeleted { credential, .. }
+            | Body::VersionsDestroyed { credential, .. }
+            | Body::KvMetadataSet { credential, .. } => Some(*credential),
             Body::CredentialUsed { credential, .. } | Body::UseDenied { credential, .. } => {
                 *credential
             }
@@ -605,7 +660,7 @@ mod tests {
 
     #[test]
     fn action_names_follow_variant_order() {
-        assert_eq!(Body::ACTIONS.len(), 20);
+        assert_eq!(Body::ACTIONS.len(), 25);
         assert_eq!(Body::ACTIONS[9], "used");
     }
 

@@ -41,6 +41,9 @@ use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
+mod kv;
+pub use kv::{KvWrite, KV_TEMPLATE};
+
 /// A source of "now" in Unix milliseconds. The shell passes the system clock; tests may
 /// pass a fixed one.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -65,6 +68,8 @@ pub struct Config {
     /// The checkpoint origin (key name) for a new ledger.
     pub origin: Option<String>,
     pub clock: Clock,
+    /// The Vault KV v2 mount served under `/v1/{mount}/` (default `secret`).
+    pub vault_mount: String,
 }
 
 impl Config {
@@ -77,6 +82,7 @@ impl Config {
             retain_versions: 10,
             origin: None,
             clock: system_clock(),
+            vault_mount: "secret".into(),
         }
     }
 }

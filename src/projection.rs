@@ -8,6 +8,8 @@
 //!   (`t`), credential (`c`) and actor (`p`). Entries point at log sequence numbers and
 //!   carry the action and outcome, so filters on those skip the log; the audit view reads
 //!   the event itself from the log.
+//! * `kv ‖ tenant ‖ credential` → [`KvView`] (Vault KV metadata and soft-deleted
+//!   versions) and `kg ‖ tenant` → [`KvConfigView`] (the KV mount configuration).
 //! * `m ‖ level ‖ index` → a Merkle subtree hash (RFC 9162, see `merkle`).
 //! * `w` → the number of events applied (the watermark).
 //!
@@ -118,6 +120,32 @@ pub struct UsageView {
     pub last_other: Option<Id>,
     pub last_remote_addr: Option<String>,
     pub last_source: Option<Source>,
+}
+
+/// Vault KV facts of a credential: its KV metadata and its soft-deleted versions.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct KvView {
+    pub max_versions: u32,
+    pub cas_required: bool,
+    pub delete_version_after: String,
+    pub custom_metadata: BTreeMap<String, String>,
+    /// Soft-deleted versions and when they were deleted.
+    pub deleted: BTreeMap<u32, i64>,
+}
+
+/// A tenant's Vault KV mount configuration.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct KvConfigView {
+    pub max_versions: u32,
+    pub cas_required: bool,
+    pub delete_version_after: String,
+}
+
+fn kv_key(tenant: Id, cred: Id) -> Vec<u8> {
+    [&b"kv"[..], tenant.as_bytes(), cred.as_bytes()].concat()
+}
+fn kv_config_key(tenant: Id) -> Vec<u8> {
+    [&b"kg"[..], tenant.as_bytes()].concat()
 }
 
 fn cred_key(tenant: Id, cred: Id) -> Vec<u8> {
@@ -286,6 +314,7 @@ fn apply_one(ov: &mut Overlay<'_>, event: &Event, record: &[u8]) -> Result<(), S
         );
     }
     apply_credential_view(ov, event)?;
+    apply_kv(ov, event)?;
     apply_usage(ov, event)?;
     let size = event.seq;
     let nodes = merkle::append(size, merkle::leaf_hash(record), &*ov)?;
@@ -407,6 +436,25 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
                 mark_version(ov, tenant, cred, *v, "destroyed")?;
             }
         }
+        Body::VersionsDeleted { versions, .. } => {
+            for v in versions {
+                mark_version(ov, tenant, cred, *v, "deleted")?;
+            }
+        }
+        Body::VersionsUndeleted { versions, .. } => {
+            for v in versions {
+                mark_version(ov, tenant, cred, *v, "live")?;
+            }
+        }
+        Body::VersionsDestroyed { versions, .. } => {
+            for v in versions {
+                mark_version(ov, tenant, cred, *v, "destroyed")?;
+            }
+            if versions.contains(&view.current_version) {
+                view.sealed = None;
+            }
+        }
+        Body::KvMetadataSet { .. } => {}
         Body::CredentialVerified {
             version,
             ok,
@@ -442,6 +490,69 @@ fn mark_version(
         v.state = state.to_string();
         ov.put_as(key, &v);
     }
+    Ok(())
+}
+
+fn apply_kv(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
+    if let Body::KvConfigSet {
+        tenant,
+        max_versions,
+        cas_required,
+        delete_version_after,
+        ..
+    } = &event.body
+    {
+        let view = KvConfigView {
+            max_versions: *max_versions,
+            cas_required: *cas_required,
+            delete_version_after: delete_version_after.clone(),
+        };
+        ov.put_as(kv_config_key(*tenant), &view);
+        return Ok(());
+    }
+    let (tenant, cred) = match &event.body {
+        Body::VersionsDeleted {
+            tenant, credential, ..
+        }
+        | Body::VersionsUndeleted {
+            tenant, credential, ..
+        }
+        | Body::VersionsDestroyed {
+            tenant, credential, ..
+        }
+        | Body::KvMetadataSet {
+            tenant, credential, ..
+        } => (*tenant, *credential),
+        _ => return Ok(()),
+    };
+    let key = kv_key(tenant, cred);
+    let mut view: KvView = ov.get_as(&key)?.unwrap_or_default();
+    match &event.body {
+        Body::VersionsDeleted { versions, .. } => {
+            for v in versions {
+                view.deleted.insert(*v, event.at_ms);
+            }
+        }
+        Body::VersionsUndeleted { versions, .. } | Body::VersionsDestroyed { versions, .. } => {
+            for v in versions {
+                view.deleted.remove(v);
+            }
+        }
+        Body::KvMetadataSet {
+            max_versions,
+            cas_required,
+            delete_version_after,
+            custom_metadata,
+            ..
+        } => {
+            view.max_versions = *max_versions;
+            view.cas_required = *cas_required;
+            view.delete_version_after = delete_version_after.clone();
+            view.custom_metadata = custom_metadata.clone();
+        }
+        _ => {}
+    }
+    ov.put_as(key, &view);
     Ok(())
 }
 
@@ -525,6 +636,22 @@ pub fn versions(proj: &sled::Tree, tenant: Id, id: Id) -> Result<Vec<VersionView
     proj.scan_prefix([&b"v"[..], tenant.as_bytes(), id.as_bytes()].concat())
         .map(|r| decode_view(&r?.1))
         .collect()
+}
+
+/// The Vault KV facts of a credential (defaults when the KV API never touched it).
+pub fn kv(proj: &sled::Tree, tenant: Id, id: Id) -> Result<KvView, StoreError> {
+    Ok(proj
+        .get(kv_key(tenant, id))?
+        .map(|v| decode_view(&v))
+        .transpose()?
+        .unwrap_or_default())
+}
+
+/// A tenant's Vault KV mount configuration, if it was ever set.
+pub fn kv_config(proj: &sled::Tree, tenant: Id) -> Result<Option<KvConfigView>, StoreError> {
+    proj.get(kv_config_key(tenant))?
+        .map(|v| decode_view(&v))
+        .transpose()
 }
 
 /// Usage of a credential.

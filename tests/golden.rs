@@ -12,7 +12,7 @@
 //! stops compiling), and [`every_variant_has_exactly_one_vector`] compares the vector
 //! files with `Body::ACTIONS`.
 //!
-//! The 20 sample events form one valid ledger (sequence number = variant index, each
+//! The sample events (one per variant) form one valid ledger (sequence number = variant index, each
 //! `prev` is the hash of the vector before), so the vectors also pin the genesis, link and
 //! key-rotation rules. [`hand`] parses bytes following `docs/FORMAT.md` alone, without the
 //! codec, to show the document is enough for a third party.
@@ -408,6 +408,36 @@ fn sample_bodies() -> Vec<Body> {
                 .to_bytes()
                 .to_vec(),
         },
+        Body::VersionsDeleted {
+            tenant: TENANT,
+            credential: CREDENTIAL,
+            versions: vec![1],
+        },
+        Body::VersionsUndeleted {
+            tenant: TENANT,
+            credential: CREDENTIAL,
+            versions: vec![1],
+        },
+        Body::VersionsDestroyed {
+            tenant: TENANT,
+            credential: CREDENTIAL,
+            versions: vec![1, 2],
+        },
+        Body::KvMetadataSet {
+            tenant: TENANT,
+            credential: CREDENTIAL,
+            max_versions: 5,
+            cas_required: true,
+            delete_version_after: "768h".into(),
+            custom_metadata: map(&[("owner", "team-red")]),
+        },
+        Body::KvConfigSet {
+            tenant: TENANT,
+            mount: "secret".into(),
+            max_versions: 10,
+            cas_required: false,
+            delete_version_after: "0s".into(),
+        },
     ]
 }
 
@@ -637,6 +667,34 @@ fn describe(body: &Body) -> (&'static str, &'static str, Value) {
              signed by the old key, with the new key's proof of possession over \
              KEY_ROTATION_DOMAIN || old_key || new_key || seq (u64 LE).",
             json!({"old_key": h(old_key), "new_key": h(new_key), "possession": h(possession)}),
+        ),
+        Body::VersionsDeleted { tenant, credential, versions } => (
+            "versions_deleted",
+            "Vault KV: version 1 of the credential was soft-deleted (reversible).",
+            json!({"tenant": id(tenant), "credential": id(credential), "versions": versions}),
+        ),
+        Body::VersionsUndeleted { tenant, credential, versions } => (
+            "versions_undeleted",
+            "Vault KV: the soft-deleted version 1 was undeleted.",
+            json!({"tenant": id(tenant), "credential": id(credential), "versions": versions}),
+        ),
+        Body::VersionsDestroyed { tenant, credential, versions } => (
+            "versions_destroyed",
+            "Vault KV: the data keys of versions 1 and 2 were deleted (those versions are crypto-shredded).",
+            json!({"tenant": id(tenant), "credential": id(credential), "versions": versions}),
+        ),
+        Body::KvMetadataSet { tenant, credential, max_versions, cas_required, delete_version_after, custom_metadata } => (
+            "kv_metadata_set",
+            "Vault KV: the credential's KV metadata was set (all values replace the previous ones).",
+            json!({"tenant": id(tenant), "credential": id(credential), "max_versions": max_versions,
+                   "cas_required": cas_required, "delete_version_after": delete_version_after,
+                   "custom_metadata": custom_metadata}),
+        ),
+        Body::KvConfigSet { tenant, mount, max_versions, cas_required, delete_version_after } => (
+            "kv_config_set",
+            "Vault KV: the tenant's configuration of the mount `secret` was set.",
+            json!({"tenant": id(tenant), "mount": mount, "max_versions": max_versions,
+                   "cas_required": cas_required, "delete_version_after": delete_version_after}),
         ),
     }
 }

@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod dto;
 pub mod error;
 pub mod ledger;
+pub mod vault;
 
 use crate::id::Id;
 use crate::ledger::Ledger;
@@ -135,7 +136,12 @@ where
     axum::body::Body: From<B>,
 {
     let resp = next.run(req.map(axum::body::Body::from)).await;
-    if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+    // axum's own 405 has no body; one with a content type (the Vault API's) is kept.
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !resp
+            .headers()
+            .contains_key(axum::http::header::CONTENT_TYPE)
+    {
         return axum::response::IntoResponse::into_response(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
@@ -154,6 +160,7 @@ pub fn router(state: AppState) -> Router {
     })
     .on_request(())
     .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO));
+    let vault = vault::routes(&state.ledger.config().vault_mount);
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/ready", get(ready))
@@ -213,6 +220,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/ledger/events", get(ledger::events))
         .route("/v1/ledger/proof/inclusion", get(ledger::inclusion))
         .route("/v1/ledger/proof/consistency", get(ledger::consistency))
+        .merge(vault)
         .fallback(not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(

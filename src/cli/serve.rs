@@ -27,6 +27,9 @@ pub struct ServeArgs {
     /// How many versions of a credential keep their data keys.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..=1000))]
     pub retain_versions: u32,
+    /// The Vault KV v2 mount served under `/v1/{mount}/` (see README, Vault compatibility).
+    #[arg(long, env = "CREDLEDGER_VAULT_MOUNT", default_value = "secret")]
+    pub vault_mount: String,
     /// Log format: `text` or `json`.
     #[arg(long, env = "CREDLEDGER_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -75,8 +78,14 @@ fn init_logging(format: &str) {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging(&args.log_format);
+    if !api::vault::valid_mount(&args.vault_mount) {
+        anyhow::bail!(
+            "--vault-mount must be 1-64 characters of a-z, 0-9, '_' or '-' and not a native API path"
+        );
+    }
     let mut config = Config::new(&args.data.data);
     config.retain_versions = args.retain_versions;
+    config.vault_mount = args.vault_mount.clone();
     config.fallbacks = fallbacks_from_env(std::env::vars());
     if let Ok(text) = std::env::var("CREDLEDGER_MASTER_KEYS") {
         config.master_keys_text = Some(Zeroizing::new(text));

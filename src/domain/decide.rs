@@ -764,6 +764,9 @@ pub fn resolve_by_id(
     can_resolve(caller, cred).map_err(|r| deny(r, DomainError::Forbidden(deny_message(r))))?;
     resolvable(cred, now_ms).map_err(|(r, e)| deny(r, e))?;
     let version = version.unwrap_or(cred.current);
+    if let Some((reason, error)) = kv::version_refusal(state, id, version) {
+        return Err(deny(reason, error));
+    }
     if !cred.versions.contains_key(&version) {
         let error = if version > cred.current || version == 0 {
             DomainError::NotFound("version")
@@ -937,6 +940,8 @@ pub fn verify(state: &State, caller: &Caller, id: Id) -> Decision<(u32, Body)> {
         },
     ))
 }
+
+pub mod kv;
 
 #[cfg(test)]
 mod tests;

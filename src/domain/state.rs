@@ -87,6 +87,28 @@ impl Credential {
     }
 }
 
+/// Vault KV facts about one credential: soft-deleted and destroyed versions, and its
+/// KV metadata.
+#[derive(Clone, Debug, Default)]
+pub struct KvCredential {
+    /// Soft-deleted versions and when.
+    pub deleted: BTreeMap<u32, i64>,
+    /// Versions whose data keys were destroyed through the KV API.
+    pub destroyed: BTreeSet<u32>,
+    pub max_versions: u32,
+    pub cas_required: bool,
+    pub delete_version_after: String,
+    pub custom_metadata: BTreeMap<String, String>,
+}
+
+/// A tenant's Vault KV mount configuration.
+#[derive(Clone, Debug, Default)]
+pub struct KvConfig {
+    pub max_versions: u32,
+    pub cas_required: bool,
+    pub delete_version_after: String,
+}
+
 /// Everything decisions need, folded from the log.
 #[derive(Clone, Debug, Default)]
 pub struct State {
@@ -104,6 +126,10 @@ pub struct State {
     pub by_service: HashMap<(Id, String), Vec<Id>>,
     /// Number of events applied.
     pub len: u64,
+    /// Vault KV facts by credential (only credentials the KV API touched).
+    pub kv: HashMap<Id, KvCredential>,
+    /// Vault KV mount configuration by tenant.
+    pub kv_config: HashMap<Id, KvConfig>,
 }
 
 impl State {
@@ -306,6 +332,72 @@ impl State {
             }
             Body::MasterKeyRotated { new_key_id, .. } => self.master_key_id = Some(*new_key_id),
             Body::SigningKeyRotated { new_key, .. } => self.signing_key = Some(*new_key),
+            Body::VersionsDeleted {
+                credential,
+                versions,
+                ..
+            } => {
+                let kv = self.kv.entry(*credential).or_default();
+                for v in versions {
+                    kv.deleted.insert(*v, at);
+                }
+            }
+            Body::VersionsUndeleted {
+                credential,
+                versions,
+                ..
+            } => {
+                let kv = self.kv.entry(*credential).or_default();
+                for v in versions {
+                    kv.deleted.remove(v);
+                }
+            }
+            Body::VersionsDestroyed {
+                credential,
+                versions,
+                ..
+            } => {
+                let kv = self.kv.entry(*credential).or_default();
+                for v in versions {
+                    kv.deleted.remove(v);
+                    kv.destroyed.insert(*v);
+                }
+                if let Some(c) = self.credentials.get_mut(credential) {
+                    for v in versions {
+                        c.versions.remove(v);
+                    }
+                }
+            }
+            Body::KvMetadataSet {
+                credential,
+                max_versions,
+                cas_required,
+                delete_version_after,
+                custom_metadata,
+                ..
+            } => {
+                let kv = self.kv.entry(*credential).or_default();
+                kv.max_versions = *max_versions;
+                kv.cas_required = *cas_required;
+                kv.delete_version_after = delete_version_after.clone();
+                kv.custom_metadata = custom_metadata.clone();
+            }
+            Body::KvConfigSet {
+                tenant,
+                max_versions,
+                cas_required,
+                delete_version_after,
+                ..
+            } => {
+                self.kv_config.insert(
+                    *tenant,
+                    KvConfig {
+                        max_versions: *max_versions,
+                        cas_required: *cas_required,
+                        delete_version_after: delete_version_after.clone(),
+                    },
+                );
+            }
             Body::CredentialUsed { .. }
             | Body::UseDenied { .. }
             | Body::CredentialVerified { .. }

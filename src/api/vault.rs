@@ -1,0 +1,198 @@
+//! The Vault KV v2 compatible endpoints: the subset of Vault's HTTP API that KV clients
+//! (hvac, vaultrs, the `vault` CLI, External Secrets Operator) use, served under
+//! `/v1/{mount}/` for the configured mount only (default `secret`).
+//!
+//! A KV path is a credential name in the caller's tenant; its fields are the KV data.
+//! Reads are resolves with purpose `vault_read` (the `used` event is durable before the
+//! data is answered), writes are creates and rotates, and version deletes, undeletes and
+//! destroys are their own events. This module only speaks Vault's dialect: the response
+//! envelope (`request_id`, `lease_id`, `lease_duration`, `renewable`, `data`, `warnings`),
+//! the error shape `{"errors":[...]}` and Vault's status codes. Every rule is in
+//! `domain::decide::kv`; the handlers are in [`kv`].
+//!
+//! **Invariant:** an error body never carries a secret: messages are our own error texts
+//! and parser messages with quoted fragments removed.
+
+mod kv;
+
+use super::auth::token_from;
+use super::error::sanitize_parser_message;
+use super::AppState;
+use crate::domain::{Caller, DomainError};
+use crate::ledger::LedgerError;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+/// An error in Vault's shape: `{"errors":[...]}`, or a whole envelope (Vault answers a
+/// read of a deleted version with 404 and the version's metadata).
+#[derive(Debug)]
+pub struct VaultError {
+    pub status: StatusCode,
+    pub errors: Vec<String>,
+    pub body: Option<Value>,
+}
+
+impl VaultError {
+    pub fn new(status: StatusCode, errors: Vec<String>) -> Self {
+        VaultError {
+            status,
+            errors,
+            body: None,
+        }
+    }
+    /// 404 with no message, as Vault answers a missing path.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, vec![])
+    }
+    /// 400 with one message.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, vec![message.into()])
+    }
+    /// 403 `permission denied`, for a missing or wrong token and for refusals.
+    pub fn permission_denied() -> Self {
+        Self::new(StatusCode::FORBIDDEN, vec!["permission denied".into()])
+    }
+    /// 405 for a method the path does not support.
+    pub fn unsupported() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            vec!["unsupported operation".into()],
+        )
+    }
+}
+
+impl IntoResponse for VaultError {
+    fn into_response(self) -> Response {
+        let body = self.body.unwrap_or_else(|| json!({"errors": self.errors}));
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<DomainError> for VaultError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::NotFound(_) | DomainError::NotConfigured(_) | DomainError::Gone(_) => {
+                VaultError::not_found()
+            }
+            DomainError::Forbidden(_) => VaultError::permission_denied(),
+            DomainError::Conflict(m) => VaultError::bad_request(m),
+            e @ DomainError::Invalid { .. } => VaultError::bad_request(e.to_string()),
+        }
+    }
+}
+
+impl From<LedgerError> for VaultError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Domain(d) => d.into(),
+            LedgerError::Template(t) => VaultError::bad_request(t.to_string()),
+            LedgerError::Unauthenticated => VaultError::permission_denied(),
+            LedgerError::Commit(c) => {
+                tracing::error!(error = %c, "ledger unavailable");
+                VaultError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    vec![
+                        "the ledger cannot record this request right now; nothing was done".into(),
+                    ],
+                )
+            }
+            other => {
+                tracing::error!(error = %other, "vault kv request failed");
+                VaultError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    vec!["internal error; see the server log".into()],
+                )
+            }
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for VaultError {
+    fn from(e: crate::store::StoreError) -> Self {
+        LedgerError::Store(e).into()
+    }
+}
+
+/// Vault's response envelope around `data`.
+pub fn envelope(request_id: Option<&str>, data: Value) -> Value {
+    json!({
+        "request_id": request_id.unwrap_or_default(),
+        "lease_id": "",
+        "renewable": false,
+        "lease_duration": 0,
+        "data": data,
+        "wrap_info": null,
+        "warnings": null,
+        "auth": null,
+        "mount_type": "kv",
+    })
+}
+
+/// The caller behind `X-Vault-Token` (or `Authorization: Bearer`); 403 otherwise.
+pub fn caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, VaultError> {
+    let token = token_from(headers).ok_or_else(VaultError::permission_denied)?;
+    st.ledger
+        .authenticate(token)
+        .map_err(|_| VaultError::permission_denied())
+}
+
+/// A JSON object body; an empty body is `{}`.
+pub fn json_body(bytes: &[u8]) -> Result<serde_json::Map<String, Value>, VaultError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(VaultError::bad_request(
+            "the request body must be a JSON object",
+        )),
+        Err(e) => Err(VaultError::bad_request(format!(
+            "failed to parse JSON input: {}",
+            sanitize_parser_message(&e.to_string())
+        ))),
+    }
+}
+
+/// The routes of the configured mount. Only this mount name is served; native routes
+/// such as `/v1/credentials` are static paths and keep their priority.
+pub fn routes(mount: &str) -> Router<AppState> {
+    let p = |rest: &str| format!("/v1/{mount}/{rest}");
+    Router::new()
+        .route(&p("data/{*path}"), any(kv::data))
+        .route(&p("metadata"), any(kv::metadata_root))
+        .route(&p("metadata/"), any(kv::metadata_root))
+        .route(&p("metadata/{*path}"), any(kv::metadata))
+        .route(&p("delete/{*path}"), any(kv::delete_versions))
+        .route(&p("undelete/{*path}"), any(kv::undelete_versions))
+        .route(&p("destroy/{*path}"), any(kv::destroy_versions))
+        .route(&p("config"), any(kv::config))
+}
+
+/// Whether `name` can be a mount: 1-64 characters of `a-z0-9_-`, not a native route.
+pub fn valid_mount(name: &str) -> bool {
+    const NATIVE: &[&str] = &[
+        "health",
+        "ready",
+        "openapi.json",
+        "whoami",
+        "tenants",
+        "principals",
+        "tokens",
+        "templates",
+        "credentials",
+        "resolve",
+        "audit",
+        "usage",
+        "compliance",
+        "ledger",
+    ];
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        && !NATIVE.contains(&name)
+}

@@ -1,0 +1,544 @@
+//! The KV v2 handlers: `data`, `metadata` (with `LIST`), `delete`, `undelete`,
+//! `destroy` and `config`. Each parses Vault's request, calls one ledger operation or
+//! projection read, and shapes Vault's answer.
+
+use super::{caller, envelope, json_body, VaultError};
+use crate::api::auth::Ctx;
+use crate::api::credentials::can_see;
+use crate::api::AppState;
+use crate::audit::rfc3339;
+use crate::domain::decide::kv::KvMetadata;
+use crate::domain::{Caller, DomainError};
+use crate::event::Purpose;
+use crate::id::Id;
+use crate::ledger::{KvWrite, LedgerError, ResolveTarget};
+use crate::projection::{self, CredentialView, KvView, VersionView};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+
+type Reply = Result<Response, VaultError>;
+
+fn ok(ctx: &Ctx, data: Value) -> Reply {
+    Ok(Json(envelope(ctx.0.request_id.as_deref(), data)).into_response())
+}
+
+fn no_content() -> Reply {
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The value of `name` in a query string.
+fn query_param(query: &Option<String>, name: &str) -> Option<String> {
+    query.as_deref()?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name).then(|| v.to_string())
+    })
+}
+
+/// A KV path as a credential name (a trailing `/` is a directory, for lists only).
+fn secret_path(path: &str) -> Result<&str, VaultError> {
+    let p = path.trim_start_matches('/');
+    if p.is_empty() || p.ends_with('/') {
+        return Err(VaultError::not_found());
+    }
+    Ok(p)
+}
+
+/// The credential at `path` that the caller may see.
+fn visible(
+    st: &AppState,
+    caller: &Caller,
+    path: &str,
+) -> Result<Option<CredentialView>, VaultError> {
+    let Some(id) = st.ledger.kv_lookup(caller, path) else {
+        return Ok(None);
+    };
+    Ok(
+        projection::credential(st.ledger.store().proj(), caller.tenant, id)?
+            .filter(|v| can_see(caller, v)),
+    )
+}
+
+fn custom_metadata(kv: &KvView) -> Value {
+    if kv.custom_metadata.is_empty() {
+        Value::Null
+    } else {
+        json!(kv.custom_metadata)
+    }
+}
+
+/// The metadata object of one version, as Vault shows it next to its data.
+fn version_metadata(v: &VersionView, kv: &KvView) -> Value {
+    json!({
+        "created_time": rfc3339(v.created_at_ms),
+        "custom_metadata": custom_metadata(kv),
+        "deletion_time": kv.deleted.get(&v.version).map(|t| rfc3339(*t)).unwrap_or_default(),
+        "destroyed": v.state == "destroyed",
+        "version": v.version,
+    })
+}
+
+fn versions_and_kv(
+    st: &AppState,
+    tenant: Id,
+    id: Id,
+) -> Result<(Vec<VersionView>, KvView), VaultError> {
+    let proj = st.ledger.store().proj();
+    Ok((
+        projection::versions(proj, tenant, id)?,
+        projection::kv(proj, tenant, id)?,
+    ))
+}
+
+fn parse_version(query: &Option<String>) -> Result<Option<u32>, VaultError> {
+    match query_param(query, "version") {
+        None => Ok(None),
+        Some(v) => match v.parse::<u32>() {
+            Ok(0) => Ok(None),
+            Ok(n) => Ok(Some(n)),
+            Err(_) => Err(VaultError::bad_request(
+                "version must be a non-negative integer",
+            )),
+        },
+    }
+}
+
+/// `/v1/{mount}/data/{path}`: GET reads, POST/PUT writes, PATCH merges, DELETE soft-deletes
+/// the latest version.
+pub async fn data(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    method: Method,
+    headers: HeaderMap,
+    Path(path): Path<String>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Reply {
+    let caller = caller(&st, &headers)?;
+    let path = secret_path(&path)?;
+    match method.as_str() {
+        "GET" => read(&st, &ctx, &caller, path, parse_version(&query)?).await,
+        "POST" | "PUT" => write(&st, &ctx, &caller, path, &body, false).await,
+        "PATCH" => write(&st, &ctx, &caller, path, &body, true).await,
+        "DELETE" => {
+            let Some(id) = st.ledger.kv_lookup(&caller, path) else {
+                return no_content();
+            };
+            st.ledger
+                .kv_delete_versions(&ctx.0, &caller, id, None)
+                .await?;
+            no_content()
+        }
+        _ => Err(VaultError::unsupported()),
+    }
+}
+
+async fn read(
+    st: &AppState,
+    ctx: &Ctx,
+    caller: &Caller,
+    path: &str,
+    version: Option<u32>,
+) -> Reply {
+    let Some(id) = st.ledger.kv_lookup(caller, path) else {
+        return Err(VaultError::not_found());
+    };
+    let target = ResolveTarget::Id { id, version };
+    let result = st
+        .ledger
+        .resolve_as(&ctx.0, caller, target, Purpose::VaultRead)
+        .await;
+    let (versions, kv) = versions_and_kv(st, caller.tenant, id)?;
+    match result {
+        Ok(res) => {
+            let v = res.version.unwrap_or_default();
+            let meta = versions
+                .iter()
+                .find(|x| x.version == v)
+                .map(|x| version_metadata(x, &kv))
+                .unwrap_or(Value::Null);
+            let data: Map<String, Value> = res
+                .fields
+                .0
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.expose().to_string())))
+                .collect();
+            ok(ctx, json!({"data": data, "metadata": meta}))
+        }
+        Err(LedgerError::Domain(DomainError::Gone(_))) => {
+            // A deleted or destroyed version: Vault answers 404 with its metadata.
+            let current = projection::credential(st.ledger.store().proj(), caller.tenant, id)?
+                .map_or(0, |c| c.current_version);
+            let v = version.unwrap_or(current);
+            let found = versions.iter().find(|x| {
+                x.version == v && (x.state == "destroyed" || kv.deleted.contains_key(&v))
+            });
+            match found {
+                Some(x) => {
+                    // The envelope with the version's metadata (what hvac looks at) and
+                    // an empty `errors` (what vaultrs looks at).
+                    let mut body = envelope(
+                        ctx.0.request_id.as_deref(),
+                        json!({"data": null, "metadata": version_metadata(x, &kv)}),
+                    );
+                    body["errors"] = json!([]);
+                    Err(VaultError {
+                        status: StatusCode::NOT_FOUND,
+                        errors: vec![],
+                        body: Some(body),
+                    })
+                }
+                None => Err(VaultError::not_found()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn write(
+    st: &AppState,
+    ctx: &Ctx,
+    caller: &Caller,
+    path: &str,
+    body: &[u8],
+    patch: bool,
+) -> Reply {
+    let mut req = json_body(body)?;
+    let data = match req.remove("data") {
+        Some(Value::Object(m)) => m,
+        None | Some(Value::Null) => return Err(VaultError::bad_request("no data provided")),
+        Some(_) => return Err(VaultError::bad_request("data must be a JSON object")),
+    };
+    let cas =
+        match req.remove("options") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(o)) => match o.get("cas") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(
+                    || VaultError::bad_request("cas must be a non-negative integer"),
+                )?),
+            },
+            Some(_) => return Err(VaultError::bad_request("options must be a JSON object")),
+        };
+    let (id, version) = st
+        .ledger
+        .kv_write(&ctx.0, caller, path, KvWrite { data, cas, patch })
+        .await?;
+    let (versions, kv) = versions_and_kv(st, caller.tenant, id)?;
+    let meta = versions
+        .iter()
+        .find(|x| x.version == version)
+        .map(|x| version_metadata(x, &kv))
+        .unwrap_or(Value::Null);
+    ok(ctx, meta)
+}
+
+/// The `versions` array of a delete, undelete or destroy body.
+fn versions_body(body: &[u8]) -> Result<Vec<u32>, VaultError> {
+    let req = json_body(body)?;
+    let versions: Vec<u32> = match req.get("versions") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
+            .collect::<Option<_>>()
+            .ok_or_else(|| VaultError::bad_request("versions must be non-negative integers"))?,
+        _ => vec![],
+    };
+    if versions.is_empty() {
+        return Err(VaultError::bad_request("no version number provided"));
+    }
+    Ok(versions)
+}
+
+#[derive(Clone, Copy)]
+enum VersionOp {
+    Delete,
+    Undelete,
+    Destroy,
+}
+
+async fn version_op(
+    st: AppState,
+    ctx: Ctx,
+    method: Method,
+    headers: HeaderMap,
+    path: String,
+    body: Bytes,
+    op: VersionOp,
+) -> Reply {
+    let caller = caller(&st, &headers)?;
+    if !matches!(method.as_str(), "POST" | "PUT") {
+        return Err(VaultError::unsupported());
+    }
+    let path = secret_path(&path)?;
+    let versions = versions_body(&body)?;
+    let Some(id) = st.ledger.kv_lookup(&caller, path) else {
+        return no_content();
+    };
+    let l = &st.ledger;
+    match op {
+        VersionOp::Delete => {
+            l.kv_delete_versions(&ctx.0, &caller, id, Some(versions))
+                .await?
+        }
+        VersionOp::Undelete => {
+            l.kv_undelete_versions(&ctx.0, &caller, id, versions)
+                .await?
+        }
+        VersionOp::Destroy => {
+            l.kv_destroy_versions(&ctx.0, &caller, id, versions).await?;
+        }
+    }
+    no_content()
+}
+
+/// `POST /v1/{mount}/delete/{path}` `{"versions":[...]}`.
+pub async fn delete_versions(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    method: Method,
+    headers: HeaderMap,
+    Path(path): Path<String>,
+    body: Bytes,
+) -> Reply {
+    version_op(st, ctx, method, headers, path, body, VersionOp::Delete).await
+}
+
+/// `POST /v1/{mount}/undelete/{path}` `{"versions":[...]}`.
+pub async fn undelete_versions(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    method: Method,
+    headers: HeaderMap,
+    Path(path): Path<String>,
+    body: Bytes,
+) -> Reply {
+    version_op(st, ctx, method, headers, path, body, VersionOp::Undelete).await
+}
+
+/// `POST /v1/{mount}/destroy/{path}` `{"versions":[...]}`: crypto-shreds those versions.
+pub async fn destroy_versions(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    method: Method,
+    headers: HeaderMap,
+    Path(path): Path<String>,
+    body: Bytes,
+) -> Reply {
+    version_op(st, ctx, method, headers, path, body, VersionOp::Destroy).await
+}
+
+fn is_list(method: &Method, query: &Option<String>) -> bool {
+    method.as_str() == "LIST"
+        || (method == Method::GET && query_param(query, "list").as_deref() == Some("true"))
+}
+
+/// `LIST /v1/{mount}/metadata/` (or `GET ?list=true`): the top-level keys.
+pub async fn metadata_root(
+    State(st): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    ctx: Ctx,
+) -> Reply {
+    let caller = caller(&st, &headers)?;
+    if !is_list(&method, &query) {
+        return Err(VaultError::unsupported());
+    }
+    list(&st, &ctx, &caller, "")
+}
+
+/// `/v1/{mount}/metadata/{path}`: LIST, GET, POST/PUT (update metadata), DELETE (destroy
+/// every version and the metadata: the credential's `destroy`).
+pub async fn metadata(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    method: Method,
+    headers: HeaderMap,
+    Path(path): Path<String>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Reply {
+    let caller = caller(&st, &headers)?;
+    if is_list(&method, &query) {
+        let prefix = path.trim_start_matches('/');
+        let prefix = if prefix.is_empty() || prefix.ends_with('/') {
+            prefix.to_string()
+        } else {
+            format!("{prefix}/")
+        };
+        return list(&st, &ctx, &caller, &prefix);
+    }
+    let path = secret_path(&path)?;
+    match method.as_str() {
+        "GET" => read_metadata(&st, &ctx, &caller, path),
+        "POST" | "PUT" => {
+            let req = json_body(&body)?;
+            let view = visible(&st, &caller, path)?.ok_or_else(VaultError::not_found)?;
+            let current = projection::kv(st.ledger.store().proj(), caller.tenant, view.id)?;
+            let meta = merge_metadata(current, &req)?;
+            st.ledger
+                .kv_set_metadata(&ctx.0, &caller, view.id, meta)
+                .await?;
+            no_content()
+        }
+        "DELETE" => {
+            let Some(id) = st.ledger.kv_lookup(&caller, path) else {
+                return no_content();
+            };
+            st.ledger.destroy(&ctx.0, &caller, id).await?;
+            no_content()
+        }
+        _ => Err(VaultError::unsupported()),
+    }
+}
+
+fn u32_field(req: &Map<String, Value>, name: &str) -> Result<Option<u32>, VaultError> {
+    match req.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                VaultError::bad_request(format!("{name} must be a non-negative integer"))
+            }),
+    }
+}
+
+fn bool_field(req: &Map<String, Value>, name: &str) -> Result<Option<bool>, VaultError> {
+    match req.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(VaultError::bad_request(format!("{name} must be a boolean"))),
+    }
+}
+
+fn string_field(req: &Map<String, Value>, name: &str) -> Result<Option<String>, VaultError> {
+    match req.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(VaultError::bad_request(format!("{name} must be a string"))),
+    }
+}
+
+/// Applies a metadata update to the current values (fields not given stay).
+fn merge_metadata(current: KvView, req: &Map<String, Value>) -> Result<KvMetadata, VaultError> {
+    let custom = match req.get("custom_metadata") {
+        None | Some(Value::Null) => current.custom_metadata,
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+            .collect::<Option<_>>()
+            .ok_or_else(|| VaultError::bad_request("custom_metadata values must be strings"))?,
+        Some(_) => return Err(VaultError::bad_request("custom_metadata must be an object")),
+    };
+    let dva = string_field(req, "delete_version_after")?
+        .or(Some(current.delete_version_after).filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "0s".into());
+    Ok(KvMetadata {
+        max_versions: u32_field(req, "max_versions")?.unwrap_or(current.max_versions),
+        cas_required: bool_field(req, "cas_required")?.unwrap_or(current.cas_required),
+        delete_version_after: dva,
+        custom_metadata: custom,
+    })
+}
+
+fn read_metadata(st: &AppState, ctx: &Ctx, caller: &Caller, path: &str) -> Reply {
+    let view = visible(st, caller, path)?.ok_or_else(VaultError::not_found)?;
+    let (versions, kv) = versions_and_kv(st, caller.tenant, view.id)?;
+    let listed: Vec<&VersionView> = versions.iter().filter(|v| v.state != "retired").collect();
+    let map: Map<String, Value> = listed
+        .iter()
+        .map(|v| {
+            (
+                v.version.to_string(),
+                json!({
+                    "created_time": rfc3339(v.created_at_ms),
+                    "deletion_time": kv.deleted.get(&v.version).map(|t| rfc3339(*t)).unwrap_or_default(),
+                    "destroyed": v.state == "destroyed",
+                }),
+            )
+        })
+        .collect();
+    let dva = if kv.delete_version_after.is_empty() {
+        "0s".to_string()
+    } else {
+        kv.delete_version_after.clone()
+    };
+    ok(
+        ctx,
+        json!({
+            "cas_required": kv.cas_required,
+            "created_time": rfc3339(view.created_at_ms),
+            "current_version": view.current_version,
+            "custom_metadata": custom_metadata(&kv),
+            "delete_version_after": dva,
+            "max_versions": kv.max_versions,
+            "oldest_version": listed.first().map_or(0, |v| v.version),
+            "updated_time": rfc3339(view.updated_at_ms),
+            "versions": map,
+        }),
+    )
+}
+
+/// The keys directly under `prefix` (a directory ends with `/`); 404 when none.
+fn list(st: &AppState, ctx: &Ctx, caller: &Caller, prefix: &str) -> Reply {
+    let mut keys = BTreeSet::new();
+    for v in projection::credentials(st.ledger.store().proj(), caller.tenant) {
+        let v = v?;
+        if v.status == "destroyed" || !can_see(caller, &v) {
+            continue;
+        }
+        if let Some(rest) = v.name.strip_prefix(prefix) {
+            match rest.split_once('/') {
+                Some((dir, _)) => keys.insert(format!("{dir}/")),
+                None => keys.insert(rest.to_string()),
+            };
+        }
+    }
+    if keys.is_empty() {
+        return Err(VaultError::not_found());
+    }
+    ok(ctx, json!({"keys": keys}))
+}
+
+/// `/v1/{mount}/config`: GET reads, POST/PUT sets the mount configuration (admins).
+pub async fn config(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
+    let caller = caller(&st, &headers)?;
+    let current =
+        projection::kv_config(st.ledger.store().proj(), caller.tenant)?.unwrap_or_default();
+    let dva = if current.delete_version_after.is_empty() {
+        "0s".to_string()
+    } else {
+        current.delete_version_after.clone()
+    };
+    match method.as_str() {
+        "GET" => ok(
+            &ctx,
+            json!({"cas_required": current.cas_required, "delete_version_after": dva,
+                   "max_versions": current.max_versions}),
+        ),
+        "POST" | "PUT" => {
+            let req = json_body(&body)?;
+            let max = u32_field(&req, "max_versions")?.unwrap_or(current.max_versions);
+            let cas = bool_field(&req, "cas_required")?.unwrap_or(current.cas_required);
+            let dva = string_field(&req, "delete_version_after")?.unwrap_or(dva);
+            st.ledger
+                .kv_set_config(&ctx.0, &caller, max, cas, &dva)
+                .await?;
+            no_content()
+        }
+        _ => Err(VaultError::unsupported()),
+    }
+}

@@ -1,0 +1,322 @@
+//! The rules of the Vault KV v2 API: check-and-set, soft deletion, undeletion and
+//! destruction of single versions, per-secret KV metadata and the mount configuration.
+//!
+//! A KV path is a credential name; a KV write is a create (version 1) or a rotate (the
+//! next version), decided by the functions in the parent module. What is added here is
+//! what KV has and the native API has not. Authorization is the native one: deleting and
+//! undeleting versions and changing KV metadata need the same access as a rotate;
+//! destroying versions needs the same access as a destroy.
+
+use super::{managed, require_admin, require_status, Access, Decision, DomainError};
+use crate::domain::state::{CredStatus, State};
+use crate::domain::Caller;
+use crate::event::{Body, DenyReason};
+use crate::id::Id;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Vault's message for a failed check-and-set.
+pub const CAS_MISMATCH: &str = "check-and-set parameter did not match the current version";
+/// Vault's message when check-and-set is required but missing.
+pub const CAS_REQUIRED: &str = "check-and-set parameter required for this call";
+
+/// Checks a KV write's check-and-set against the current state (run under the writer
+/// lock, so it cannot race another write). `existing` is the credential at the path.
+/// `cas` 0 means "only if the path does not exist"; N means "only if the current
+/// version is N".
+pub fn check_cas(
+    state: &State,
+    tenant: Id,
+    existing: Option<Id>,
+    cas: Option<u32>,
+) -> Result<(), DomainError> {
+    let required = state.kv_config.get(&tenant).is_some_and(|c| c.cas_required)
+        || existing
+            .and_then(|id| state.kv.get(&id))
+            .is_some_and(|k| k.cas_required);
+    let current = existing
+        .and_then(|id| state.credentials.get(&id))
+        .map_or(0, |c| c.current);
+    match cas {
+        None if required => Err(DomainError::Conflict(CAS_REQUIRED.into())),
+        None => Ok(()),
+        Some(n) if n == current => Ok(()),
+        Some(_) => Err(DomainError::Conflict(CAS_MISMATCH.into())),
+    }
+}
+
+/// The retention a KV write applies: the ledger's, lowered by the secret's or the
+/// mount's `max_versions` (0 = unset).
+pub fn retention(state: &State, tenant: Id, existing: Option<Id>, ledger_retain: u32) -> u32 {
+    let secret = existing
+        .and_then(|id| state.kv.get(&id))
+        .map_or(0, |k| k.max_versions);
+    let mount = state.kv_config.get(&tenant).map_or(0, |c| c.max_versions);
+    let max = if secret > 0 { secret } else { mount };
+    if max > 0 {
+        ledger_retain.min(max)
+    } else {
+        ledger_retain
+    }
+}
+
+/// Why a version cannot be read through its KV state, if it cannot.
+pub fn version_refusal(state: &State, id: Id, version: u32) -> Option<(DenyReason, DomainError)> {
+    let kv = state.kv.get(&id)?;
+    if kv.destroyed.contains(&version) {
+        return Some((
+            DenyReason::Destroyed,
+            DomainError::Gone(format!("version {version} was destroyed")),
+        ));
+    }
+    if kv.deleted.contains_key(&version) {
+        return Some((
+            DenyReason::Deleted,
+            DomainError::Gone(format!("version {version} is deleted; undelete it first")),
+        ));
+    }
+    None
+}
+
+fn normalize(versions: &[u32]) -> Vec<u32> {
+    versions
+        .iter()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// Soft-deletes versions. Versions that do not exist, are destroyed or already deleted
+/// are ignored (as Vault does); if none is left, nothing is recorded.
+pub fn delete_versions(state: &State, caller: &Caller, id: Id, versions: &[u32]) -> Decision {
+    let cred = managed(state, caller, id, "versions_deleted", Access::Manage)?;
+    require_status(cred, &[CredStatus::Active])?;
+    let kv = state.kv.get(&id);
+    let versions: Vec<u32> = normalize(versions)
+        .into_iter()
+        .filter(|v| (1..=cred.current).contains(v))
+        .filter(|v| !kv.is_some_and(|k| k.destroyed.contains(v) || k.deleted.contains_key(v)))
+        .collect();
+    if versions.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(vec![Body::VersionsDeleted {
+        tenant: cred.tenant,
+        credential: id,
+        versions,
+    }])
+}
+
+/// Undeletes soft-deleted versions; others are ignored.
+pub fn undelete_versions(state: &State, caller: &Caller, id: Id, versions: &[u32]) -> Decision {
+    let cred = managed(state, caller, id, "versions_undeleted", Access::Manage)?;
+    require_status(cred, &[CredStatus::Active])?;
+    let versions: Vec<u32> = normalize(versions)
+        .into_iter()
+        .filter(|v| state.kv.get(&id).is_some_and(|k| k.deleted.contains_key(v)))
+        .collect();
+    if versions.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(vec![Body::VersionsUndeleted {
+        tenant: cred.tenant,
+        credential: id,
+        versions,
+    }])
+}
+
+/// Destroys versions (their data keys are deleted by the shell in the same commit).
+/// Versions that do not exist or are already destroyed are ignored.
+pub fn destroy_versions(state: &State, caller: &Caller, id: Id, versions: &[u32]) -> Decision {
+    let cred = managed(state, caller, id, "versions_destroyed", Access::Destroy)?;
+    require_status(cred, &[CredStatus::Active, CredStatus::Deleted])?;
+    let versions: Vec<u32> = normalize(versions)
+        .into_iter()
+        .filter(|v| (1..=cred.current).contains(v))
+        .filter(|v| !state.kv.get(&id).is_some_and(|k| k.destroyed.contains(v)))
+        .collect();
+    if versions.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(vec![Body::VersionsDestroyed {
+        tenant: cred.tenant,
+        credential: id,
+        versions,
+    }])
+}
+
+/// KV metadata of one secret, as a whole (the shell merges a partial update first).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KvMetadata {
+    pub max_versions: u32,
+    pub cas_required: bool,
+    pub delete_version_after: String,
+    pub custom_metadata: BTreeMap<String, String>,
+}
+
+/// Checks a Go duration such as `0s`, `1h30m` or `768h` (what Vault accepts).
+pub fn check_duration(field: &str, s: &str) -> Result<(), DomainError> {
+    let invalid = || DomainError::Invalid {
+        field: Some(field.into()),
+        message: format!("{field} must be a duration such as 0s, 30m or 768h"),
+    };
+    if s.is_empty() || s.len() > 32 {
+        return Err(invalid());
+    }
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .ok_or_else(invalid)?;
+        if digits == 0 {
+            return Err(invalid());
+        }
+        rest = &rest[digits..];
+        let unit = ["ns", "us", "µs", "ms", "s", "m", "h"]
+            .into_iter()
+            .find(|u| rest.starts_with(u))
+            .ok_or_else(invalid)?;
+        rest = &rest[unit.len()..];
+    }
+    Ok(())
+}
+
+fn check_custom_metadata(m: &BTreeMap<String, String>) -> Result<(), DomainError> {
+    let invalid = |message: &str| DomainError::Invalid {
+        field: Some("custom_metadata".into()),
+        message: message.into(),
+    };
+    if m.len() > 64 {
+        return Err(invalid("custom_metadata has at most 64 keys"));
+    }
+    if m.iter()
+        .any(|(k, v)| k.is_empty() || k.len() > 128 || v.len() > 512)
+    {
+        return Err(invalid(
+            "custom_metadata keys are 1-128 bytes and values at most 512 bytes",
+        ));
+    }
+    Ok(())
+}
+
+/// Sets a secret's KV metadata.
+pub fn set_metadata(state: &State, caller: &Caller, id: Id, meta: KvMetadata) -> Decision {
+    let cred = managed(state, caller, id, "kv_metadata_set", Access::Manage)?;
+    require_status(cred, &[CredStatus::Active, CredStatus::Deleted])?;
+    check_duration("delete_version_after", &meta.delete_version_after)?;
+    check_custom_metadata(&meta.custom_metadata)?;
+    Ok(vec![Body::KvMetadataSet {
+        tenant: cred.tenant,
+        credential: id,
+        max_versions: meta.max_versions,
+        cas_required: meta.cas_required,
+        delete_version_after: meta.delete_version_after,
+        custom_metadata: meta.custom_metadata,
+    }])
+}
+
+/// Sets the tenant's KV mount configuration. Admins only.
+pub fn set_config(
+    caller: &Caller,
+    mount: &str,
+    max_versions: u32,
+    cas_required: bool,
+    delete_version_after: &str,
+) -> Decision {
+    require_admin(caller)?;
+    check_duration("delete_version_after", delete_version_after)?;
+    Ok(vec![Body::KvConfigSet {
+        tenant: caller.tenant,
+        mount: mount.to_string(),
+        max_versions,
+        cas_required,
+        delete_version_after: delete_version_after.to_string(),
+    }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::event::{Event, Owner, RequestContext, Sealed, EVENT_FORMAT};
+
+    fn state_with_version(current: u32, cas_required: bool) -> (State, Id, Id) {
+        let (tenant, cred) = (Id([1; 16]), Id([2; 16]));
+        let mut state = State::default();
+        let sealed = Sealed {
+            nonce: [0; 24],
+            ciphertext: vec![],
+        };
+        let mut bodies = vec![Body::CredentialCreated {
+            tenant,
+            credential: cred,
+            name: "app/db".into(),
+            template: "custom".into(),
+            service: "custom".into(),
+            owner: Owner::Tenant,
+            description: String::new(),
+            public: BTreeMap::new(),
+            sealed: sealed.clone(),
+            rotate_every_days: None,
+            expires_at_ms: None,
+            is_default: false,
+        }];
+        for version in 2..=current {
+            bodies.push(Body::CredentialRotated {
+                tenant,
+                credential: cred,
+                version,
+                public: BTreeMap::new(),
+                sealed: sealed.clone(),
+                retired: vec![],
+            });
+        }
+        bodies.push(Body::KvMetadataSet {
+            tenant,
+            credential: cred,
+            max_versions: 0,
+            cas_required,
+            delete_version_after: "0s".into(),
+            custom_metadata: BTreeMap::new(),
+        });
+        for (seq, body) in bodies.into_iter().enumerate() {
+            state.apply(&Event {
+                format: EVENT_FORMAT,
+                seq: seq as u64,
+                at_ms: 0,
+                prev: [0; 32],
+                actor: Default::default(),
+                context: RequestContext::default(),
+                body,
+            });
+        }
+        (state, tenant, cred)
+    }
+
+    #[test]
+    fn check_and_set_matches_the_current_version_only() {
+        let (s, t, c) = state_with_version(3, false);
+        let mismatch = Err(DomainError::Conflict(CAS_MISMATCH.into()));
+        assert_eq!(check_cas(&s, t, Some(c), Some(3)), Ok(()));
+        assert_eq!(check_cas(&s, t, Some(c), None), Ok(()));
+        assert_eq!(check_cas(&s, t, Some(c), Some(2)), mismatch);
+        assert_eq!(check_cas(&s, t, Some(c), Some(0)), mismatch);
+        assert_eq!(check_cas(&s, t, None, Some(0)), Ok(()));
+        assert_eq!(check_cas(&s, t, None, Some(1)), mismatch);
+        let (s, t, c) = state_with_version(1, true);
+        assert_eq!(
+            check_cas(&s, t, Some(c), None),
+            Err(DomainError::Conflict(CAS_REQUIRED.into()))
+        );
+    }
+
+    #[test]
+    fn go_durations() {
+        for ok in ["0s", "1h30m", "768h", "1.5h", "10ms"] {
+            assert!(check_duration("d", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "s", "10", "1d", "-1s", "1h x"] {
+            assert!(check_duration("d", bad).is_err(), "{bad}");
+        }
+    }
+}

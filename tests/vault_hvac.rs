@@ -1,0 +1,74 @@
+//! The real `hvac` Python client against the real binary on a free port:
+//! `tests/vault/hvac_test.py` asserts every KV v2 call and then the audit log.
+//!
+//! The Python with hvac comes from `CREDLEDGER_HVAC_PYTHON` (set by `.ci/run`). Without
+//! it the test fails and says how to set it up, unless `CREDLEDGER_SKIP_HVAC=1`.
+
+use std::process::{Command, Stdio};
+
+const SETUP: &str = "set CREDLEDGER_HVAC_PYTHON to a Python with hvac installed: \
+    python3 -m venv .ci/venv && .ci/venv/bin/pip install -q hvac && \
+    export CREDLEDGER_HVAC_PYTHON=$PWD/.ci/venv/bin/python \
+    (or set CREDLEDGER_SKIP_HVAC=1 to skip this test)";
+
+#[test]
+fn hvac_client_kv_v2_against_the_real_server() {
+    let python = match std::env::var("CREDLEDGER_HVAC_PYTHON") {
+        Ok(p) if !p.is_empty() => p,
+        _ if std::env::var("CREDLEDGER_SKIP_HVAC").is_ok_and(|v| v == "1") => {
+            eprintln!("skipped: CREDLEDGER_SKIP_HVAC=1");
+            return;
+        }
+        _ => panic!("{SETUP}"),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let token_file = dir.path().join("admin.token");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_credledger"))
+        .args(["serve", "--data"])
+        .arg(dir.path().join("data"))
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--admin-token-file",
+        ])
+        .arg(&token_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let ready = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        token_file.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let token = std::fs::read_to_string(&token_file)
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vault/hvac_test.py");
+    let out = ready.then(|| {
+        Command::new(&python)
+            .arg(script)
+            .arg(&url)
+            .arg(&token)
+            .output()
+    });
+    child.kill().ok();
+    child.wait().ok();
+    assert!(ready, "the server did not start");
+    let out = out
+        .unwrap()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}; {SETUP}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "hvac test failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("checks passed"), "{stdout}");
+}
