@@ -2,7 +2,10 @@
 //! `tests/vault/hvac_test.py` asserts every KV v2 call and then the audit log.
 //!
 //! The Python with hvac comes from `CREDLEDGER_HVAC_PYTHON` (set by `.ci/run`). Without
-//! it the test fails and says how to set it up, unless `CREDLEDGER_SKIP_HVAC=1`.
+//! it the test makes its own virtual environment under `target/hvac-venv` (once, with
+//! `python3 -m venv` and `pip install hvac` from PyPI), so `cargo test` works on a fresh
+//! machine; if that fails the test fails and says how to set it up. `CREDLEDGER_SKIP_HVAC=1`
+//! skips it explicitly.
 
 use std::process::{Command, Stdio};
 
@@ -10,6 +13,37 @@ const SETUP: &str = "set CREDLEDGER_HVAC_PYTHON to a Python with hvac installed:
     python3 -m venv .ci/venv && .ci/venv/bin/pip install -q hvac && \
     export CREDLEDGER_HVAC_PYTHON=$PWD/.ci/venv/bin/python \
     (or set CREDLEDGER_SKIP_HVAC=1 to skip this test)";
+
+/// Creates (once) a virtual environment with hvac under the target directory.
+fn bootstrap_venv() -> Result<String, String> {
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("hvac-venv");
+    let python = venv.join("bin/python");
+    let ready = |p: &std::path::Path| {
+        Command::new(p)
+            .args(["-c", "import hvac"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !ready(&python) {
+        let made = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status()
+            .map_err(|e| format!("cannot run python3: {e}"))?;
+        if !made.success() {
+            return Err("python3 -m venv failed (apt-get install python3-venv)".into());
+        }
+        let pip = Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", "hvac"])
+            .status()
+            .map_err(|e| format!("cannot run pip: {e}"))?;
+        if !pip.success() || !ready(&python) {
+            return Err("pip install hvac failed".into());
+        }
+    }
+    Ok(python.to_string_lossy().into_owned())
+}
 
 #[test]
 fn hvac_client_kv_v2_against_the_real_server() {
@@ -19,7 +53,7 @@ fn hvac_client_kv_v2_against_the_real_server() {
             eprintln!("skipped: CREDLEDGER_SKIP_HVAC=1");
             return;
         }
-        _ => panic!("{SETUP}"),
+        _ => bootstrap_venv().unwrap_or_else(|why| panic!("{why}; {SETUP}")),
     };
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
