@@ -806,8 +806,11 @@ async fn wait(rx: oneshot::Receiver<Result<(), CommitError>>) -> Result<(), Ledg
     Ok(())
 }
 
+/// Waits for a commit from synchronous code. Unlike `blocking_recv` this also works on a
+/// thread that drives an async runtime (`Ledger::open` called from async code), because
+/// the committer is a plain thread that needs no runtime to answer.
 fn wait_blocking(rx: oneshot::Receiver<Result<(), CommitError>>) -> Result<(), LedgerError> {
-    rx.blocking_recv().map_err(|_| CommitError::ShuttingDown)??;
+    futures::executor::block_on(rx).map_err(|_| CommitError::ShuttingDown)??;
     Ok(())
 }
 
