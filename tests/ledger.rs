@@ -1006,3 +1006,17 @@ async fn regression_bootstrap_open_panicked_inside_an_async_runtime() {
         (1, "sk-async".into())
     );
 }
+
+/// sled releases its file lock asynchronously after the last handle drops (its I/O
+/// thread pool may still hold the file for a moment), so reopening a just-closed ledger in
+/// the same process failed now and then with "could not acquire lock" (about once in a
+/// few hundred reopens).
+#[test]
+fn regression_reopen_right_after_close_failed_to_acquire_the_sled_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..1000u64 {
+        let store = credledger::store::Store::open(dir.path())
+            .unwrap_or_else(|e| panic!("reopen {i}: {e}"));
+        store.write_durable(&[], &[(i, vec![0u8; 64])]).unwrap();
+    }
+}
