@@ -4,6 +4,7 @@
 
 mod util;
 
+use credledger::ledger::RequestCtx;
 use credledger::projection;
 use rand::Rng;
 use std::io::{BufRead, BufReader};
@@ -62,6 +63,10 @@ fn sigkilled_appender_loses_no_acknowledged_append() {
     let mut all_acked: Vec<String> = Vec::new();
     let mut summary = String::new();
     let mut mirror = util::Mirror::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     for round in 0..ROUNDS {
         let (mut child, reader) = spawn_load(dir.path(), &format!("r{round}"));
         let wait = rng.gen_range(100..=800);
@@ -115,6 +120,21 @@ fn sigkilled_appender_loses_no_acknowledged_append() {
             &mut mirror,
             &format!("after kill {round}"),
         );
+        // Every data key left in the key ring belongs to a logged version, and the master
+        // key can be rotated (which rewraps every one of them).
+        let live = ledger.with_state(|s| {
+            s.credentials
+                .values()
+                .map(|c| c.versions.len())
+                .sum::<usize>()
+        });
+        assert_eq!(
+            ledger.store().keyring_entries().unwrap().len(),
+            live,
+            "round {round}: key ring and log disagree"
+        );
+        rt.block_on(ledger.rotate_master_key(&RequestCtx::default(), Some(&open.admin)))
+            .unwrap_or_else(|e| panic!("round {round}: master-key rotation after a crash: {e}"));
         summary.push_str(&format!(
             "round {round}: killed after {wait} ms, {} acked, {} events\n",
             acked.len(),

@@ -1020,3 +1020,66 @@ fn regression_reopen_right_after_close_failed_to_acquire_the_sled_lock() {
         store.write_durable(&[], &[(i, vec![0u8; 64])]).unwrap();
     }
 }
+
+/// Each commit writes the key ring before the log, so a crash between the two can leave
+/// a data key whose creating event never became durable. Master-key rotation then
+/// rewrapped that orphan under a nil-tenant binding, could not open it and failed — for
+/// good, and with it every later `destroy` (which rotates the master key).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_orphan_data_key_left_by_a_crash_broke_master_key_rotation() {
+    use credledger::secret::{SecretFields, SecretString};
+    use credledger::store::{KeyOp, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let (tenant, real) = {
+        let Open { ledger, admin } = open(dir.path());
+        let real = ledger
+            .create_credential(&ctx(), &admin, api_key_input("real", "sk-real"))
+            .await
+            .unwrap();
+        ledger.shutdown();
+        (admin.tenant, real)
+    };
+    // The state a crash between the key-ring write and the log write leaves behind.
+    let masters = keys::read_master_keys(dir.path()).unwrap().unwrap();
+    let orphan = Id::random();
+    let fields =
+        SecretFields([("api_key".to_string(), SecretString::from("sk-never-logged"))].into());
+    let binding = Binding {
+        tenant,
+        credential: orphan,
+        version: 1,
+    };
+    let (_, wrapped) = secret::seal(
+        &fields,
+        binding,
+        masters.current().unwrap(),
+        &mut rand::rngs::OsRng,
+    )
+    .unwrap();
+    Store::open(dir.path())
+        .unwrap()
+        .write_durable(
+            &[KeyOp::Put {
+                credential: orphan,
+                version: 1,
+                key: wrapped,
+            }],
+            &[],
+        )
+        .unwrap();
+
+    let Open { ledger, admin } = open(dir.path());
+    ledger
+        .rotate_master_key(&ctx(), Some(&admin))
+        .await
+        .expect("master-key rotation after a crash");
+    assert_eq!(
+        resolve_value(&ledger, &admin, real, None).await.unwrap().1,
+        "sk-real"
+    );
+    assert!(ledger.destroy(&ctx(), &admin, real).await.unwrap());
+    assert!(
+        ledger.store().keyring_entries().unwrap().is_empty(),
+        "the orphan data key protects nothing that was logged and must not linger"
+    );
+}
