@@ -373,3 +373,28 @@ fn every_single_byte_flip_of_an_event_is_reported_at_its_seq() {
         }
     }
 }
+
+#[test]
+fn unreadable_record_is_reported_at_its_position() {
+    // A storage read error in the middle of the log stops verification there, after
+    // every event before it verified.
+    let dir = tempfile::tempdir().unwrap();
+    let records = build(dir.path());
+    let k = 11u64;
+    let items = records.iter().enumerate().map(|(i, r)| {
+        if i as u64 == k {
+            Err("I/O error reading the log".to_string())
+        } else {
+            Ok((i as u64, r.clone()))
+        }
+    });
+    let report = replay::verify(items, None, |_| {});
+    let f = report.failure.expect("a failure");
+    assert_eq!(f.seq, k);
+    assert!(
+        matches!(f.problem, Problem::Undecodable { .. }),
+        "{:?}",
+        f.problem
+    );
+    assert_eq!(report.verified, k);
+}
