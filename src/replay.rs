@@ -82,7 +82,7 @@ const CHUNK: usize = 32_768;
 /// Signatures per batch verification. Large batches let the multiscalar multiplication
 /// use Pippenger's method (cheaper per point than Straus above ~190 points); a failed
 /// batch is re-checked one by one to find the first bad signature.
-const BATCH: usize = 1024;
+const BATCH: usize = 4096;
 
 struct Decoded {
     pos: u64,
