@@ -258,11 +258,7 @@ impl Ledger {
             });
         }
         projection::catch_up(&store, |_| {})?;
-        let keyring = store
-            .keyring_entries()?
-            .into_iter()
-            .map(|(id, v, k)| ((id, v), k))
-            .collect();
+        let keyring = load_keyring(&store, &state)?;
         let committer = Committer::start(store.clone());
         let http = crate::verify::client().map_err(|e| LedgerError::Integrity {
             seq: 0,
@@ -1259,9 +1255,11 @@ async fn wait(rx: oneshot::Receiver<Result<(), CommitError>>) -> Result<(), Ledg
     Ok(())
 }
 
+/// Waits for a commit from synchronous code. Unlike `blocking_recv` this also works on a
+/// thread that drives an async runtime (`Ledger::open` called from async code), because
+/// the committer is a plain thread that needs no runtime to answer.
 fn wait_blocking(rx: oneshot::Receiver<Result<(), CommitError>>) -> Result<(), LedgerError> {
-    rx.blocking_recv()
-        .map_err(|_| CommitError::ShuttingDown)??;
+    futures::executor::block_on(rx).map_err(|_| CommitError::ShuttingDown)??;
     Ok(())
 }
 
@@ -1288,6 +1286,40 @@ fn fold_log(store: &Store) -> Result<(State, u64, Hash32, i64), LedgerError> {
         next += 1;
     }
     Ok((state, next, last_hash, last_at))
+}
+
+/// Loads the key ring, deleting data keys that no logged version uses. A commit writes
+/// the key ring before the log, so a crash between the two can leave the data key of an
+/// event that never became durable; it protects nothing, and rotating the master key
+/// could not rewrap it (its binding is unknown).
+fn load_keyring(
+    store: &Store,
+    state: &State,
+) -> Result<HashMap<(Id, u32), WrappedKey>, LedgerError> {
+    let mut keyring = HashMap::new();
+    let mut orphans = Vec::new();
+    for (id, version, key) in store.keyring_entries()? {
+        if state
+            .credentials
+            .get(&id)
+            .is_some_and(|c| c.versions.contains_key(&version))
+        {
+            keyring.insert((id, version), key);
+        } else {
+            orphans.push(KeyOp::Delete {
+                credential: id,
+                version,
+            });
+        }
+    }
+    if !orphans.is_empty() {
+        tracing::warn!(
+            count = orphans.len(),
+            "deleting data keys whose events never reached the log (an interrupted commit)"
+        );
+        store.write_durable(&orphans, &[])?;
+    }
+    Ok(keyring)
 }
 
 /// Completes a signing-key rotation interrupted between its event and the key file.

@@ -77,10 +77,7 @@ impl Store {
     /// Opens (or creates) the store under `dir/ledger`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.join("ledger");
-        let db = sled::Config::new()
-            .path(&path)
-            .mode(sled::Mode::HighThroughput)
-            .open()?;
+        let db = open_db(&path)?;
         let data_path = path.join("db");
         let data_file = File::open(&data_path).map_err(|source| StoreError::Io {
             path: data_path.clone(),
@@ -213,6 +210,28 @@ impl Store {
     /// Bytes sled reports on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
+    }
+}
+
+/// Opens sled, waiting a little while its lock is held. sled releases the lock of a
+/// closed database asynchronously (a thread of its I/O pool may still hold the file for a
+/// moment after the last handle drops), so a reopen in the same process right after a
+/// close can find it taken. Another process holding it still fails, after about 2 s.
+fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+    let config = sled::Config::new()
+        .path(path)
+        .mode(sled::Mode::HighThroughput);
+    let mut tries = 0;
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e))
+                if tries < 400 && e.to_string().contains("could not acquire lock") =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return Ok(other?),
+        }
     }
 }
 

@@ -1,0 +1,327 @@
+//! Ledger-core benchmark: prints a table of
+//!
+//! * durable appends/s at concurrency 1, 16 and 256 (resolves by id through `Ledger`, each
+//!   one durable `used` event), with the fdatasyncs per event from `commit_stats()`;
+//! * the one-fdatasync-per-event rate of the same disk (append + `sync_data` of a small
+//!   file in a loop), to show the group-commit factor;
+//! * replay-verify events/s over a log of `LEDGER_BENCH_EVENTS` events (default 1M);
+//! * bytes on disk per event.
+//!
+//! Run: `cargo bench --bench ledger`. Environment: `LEDGER_BENCH_EVENTS` (log size for
+//! replay, default 1000000), `LEDGER_BENCH_SECS` (seconds per append measurement,
+//! default 3), `LEDGER_BENCH_DIR` (where temp dirs go, default the system temp dir).
+
+use credledger::domain::Caller;
+use credledger::id::Id;
+use credledger::ledger::{Config, CreateInput, Ledger, RequestCtx, ResolveTarget};
+use credledger::replay;
+use credledger::store::Store;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// CPU seconds (user + system) this process has used, from `/proc/self/stat`.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn bench_dir() -> tempfile::TempDir {
+    match std::env::var_os("LEDGER_BENCH_DIR") {
+        Some(d) => tempfile::tempdir_in(d),
+        None => tempfile::tempdir(),
+    }
+    .expect("a temp dir")
+}
+
+fn open(dir: &Path) -> (Arc<Ledger>, Caller) {
+    let (ledger, boot) = Ledger::open(Config::new(dir)).expect("open");
+    let caller = ledger
+        .authenticate(boot.expect("a fresh ledger").token.expose())
+        .expect("admin token");
+    (Arc::new(ledger), caller)
+}
+
+async fn create(ledger: &Ledger, caller: &Caller) -> Id {
+    let mut fields = serde_json::Map::new();
+    fields.insert(
+        "api_key".into(),
+        "sk-bench-0123456789abcdef0123456789abcdef".into(),
+    );
+    let input = CreateInput {
+        name: "bench".into(),
+        template: "api_key".into(),
+        fields,
+        ..Default::default()
+    };
+    ledger
+        .create_credential(&RequestCtx::default(), caller, input)
+        .await
+        .expect("create")
+}
+
+/// Resolves `id` from `concurrency` tasks until `deadline` or until `total` events were
+/// appended in all; returns the events appended.
+async fn load(
+    ledger: &Arc<Ledger>,
+    caller: Caller,
+    id: Id,
+    concurrency: usize,
+    deadline: Option<Instant>,
+    total: Option<u64>,
+) -> u64 {
+    let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (ledger, done) = (ledger.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            let ctx = RequestCtx {
+                request_id: None,
+                remote_addr: Some("127.0.0.1".into()),
+            };
+            loop {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    break;
+                }
+                if total
+                    .is_some_and(|t| done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= t)
+                {
+                    break;
+                }
+                let r = ledger
+                    .resolve(&ctx, &caller, ResolveTarget::Id { id, version: None })
+                    .await
+                    .expect("resolve");
+                drop(r);
+                if total.is_none() {
+                    done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    done.load(std::sync::atomic::Ordering::Relaxed)
+        .min(total.unwrap_or(u64::MAX))
+}
+
+struct AppendRow {
+    concurrency: usize,
+    events: u64,
+    secs: f64,
+    syncs: u64,
+    cpu: f64,
+}
+
+fn append_rate(rt: &tokio::runtime::Runtime, concurrency: usize, secs: u64) -> AppendRow {
+    let dir = bench_dir();
+    let (ledger, caller) = open(dir.path());
+    let id = rt.block_on(create(&ledger, &caller));
+    // Warm up briefly, then measure.
+    rt.block_on(load(
+        &ledger,
+        caller,
+        id,
+        concurrency,
+        Some(Instant::now() + Duration::from_millis(300)),
+        None,
+    ));
+    let before = ledger.commit_stats();
+    let cpu0 = cpu_secs();
+    let start = Instant::now();
+    rt.block_on(load(
+        &ledger,
+        caller,
+        id,
+        concurrency,
+        Some(start + Duration::from_secs(secs)),
+        None,
+    ));
+    let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu0;
+    let after = ledger.commit_stats();
+    ledger.shutdown();
+    AppendRow {
+        concurrency,
+        events: after.events - before.events,
+        secs,
+        syncs: after.syncs - before.syncs,
+        cpu,
+    }
+}
+
+/// One `fdatasync` per 64-byte record, for `secs`: either appended to a growing file
+/// (each sync also commits the new file size) or overwritten in place in a preallocated
+/// file (data only, like sled's preallocated segments).
+fn raw_sync_rate(secs: u64, preallocated: bool) -> f64 {
+    use std::os::unix::fs::FileExt;
+    let dir = bench_dir();
+    let path = dir.path().join("sync-baseline");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .expect("baseline file");
+    let rec = [0x5au8; 64];
+    if preallocated {
+        f.write_all_at(&vec![0u8; 64 << 20], 0)
+            .expect("preallocate");
+        f.sync_all().expect("sync");
+    }
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < Duration::from_secs(secs) {
+        let at = if preallocated {
+            (n * 64) % (64 << 20)
+        } else {
+            n * 64
+        };
+        f.write_all_at(&rec, at).expect("write");
+        f.sync_data().expect("fdatasync");
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn du(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let m = e.metadata().expect("metadata");
+            if m.is_dir() {
+                stack.push(e.path());
+            } else {
+                total += m.len();
+            }
+        }
+    }
+    total
+}
+
+fn main() {
+    let events = env_u64("LEDGER_BENCH_EVENTS", 1_000_000);
+    let secs = env_u64("LEDGER_BENCH_SECS", 3);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    println!(
+        "ledger-core benchmark: {cores} cores, temp dirs under {}",
+        bench_dir()
+            .path()
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .display()
+    );
+
+    let append_sync = raw_sync_rate(secs, false);
+    let overwrite_sync = raw_sync_rate(secs, true);
+    println!("one fdatasync per event, 64-byte append to a growing file:      {append_sync:>8.0} events/s");
+    println!("one fdatasync per event, 64-byte overwrite in a preallocated file: {overwrite_sync:>8.0} events/s");
+    let sync_rate = append_sync.max(overwrite_sync);
+    println!();
+    println!(
+        "{:>11} {:>10} {:>9} {:>12} {:>11} {:>10} {:>13}",
+        "concurrency",
+        "appends/s",
+        "events",
+        "syncs/event",
+        "x one-sync",
+        "CPU cores",
+        "CPU us/event"
+    );
+    for c in [1, 16, 256] {
+        let r = append_rate(&rt, c, secs);
+        let rate = r.events as f64 / r.secs;
+        println!(
+            "{:>11} {:>10.0} {:>9} {:>12.4} {:>11.1} {:>10.2} {:>13.0}",
+            r.concurrency,
+            rate,
+            r.events,
+            r.syncs as f64 / r.events.max(1) as f64,
+            rate / sync_rate,
+            r.cpu / r.secs,
+            r.cpu * 1e6 / r.events.max(1) as f64
+        );
+    }
+    println!(
+        "(x one-sync: appends/s over the faster of the two raw one-fdatasync-per-event rates)"
+    );
+    println!();
+
+    // A log of `events` events, made through the ledger at concurrency 256.
+    let dir = bench_dir();
+    let (ledger, caller) = open(dir.path());
+    let id = rt.block_on(create(&ledger, &caller));
+    let have = ledger.store().len().expect("len");
+    let start = Instant::now();
+    let before = ledger.commit_stats();
+    rt.block_on(load(
+        &ledger,
+        caller,
+        id,
+        256,
+        None,
+        Some(events.saturating_sub(have)),
+    ));
+    let fill = start.elapsed().as_secs_f64();
+    let after = ledger.commit_stats();
+    let n = ledger.store().len().expect("len");
+    println!(
+        "filled {n} events in {fill:.1} s ({:.0} appends/s at concurrency 256, {:.4} syncs/event)",
+        (after.events - before.events) as f64 / fill,
+        (after.syncs - before.syncs) as f64 / (after.events - before.events).max(1) as f64
+    );
+    ledger.shutdown();
+    drop(ledger);
+
+    let bytes = du(dir.path());
+    println!("bytes on disk: {bytes} for {n} events = {:.0} bytes/event (log, key ring, projections, keys)", bytes as f64 / n as f64);
+
+    let store = Store::open(dir.path()).expect("open store");
+    let log_bytes: u64 = store
+        .records(0)
+        .map(|r| r.expect("record").1.len() as u64)
+        .sum();
+    println!(
+        "stored record size: {:.0} bytes/event on average",
+        log_bytes as f64 / n as f64
+    );
+    let cpu0 = cpu_secs();
+    let start = Instant::now();
+    let records = store.records(0).map(|r| r.map(|(s, v)| (s, v.to_vec())));
+    let report = replay::verify(records, None, |_| {});
+    let t = start.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu0;
+    assert!(report.ok(), "{:?}", report.failure);
+    println!(
+        "replay verify: {} events in {t:.2} s = {:.0} events/s ({cores} cores, {:.2} cores busy, {:.1} CPU us/event)",
+        report.verified,
+        report.verified as f64 / t,
+        cpu / t,
+        cpu * 1e6 / report.verified.max(1) as f64
+    );
+    if std::env::var_os("LEDGER_BENCH_KEEP").is_some() {
+        let kept = dir.keep();
+        println!("kept the {n}-event data dir at {}", kept.display());
+    }
+}
