@@ -117,32 +117,35 @@ pub fn signing_path(data: &Path) -> PathBuf {
     key_dir(data).join("signing.key")
 }
 
-/// Reads the signing key, if the file exists.
-pub fn read_signing_key(data: &Path) -> Result<Option<SigningKey>, KeyError> {
-    let path = signing_path(data);
-    let Some(text) = read_private(&path)? else {
+/// Reads a file of the form `HEADER\nBASE64(32 bytes)\n`, if it exists.
+fn read_key32(path: &Path, header: &str) -> Result<Option<Zeroizing<[u8; 32]>>, KeyError> {
+    let Some(text) = read_private(path)? else {
         return Ok(None);
     };
     let mut lines = text.lines();
-    if lines.next() != Some(SIGNING_HEADER) {
-        return Err(KeyError::Malformed(path));
+    if lines.next() != Some(header) {
+        return Err(KeyError::Malformed(path.into()));
     }
-    let seed = decode32(
-        &path,
-        lines
-            .next()
-            .ok_or_else(|| KeyError::Malformed(path.clone()))?,
-    )?;
-    Ok(Some(SigningKey::from_bytes(&seed)))
+    let line = lines
+        .next()
+        .ok_or_else(|| KeyError::Malformed(path.into()))?;
+    decode32(path, line).map(Some)
+}
+
+/// Writes `HEADER\nBASE64(key)\n` with mode 0600.
+fn write_key32(path: &Path, header: &str, key: &[u8; 32]) -> Result<(), KeyError> {
+    let text = Zeroizing::new(format!("{header}\n{}\n", B64.encode(key)));
+    write_private(path, text.as_bytes())
+}
+
+/// Reads the signing key, if the file exists.
+pub fn read_signing_key(data: &Path) -> Result<Option<SigningKey>, KeyError> {
+    Ok(read_key32(&signing_path(data), SIGNING_HEADER)?.map(|seed| SigningKey::from_bytes(&seed)))
 }
 
 /// Writes `key` as the signing key.
 pub fn write_signing_key(data: &Path, key: &SigningKey) -> Result<(), KeyError> {
-    let text = Zeroizing::new(format!(
-        "{SIGNING_HEADER}\n{}\n",
-        B64.encode(key.to_bytes())
-    ));
-    write_private(&signing_path(data), text.as_bytes())
+    write_key32(&signing_path(data), SIGNING_HEADER, &key.to_bytes())
 }
 
 fn signing_next_path(data: &Path) -> PathBuf {
@@ -151,30 +154,13 @@ fn signing_next_path(data: &Path) -> PathBuf {
 
 /// Writes the key a signing-key rotation is about to introduce.
 pub fn write_signing_key_next(data: &Path, key: &SigningKey) -> Result<(), KeyError> {
-    let text = Zeroizing::new(format!(
-        "{SIGNING_HEADER}\n{}\n",
-        B64.encode(key.to_bytes())
-    ));
-    write_private(&signing_next_path(data), text.as_bytes())
+    write_key32(&signing_next_path(data), SIGNING_HEADER, &key.to_bytes())
 }
 
 /// Reads a pending next signing key, if a rotation was interrupted.
 pub fn read_signing_key_next(data: &Path) -> Result<Option<SigningKey>, KeyError> {
-    let path = signing_next_path(data);
-    let Some(text) = read_private(&path)? else {
-        return Ok(None);
-    };
-    let mut lines = text.lines();
-    if lines.next() != Some(SIGNING_HEADER) {
-        return Err(KeyError::Malformed(path));
-    }
-    let seed = decode32(
-        &path,
-        lines
-            .next()
-            .ok_or_else(|| KeyError::Malformed(path.clone()))?,
-    )?;
-    Ok(Some(SigningKey::from_bytes(&seed)))
+    Ok(read_key32(&signing_next_path(data), SIGNING_HEADER)?
+        .map(|seed| SigningKey::from_bytes(&seed)))
 }
 
 /// Makes the pending next signing key the signing key.
@@ -271,21 +257,11 @@ pub fn token_path(data: &Path) -> PathBuf {
 /// Reads the token-hash key, creating it on first use.
 pub fn token_key(data: &Path) -> Result<Zeroizing<[u8; 32]>, KeyError> {
     let path = token_path(data);
-    if let Some(text) = read_private(&path)? {
-        let mut lines = text.lines();
-        if lines.next() != Some(TOKEN_HEADER) {
-            return Err(KeyError::Malformed(path));
-        }
-        return decode32(
-            &path,
-            lines
-                .next()
-                .ok_or_else(|| KeyError::Malformed(path.clone()))?,
-        );
+    if let Some(key) = read_key32(&path, TOKEN_HEADER)? {
+        return Ok(key);
     }
     let key = random32();
-    let text = Zeroizing::new(format!("{TOKEN_HEADER}\n{}\n", B64.encode(key.as_ref())));
-    write_private(&path, text.as_bytes())?;
+    write_key32(&path, TOKEN_HEADER, &key)?;
     Ok(key)
 }
 

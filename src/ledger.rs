@@ -752,36 +752,50 @@ impl Ledger {
         self.execute(ctx, caller, |w, _| {
             let version = decide::check_rotate(&w.state, caller, id)?;
             let validated = validated.expect("a credential the caller may rotate exists");
-            let binding = Binding {
-                tenant: caller.tenant,
-                credential: id,
-                version,
-            };
-            let secret_fields = into_secret_fields(validated.secret);
-            let (sealed, key) = Self::seal(w, &secret_fields, binding)?;
-            let bodies = decide::rotate(
-                &w.state,
-                caller,
-                id,
-                version,
-                validated.public,
-                sealed,
-                retain,
-            )?;
-            let mut keyring = vec![KeyOp::Put {
-                credential: id,
-                version,
-                key,
-            }];
-            if let Some(Body::CredentialRotated { retired, .. }) = bodies.first() {
-                keyring.extend(retired.iter().map(|v| KeyOp::Delete {
-                    credential: id,
-                    version: *v,
-                }));
-            }
-            Ok((Staged { bodies, keyring }, version))
+            let staged = Self::stage_rotation(w, caller, id, version, validated, retain)?;
+            Ok((staged, version))
         })
         .await
+    }
+
+    /// Seals `validated` as `version` of credential `id` and stages the rotation with the
+    /// key-ring changes it implies: the new data key, and deleting the data keys of the
+    /// versions that fall out of retention. Shared by the native and the KV write paths.
+    fn stage_rotation(
+        w: &Writer,
+        caller: &Caller,
+        id: Id,
+        version: u32,
+        validated: crate::template::Validated,
+        retain: u32,
+    ) -> Result<Staged, Rejection> {
+        let binding = Binding {
+            tenant: caller.tenant,
+            credential: id,
+            version,
+        };
+        let (sealed, key) = Self::seal(w, &into_secret_fields(validated.secret), binding)?;
+        let bodies = decide::rotate(
+            &w.state,
+            caller,
+            id,
+            version,
+            validated.public,
+            sealed,
+            retain,
+        )?;
+        let mut keyring = vec![KeyOp::Put {
+            credential: id,
+            version,
+            key,
+        }];
+        if let Some(Body::CredentialRotated { retired, .. }) = bodies.first() {
+            keyring.extend(retired.iter().map(|v| KeyOp::Delete {
+                credential: id,
+                version: *v,
+            }));
+        }
+        Ok(Staged { bodies, keyring })
     }
 
     /// Changes metadata.

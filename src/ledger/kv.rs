@@ -140,34 +140,9 @@ impl Ledger {
                 .validate_update(&previous, &input)
                 .map_err(invalid)?;
             drop(input);
-            let binding = Binding {
-                tenant: caller.tenant,
-                credential: id,
-                version,
-            };
-            let (sealed, key) = Self::seal(w, &into_secret_fields(validated.secret), binding)?;
             let retain = kv::retention(&w.state, caller.tenant, Some(id), retain);
-            let bodies = decide::rotate(
-                &w.state,
-                caller,
-                id,
-                version,
-                validated.public,
-                sealed,
-                retain,
-            )?;
-            let mut keyring = vec![KeyOp::Put {
-                credential: id,
-                version,
-                key,
-            }];
-            if let Some(Body::CredentialRotated { retired, .. }) = bodies.first() {
-                keyring.extend(retired.iter().map(|v| KeyOp::Delete {
-                    credential: id,
-                    version: *v,
-                }));
-            }
-            Ok((Staged { bodies, keyring }, (id, version)))
+            let staged = Self::stage_rotation(w, caller, id, version, validated, retain)?;
+            Ok((staged, (id, version)))
         })
         .await
     }
