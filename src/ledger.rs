@@ -364,6 +364,12 @@ impl Ledger {
         if let Some(why) = self.committer.poisoned() {
             return Err(CommitError::Unavailable(why).into());
         }
+        if staged.bodies.is_empty() && staged.keyring.is_empty() {
+            // Nothing to make durable (a check that passed): answer at once, no sync.
+            let (tx, rx) = oneshot::channel();
+            let _ = tx.send(Ok(()));
+            return Ok(rx);
+        }
         let at = self.now().max(w.last_at);
         let mut sealed = Vec::with_capacity(staged.bodies.len());
         for body in staged.bodies {
@@ -720,6 +726,20 @@ impl Ledger {
         id: Id,
         fields: serde_json::Map<String, serde_json::Value>,
     ) -> Result<u32, LedgerError> {
+        // Authorization before validation, so a caller without rights is refused (and
+        // the refusal recorded) whatever fields it sends.
+        self.execute(ctx, caller, |w, _| {
+            decide::check_rotate(&w.state, caller, id).map(|_| {
+                (
+                    Staged {
+                        bodies: vec![],
+                        keyring: vec![],
+                    },
+                    (),
+                )
+            })
+        })
+        .await?;
         let (template_name, previous) = {
             let w = self.lock();
             match w
@@ -1083,7 +1103,18 @@ impl Ledger {
                 Resolved::Credential { id, version, source } => {
                     let fields = Self::open_version(w, id, version).map_err(|e| {
                         tracing::error!(credential = %id, version, error = %e, "cannot open a resolvable version");
-                        Rejection::from(DomainError::Gone("the secret of this version is unavailable".into()))
+                        // The failed release is recorded like any other refusal.
+                        let (tenant, service) = (caller.tenant, w.state.credentials[&id].service.clone());
+                        Rejection {
+                            error: DomainError::Gone("the secret of this version is unavailable".into()),
+                            record: Some(Box::new(Body::UseDenied {
+                                tenant,
+                                credential: Some(id),
+                                service: Some(service),
+                                subject: None,
+                                reason: crate::event::DenyReason::Unavailable,
+                            })),
+                        }
                     })?;
                     Resolution {
                         credential_id: Some(id),

@@ -374,6 +374,14 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
         ov.put_as(version_key(*tenant, *credential, 1), &v1);
         return Ok(());
     }
+    // Uses and refusals change usage, not metadata: skip reading the view for them (they
+    // are most of the log).
+    if matches!(
+        event.body,
+        Body::CredentialUsed { .. } | Body::UseDenied { .. } | Body::AccessDenied { .. }
+    ) {
+        return Ok(());
+    }
     let (Some(tenant), Some(cred)) = (event.body.tenant(), event.body.credential()) else {
         return Ok(());
     };

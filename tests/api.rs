@@ -980,3 +980,43 @@ async fn proofs_over_http_check_out_against_the_signed_checkpoint() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     app.assert_never_leaked(SECRET);
 }
+
+#[tokio::test]
+async fn regression_a_refused_rotate_with_bad_fields_was_not_recorded() {
+    let app = TestApp::new().await;
+    let (_, resolver) = app.principal("svc", "service", "resolver").await;
+    let (_, c) = create(
+        &app,
+        &app.admin,
+        json!({"name": "k", "template": "api_key", "fields": {"api_key": SECRET}}),
+    )
+    .await;
+    let id = c["id"].as_str().unwrap().to_string();
+    let before = app.events();
+    let (s, _) = app
+        .call(
+            "POST",
+            &format!("/v1/credentials/{id}/rotate"),
+            Some(&resolver),
+            Some(json!({"fields": {"nonsense": 1}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(app.events(), before + 1);
+    let denied = audit(&app, &app.admin, "action=access_denied").await;
+    assert_eq!(denied.last().unwrap()["details"]["attempted"], "rotated");
+    // A permitted caller with bad fields gets the validation error and writes nothing.
+    let (s, e) = app
+        .call(
+            "POST",
+            &format!("/v1/credentials/{id}/rotate"),
+            Some(&app.admin),
+            Some(json!({"fields": {"nonsense": 1}})),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("nonsense"))
+    );
+    assert_eq!(app.events(), before + 1);
+}
