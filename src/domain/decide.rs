@@ -850,11 +850,12 @@ pub fn resolve_service(
         .get(&(tenant, service.to_string()))
         .map(Vec::as_slice)
         .unwrap_or(&[]);
+    // A credential whose current version was deleted or destroyed through the KV API is
+    // passed over, like a deleted credential.
     let live = |id: &&Id| {
-        state
-            .credentials
-            .get(*id)
-            .is_some_and(|c| resolvable(c, now_ms).is_ok())
+        state.credentials.get(*id).is_some_and(|c| {
+            resolvable(c, now_ms).is_ok() && kv::version_refusal(state, **id, c.current).is_none()
+        })
     };
     // Most recently created first, so a re-created credential wins over an old one.
     let own = candidates

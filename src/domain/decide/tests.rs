@@ -305,3 +305,37 @@ fn only_one_default_per_service() {
     ));
     assert!(check_create(&w.state, &admin, "new", "anthropic", Owner::Tenant, true).is_ok());
 }
+
+#[test]
+fn regression_resolve_by_service_released_a_version_deleted_through_kv() {
+    let w0 = World::given(vec![]);
+    let (t, editor) = (w0.tenant, id(2));
+    let mut w = World::given(vec![
+        w0.cred(93, Owner::Tenant, "openai", true),
+        w0.cred(94, Owner::Principal(editor), "openai", false),
+    ]);
+    let me = caller(&w, editor, Role::Editor, PrincipalKind::User);
+    assert_eq!(
+        source_of(resolve_service(&w.state, &me, "openai", None, false, 0)),
+        Ok(Resolved::Credential {
+            id: id(94),
+            version: 1,
+            source: Source::Own
+        })
+    );
+    // Given the own credential's current version was deleted through the KV API,
+    // when resolving by service, then the tenant default answers instead.
+    w.when_applied(vec![Body::VersionsDeleted {
+        tenant: t,
+        credential: id(94),
+        versions: vec![1],
+    }]);
+    assert_eq!(
+        source_of(resolve_service(&w.state, &me, "openai", None, false, 0)),
+        Ok(Resolved::Credential {
+            id: id(93),
+            version: 1,
+            source: Source::TenantDefault
+        })
+    );
+}
