@@ -100,7 +100,7 @@ fn details(body: &Body) -> Value {
             ..
         } => json!({
             "principal": principal.to_string(), "name": name,
-            "kind": format!("{kind:?}").to_lowercase(), "role": format!("{role:?}").to_lowercase(),
+            "kind": kind.as_str(), "role": role.as_str(),
             "system_admin": system_admin,
         }),
         Body::PrincipalDisabled { principal, .. } => json!({"principal": principal.to_string()}),

@@ -75,11 +75,33 @@ pub enum Role {
     Auditor,
 }
 
+impl Role {
+    /// The snake_case name used by the API and the audit view.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Editor => "editor",
+            Role::Resolver => "resolver",
+            Role::Auditor => "auditor",
+        }
+    }
+}
+
 /// What kind of principal.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PrincipalKind {
     User,
     Service,
+}
+
+impl PrincipalKind {
+    /// The snake_case name used by the API and the audit view.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::User => "user",
+            PrincipalKind::Service => "service",
+        }
+    }
 }
 
 /// Who owns a credential: one principal (personal) or the tenant (shared, with grants).

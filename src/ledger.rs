@@ -153,8 +153,9 @@ pub enum ResolveTarget {
     },
 }
 
-/// Input of a credential creation.
-#[derive(Clone, Debug, Default)]
+/// Input of a credential creation. `fields` holds secret values, so `Debug` shows field
+/// names only.
+#[derive(Clone, Default)]
 pub struct CreateInput {
     pub name: String,
     pub template: String,
@@ -165,6 +166,21 @@ pub struct CreateInput {
     pub rotate_every_days: Option<u32>,
     pub expires_at_ms: Option<i64>,
     pub is_default: bool,
+}
+
+impl std::fmt::Debug for CreateInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateInput")
+            .field("name", &self.name)
+            .field("template", &self.template)
+            .field("service", &self.service)
+            .field("owner", &self.owner)
+            .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .field("rotate_every_days", &self.rotate_every_days)
+            .field("expires_at_ms", &self.expires_at_ms)
+            .field("is_default", &self.is_default)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The outcome of a connection test.

@@ -442,8 +442,8 @@ pub fn render_state(state: &State) -> Value {
                 "id": tid.to_string(),
                 "name": t.name,
                 "principals": principals.iter().map(|(id, p)| json!({
-                    "id": id.to_string(), "name": p.name, "role": format!("{:?}", p.role).to_lowercase(),
-                    "kind": format!("{:?}", p.kind).to_lowercase(), "disabled": p.disabled,
+                    "id": id.to_string(), "name": p.name, "role": p.role.as_str(),
+                    "kind": p.kind.as_str(), "disabled": p.disabled,
                 })).collect::<Vec<_>>(),
                 "credentials": creds.iter().map(|(id, c)| json!({
                     "id": id.to_string(), "name": c.name, "template": c.template, "service": c.service,

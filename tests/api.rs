@@ -1020,3 +1020,17 @@ async fn regression_a_refused_rotate_with_bad_fields_was_not_recorded() {
     );
     assert_eq!(app.events(), before + 1);
 }
+
+#[test]
+fn create_input_debug_names_fields_but_never_values() {
+    let mut fields = serde_json::Map::new();
+    fields.insert("api_key".into(), json!(SECRET));
+    let input = credledger::ledger::CreateInput {
+        name: "k".into(),
+        template: "api_key".into(),
+        fields,
+        ..Default::default()
+    };
+    let dbg = format!("{input:?}");
+    assert!(dbg.contains("api_key") && !dbg.contains(SECRET), "{dbg}");
+}

@@ -11,22 +11,6 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
-pub fn role_str(r: Role) -> &'static str {
-    match r {
-        Role::Admin => "admin",
-        Role::Editor => "editor",
-        Role::Resolver => "resolver",
-        Role::Auditor => "auditor",
-    }
-}
-
-pub fn kind_str(k: PrincipalKind) -> &'static str {
-    match k {
-        PrincipalKind::User => "user",
-        PrincipalKind::Service => "service",
-    }
-}
-
 #[utoipa::path(post, path = "/v1/tenants", tag = "admin", request_body = CreateTenant, responses((status = 201, body = TenantCreated), (status = 403, body = ErrorBody)))]
 pub async fn create_tenant(
     State(st): State<AppState>,
@@ -99,8 +83,8 @@ pub async fn list_principals(
             .map(|(id, p)| PrincipalDto {
                 id: id.to_string(),
                 name: p.name.clone(),
-                kind: kind_str(p.kind).into(),
-                role: role_str(p.role).into(),
+                kind: p.kind.as_str().into(),
+                role: p.role.as_str().into(),
                 disabled: p.disabled,
             })
             .collect()
@@ -187,8 +171,8 @@ pub async fn whoami(State(st): State<AppState>, Auth(caller): Auth) -> Json<WhoA
         principal: caller.principal.to_string(),
         token: caller.token.to_string(),
         name,
-        role: role_str(caller.role).into(),
-        kind: kind_str(caller.kind).into(),
+        role: caller.role.as_str().into(),
+        kind: caller.kind.as_str().into(),
         system_admin: caller.system_admin,
     })
 }
