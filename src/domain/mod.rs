@@ -11,8 +11,11 @@
 //! Rejections that must still be recorded (a denied resolve, a denied rotate) come back
 //! with the event to append.
 
+mod caller;
 pub mod decide;
+mod error;
 pub mod state;
 
-pub use decide::{Caller, DomainError, Rejection};
+pub use caller::Caller;
+pub use error::{Decision, DomainError, Rejection};
 pub use state::{CredStatus, State};

@@ -2,7 +2,11 @@
 //! expected events or rejection.
 
 use super::*;
+use crate::domain::state::State;
 use crate::event::{Actor, Event, RequestContext, EVENT_FORMAT};
+use crate::event::{Body, DenyReason, Owner, PrincipalKind, Purpose, Role, Sealed, Source};
+use crate::id::Id;
+use std::collections::BTreeMap;
 
 struct World {
     state: State,

@@ -1,0 +1,50 @@
+//! Ledger configuration and the clock, resolved by the binary and passed down.
+
+use crate::secret::SecretFields;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// A source of "now" in Unix milliseconds. The shell passes the system clock; tests may
+/// pass a fixed one.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000)
+}
+
+/// Ledger configuration, resolved by the binary and passed down.
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// Master keys in the key-file format, when they come from the environment instead of
+    /// `DIR/keys/master.keys`. The ledger cannot rotate environment keys itself.
+    pub master_keys_text: Option<Zeroizing<String>>,
+    /// Environment fallbacks by service: the fields a resolve returns when nothing else
+    /// is configured.
+    pub fallbacks: HashMap<String, SecretFields>,
+    /// How many versions of a credential keep their data keys (at least 2).
+    pub retain_versions: u32,
+    /// The checkpoint origin (key name) for a new ledger.
+    pub origin: Option<String>,
+    pub clock: Clock,
+    /// The Vault KV v2 mount served under `/v1/{mount}/` (default `secret`).
+    pub vault_mount: String,
+}
+
+impl Config {
+    /// Defaults for a data directory.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            data_dir: data_dir.into(),
+            master_keys_text: None,
+            fallbacks: HashMap::new(),
+            retain_versions: 10,
+            origin: None,
+            clock: system_clock(),
+            vault_mount: "secret".into(),
+        }
+    }
+}

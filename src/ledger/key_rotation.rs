@@ -1,0 +1,146 @@
+//! Master-key and signing-key rotation.
+
+use super::{wait, Ledger, LedgerError, RequestCtx, Staged};
+use crate::domain::{Caller, DomainError};
+use crate::event::{rotation_message, Actor, Body};
+use crate::id::Id;
+use crate::keys::{self};
+use crate::secret::{self, Binding, MasterKeys};
+use crate::store::KeyOp;
+use ed25519_dalek::Signer;
+use rand::rngs::OsRng;
+
+impl Ledger {
+    /// Rotates the master key: a new key is added to the key file, every live data key is
+    /// rewrapped under it, the rotation is logged, and the old keys are discarded from the
+    /// key file (overwritten in place first).
+    pub async fn rotate_master_key(
+        &self,
+        ctx: &RequestCtx,
+        caller: Option<&Caller>,
+    ) -> Result<u32, LedgerError> {
+        if self.config.master_keys_text.is_some() {
+            return Err(DomainError::Conflict(
+                "master keys come from the environment; rotate them there".into(),
+            )
+            .into());
+        }
+        let dir = self.config.data_dir.clone();
+        let (rx, new_id) = {
+            let mut w = self.lock();
+            let old_id = w.masters.current().expect("a master key").id;
+            let new_key = keys::generate_master_key(old_id + 1);
+            let both = MasterKeys::new(w.masters.iter().cloned().chain([new_key.clone()]));
+            keys::write_master_keys(&dir, &both)?;
+            let mut ops = Vec::new();
+            let mut entries: Vec<_> = w.keyring.iter().map(|(k, v)| (*k, v.clone())).collect();
+            entries.sort_by_key(|(k, _)| *k);
+            for ((cred, version), wrapped) in entries {
+                let tenant = w
+                    .state
+                    .credentials
+                    .get(&cred)
+                    .map(|c| c.tenant)
+                    .unwrap_or(Id::NIL);
+                let binding = Binding {
+                    tenant,
+                    credential: cred,
+                    version,
+                };
+                let key = secret::rewrap(&wrapped, binding, &both, &new_key, &mut OsRng)?;
+                ops.push(KeyOp::Put {
+                    credential: cred,
+                    version,
+                    key,
+                });
+            }
+            w.masters = both;
+            let rewrapped = ops.len() as u64;
+            let body = Body::MasterKeyRotated {
+                old_key_id: old_id,
+                new_key_id: new_key.id,
+                rewrapped,
+            };
+            let actor = caller
+                .map(|c| Actor {
+                    tenant: Some(c.tenant),
+                    principal: Some(c.principal),
+                    token: Some(c.token),
+                })
+                .unwrap_or_default();
+            (
+                self.stage(
+                    &mut w,
+                    ctx,
+                    actor,
+                    Staged {
+                        bodies: vec![body],
+                        keyring: ops,
+                    },
+                )?,
+                new_key.id,
+            )
+        };
+        wait(rx).await?;
+        let mut w = self.lock();
+        // Anything sealed since used the new key (it is the highest id), so the old keys
+        // can go.
+        let only_new = MasterKeys::new(w.masters.iter().filter(|k| k.id >= new_id).cloned());
+        if w.keyring.values().all(|k| k.master_key_id >= new_id) {
+            keys::write_master_keys(&dir, &only_new)?;
+            w.masters = only_new;
+        }
+        Ok(new_id)
+    }
+
+    /// Rotates the ledger's signing key. The rotation event is signed by the old key and
+    /// carries the new key's proof of possession; later events are signed by the new key.
+    pub async fn rotate_signing_key(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+    ) -> Result<[u8; 32], LedgerError> {
+        if !caller.system_admin {
+            return Err(DomainError::Forbidden(
+                "only a system admin can rotate the signing key".into(),
+            )
+            .into());
+        }
+        let dir = self.config.data_dir.clone();
+        let new = keys::generate_signing_key();
+        keys::write_signing_key_next(&dir, &new)?;
+        let rx = {
+            let mut w = self.lock();
+            let old_key = w.signing.verifying_key().to_bytes();
+            let new_key = new.verifying_key().to_bytes();
+            let possession = new
+                .sign(&rotation_message(&old_key, &new_key, w.next_seq))
+                .to_bytes()
+                .to_vec();
+            let body = Body::SigningKeyRotated {
+                old_key,
+                new_key,
+                possession,
+            };
+            let actor = Actor {
+                tenant: Some(caller.tenant),
+                principal: Some(caller.principal),
+                token: Some(caller.token),
+            };
+            let rx = self.stage(
+                &mut w,
+                ctx,
+                actor,
+                Staged {
+                    bodies: vec![body],
+                    keyring: vec![],
+                },
+            )?;
+            w.signing = new.clone();
+            rx
+        };
+        wait(rx).await?;
+        keys::promote_signing_key_next(&dir)?;
+        Ok(new.verifying_key().to_bytes())
+    }
+}

@@ -1,0 +1,109 @@
+//! The ledger: the one orchestrating module of the imperative shell.
+//!
+//! Every write takes the same path: authenticate → (validate against the template) →
+//! lock the writer → `decide` on the current state → seal secrets and sign events →
+//! apply them to the in-memory state → hand them to the group committer → unlock →
+//! wait until they are durable (and projected) → answer. A rejection that must be
+//! recorded (a denied resolve, a denied rotate) takes the same path before its error is
+//! returned. Reads come from the projections, which the committer updates before it
+//! answers, so a client always reads its own writes.
+//!
+//! **Invariant (audit first):** no secret leaves [`Ledger::resolve`] or
+//! [`Ledger::verify`] before the `used` event that records it is durable. If the event
+//! cannot be written, the call fails and the opened secret is dropped (zeroized).
+//! **Invariant:** the in-memory state equals the fold of every event handed to the
+//! committer; if a commit fails the committer is poisoned and no later write succeeds.
+
+use crate::commit::{CommitError, CommitStats, Committer};
+use crate::domain::State;
+use crate::store::Store;
+use crate::template::Catalog;
+use ed25519_dalek::SigningKey;
+use std::sync::{Arc, Mutex};
+use zeroize::Zeroizing;
+
+mod auth;
+mod config;
+mod credentials;
+mod error;
+mod key_rotation;
+mod kv;
+mod open;
+mod pipeline;
+mod principals;
+mod resolve;
+mod types;
+
+pub use config::{system_clock, Clock, Config};
+use credentials::into_secret_fields;
+pub use error::LedgerError;
+pub use kv::{KvWrite, KV_TEMPLATE};
+use pipeline::{wait, wait_blocking, Staged, Writer};
+pub use types::*;
+
+/// The open ledger.
+pub struct Ledger {
+    store: Arc<Store>,
+    committer: Committer,
+    writer: Mutex<Writer>,
+    catalog: &'static Catalog,
+    token_key: Zeroizing<[u8; 32]>,
+    config: Config,
+    http: reqwest::Client,
+}
+
+impl Ledger {
+    /// The store (for projections, audit queries and proofs).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The template catalog.
+    pub fn catalog(&self) -> &'static Catalog {
+        self.catalog
+    }
+
+    /// Group-commit counters.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.committer.stats()
+    }
+
+    /// Whether writes are possible (not poisoned, not shut down).
+    pub fn writable(&self) -> Result<(), LedgerError> {
+        match self.committer.poisoned() {
+            Some(why) => Err(CommitError::Unavailable(why).into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads the in-memory state under the lock.
+    pub fn with_state<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.lock().state)
+    }
+
+    /// The current signing key's public half.
+    pub fn signing_public_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.lock().signing.verifying_key()
+    }
+
+    /// Signs `message` with the ledger's signing key (for checkpoints).
+    pub fn sign_with_ledger_key<T>(&self, f: impl FnOnce(&SigningKey, u64) -> T) -> T {
+        let w = self.lock();
+        f(&w.signing, w.next_seq)
+    }
+
+    /// The current time per the configured clock.
+    pub fn now_ms(&self) -> i64 {
+        self.now()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Commits what is queued and stops accepting writes.
+    pub fn shutdown(&self) {
+        self.committer.shutdown();
+    }
+}

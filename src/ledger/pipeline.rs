@@ -1,0 +1,193 @@
+//! The one write path: lock the writer, decide on the current state, seal and sign the
+//! events, apply them to the in-memory state, queue them for the group commit, wait.
+//!
+//! **Invariant:** the in-memory state equals the fold of every event handed to the
+//! committer; if a commit fails the committer is poisoned and no later write succeeds.
+
+use super::{Ledger, LedgerError, RequestCtx};
+use crate::commit::CommitError;
+use crate::domain::decide::{self};
+use crate::domain::{Caller, DomainError, Rejection, State};
+use crate::event::{Actor, Body, Event, Hash32, RequestContext, SignedEvent, EVENT_FORMAT};
+use crate::id::Id;
+use crate::secret::{MasterKeys, WrappedKey};
+use crate::store::KeyOp;
+use ed25519_dalek::SigningKey;
+use std::collections::HashMap;
+use std::sync::MutexGuard;
+use tokio::sync::oneshot;
+
+pub(super) struct Writer {
+    pub(super) state: State,
+    pub(super) next_seq: u64,
+    pub(super) last_hash: Hash32,
+    pub(super) last_at: i64,
+    pub(super) signing: SigningKey,
+    pub(super) masters: MasterKeys,
+    pub(super) keyring: HashMap<(Id, u32), WrappedKey>,
+}
+
+/// Resolves when a staged batch is durable.
+pub(super) type CommitReceiver = oneshot::Receiver<Result<(), CommitError>>;
+
+/// Events and key-ring changes staged under the writer lock.
+pub(super) struct Staged {
+    pub(super) bodies: Vec<Body>,
+    pub(super) keyring: Vec<KeyOp>,
+}
+
+impl Ledger {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn now(&self) -> i64 {
+        (self.config.clock)()
+    }
+
+    /// Seals `staged.bodies` as the next events, applies them to the state and queues
+    /// them (with the key-ring changes) for the group commit.
+    pub(super) fn stage(
+        &self,
+        w: &mut Writer,
+        ctx: &RequestCtx,
+        actor: Actor,
+        staged: Staged,
+    ) -> Result<oneshot::Receiver<Result<(), CommitError>>, LedgerError> {
+        if let Some(why) = self.committer.poisoned() {
+            return Err(CommitError::Unavailable(why).into());
+        }
+        if staged.bodies.is_empty() && staged.keyring.is_empty() {
+            // Nothing to make durable (a check that passed): answer at once, no sync.
+            let (tx, rx) = oneshot::channel();
+            let _ = tx.send(Ok(()));
+            return Ok(rx);
+        }
+        let at = self.now().max(w.last_at);
+        let mut sealed = Vec::with_capacity(staged.bodies.len());
+        for body in staged.bodies {
+            let event = Event {
+                format: EVENT_FORMAT,
+                seq: w.next_seq,
+                at_ms: at,
+                prev: w.last_hash,
+                actor: actor.clone(),
+                context: RequestContext {
+                    request_id: ctx.request_id.clone(),
+                    remote_addr: ctx.remote_addr.clone(),
+                },
+                body,
+            };
+            let signed =
+                SignedEvent::seal(event, &w.signing).map_err(|e| LedgerError::Integrity {
+                    seq: w.next_seq,
+                    detail: e.to_string(),
+                })?;
+            w.state.apply(signed.event());
+            w.next_seq += 1;
+            w.last_hash = *signed.hash();
+            w.last_at = at;
+            sealed.push(signed);
+        }
+        for op in &staged.keyring {
+            match op {
+                KeyOp::Put {
+                    credential,
+                    version,
+                    key,
+                } => {
+                    w.keyring.insert((*credential, *version), key.clone());
+                }
+                KeyOp::Delete {
+                    credential,
+                    version,
+                } => {
+                    w.keyring.remove(&(*credential, *version));
+                }
+            }
+        }
+        Ok(self.committer.submit(sealed, staged.keyring))
+    }
+
+    /// Runs a decision under the writer lock and stages its events (or the record of its
+    /// rejection). Returns the receiver and the decision's value or error.
+    pub(super) fn decide_and_stage<T>(
+        &self,
+        ctx: &RequestCtx,
+        caller: Option<&Caller>,
+        decide: impl FnOnce(&mut Writer, i64) -> Result<(Staged, T), Rejection>,
+    ) -> Result<(CommitReceiver, Result<T, DomainError>), LedgerError> {
+        let mut w = self.lock();
+        let now = self.now().max(w.last_at);
+        let actor = caller
+            .map(|c| Actor {
+                tenant: Some(c.tenant),
+                principal: Some(c.principal),
+                token: Some(c.token),
+            })
+            .unwrap_or_default();
+        match decide(&mut w, now) {
+            Ok((staged, value)) => Ok((self.stage(&mut w, ctx, actor, staged)?, Ok(value))),
+            Err(Rejection {
+                error,
+                record: Some(body),
+            }) => {
+                let rx = self.stage(
+                    &mut w,
+                    ctx,
+                    actor,
+                    Staged {
+                        bodies: vec![*body],
+                        keyring: vec![],
+                    },
+                )?;
+                Ok((rx, Err(error)))
+            }
+            Err(Rejection {
+                error,
+                record: None,
+            }) => Err(error.into()),
+        }
+    }
+
+    /// Decides, stages and waits until durable.
+    pub(super) async fn execute<T>(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        decide: impl FnOnce(&mut Writer, i64) -> Result<(Staged, T), Rejection>,
+    ) -> Result<T, LedgerError> {
+        let (rx, value) = self.decide_and_stage(ctx, Some(caller), decide)?;
+        wait(rx).await?;
+        Ok(value?)
+    }
+
+    pub(super) fn events_only(d: decide::Decision) -> Result<(Staged, ()), Rejection> {
+        d.map(|bodies| {
+            (
+                Staged {
+                    bodies,
+                    keyring: vec![],
+                },
+                (),
+            )
+        })
+    }
+}
+
+pub(super) async fn wait(
+    rx: oneshot::Receiver<Result<(), CommitError>>,
+) -> Result<(), LedgerError> {
+    rx.await.map_err(|_| CommitError::ShuttingDown)??;
+    Ok(())
+}
+
+/// Waits for a commit from synchronous code. Unlike `blocking_recv` this also works on a
+/// thread that drives an async runtime (`Ledger::open` called from async code), because
+/// the committer is a plain thread that needs no runtime to answer.
+pub(super) fn wait_blocking(
+    rx: oneshot::Receiver<Result<(), CommitError>>,
+) -> Result<(), LedgerError> {
+    futures::executor::block_on(rx).map_err(|_| CommitError::ShuttingDown)??;
+    Ok(())
+}
