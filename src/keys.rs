@@ -54,7 +54,17 @@ pub fn key_dir(data: &Path) -> PathBuf {
 /// Writes `contents` to `path` atomically with mode 0600.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    if !dir.exists() {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        // The new directory's own name must survive a power cut too.
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(parent))?;
+    }
     let tmp = path.with_extension("tmp");
     {
         let mut f = OpenOptions::new()

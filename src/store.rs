@@ -78,6 +78,13 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.join("ledger");
         let db = open_db(&path)?;
+        // sled creates its files without syncing their directories, and never syncs
+        // `conf`; a power cut could lose the names of a fresh store's files. Make them
+        // durable once, before anything is acknowledged.
+        sync_file(&path.join("conf"))?;
+        for d in [path.join("blobs"), path.clone(), dir.to_path_buf()] {
+            sync_file(&d)?;
+        }
         let data_path = path.join("db");
         let data_file = File::open(&data_path).map_err(|source| StoreError::Io {
             path: data_path.clone(),
@@ -233,6 +240,16 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
             other => return Ok(other?),
         }
     }
+}
+
+/// `fsync` of a file or directory by path.
+fn sync_file(path: &Path) -> Result<(), StoreError> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 fn seq_of(key: &[u8]) -> Result<u64, StoreError> {

@@ -27,6 +27,12 @@ pub enum DebugCommand {
         /// A prefix for credential names, so runs do not collide.
         #[arg(long, default_value = "load")]
         prefix: String,
+        /// Every `--large-every`-th creation carries a secret of this many bytes (as a
+        /// `custom` credential), so records larger than sled's inline limit are written.
+        #[arg(long, default_value_t = 0)]
+        large_bytes: usize,
+        #[arg(long, default_value_t = 10)]
+        large_every: u64,
     },
 }
 
@@ -54,6 +60,8 @@ pub fn run(cmd: DebugCommand) -> anyhow::Result<ExitCode> {
         concurrency,
         count,
         prefix,
+        large_bytes,
+        large_every,
     } = cmd;
     let (ledger, _) = Ledger::open(Config::new(&data.data))?;
     let ledger = Arc::new(ledger);
@@ -71,13 +79,27 @@ pub fn run(cmd: DebugCommand) -> anyhow::Result<ExitCode> {
                 while count == 0 || i < count {
                     let name = format!("{prefix}-{worker}-{i}");
                     let mut fields = serde_json::Map::new();
-                    fields.insert(
-                        "api_key".into(),
-                        serde_json::Value::String(format!("k-{name}")),
-                    );
+                    let large = large_bytes > 0 && i % large_every.max(1) == 0;
+                    let template = if large {
+                        // Several file-sized values: one record over sled's inline limit.
+                        for part in 0..large_bytes.div_ceil(60_000) {
+                            let len = 60_000.min(large_bytes - part * 60_000);
+                            fields.insert(
+                                format!("blob_{part}"),
+                                serde_json::Value::String("x".repeat(len)),
+                            );
+                        }
+                        "custom"
+                    } else {
+                        fields.insert(
+                            "api_key".into(),
+                            serde_json::Value::String(format!("k-{name}")),
+                        );
+                        "api_key"
+                    };
                     let input = CreateInput {
                         name: name.clone(),
-                        template: "api_key".into(),
+                        template: template.into(),
                         fields,
                         ..Default::default()
                     };
