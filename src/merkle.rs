@@ -319,6 +319,17 @@ pub fn root<R: NodeReader + ?Sized>(size: u64, reader: &R) -> Result<Hash, R::Er
     Ok(acc.unwrap_or_else(empty_root))
 }
 
+/// The perfect subtrees covering leaves `[0, size)`, largest (leftmost) first, as
+/// `(level, index)`: one per set bit of `size`, the nodes [`root`] reads. A reader that
+/// holds just these nodes can [`append`] leaf `size` and compute every later root.
+pub fn frontier_positions(size: u64) -> Vec<(u8, u64)> {
+    (0..64u8)
+        .rev()
+        .filter(|l| (size >> l) & 1 == 1)
+        .map(|l| (l, (size >> l) - 1))
+        .collect()
+}
+
 /// Returns the MTH of leaves `[start, end)`.
 ///
 /// Ranges that occur in proofs start at a multiple of the smallest power of

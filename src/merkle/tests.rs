@@ -310,6 +310,37 @@ fn published_consistency_proofs() {
     }
 }
 
+/// Only the nodes at the frontier positions of a size: enough for [`root`].
+struct FrontierOnly(HashMap<(u8, u64), Hash>);
+
+impl NodeReader for FrontierOnly {
+    type Error = (u8, u64);
+    fn node(&self, level: u8, index: u64) -> Result<Hash, (u8, u64)> {
+        self.0.get(&(level, index)).copied().ok_or((level, index))
+    }
+}
+
+#[test]
+fn frontier_positions_tile_the_prefix_and_give_its_root() {
+    let (tree, _) = build(300);
+    for size in 0..=300u64 {
+        let positions = frontier_positions(size);
+        let mut end = 0;
+        for &(level, index) in &positions {
+            assert_eq!(index << level, end, "size {size}: ({level}, {index})");
+            end += 1 << level;
+        }
+        assert_eq!(end, size);
+        let only = FrontierOnly(
+            positions
+                .iter()
+                .map(|&(l, i)| ((l, i), tree.node(l, i).unwrap()))
+                .collect(),
+        );
+        assert_eq!(root(size, &only).unwrap(), root(size, &tree).unwrap());
+    }
+}
+
 #[test]
 fn roots_match_reference_for_every_size() {
     let (tree, reference) = build(300);
