@@ -27,4 +27,5 @@ pub mod replay;
 pub mod secret;
 pub mod store;
 pub mod template;
+pub mod time;
 pub mod verify;

@@ -3,10 +3,10 @@
 use super::{forensics, progress, DataArg};
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use credledger::audit::parse_rfc3339;
 use credledger::event::SignedEvent;
 use credledger::id::Id;
 use credledger::store::Store;
+use credledger::time::parse_rfc3339;
 use credledger::{projection, replay};
 use std::process::ExitCode;
 
