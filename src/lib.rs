@@ -16,6 +16,7 @@ pub mod codec;
 pub mod commit;
 pub mod domain;
 pub mod event;
+pub mod fsutil;
 pub mod id;
 pub mod keys;
 pub mod ledger;
