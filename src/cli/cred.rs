@@ -4,14 +4,15 @@
 //! **Invariant:** only `cred resolve` prints a secret value; every other subcommand
 //! prints the server's metadata, which never holds one.
 
-use super::client::{seg, CliError, Client, EXIT_CODES};
-use super::config::{ConnArgs, Connection};
+use super::client::{seg, Client};
+use super::config::ConnArgs;
+use super::error::{CliError, EXIT_CODES, FAILED};
 use super::fields::{parse_field_arg, prompt_missing, read_args, FieldArg, Source};
+use super::lookup::{id_of, lookup, resolve};
 use super::output::{cell, Out};
 use clap::{Args, Subcommand};
-use credledger::id::Id;
 use credledger::template::Catalog;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -129,42 +130,12 @@ pub enum CredCommand {
         field: Option<String>,
     },
 }
-
-/// The credential's metadata, by id or unique name.
-pub fn lookup(c: &Client, r: &str) -> Result<Value, CliError> {
-    if r.parse::<Id>().is_ok() {
-        return c.get(&format!("/v1/credentials/{}", seg(r)));
-    }
-    let list = c.get_query(
-        "/v1/credentials",
-        &[("name", r.to_string()), ("status", "all".into())],
-    )?;
-    let all: Vec<Value> = list["credentials"].as_array().cloned().unwrap_or_default();
-    let active: Vec<&Value> = all.iter().filter(|v| v["status"] == "active").collect();
-    match (all.len(), active.len()) {
-        (0, _) => Err(CliError::not_found(format!("no credential named '{r}'"))),
-        (1, _) => Ok(all[0].clone()),
-        (_, 1) => Ok(active[0].clone()),
-        _ => Err(CliError::usage(format!(
-            "several credentials are named '{r}'; use the id"
-        ))),
-    }
-}
-
-/// The credential's id: the argument itself when it is one, else looked up by name.
-pub fn id_of(c: &Client, r: &str) -> Result<String, CliError> {
-    if r.parse::<Id>().is_ok() {
-        return Ok(r.to_string());
-    }
-    Ok(cell(&lookup(c, r)?["id"]))
-}
-
 fn uses_stdin(fields: &[FieldArg]) -> bool {
     fields.iter().any(|f| matches!(f.source, Source::Stdin))
 }
 
 pub fn run(args: CredArgs) -> anyhow::Result<ExitCode> {
-    let (c, out) = Connection::client(&args.conn)?;
+    let (c, out) = Client::connect(&args.conn)?;
     match args.cmd {
         CredCommand::Add {
             template,
@@ -351,7 +322,7 @@ pub fn run(args: CredArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             if !ok {
-                return Ok(ExitCode::from(super::client::FAILED));
+                return Ok(ExitCode::from(FAILED));
             }
         }
         CredCommand::Versions(r) => {
@@ -420,37 +391,6 @@ pub fn run(args: CredArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Resolves by credential (id or name) or by service; the answer holds secrets.
-pub fn resolve(
-    c: &Client,
-    cred: Option<&str>,
-    service: Option<&str>,
-    for_user: Option<&str>,
-    version: Option<u32>,
-) -> Result<Value, CliError> {
-    match (cred, service) {
-        (Some(r), _) => {
-            let id = id_of(c, r)?;
-            let mut body = Map::new();
-            if let Some(v) = version {
-                body.insert("version".into(), v.into());
-            }
-            c.post(
-                &format!("/v1/credentials/{}/resolve", seg(&id)),
-                &Value::Object(body),
-            )
-        }
-        (None, Some(s)) => {
-            let mut body = json!({"service": s});
-            if let Some(u) = for_user {
-                body["for_user"] = u.into();
-            }
-            c.post("/v1/resolve", &body)
-        }
-        (None, None) => Err(CliError::usage("give a credential (--cred) or a --service")),
-    }
 }
 
 fn done(out: Out, v: &Value, text: &str) {

@@ -1,6 +1,7 @@
 //! `credledger replay`: verify, rebuild, state, history, diff, report.
 
-use super::{forensics, progress, DataArg};
+use super::args::DataArg;
+use super::{forensics, progress};
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use credledger::event::SignedEvent;
