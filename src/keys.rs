@@ -16,7 +16,7 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -51,7 +51,8 @@ pub fn key_dir(data: &Path) -> PathBuf {
     data.join("keys")
 }
 
-/// Writes `contents` to `path` atomically with mode 0600.
+/// Writes `contents` to `path` atomically with mode 0600 (see
+/// [`crate::fsutil::write_private_atomic`]), creating its directory first.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     if !dir.exists() {
@@ -61,27 +62,11 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        File::open(parent)
+        fs::File::open(parent)
             .and_then(|d| d.sync_all())
             .map_err(io_err(parent))?;
     }
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io_err(&tmp))?;
-        f.write_all(contents).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
-    }
-    fs::rename(&tmp, path).map_err(io_err(path))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))?;
-    Ok(())
+    crate::fsutil::write_private_atomic(path, contents).map_err(io_err(path))
 }
 
 fn read_private(path: &Path) -> Result<Option<Zeroizing<String>>, KeyError> {

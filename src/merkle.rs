@@ -70,7 +70,7 @@ pub fn empty_root() -> Hash {
 /// asks for nodes that are complete within the tree size its caller passed in.
 pub trait NodeReader {
     /// The error a failed read produces; it is handed back to the caller
-    /// unchanged (wrapped in [`ProofError::Reader`] where proofs are built).
+    /// unchanged (wrapped in [`TreeError::Reader`] where proofs are built).
     type Error;
 
     /// Returns the stored hash of node `(level, index)`.
@@ -85,9 +85,11 @@ impl<R: NodeReader + ?Sized> NodeReader for &R {
     }
 }
 
-/// Why a proof or subtree hash could not be produced.
+/// Why a proof or subtree hash could not be produced. `proof` maps it to its own
+/// [`crate::proof::ProofError`].
 #[derive(Debug, Error, PartialEq, Eq)]
-pub enum ProofError<E> {
+#[non_exhaustive]
+pub enum TreeError<E> {
     /// The leaf index is not inside the tree. The caller asked for a proof
     /// that cannot exist; report it to whoever supplied the index (for an
     /// API, a 4xx-style "not found / out of range" answer).
@@ -133,6 +135,7 @@ pub enum ProofError<E> {
 /// caller that only wants a yes or no: the claim is not proven and must not
 /// be trusted. The variants differ only to make logs and alerts precise.
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VerifyError {
     /// The claimed leaf index is not below the claimed tree size. Reject the
     /// proof; the sender's claim is self-contradictory.
@@ -319,6 +322,17 @@ pub fn root<R: NodeReader + ?Sized>(size: u64, reader: &R) -> Result<Hash, R::Er
     Ok(acc.unwrap_or_else(empty_root))
 }
 
+/// The perfect subtrees covering leaves `[0, size)`, largest (leftmost) first, as
+/// `(level, index)`: one per set bit of `size`, the nodes [`root`] reads. A reader that
+/// holds just these nodes can [`append`] leaf `size` and compute every later root.
+pub fn frontier_positions(size: u64) -> Vec<(u8, u64)> {
+    (0..64u8)
+        .rev()
+        .filter(|l| (size >> l) & 1 == 1)
+        .map(|l| (l, (size >> l) - 1))
+        .collect()
+}
+
 /// Returns the MTH of leaves `[start, end)`.
 ///
 /// Ranges that occur in proofs start at a multiple of the smallest power of
@@ -330,11 +344,11 @@ pub fn subtree_root<R: NodeReader + ?Sized>(
     start: u64,
     end: u64,
     reader: &R,
-) -> Result<Hash, ProofError<R::Error>> {
+) -> Result<Hash, TreeError<R::Error>> {
     if start > end {
-        return Err(ProofError::InvalidRange { start, end });
+        return Err(TreeError::InvalidRange { start, end });
     }
-    mth(start, end, reader).map_err(ProofError::Reader)
+    mth(start, end, reader).map_err(TreeError::Reader)
 }
 
 /// Computes the MTH of `[start, end)` by RFC 9162 §2.1.1 splitting, reading a
@@ -366,9 +380,9 @@ pub fn inclusion_proof<R: NodeReader + ?Sized>(
     index: u64,
     size: u64,
     reader: &R,
-) -> Result<Vec<Hash>, ProofError<R::Error>> {
+) -> Result<Vec<Hash>, TreeError<R::Error>> {
     if index >= size {
-        return Err(ProofError::IndexOutOfRange { index, size });
+        return Err(TreeError::IndexOutOfRange { index, size });
     }
     // Walk from the root down to the leaf, noting each sibling subtree;
     // PATH lists them from the leaf upwards, so reverse at the end.
@@ -388,7 +402,7 @@ pub fn inclusion_proof<R: NodeReader + ?Sized>(
     siblings
         .into_iter()
         .rev()
-        .map(|(s, e)| mth(s, e, reader).map_err(ProofError::Reader))
+        .map(|(s, e)| mth(s, e, reader).map_err(TreeError::Reader))
         .collect()
 }
 
@@ -396,19 +410,19 @@ pub fn inclusion_proof<R: NodeReader + ?Sized>(
 /// between the tree of the first `old` leaves and that of the first `new`.
 ///
 /// `old == new` yields an empty proof. `old == 0` is rejected with
-/// [`ProofError::OldSizeZero`] because RFC 9162 defines no proof for it.
+/// [`TreeError::OldSizeZero`] because RFC 9162 defines no proof for it.
 /// `new` must not exceed the stored tree; that is the caller's business and
 /// shows up as reader errors for missing nodes.
 pub fn consistency_proof<R: NodeReader + ?Sized>(
     old: u64,
     new: u64,
     reader: &R,
-) -> Result<Vec<Hash>, ProofError<R::Error>> {
+) -> Result<Vec<Hash>, TreeError<R::Error>> {
     if old > new {
-        return Err(ProofError::OldAfterNew { old, new });
+        return Err(TreeError::OldAfterNew { old, new });
     }
     if old == 0 {
-        return Err(ProofError::OldSizeZero);
+        return Err(TreeError::OldSizeZero);
     }
     // SUBPROOF(m, D[start:end], b) appends one subtree per recursion step
     // after the result of the recursive call, so collect those top-down and
@@ -435,7 +449,7 @@ pub fn consistency_proof<R: NodeReader + ?Sized>(
     ranges.extend(tail.into_iter().rev());
     ranges
         .into_iter()
-        .map(|(s, e)| mth(s, e, reader).map_err(ProofError::Reader))
+        .map(|(s, e)| mth(s, e, reader).map_err(TreeError::Reader))
         .collect()
 }
 
@@ -567,6 +581,7 @@ pub fn verify_consistency(
 
 /// The error of [`MemoryTree`]'s reader: the requested node is not stored.
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MemoryTreeError {
     /// The node has not been completed yet, which means a tree size larger
     /// than [`MemoryTree::size`] was asked about. Ask about a size the tree

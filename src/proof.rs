@@ -139,18 +139,18 @@ fn check_size(store: &Store, size: u64) -> Result<(), ProofError> {
     Ok(())
 }
 
-fn from_merkle(e: merkle::ProofError<StoreError>) -> ProofError {
+fn from_merkle(e: merkle::TreeError<StoreError>) -> ProofError {
     match e {
-        merkle::ProofError::IndexOutOfRange { index, size } => {
+        merkle::TreeError::IndexOutOfRange { index, size } => {
             ProofError::IndexOutOfRange { index, size }
         }
-        merkle::ProofError::OldAfterNew { old, new } => ProofError::OldAfterNew { old, new },
-        merkle::ProofError::OldSizeZero => ProofError::OldSizeZero,
-        merkle::ProofError::InvalidRange { start, end } => ProofError::Integrity {
+        merkle::TreeError::OldAfterNew { old, new } => ProofError::OldAfterNew { old, new },
+        merkle::TreeError::OldSizeZero => ProofError::OldSizeZero,
+        merkle::TreeError::InvalidRange { start, end } => ProofError::Integrity {
             seq: start,
             detail: format!("inverted subtree range [{start}, {end})"),
         },
-        merkle::ProofError::Reader(e) => ProofError::Store(e),
+        merkle::TreeError::Reader(e) => ProofError::Store(e),
     }
 }
 

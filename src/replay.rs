@@ -463,12 +463,12 @@ pub fn render_state(state: &State) -> Value {
 pub fn history<E>(
     events: impl Iterator<Item = Result<Event, E>>,
     credential: Id,
-) -> Result<Vec<crate::audit::AuditEntry>, E> {
+) -> Result<Vec<crate::audit::view::AuditEntry>, E> {
     let mut out = Vec::new();
     for e in events {
         let e = e?;
         if e.body.credential() == Some(credential) {
-            out.push(crate::audit::entry(&e));
+            out.push(crate::audit::view::entry(&e));
         }
     }
     Ok(out)

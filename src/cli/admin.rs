@@ -3,23 +3,13 @@
 //! **Invariant:** `token create` and `tenant create` print the new API token once, because
 //! showing it is their whole purpose; nothing else here prints a secret.
 
-use super::client::{seg, Client, EXIT_CODES};
-use super::config::{ConnArgs, Connection};
-use super::cred::id_of;
+use super::args::Group;
+use super::client::{seg, Client};
+use super::lookup::{id_of, lookup};
 use super::output::{cell, Out};
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use serde_json::{json, Value};
 use std::process::ExitCode;
-
-/// A command group with the shared connection options.
-#[derive(Args, Debug)]
-#[command(after_long_help = EXIT_CODES)]
-pub struct Group<C: Subcommand> {
-    #[command(flatten)]
-    pub conn: ConnArgs,
-    #[command(subcommand)]
-    pub cmd: C,
-}
 
 #[derive(Subcommand, Debug)]
 pub enum PrincipalCommand {
@@ -91,7 +81,7 @@ fn done(out: Out, v: &Value, text: &str) {
 }
 
 pub fn principal(g: Group<PrincipalCommand>) -> anyhow::Result<ExitCode> {
-    let (c, out) = Connection::client(&g.conn)?;
+    let (c, out) = Client::connect(&g.conn)?;
     match g.cmd {
         PrincipalCommand::Create { name, kind, role } => {
             let v = c.post(
@@ -125,7 +115,7 @@ pub fn principal(g: Group<PrincipalCommand>) -> anyhow::Result<ExitCode> {
 }
 
 pub fn token(g: Group<TokenCommand>) -> anyhow::Result<ExitCode> {
-    let (c, out) = Connection::client(&g.conn)?;
+    let (c, out) = Client::connect(&g.conn)?;
     match g.cmd {
         TokenCommand::Create {
             principal,
@@ -159,7 +149,7 @@ pub fn token(g: Group<TokenCommand>) -> anyhow::Result<ExitCode> {
 }
 
 pub fn grant(g: Group<GrantCommand>) -> anyhow::Result<ExitCode> {
-    let (c, out) = Connection::client(&g.conn)?;
+    let (c, out) = Client::connect(&g.conn)?;
     match g.cmd {
         GrantCommand::Add { cred, principal } => {
             let id = id_of(&c, &cred)?;
@@ -187,7 +177,7 @@ pub fn grant(g: Group<GrantCommand>) -> anyhow::Result<ExitCode> {
             );
         }
         GrantCommand::List { cred } => {
-            let v = super::cred::lookup(&c, &cred)?;
+            let v = lookup(&c, &cred)?;
             let grants = v["grants"].clone();
             if out.json {
                 out.print_json(&json!({"credential_id": v["id"], "grants": grants}));
@@ -206,7 +196,7 @@ pub fn grant(g: Group<GrantCommand>) -> anyhow::Result<ExitCode> {
 }
 
 pub fn tenant(g: Group<TenantCommand>) -> anyhow::Result<ExitCode> {
-    let (c, out) = Connection::client(&g.conn)?;
+    let (c, out) = Client::connect(&g.conn)?;
     match g.cmd {
         TenantCommand::Create { name } => {
             let v = c.post("/v1/tenants", &json!({"name": name}))?;
@@ -226,7 +216,7 @@ pub fn tenant(g: Group<TenantCommand>) -> anyhow::Result<ExitCode> {
 }
 
 pub fn templates(g: Group<TemplatesCommand>) -> anyhow::Result<ExitCode> {
-    let (c, out) = Connection::client(&g.conn)?;
+    let (c, out) = Client::connect(&g.conn)?;
     match g.cmd {
         TemplatesCommand::List => {
             let v = c.get("/v1/templates")?;

@@ -3,10 +3,11 @@
 //! **Invariant:** these only read the audit, usage and compliance views, which never
 //! hold a secret value.
 
-use super::admin::Group;
-use super::client::{seg, CliError, EXIT_CODES, FAILED};
-use super::config::{ConnArgs, Connection};
-use super::cred::id_of;
+use super::args::Group;
+use super::client::{seg, Client};
+use super::config::ConnArgs;
+use super::error::{CliError, EXIT_CODES, FAILED};
+use super::lookup::id_of;
 use super::output::cell;
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -67,7 +68,7 @@ pub enum AuditCommand {
 }
 
 impl Filters {
-    fn query(&self, c: &super::client::Client) -> Result<Vec<(&'static str, String)>, CliError> {
+    fn query(&self, c: &Client) -> Result<Vec<(&'static str, String)>, CliError> {
         let credential = self
             .credential
             .as_deref()
@@ -88,7 +89,7 @@ impl Filters {
 }
 
 pub fn audit(g: Group<AuditCommand>) -> anyhow::Result<ExitCode> {
-    let (c, out) = Connection::client(&g.conn)?;
+    let (c, out) = Client::connect(&g.conn)?;
     match g.cmd {
         AuditCommand::Query {
             filters,
@@ -196,7 +197,7 @@ pub struct UsageArgs {
 
 /// `credledger usage`: resolve counts and last use, per credential or principal.
 pub fn usage(a: UsageArgs) -> anyhow::Result<ExitCode> {
-    let (c, out) = Connection::client(&a.conn)?;
+    let (c, out) = Client::connect(&a.conn)?;
     let one = match (&a.credential, &a.principal) {
         (Some(r), _) => Some(c.get(&format!("/v1/credentials/{}/usage", seg(&id_of(&c, r)?)))?),
         (None, Some(p)) => Some(c.get(&format!("/v1/usage/principals/{}", seg(p)))?),
@@ -268,7 +269,7 @@ pub struct DueArgs {
 
 /// `credledger due`: credentials overdue or due for rotation within 7 days.
 pub fn due(a: DueArgs) -> anyhow::Result<ExitCode> {
-    let (c, out) = Connection::client(&a.conn)?;
+    let (c, out) = Client::connect(&a.conn)?;
     let v = c.get("/v1/compliance/rotation")?;
     let overdue = v["overdue"].as_array().map_or(0, Vec::len);
     if out.json {

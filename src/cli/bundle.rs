@@ -5,7 +5,7 @@
 //! signing-key file, and writes the bundle. `verify-bundle` needs only the bundle and a
 //! verifier key. Exit codes: 0 ok, 1 verification failed, 2 usage or I/O error.
 
-use super::DataArg;
+use super::args::DataArg;
 use anyhow::{bail, Context};
 use credledger::bundle::{self, BundleError};
 use credledger::store::Store;

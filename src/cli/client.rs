@@ -7,66 +7,11 @@
 //! carries a secret) or from our own text; request bodies and the token are never part
 //! of one.
 
-use super::config::Connection;
+use super::config::{ConnArgs, Connection};
+use super::error::{CliError, AUTH, NOT_FOUND, UNAVAILABLE};
+use super::output::Out;
 use serde_json::Value;
-use std::fmt;
 use std::time::Duration;
-
-/// The exit codes of the client commands, as shown in `--help` and the README.
-pub const EXIT_CODES: &str = "\
-Exit codes:
-  0  ok
-  1  the operation failed (the server refused it: invalid input, conflict, gone; a
-     failed connection test; `due --check` found overdue credentials; an import with
-     failures)
-  2  usage error (bad arguments, unreadable input file)
-  3  not found (credential, principal, template, nothing configured for a service)
-  4  authentication or permission (no token, token rejected, role not allowed)
-  5  server unreachable or unavailable (connection failed, 5xx)
-  `exec` exits with the command's own status (128+N when killed by signal N; 126 when
-  it cannot be run, 127 when it is not found).
-
-Connection: --addr / CREDLEDGER_ADDR, --token / CREDLEDGER_TOKEN, else the config file
-written by `credledger login` (CREDLEDGER_CONFIG overrides its path).";
-
-pub const FAILED: u8 = 1;
-pub const USAGE: u8 = 2;
-pub const NOT_FOUND: u8 = 3;
-pub const AUTH: u8 = 4;
-pub const UNAVAILABLE: u8 = 5;
-
-/// A failure of a client command with its exit code.
-#[derive(Debug)]
-pub struct CliError {
-    pub code: u8,
-    pub message: String,
-}
-
-impl CliError {
-    pub fn new(code: u8, message: impl Into<String>) -> Self {
-        CliError {
-            code,
-            message: message.into(),
-        }
-    }
-    pub fn usage(message: impl Into<String>) -> Self {
-        Self::new(USAGE, message)
-    }
-    pub fn failed(message: impl Into<String>) -> Self {
-        Self::new(FAILED, message)
-    }
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(NOT_FOUND, message)
-    }
-}
-
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for CliError {}
 
 /// The exit code for an HTTP error status and the message to show.
 pub fn classify(status: u16, body: &Value) -> CliError {
@@ -116,6 +61,13 @@ impl Client {
             addr: conn.addr.trim_end_matches('/').to_string(),
             token: conn.token.clone(),
         })
+    }
+
+    /// Resolves the connection from the real environment and builds a client over it;
+    /// also returns the output style the options ask for.
+    pub fn connect(args: &ConnArgs) -> Result<(Self, Out), CliError> {
+        let conn = Connection::resolve(args, &|k| std::env::var(k).ok())?;
+        Ok((Client::new(&conn)?, conn.out))
     }
 
     pub fn addr(&self) -> &str {
@@ -230,6 +182,7 @@ pub fn seg(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::error::FAILED;
     use serde_json::json;
 
     fn check(status: u16, body: Value, code: u8, message: &str) {
@@ -277,12 +230,6 @@ mod tests {
             FAILED,
             "must be set (field `api_key`) [invalid_field]",
         );
-    }
-
-    #[test]
-    fn the_command_line_definition_is_consistent() {
-        use clap::CommandFactory;
-        crate::cli::Cli::command().debug_assert();
     }
 
     #[test]

@@ -7,16 +7,18 @@
 //!
 //! **Invariant:** the config file is written with mode 0600 by an atomic rename, and one
 //! readable by group or others is refused.
+//!
+//! This module only resolves and saves; the commands that use it (`login`, `logout`,
+//! `whoami`) are in `session`, and the HTTP client built from a [`Connection`] is in
+//! `client`.
 
-use super::client::{CliError, Client};
+use super::error::CliError;
 use super::output::Out;
 use clap::Args;
+use credledger::fsutil::write_private_atomic;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use std::io::{IsTerminal, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use zeroize::Zeroizing;
 
 /// The address used when no flag, variable or config file names one.
@@ -110,20 +112,23 @@ fn read_config(path: &Path) -> Result<ConfigFile, CliError> {
     })
 }
 
-/// Writes `bytes` to `path` with mode 0600 by an atomic rename in the same directory.
-pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
+/// Saves the connection's address and token to the config file at `path` (mode 0600,
+/// by an atomic rename), creating its directory with mode 0700 when missing.
+pub fn save_config(path: &Path, conn: &Connection) -> std::io::Result<()> {
+    let saved = ConfigFile {
+        addr: Some(conn.addr.clone()),
+        token: conn.token.as_ref().map(|t| t.to_string()),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".credledger-")
-        .permissions(std::fs::Permissions::from_mode(0o600))
-        .tempfile_in(&dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    std::fs::File::open(&dir)?.sync_all()
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() && !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+    }
+    let bytes = Zeroizing::new(serde_json::to_vec_pretty(&saved)?);
+    write_private_atomic(path, &bytes)
 }
 
 impl Connection {
@@ -159,110 +164,6 @@ impl Connection {
             out: Out { json: args.json },
         })
     }
-
-    /// The connection from the real environment, and a client over it.
-    pub fn client(args: &ConnArgs) -> Result<(Client, Out), CliError> {
-        let conn = Self::resolve(args, &|k| std::env::var(k).ok())?;
-        Ok((Client::new(&conn)?, conn.out))
-    }
-}
-
-#[derive(Args, Debug)]
-pub struct LoginArgs {
-    #[command(flatten)]
-    pub conn: ConnArgs,
-}
-
-/// `credledger login`: check the token with `/v1/whoami`, then save address and token.
-/// The token comes from `--token`, else `CREDLEDGER_TOKEN`, else stdin (a prompt without
-/// echo on a terminal).
-pub fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
-    let env = |k: &str| std::env::var(k).ok();
-    let path = config_path(args.conn.config.as_deref(), &env)
-        .ok_or_else(|| CliError::usage("no config path: set CREDLEDGER_CONFIG or HOME"))?;
-    let mut conn = Connection::resolve(&args.conn, &env)?;
-    let env_token = env("CREDLEDGER_TOKEN").is_some_and(|t| !t.is_empty());
-    if args.conn.token.is_none() && !env_token {
-        let token = if std::io::stdin().is_terminal() {
-            Zeroizing::new(rpassword::prompt_password(format!(
-                "Token for {}: ",
-                conn.addr
-            ))?)
-        } else {
-            let mut s = Zeroizing::new(String::new());
-            std::io::stdin().read_to_string(&mut s)?;
-            s
-        };
-        let token = Zeroizing::new(token.trim().to_string());
-        if token.is_empty() {
-            return Err(CliError::usage("no token given (type it, or pipe it on stdin)").into());
-        }
-        conn.token = Some(token);
-    }
-    let client = Client::new(&conn)?;
-    let me = client.get("/v1/whoami")?;
-    let saved = ConfigFile {
-        addr: Some(conn.addr.clone()),
-        token: conn.token.as_ref().map(|t| t.to_string()),
-    };
-    if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() && !dir.exists() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
-        }
-    }
-    let bytes = Zeroizing::new(serde_json::to_vec_pretty(&saved)?);
-    write_private_atomic(&path, &bytes)?;
-    let out = conn.out;
-    if out.json {
-        out.print_json(&json!({"addr": conn.addr, "config": path, "whoami": me}));
-    } else {
-        println!(
-            "Logged in to {} as {} ({}, tenant {}); saved to {}",
-            conn.addr,
-            me["name"].as_str().unwrap_or("?"),
-            me["role"].as_str().unwrap_or("?"),
-            me["tenant"].as_str().unwrap_or("?"),
-            path.display()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `credledger logout`: remove the config file.
-pub fn logout(args: ConnArgs) -> anyhow::Result<ExitCode> {
-    let path = config_path(args.config.as_deref(), &|k| std::env::var(k).ok())
-        .ok_or_else(|| CliError::usage("no config path: set CREDLEDGER_CONFIG or HOME"))?;
-    match std::fs::remove_file(&path) {
-        Ok(()) => eprintln!("removed {}", path.display()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("not logged in ({} does not exist)", path.display())
-        }
-        Err(e) => return Err(e.into()),
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `credledger whoami`.
-pub fn whoami(args: ConnArgs) -> anyhow::Result<ExitCode> {
-    let (c, out) = Connection::client(&args)?;
-    let me = c.get("/v1/whoami")?;
-    if out.json {
-        out.print_json(&me);
-    } else {
-        out.kv(&[
-            ("server", c.addr().to_string()),
-            ("name", me["name"].as_str().unwrap_or("").into()),
-            ("principal", me["principal"].as_str().unwrap_or("").into()),
-            ("role", me["role"].as_str().unwrap_or("").into()),
-            ("kind", me["kind"].as_str().unwrap_or("").into()),
-            ("tenant", me["tenant"].as_str().unwrap_or("").into()),
-            ("token id", me["token"].as_str().unwrap_or("").into()),
-        ]);
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
@@ -323,12 +224,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("c.json");
         write_private_atomic(&f, b"{}").unwrap();
-        assert_eq!(
-            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = read_config(&f).err().unwrap();
         assert!(e.message.contains("chmod 600"), "{}", e.message);
+    }
+
+    #[test]
+    fn saved_config_resolves_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("sub/dir/config.json");
+        let conn = Connection {
+            addr: "http://saved:1".into(),
+            token: Some(Zeroizing::new("ts".into())),
+            out: Out { json: false },
+        };
+        save_config(&cfg, &conn).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&cfg), mode(cfg.parent().unwrap())), (0o600, 0o700));
+        let e = env(&[("CREDLEDGER_CONFIG", cfg.to_str().unwrap())]);
+        let c = Connection::resolve(&ConnArgs::default(), &e).unwrap();
+        assert_eq!(
+            (c.addr.as_str(), c.token.as_deref().map(String::as_str)),
+            ("http://saved:1", Some("ts"))
+        );
     }
 }

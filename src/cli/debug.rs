@@ -2,7 +2,7 @@
 //! appends (credential creations) and prints `ack <name>` for every acknowledged one. The
 //! crash test kills it with SIGKILL; the benchmark reads its summary.
 
-use super::DataArg;
+use super::args::DataArg;
 use clap::Subcommand;
 use credledger::domain::Caller;
 use credledger::event::PrincipalKind;

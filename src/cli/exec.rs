@@ -14,10 +14,12 @@
 //! **Invariant:** values go only to the child's environment or the requested file; they
 //! are never printed and never part of an error message.
 
-use super::client::{CliError, EXIT_CODES, USAGE};
-use super::config::{write_private_atomic, ConnArgs, Connection};
-use super::cred::resolve;
+use super::client::Client;
+use super::config::ConnArgs;
+use super::error::{CliError, EXIT_CODES, USAGE};
+use super::lookup::resolve;
 use clap::Args;
+use credledger::fsutil::write_private_atomic;
 use credledger::template::{Catalog, EnvMode};
 use serde_json::{Map, Value};
 use std::os::unix::fs::PermissionsExt;
@@ -168,7 +170,7 @@ fn private_base() -> Option<PathBuf> {
 }
 
 pub fn exec(a: ExecArgs) -> anyhow::Result<ExitCode> {
-    let (c, _) = Connection::client(&a.conn)?;
+    let (c, _) = Client::connect(&a.conn)?;
     let t = &a.target;
     let answer = resolve(
         &c,
@@ -303,7 +305,7 @@ pub fn dotenv_quote(v: &str) -> String {
 }
 
 pub fn materialize(a: MaterializeArgs) -> anyhow::Result<ExitCode> {
-    let (c, _) = Connection::client(&a.conn)?;
+    let (c, _) = Client::connect(&a.conn)?;
     let t = &a.target;
     let answer = resolve(
         &c,

@@ -4,7 +4,7 @@
 //! **Invariant:** a value is never printed; a secret given as a bare argument earns a
 //! warning on stderr that names the field, not the value.
 
-use super::client::CliError;
+use super::error::CliError;
 use credledger::template::{FieldType, Template};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

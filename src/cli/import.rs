@@ -12,8 +12,9 @@
 //!
 //! **Invariant:** the report names variables, templates and credentials, never a value.
 
-use super::client::{CliError, Client, EXIT_CODES, FAILED};
-use super::config::{ConnArgs, Connection};
+use super::client::Client;
+use super::config::ConnArgs;
+use super::error::{CliError, EXIT_CODES, FAILED};
 use super::output::{cell, Out};
 use clap::Args;
 use credledger::template::Catalog;
@@ -234,7 +235,7 @@ fn exists(c: &Client, name: &str) -> Result<bool, CliError> {
 }
 
 pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
-    let (c, out) = Connection::client(&a.conn)?;
+    let (c, out) = Client::connect(&a.conn)?;
     let mapping = a
         .mapping
         .as_deref()

@@ -15,38 +15,33 @@ macro_rules! outln {
 }
 
 mod admin;
+mod args;
 mod audit;
 mod bundle;
 mod client;
 mod config;
 mod cred;
 mod debug;
+mod error;
 mod exec;
 mod fields;
 mod forensics;
 mod import;
+mod lookup;
 mod output;
 mod replay;
 mod serve;
+mod session;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// credledger — an event-sourced, audit-first credential ledger.
 #[derive(Parser, Debug)]
-#[command(name = "credledger", version, about, long_about = None, after_long_help = client::EXIT_CODES)]
+#[command(name = "credledger", version, about, long_about = None, after_long_help = error::EXIT_CODES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// The data directory option shared by local commands.
-#[derive(clap::Args, Debug, Clone)]
-pub struct DataArg {
-    /// The ledger's data directory.
-    #[arg(long, env = "CREDLEDGER_DATA", default_value = "./credledger-data")]
-    pub data: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]
@@ -64,7 +59,7 @@ pub enum Command {
     #[command(subcommand, hide = true)]
     Debug(debug::DebugCommand),
     /// Save the server address and a token (checked first) in the config file (0600).
-    Login(config::LoginArgs),
+    Login(session::LoginArgs),
     /// Remove the saved config file.
     Logout(config::ConnArgs),
     /// Show who the token belongs to.
@@ -72,17 +67,17 @@ pub enum Command {
     /// Credentials: add, list, show, rotate, delete, restore, destroy, verify, versions, resolve.
     Cred(cred::CredArgs),
     /// Service templates: list, show.
-    Templates(admin::Group<admin::TemplatesCommand>),
+    Templates(args::Group<admin::TemplatesCommand>),
     /// Principals (users and services): create, list, disable.
-    Principal(admin::Group<admin::PrincipalCommand>),
+    Principal(args::Group<admin::PrincipalCommand>),
     /// API tokens: create, revoke.
-    Token(admin::Group<admin::TokenCommand>),
+    Token(args::Group<admin::TokenCommand>),
     /// Grants of shared credentials to principals: add, revoke, list.
-    Grant(admin::Group<admin::GrantCommand>),
+    Grant(args::Group<admin::GrantCommand>),
     /// Tenants (system admins): create.
-    Tenant(admin::Group<admin::TenantCommand>),
+    Tenant(args::Group<admin::TenantCommand>),
     /// The audit log: query, export.
-    Audit(admin::Group<audit::AuditCommand>),
+    Audit(args::Group<audit::AuditCommand>),
     /// Usage counts and last use, per credential or principal.
     Usage(audit::UsageArgs),
     /// Credentials overdue or due for rotation.
@@ -98,14 +93,14 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // Local commands keep exit code 2 for their errors; client commands map theirs
-    // through `client::CliError` (see `client::EXIT_CODES`), other failures being 1.
+    // through `error::CliError` (see `error::EXIT_CODES`), other failures being 1.
     let (result, default_code) = match cli.command {
         Command::Serve(args) => (serve::run(args), 2),
         Command::Replay(cmd) => (replay::run(cmd), 2),
         Command::Debug(cmd) => (debug::run(cmd), 2),
-        Command::Login(a) => (config::login(a), 1),
-        Command::Logout(a) => (config::logout(a), 1),
-        Command::Whoami(a) => (config::whoami(a), 1),
+        Command::Login(a) => (session::login(a), 1),
+        Command::Logout(a) => (session::logout(a), 1),
+        Command::Whoami(a) => (session::whoami(a), 1),
         Command::Cred(a) => (cred::run(a), 1),
         Command::Templates(g) => (admin::templates(g), 1),
         Command::Principal(g) => (admin::principal(g), 1),
@@ -126,7 +121,7 @@ pub fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             let code = e
-                .downcast_ref::<client::CliError>()
+                .downcast_ref::<error::CliError>()
                 .map_or(default_code, |c| c.code);
             ExitCode::from(code)
         }
@@ -148,4 +143,13 @@ pub fn progress(total: u64, what: &str) -> indicatif::ProgressBar {
     );
     bar.set_message(what.to_string());
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

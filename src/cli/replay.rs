@@ -1,12 +1,13 @@
 //! `credledger replay`: verify, rebuild, state, history, diff, report.
 
-use super::{forensics, progress, DataArg};
+use super::args::DataArg;
+use super::{forensics, progress};
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use credledger::audit::parse_rfc3339;
 use credledger::event::SignedEvent;
 use credledger::id::Id;
 use credledger::store::Store;
+use credledger::time::parse_rfc3339;
 use credledger::{projection, replay};
 use std::process::ExitCode;
 

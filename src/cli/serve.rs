@@ -1,6 +1,6 @@
 //! `credledger serve`: resolve the configuration, open (or bootstrap) the ledger, serve.
 
-use super::DataArg;
+use super::args::DataArg;
 use anyhow::Context;
 use clap::Args;
 use credledger::api;

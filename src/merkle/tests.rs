@@ -310,6 +310,37 @@ fn published_consistency_proofs() {
     }
 }
 
+/// Only the nodes at the frontier positions of a size: enough for [`root`].
+struct FrontierOnly(HashMap<(u8, u64), Hash>);
+
+impl NodeReader for FrontierOnly {
+    type Error = (u8, u64);
+    fn node(&self, level: u8, index: u64) -> Result<Hash, (u8, u64)> {
+        self.0.get(&(level, index)).copied().ok_or((level, index))
+    }
+}
+
+#[test]
+fn frontier_positions_tile_the_prefix_and_give_its_root() {
+    let (tree, _) = build(300);
+    for size in 0..=300u64 {
+        let positions = frontier_positions(size);
+        let mut end = 0;
+        for &(level, index) in &positions {
+            assert_eq!(index << level, end, "size {size}: ({level}, {index})");
+            end += 1 << level;
+        }
+        assert_eq!(end, size);
+        let only = FrontierOnly(
+            positions
+                .iter()
+                .map(|&(l, i)| ((l, i), tree.node(l, i).unwrap()))
+                .collect(),
+        );
+        assert_eq!(root(size, &only).unwrap(), root(size, &tree).unwrap());
+    }
+}
+
 #[test]
 fn roots_match_reference_for_every_size() {
     let (tree, reference) = build(300);
@@ -372,7 +403,7 @@ fn subtree_root_matches_reference_for_all_ranges() {
     }
     assert_eq!(
         subtree_root(5, 4, &tree),
-        Err(ProofError::InvalidRange { start: 5, end: 4 })
+        Err(TreeError::InvalidRange { start: 5, end: 4 })
     );
 }
 
@@ -536,7 +567,7 @@ fn consistency_edge_cases() {
         Err(VerifyError::ProofTooLong)
     );
     // Old size 0 is undefined by RFC 9162 and rejected on both sides.
-    assert_eq!(consistency_proof(0, 3, &tree), Err(ProofError::OldSizeZero));
+    assert_eq!(consistency_proof(0, 3, &tree), Err(TreeError::OldSizeZero));
     assert_eq!(
         verify_consistency(0, 3, &empty_root(), &r(3), &[]),
         Err(VerifyError::OldSizeZero)
@@ -544,7 +575,7 @@ fn consistency_edge_cases() {
     // Time does not run backwards.
     assert_eq!(
         consistency_proof(4, 3, &tree),
-        Err(ProofError::OldAfterNew { old: 4, new: 3 })
+        Err(TreeError::OldAfterNew { old: 4, new: 3 })
     );
     assert_eq!(
         verify_consistency(4, 3, &r(4), &r(3), &[]),
@@ -557,7 +588,7 @@ fn consistency_edge_cases() {
     // Asking about more leaves than the tree has surfaces the reader's error.
     assert!(matches!(
         consistency_proof(3, 9, &tree),
-        Err(ProofError::Reader(MemoryTreeError::MissingNode { .. }))
+        Err(TreeError::Reader(MemoryTreeError::MissingNode { .. }))
     ));
 }
 
@@ -566,11 +597,11 @@ fn inclusion_edge_cases() {
     let (tree, _) = build(4);
     assert_eq!(
         inclusion_proof(4, 4, &tree),
-        Err(ProofError::IndexOutOfRange { index: 4, size: 4 })
+        Err(TreeError::IndexOutOfRange { index: 4, size: 4 })
     );
     assert_eq!(
         inclusion_proof(0, 0, &tree),
-        Err(ProofError::IndexOutOfRange { index: 0, size: 0 })
+        Err(TreeError::IndexOutOfRange { index: 0, size: 0 })
     );
     let leaf = tree.node(0, 0).unwrap();
     assert_eq!(

@@ -1,0 +1,484 @@
+//! Folding events into the projection tree: every audit index entry, the credential,
+//! version, KV and usage views, and the Merkle nodes of the event's leaf.
+//!
+//! **Invariants:**
+//! - [`apply_records`] writes one atomic sled batch holding every change of its events
+//!   and the new watermark, and accepts events only in sequence (a gap is an error).
+//! - Each `apply_*` matches [`Body`] exhaustively, naming the events it ignores, so a new
+//!   variant is a compile error here until its projection is decided.
+
+use super::read::{read_node, watermark};
+use super::{
+    audit_prefix, audit_tag, cred_key, index, kv_config_key, kv_key, node_key, usage_cred_key,
+    usage_principal_key, version_key, CredentialView, KvConfigView, KvView, UsageView, VerifyView,
+    VersionView, WATERMARK,
+};
+use crate::codec;
+use crate::event::{Body, Event};
+use crate::id::Id;
+use crate::merkle;
+use crate::store::StoreError;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Reads and buffers writes to the projection tree for one atomic batch.
+struct Overlay<'a> {
+    tree: &'a sled::Tree,
+    pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl Overlay<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.pending.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => Ok(self.tree.get(key)?.map(|v| v.to_vec())),
+        }
+    }
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.pending.insert(key, Some(value));
+    }
+    fn get_as<T: for<'de> Deserialize<'de>>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        self.get(key)?
+            .map(|v| {
+                codec::decode(&v).map_err(|e| StoreError::Corrupt {
+                    tree: "proj",
+                    detail: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+    fn put_as<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
+        self.put(key, codec::encode(value).expect("views always encode"));
+    }
+}
+
+impl merkle::NodeReader for Overlay<'_> {
+    type Error = StoreError;
+    fn node(&self, level: u8, index: u64) -> Result<merkle::Hash, StoreError> {
+        read_node(self.get(&node_key(level, index))?, level, index)
+    }
+}
+
+/// Applies `(event, record)` pairs; events below the watermark are skipped, a gap is an
+/// error.
+pub fn apply_records<'e>(
+    proj: &sled::Tree,
+    items: impl Iterator<Item = (&'e Event, &'e [u8])>,
+) -> Result<(), StoreError> {
+    let mut ov = Overlay {
+        tree: proj,
+        pending: BTreeMap::new(),
+    };
+    let mut next = watermark(proj)?;
+    for (event, record) in items {
+        if event.seq < next {
+            continue;
+        }
+        if event.seq != next {
+            return Err(StoreError::Corrupt {
+                tree: "proj",
+                detail: format!("expected event {next}, got {}", event.seq),
+            });
+        }
+        apply_one(&mut ov, event, record)?;
+        next += 1;
+    }
+    ov.put(WATERMARK.to_vec(), next.to_be_bytes().to_vec());
+    let mut batch = sled::Batch::default();
+    for (k, v) in ov.pending {
+        match v {
+            Some(v) => batch.insert(k, v),
+            None => batch.remove(k),
+        }
+    }
+    proj.apply_batch(batch)?;
+    Ok(())
+}
+
+fn apply_one(ov: &mut Overlay<'_>, event: &Event, record: &[u8]) -> Result<(), StoreError> {
+    let seq = event.seq.to_be_bytes();
+    let body = &event.body;
+    let tenant = body.tenant().unwrap_or(Id::NIL);
+    let tag = audit_tag(body).to_vec();
+    ov.put(
+        [audit_prefix(tenant, index::TIME, &[]), seq.to_vec()].concat(),
+        tag.clone(),
+    );
+    if let Some(p) = event.actor.principal {
+        ov.put(
+            [
+                audit_prefix(tenant, index::ACTOR, p.as_bytes()),
+                seq.to_vec(),
+            ]
+            .concat(),
+            tag.clone(),
+        );
+    }
+    if let Some(c) = body.credential() {
+        ov.put(
+            [
+                audit_prefix(tenant, index::CREDENTIAL, c.as_bytes()),
+                seq.to_vec(),
+            ]
+            .concat(),
+            tag,
+        );
+    }
+    apply_credential_view(ov, event)?;
+    apply_kv(ov, event)?;
+    apply_usage(ov, event)?;
+    let size = event.seq;
+    let nodes = merkle::append(size, merkle::leaf_hash(record), &*ov)?;
+    for (level, index, hash) in nodes {
+        ov.put(node_key(level, index), hash.to_vec());
+    }
+    Ok(())
+}
+
+fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
+    let at = event.at_ms;
+    let actor = event.actor.principal;
+    if let Body::CredentialCreated {
+        tenant,
+        credential,
+        name,
+        template,
+        service,
+        owner,
+        description,
+        public,
+        sealed,
+        rotate_every_days,
+        expires_at_ms,
+        is_default,
+    } = &event.body
+    {
+        let view = CredentialView {
+            id: *credential,
+            tenant: *tenant,
+            name: name.clone(),
+            template: template.clone(),
+            service: service.clone(),
+            owner: *owner,
+            description: description.clone(),
+            status: "active".into(),
+            current_version: 1,
+            public: public.clone(),
+            sealed: Some(sealed.clone()),
+            created_at_ms: at,
+            created_by: actor,
+            updated_at_ms: at,
+            rotated_at_ms: at,
+            rotate_every_days: *rotate_every_days,
+            expires_at_ms: *expires_at_ms,
+            is_default: *is_default,
+            grants: vec![],
+            last_verified: None,
+        };
+        ov.put_as(cred_key(*tenant, *credential), &view);
+        let v1 = VersionView {
+            version: 1,
+            created_at_ms: at,
+            created_by: actor,
+            state: "live".into(),
+        };
+        ov.put_as(version_key(*tenant, *credential, 1), &v1);
+        return Ok(());
+    }
+    // Uses and refusals change usage, not metadata: skip reading the view for them (they
+    // are most of the log).
+    if matches!(
+        event.body,
+        Body::CredentialUsed { .. } | Body::UseDenied { .. } | Body::AccessDenied { .. }
+    ) {
+        return Ok(());
+    }
+    let (Some(tenant), Some(cred)) = (event.body.tenant(), event.body.credential()) else {
+        return Ok(());
+    };
+    let key = cred_key(tenant, cred);
+    let Some(mut view) = ov.get_as::<CredentialView>(&key)? else {
+        return Ok(());
+    };
+    match &event.body {
+        Body::CredentialUpdated { change, .. } => {
+            if let Some(n) = &change.name {
+                view.name = n.clone();
+            }
+            if let Some(r) = change.rotate_every_days {
+                view.rotate_every_days = r;
+            }
+            if let Some(e) = change.expires_at_ms {
+                view.expires_at_ms = e;
+            }
+            if let Some(d) = change.is_default {
+                view.is_default = d;
+            }
+            if let Some(d) = &change.description {
+                view.description = d.clone();
+            }
+        }
+        Body::CredentialRotated {
+            version,
+            public,
+            sealed,
+            retired,
+            ..
+        } => {
+            view.current_version = *version;
+            view.public = public.clone();
+            view.sealed = Some(sealed.clone());
+            view.rotated_at_ms = at;
+            for r in retired {
+                mark_version(ov, tenant, cred, *r, "retired")?;
+            }
+            let v = VersionView {
+                version: *version,
+                created_at_ms: at,
+                created_by: actor,
+                state: "live".into(),
+            };
+            ov.put_as(version_key(tenant, cred, *version), &v);
+        }
+        Body::GrantAdded { principal, .. } => {
+            view.grants.push(*principal);
+            view.grants.sort();
+        }
+        Body::GrantRevoked { principal, .. } => view.grants.retain(|p| p != principal),
+        Body::CredentialDeleted { .. } => view.status = "deleted".into(),
+        Body::CredentialRestored { .. } => view.status = "active".into(),
+        Body::CredentialDestroyed { versions, .. } => {
+            view.status = "destroyed".into();
+            view.sealed = None;
+            view.is_default = false;
+            for v in versions {
+                mark_version(ov, tenant, cred, *v, "destroyed")?;
+            }
+        }
+        Body::VersionsDeleted { versions, .. } => {
+            for v in versions {
+                mark_version(ov, tenant, cred, *v, "deleted")?;
+            }
+        }
+        Body::VersionsUndeleted { versions, .. } => {
+            for v in versions {
+                mark_version(ov, tenant, cred, *v, "live")?;
+            }
+        }
+        Body::VersionsDestroyed { versions, .. } => {
+            for v in versions {
+                mark_version(ov, tenant, cred, *v, "destroyed")?;
+            }
+            if versions.contains(&view.current_version) {
+                view.sealed = None;
+            }
+        }
+        Body::KvMetadataSet { .. } => {}
+        Body::CredentialVerified {
+            version,
+            ok,
+            reason,
+            latency_ms,
+            ..
+        } => {
+            view.last_verified = Some(VerifyView {
+                at_ms: at,
+                version: *version,
+                ok: *ok,
+                reason: reason.clone(),
+                latency_ms: *latency_ms,
+            });
+        }
+        // Creation is handled above; uses and refusals change usage, not metadata
+        // (skipped above); the rest concern no credential's metadata.
+        Body::CredentialCreated { .. }
+        | Body::CredentialUsed { .. }
+        | Body::UseDenied { .. }
+        | Body::AccessDenied { .. }
+        | Body::LedgerInitialized { .. }
+        | Body::TenantCreated { .. }
+        | Body::PrincipalCreated { .. }
+        | Body::PrincipalDisabled { .. }
+        | Body::TokenIssued { .. }
+        | Body::TokenRevoked { .. }
+        | Body::MasterKeyRotated { .. }
+        | Body::SigningKeyRotated { .. }
+        | Body::KvConfigSet { .. } => return Ok(()),
+    }
+    view.updated_at_ms = at;
+    ov.put_as(key, &view);
+    Ok(())
+}
+
+fn mark_version(
+    ov: &mut Overlay<'_>,
+    tenant: Id,
+    cred: Id,
+    version: u32,
+    state: &str,
+) -> Result<(), StoreError> {
+    let key = version_key(tenant, cred, version);
+    if let Some(mut v) = ov.get_as::<VersionView>(&key)? {
+        v.state = state.to_string();
+        ov.put_as(key, &v);
+    }
+    Ok(())
+}
+
+fn apply_kv(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
+    match &event.body {
+        Body::KvConfigSet {
+            tenant,
+            max_versions,
+            cas_required,
+            delete_version_after,
+            ..
+        } => {
+            let view = KvConfigView {
+                max_versions: *max_versions,
+                cas_required: *cas_required,
+                delete_version_after: delete_version_after.clone(),
+            };
+            ov.put_as(kv_config_key(*tenant), &view);
+            Ok(())
+        }
+        Body::VersionsDeleted {
+            tenant,
+            credential,
+            versions,
+        } => update_kv(ov, *tenant, *credential, |view| {
+            for v in versions {
+                view.deleted.insert(*v, event.at_ms);
+            }
+        }),
+        Body::VersionsUndeleted {
+            tenant,
+            credential,
+            versions,
+        }
+        | Body::VersionsDestroyed {
+            tenant,
+            credential,
+            versions,
+        } => update_kv(ov, *tenant, *credential, |view| {
+            for v in versions {
+                view.deleted.remove(v);
+            }
+        }),
+        Body::KvMetadataSet {
+            tenant,
+            credential,
+            max_versions,
+            cas_required,
+            delete_version_after,
+            custom_metadata,
+        } => update_kv(ov, *tenant, *credential, |view| {
+            view.max_versions = *max_versions;
+            view.cas_required = *cas_required;
+            view.delete_version_after = delete_version_after.clone();
+            view.custom_metadata = custom_metadata.clone();
+        }),
+        Body::LedgerInitialized { .. }
+        | Body::TenantCreated { .. }
+        | Body::PrincipalCreated { .. }
+        | Body::PrincipalDisabled { .. }
+        | Body::TokenIssued { .. }
+        | Body::TokenRevoked { .. }
+        | Body::CredentialCreated { .. }
+        | Body::CredentialUpdated { .. }
+        | Body::CredentialRotated { .. }
+        | Body::CredentialUsed { .. }
+        | Body::UseDenied { .. }
+        | Body::CredentialVerified { .. }
+        | Body::GrantAdded { .. }
+        | Body::GrantRevoked { .. }
+        | Body::CredentialDeleted { .. }
+        | Body::CredentialRestored { .. }
+        | Body::CredentialDestroyed { .. }
+        | Body::AccessDenied { .. }
+        | Body::MasterKeyRotated { .. }
+        | Body::SigningKeyRotated { .. } => Ok(()),
+    }
+}
+
+/// Reads a credential's KV view (the default when absent), changes it and writes it back.
+fn update_kv(
+    ov: &mut Overlay<'_>,
+    tenant: Id,
+    cred: Id,
+    change: impl FnOnce(&mut KvView),
+) -> Result<(), StoreError> {
+    let key = kv_key(tenant, cred);
+    let mut view: KvView = ov.get_as(&key)?.unwrap_or_default();
+    change(&mut view);
+    ov.put_as(key, &view);
+    Ok(())
+}
+
+fn apply_usage(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
+    let (tenant, credential, source, denied, verify) = match &event.body {
+        Body::CredentialUsed {
+            tenant,
+            credential,
+            source,
+            purpose,
+            ..
+        } => (
+            *tenant,
+            *credential,
+            Some(*source),
+            false,
+            *purpose == crate::event::Purpose::Verify,
+        ),
+        Body::UseDenied {
+            tenant, credential, ..
+        } => (*tenant, *credential, None, true, false),
+        Body::LedgerInitialized { .. }
+        | Body::TenantCreated { .. }
+        | Body::PrincipalCreated { .. }
+        | Body::PrincipalDisabled { .. }
+        | Body::TokenIssued { .. }
+        | Body::TokenRevoked { .. }
+        | Body::CredentialCreated { .. }
+        | Body::CredentialUpdated { .. }
+        | Body::CredentialRotated { .. }
+        | Body::CredentialVerified { .. }
+        | Body::GrantAdded { .. }
+        | Body::GrantRevoked { .. }
+        | Body::CredentialDeleted { .. }
+        | Body::CredentialRestored { .. }
+        | Body::CredentialDestroyed { .. }
+        | Body::AccessDenied { .. }
+        | Body::MasterKeyRotated { .. }
+        | Body::SigningKeyRotated { .. }
+        | Body::VersionsDeleted { .. }
+        | Body::VersionsUndeleted { .. }
+        | Body::VersionsDestroyed { .. }
+        | Body::KvMetadataSet { .. }
+        | Body::KvConfigSet { .. } => return Ok(()),
+    };
+    let actor = event.actor.principal;
+    let bump = |ov: &mut Overlay<'_>, key: Vec<u8>, other: Option<Id>| -> Result<(), StoreError> {
+        let mut u: UsageView = ov.get_as(&key)?.unwrap_or_default();
+        if denied {
+            u.denied += 1;
+        } else if verify {
+            u.verifies += 1;
+        } else {
+            u.uses += 1;
+            u.last_used_at_ms = Some(event.at_ms);
+            u.last_other = other;
+            u.last_remote_addr = event.context.remote_addr.clone();
+            u.last_source = source;
+        }
+        ov.put_as(key, &u);
+        Ok(())
+    };
+    if let Some(c) = credential {
+        bump(ov, usage_cred_key(tenant, c), actor)?;
+    }
+    if let Some(p) = actor {
+        bump(ov, usage_principal_key(tenant, p), credential)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! Projections: read models folded from the log into the `proj` tree.
+//!
+//! * `v ‖ tenant ‖ credential ‖ version (u32 BE)` → [`VersionView`].
+//! * `c ‖ tenant ‖ credential` → [`CredentialView`] (metadata, status, the
+//!   encrypted current secret, rotation schedule, last connection test).
+//! * `uc ‖ tenant ‖ credential` and `up ‖ tenant ‖ principal` → [`UsageView`].
+//! * `a ‖ tenant ‖ kind ‖ [key] ‖ seq` → `[action, outcome]`: the audit indexes, by time
+//!   (`t`), credential (`c`) and actor (`p`). Entries point at log sequence numbers and
+//!   carry the action and outcome, so filters on those skip the log; the audit view reads
+//!   the event itself from the log.
+//! * `kv ‖ tenant ‖ credential` → [`KvView`] (Vault KV metadata and soft-deleted
+//!   versions) and `kg ‖ tenant` → [`KvConfigView`] (the KV mount configuration).
+//! * `m ‖ level ‖ index` → a Merkle subtree hash (RFC 9162, see `merkle`).
+//! * `w` → the number of events applied (the watermark).
+//!
+//! **Invariant:** the tree is a pure function of the log: [`rebuild`] from an empty tree
+//! gives byte-identical contents. Every batch of events is applied with its watermark in
+//! one atomic sled batch, so after a crash [`catch_up`] continues exactly where it was.
+//!
+//! The files: this one holds the key layout and the views; `apply` folds events into the
+//! tree (one atomic batch per call), `read` serves the views and indexes, and `rebuild`
+//! replays the log into the tree.
+
+mod apply;
+mod read;
+mod rebuild;
+
+pub use apply::apply_records;
+pub use read::{
+    audit_seqs, credential, credential_usage, credentials, kv, kv_config, principal_usage,
+    versions, watermark, Nodes,
+};
+pub use rebuild::{catch_up, dump, rebuild, KeyValue};
+
+use crate::event::{Body, Owner, Sealed, Source};
+use crate::id::Id;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The audit index kinds.
+pub mod index {
+    pub const TIME: u8 = b't';
+    pub const CREDENTIAL: u8 = b'c';
+    pub const ACTOR: u8 = b'p';
+}
+
+/// The value of every audit index entry: the action's position in [`Body::ACTIONS`] and
+/// the outcome (0 ok, 1 denied, 2 failed), so scans filter on both without reading the
+/// log.
+pub fn audit_tag(body: &Body) -> [u8; 2] {
+    let action = Body::ACTIONS
+        .iter()
+        .position(|a| *a == body.action())
+        .expect("every action is listed") as u8;
+    [action, outcome_code(body.outcome())]
+}
+
+/// The outcome byte of an audit tag.
+pub fn outcome_code(o: crate::event::Outcome) -> u8 {
+    match o {
+        crate::event::Outcome::Ok => 0,
+        crate::event::Outcome::Denied => 1,
+        crate::event::Outcome::Failed => 2,
+    }
+}
+
+const WATERMARK: &[u8] = b"w";
+
+/// One version of a credential, as listed.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct VersionView {
+    pub version: u32,
+    pub created_at_ms: i64,
+    pub created_by: Option<Id>,
+    /// `live`, `retired` (past retention, shredded) or `destroyed`.
+    pub state: String,
+}
+
+/// The outcome of the last connection test.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct VerifyView {
+    pub at_ms: i64,
+    pub version: u32,
+    pub ok: bool,
+    pub reason: String,
+    pub latency_ms: u64,
+}
+
+/// A credential's current metadata and encrypted secret.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct CredentialView {
+    pub id: Id,
+    pub tenant: Id,
+    pub name: String,
+    pub template: String,
+    pub service: String,
+    pub owner: Owner,
+    pub description: String,
+    /// `active`, `deleted` or `destroyed`.
+    pub status: String,
+    pub current_version: u32,
+    pub public: BTreeMap<String, String>,
+    /// The current version's ciphertext (`None` once destroyed).
+    pub sealed: Option<Sealed>,
+    pub created_at_ms: i64,
+    pub created_by: Option<Id>,
+    pub updated_at_ms: i64,
+    pub rotated_at_ms: i64,
+    pub rotate_every_days: Option<u32>,
+    pub expires_at_ms: Option<i64>,
+    pub is_default: bool,
+    pub grants: Vec<Id>,
+    pub last_verified: Option<VerifyView>,
+}
+
+impl CredentialView {
+    /// When the next rotation is due, if a schedule is set.
+    pub fn rotation_due_ms(&self) -> Option<i64> {
+        self.rotate_every_days
+            .map(|d| self.rotated_at_ms + i64::from(d) * 86_400_000)
+    }
+}
+
+/// Usage counters of a credential or a principal.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct UsageView {
+    pub uses: u64,
+    pub denied: u64,
+    pub verifies: u64,
+    pub last_used_at_ms: Option<i64>,
+    /// For a credential: the last principal; for a principal: the last credential.
+    pub last_other: Option<Id>,
+    pub last_remote_addr: Option<String>,
+    pub last_source: Option<Source>,
+}
+
+/// Vault KV facts of a credential: its KV metadata and its soft-deleted versions.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct KvView {
+    pub max_versions: u32,
+    pub cas_required: bool,
+    pub delete_version_after: String,
+    pub custom_metadata: BTreeMap<String, String>,
+    /// Soft-deleted versions and when they were deleted.
+    pub deleted: BTreeMap<u32, i64>,
+}
+
+/// A tenant's Vault KV mount configuration.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct KvConfigView {
+    pub max_versions: u32,
+    pub cas_required: bool,
+    pub delete_version_after: String,
+}
+
+fn kv_key(tenant: Id, cred: Id) -> Vec<u8> {
+    [&b"kv"[..], tenant.as_bytes(), cred.as_bytes()].concat()
+}
+fn kv_config_key(tenant: Id) -> Vec<u8> {
+    [&b"kg"[..], tenant.as_bytes()].concat()
+}
+
+fn cred_key(tenant: Id, cred: Id) -> Vec<u8> {
+    [&b"c"[..], tenant.as_bytes(), cred.as_bytes()].concat()
+}
+fn version_key(tenant: Id, cred: Id, version: u32) -> Vec<u8> {
+    [
+        &b"v"[..],
+        tenant.as_bytes(),
+        cred.as_bytes(),
+        &version.to_be_bytes(),
+    ]
+    .concat()
+}
+fn usage_cred_key(tenant: Id, cred: Id) -> Vec<u8> {
+    [&b"uc"[..], tenant.as_bytes(), cred.as_bytes()].concat()
+}
+fn usage_principal_key(tenant: Id, principal: Id) -> Vec<u8> {
+    [&b"up"[..], tenant.as_bytes(), principal.as_bytes()].concat()
+}
+/// The prefix of one audit index: `a ‖ tenant ‖ kind ‖ key`.
+pub fn audit_prefix(tenant: Id, kind: u8, key: &[u8]) -> Vec<u8> {
+    [&b"a"[..], tenant.as_bytes(), &[kind], key].concat()
+}
+fn node_key(level: u8, index: u64) -> Vec<u8> {
+    [&b"m"[..], &[level], &index.to_be_bytes()].concat()
+}

@@ -1,0 +1,141 @@
+//! Reads of the projection tree: the views, the audit indexes, the Merkle nodes and the
+//! watermark.
+//!
+//! **Invariant:** reads never write; a value that does not decode is reported as
+//! [`StoreError::Corrupt`] of the `proj` tree, never skipped.
+
+use super::{
+    cred_key, kv_config_key, kv_key, node_key, usage_cred_key, usage_principal_key, CredentialView,
+    KvConfigView, KvView, UsageView, VersionView, WATERMARK,
+};
+use crate::codec;
+use crate::id::Id;
+use crate::merkle;
+use crate::store::StoreError;
+use serde::Deserialize;
+
+pub(super) fn read_node(
+    v: Option<impl AsRef<[u8]>>,
+    level: u8,
+    index: u64,
+) -> Result<merkle::Hash, StoreError> {
+    let v = v.ok_or_else(|| StoreError::Corrupt {
+        tree: "proj",
+        detail: format!("missing Merkle node {level}/{index}"),
+    })?;
+    v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+        tree: "proj",
+        detail: format!("Merkle node {level}/{index} is not 32 bytes"),
+    })
+}
+
+/// Reads Merkle nodes straight from the projection tree.
+pub struct Nodes<'a>(pub &'a sled::Tree);
+
+impl merkle::NodeReader for Nodes<'_> {
+    type Error = StoreError;
+    fn node(&self, level: u8, index: u64) -> Result<merkle::Hash, StoreError> {
+        read_node(self.0.get(node_key(level, index))?, level, index)
+    }
+}
+
+/// The number of events applied to the projections.
+pub fn watermark(proj: &sled::Tree) -> Result<u64, StoreError> {
+    Ok(match proj.get(WATERMARK)? {
+        None => 0,
+        Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+            tree: "proj",
+            detail: "bad watermark".into(),
+        })?),
+    })
+}
+
+fn decode_view<T: for<'de> Deserialize<'de>>(v: &[u8]) -> Result<T, StoreError> {
+    codec::decode(v).map_err(|e| StoreError::Corrupt {
+        tree: "proj",
+        detail: e.to_string(),
+    })
+}
+
+/// One credential's view.
+pub fn credential(
+    proj: &sled::Tree,
+    tenant: Id,
+    id: Id,
+) -> Result<Option<CredentialView>, StoreError> {
+    proj.get(cred_key(tenant, id))?
+        .map(|v| decode_view(&v))
+        .transpose()
+}
+
+/// Every credential view of a tenant.
+pub fn credentials(
+    proj: &sled::Tree,
+    tenant: Id,
+) -> impl Iterator<Item = Result<CredentialView, StoreError>> + '_ {
+    proj.scan_prefix([&b"c"[..], tenant.as_bytes()].concat())
+        .map(|r| decode_view(&r?.1))
+}
+
+/// Every version of a credential, oldest first.
+pub fn versions(proj: &sled::Tree, tenant: Id, id: Id) -> Result<Vec<VersionView>, StoreError> {
+    proj.scan_prefix([&b"v"[..], tenant.as_bytes(), id.as_bytes()].concat())
+        .map(|r| decode_view(&r?.1))
+        .collect()
+}
+
+/// The Vault KV facts of a credential (defaults when the KV API never touched it).
+pub fn kv(proj: &sled::Tree, tenant: Id, id: Id) -> Result<KvView, StoreError> {
+    Ok(proj
+        .get(kv_key(tenant, id))?
+        .map(|v| decode_view(&v))
+        .transpose()?
+        .unwrap_or_default())
+}
+
+/// A tenant's Vault KV mount configuration, if it was ever set.
+pub fn kv_config(proj: &sled::Tree, tenant: Id) -> Result<Option<KvConfigView>, StoreError> {
+    proj.get(kv_config_key(tenant))?
+        .map(|v| decode_view(&v))
+        .transpose()
+}
+
+/// Usage of a credential.
+pub fn credential_usage(proj: &sled::Tree, tenant: Id, id: Id) -> Result<UsageView, StoreError> {
+    Ok(proj
+        .get(usage_cred_key(tenant, id))?
+        .map(|v| decode_view(&v))
+        .transpose()?
+        .unwrap_or_default())
+}
+
+/// Usage by a principal.
+pub fn principal_usage(proj: &sled::Tree, tenant: Id, id: Id) -> Result<UsageView, StoreError> {
+    Ok(proj
+        .get(usage_principal_key(tenant, id))?
+        .map(|v| decode_view(&v))
+        .transpose()?
+        .unwrap_or_default())
+}
+
+/// Sequence numbers in one audit index, ascending, starting at `from_seq`.
+pub fn audit_seqs(
+    proj: &sled::Tree,
+    prefix: Vec<u8>,
+    from_seq: u64,
+) -> impl Iterator<Item = Result<(u64, [u8; 2]), StoreError>> + '_ {
+    let start = [prefix.as_slice(), &from_seq.to_be_bytes()].concat();
+    let n = prefix.len();
+    proj.range(start..)
+        .take_while(move |r| r.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+        .map(move |r| {
+            let (k, v) = r?;
+            let corrupt = || StoreError::Corrupt {
+                tree: "proj",
+                detail: "bad audit index entry".into(),
+            };
+            let tail: [u8; 8] = k[n..].try_into().map_err(|_| corrupt())?;
+            let tag: [u8; 2] = v.as_ref().try_into().map_err(|_| corrupt())?;
+            Ok((u64::from_be_bytes(tail), tag))
+        })
+}
