@@ -6,13 +6,33 @@
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_credledger");
+mod served;
 
-/// A server on a fresh data directory and a free loopback port; killed on drop.
+use served::{Served, BIN};
+
+/// Every secret value the tests below store: none may appear in the server's log.
+const SECRETS: &[&str] = &[
+    "sk-audit-9",
+    "sk-def",
+    "sk-exec-1",
+    "sk-exec-2",
+    "sk-grant-1",
+    "sk-hidden-5",
+    "sk-imp-1",
+    "sk-legacy-3",
+    "sk-life-Qx81",
+    "sk-life-Zr42",
+    "sk-literal-1",
+    "sk-mat",
+    "pve-secret-7",
+    "sk-env-scrub-4",
+];
+
+/// A server on a fresh data directory and a loopback port; killed on drop.
 struct Server {
-    child: Child,
+    served: Served,
     dir: tempfile::TempDir,
     port: u16,
     admin: String,
@@ -46,7 +66,8 @@ impl Run {
     }
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on (for "cannot reach" cases; no server starts there).
+fn closed_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -57,40 +78,11 @@ fn free_port() -> u16 {
 impl Server {
     fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let token_file = dir.path().join("admin.token");
-        let child = Command::new(BIN)
-            .args(["serve", "--data"])
-            .arg(dir.path().join("data"))
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--admin-token-file",
-            ])
-            .arg(&token_file)
-            .env("CREDLEDGER_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let http = reqwest::blocking::Client::new();
-        for _ in 0..200 {
-            if http
-                .get(format!("http://127.0.0.1:{port}/v1/health"))
-                .send()
-                .is_ok()
-                && token_file.exists()
-            {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(25));
-        }
-        let admin = std::fs::read_to_string(&token_file)
-            .unwrap()
-            .trim()
-            .to_string();
+        let served = Served::start(&dir.path().join("data"), &[], &[]);
+        let port = served.addr.rsplit(':').next().unwrap().parse().unwrap();
+        let admin = served.admin.clone();
         Server {
-            child,
+            served,
             dir,
             port,
             admin,
@@ -187,9 +179,15 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// Every test ends by searching the real server's whole log (at trace level) for the
+    /// secrets the tests store and for the admin token.
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.served.kill();
+        if !std::thread::panicking() {
+            let mut secrets = SECRETS.to_vec();
+            secrets.push(&self.admin);
+            self.served.assert_no_secret_logged(&secrets);
+        }
     }
 }
 
@@ -250,7 +248,7 @@ fn help_documents_commands_and_exit_codes() {
 #[test]
 fn unreachable_server_and_bad_tokens_have_clear_messages_and_codes() {
     let s = Server::start();
-    let closed = format!("http://127.0.0.1:{}", free_port());
+    let closed = format!("http://127.0.0.1:{}", closed_port());
     s.run_env(&["cred", "list"], None, &[("CREDLEDGER_ADDR", &closed)])
         .fails(5, &format!("cannot reach credledger at {closed}"));
     s.run_env(&["cred", "list"], None, &[("CREDLEDGER_TOKEN", "cl_wrong")])
@@ -483,7 +481,7 @@ fn credential_lifecycle_and_no_secret_outside_resolve() {
 fn verify_reports_the_connection_test_in_the_exit_code() {
     let s = Server::start();
     let port = s.port.to_string();
-    let closed = free_port().to_string();
+    let closed = closed_port().to_string();
     let up = s
         .run_in(
             &[
@@ -1013,4 +1011,90 @@ fn readme_cli_walkthrough_runs() {
         "cli walkthrough failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(stdout.contains("cli walkthrough ok"), "{stdout}");
+}
+
+#[test]
+fn exec_never_hands_the_callers_access_to_the_child() {
+    let s = Server::start();
+    s.openai("scrub", "sk-env-scrub-4");
+    let r = s
+        .run_env(
+            &["exec", "--cred", "scrub", "--", "env"],
+            None,
+            &[("CREDLEDGER_EXTRA_SETTING", "x")],
+        )
+        .ok();
+    assert!(r.stdout.contains("OPENAI_API_KEY=sk-env-scrub-4"), "{r:?}");
+    assert!(
+        !r.stdout.contains("CREDLEDGER_") && !r.stdout.contains(&s.admin),
+        "the child saw the caller's token or settings: {}",
+        r.stdout
+    );
+    // A credential without any field that has an environment name runs nothing.
+    s.run_in(
+        &[
+            "cred",
+            "add",
+            "-t",
+            "custom",
+            "-n",
+            "bare",
+            "-f",
+            "blob.data=-",
+        ],
+        "opaque",
+    )
+    .ok();
+    let marker = s.path("ran");
+    s.run(&[
+        "exec",
+        "--cred",
+        "bare",
+        "--",
+        "touch",
+        marker.to_str().unwrap(),
+    ])
+    .fails(2, "no field with an environment variable name");
+    assert!(!marker.exists(), "the program ran with nothing");
+}
+
+#[test]
+fn admin_token_file_is_checked_before_a_ledger_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    // A bare file name means the current directory.
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data", "d1"])
+        .args(["--admin-token-file", "admin.token"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let token = dir.path().join("admin.token");
+    let started = (0..400).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        token.exists()
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(started, "no token written for a bare file name");
+    assert!(std::fs::read_to_string(&token).unwrap().starts_with("clt_"));
+    assert_eq!(mode(&token), 0o600);
+
+    // An undeliverable token creates nothing.
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data", "d2"])
+        .args(["--admin-token-file", "no/such/dir/admin.token"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--admin-token-file no/such/dir/admin.token"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("d2").exists(),
+        "a ledger was bootstrapped anyway"
+    );
 }

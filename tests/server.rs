@@ -1,6 +1,7 @@
 //! The server on a real loopback socket: connection tests against a local service,
 //! graceful shutdown of the library server and of the real binary on SIGTERM.
 
+mod served;
 mod support;
 
 use axum::http::StatusCode;
@@ -174,68 +175,43 @@ async fn library_server_on_a_socket_shuts_down_without_losing_acknowledged_event
 
 #[test]
 fn binary_serves_and_exits_cleanly_on_sigterm() {
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let token_file = dir.path().join("admin.token");
-    let child = Command::new(env!("CARGO_BIN_EXE_credledger"))
-        .args(["serve", "--data"])
-        .arg(dir.path().join("data"))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--admin-token-file",
-        ])
-        .arg(&token_file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut server = served::Served::start(&dir.path().join("data"), &[], &[]);
+    let token_file = dir.path().join("data.admin.token");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let client = reqwest::Client::new();
-        for _ in 0..100 {
-            if client
-                .get(format!("http://127.0.0.1:{port}/v1/health"))
-                .send()
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        let token = std::fs::read_to_string(&token_file)
-            .unwrap()
-            .trim()
-            .to_string();
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
         let r = client
-            .post(format!("http://127.0.0.1:{port}/v1/credentials"))
-            .bearer_auth(&token)
-            .json(&json!({"name": "k", "template": "api_key", "fields": {"api_key": "v"}}))
+            .post(format!("{}/v1/credentials", server.addr))
+            .bearer_auth(&server.admin)
+            .json(&json!({"name": "k", "template": "api_key", "fields": {"api_key": "v-sigterm-Hq7"}}))
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 201);
+        let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        let r = client
+            .post(format!("{}/v1/credentials/{id}/resolve", server.addr))
+            .bearer_auth(&server.admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
     });
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
+    let status = server
+        .terminate(std::time::Duration::from_secs(30))
+        .expect("SIGTERM ends the server");
+    let log = server.log();
+    assert!(status.success(), "{log}");
     assert!(log.contains("shut down cleanly"), "{log}");
+    let admin = server.admin.clone();
+    server.assert_no_secret_logged(&["v-sigterm-Hq7", &admin]);
     let verify = Command::new(env!("CARGO_BIN_EXE_credledger"))
         .args(["replay", "verify", "--json", "--data"])
         .arg(dir.path().join("data"))
@@ -243,6 +219,6 @@ fn binary_serves_and_exits_cleanly_on_sigterm() {
         .unwrap();
     assert!(verify.status.success());
     let report: Value = serde_json::from_slice(&verify.stdout).unwrap();
-    // Genesis, tenant, admin principal, admin token, and the acknowledged creation.
-    assert_eq!(report["verified"], 5, "{report}");
+    // Genesis, tenant, admin principal, admin token, the creation and the resolve.
+    assert_eq!(report["verified"], 6, "{report}");
 }

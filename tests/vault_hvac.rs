@@ -7,7 +7,9 @@
 //! machine; if that fails the test fails and says how to set it up. `CREDLEDGER_SKIP_HVAC=1`
 //! skips it explicitly.
 
-use std::process::{Command, Stdio};
+mod served;
+
+use std::process::Command;
 
 const SETUP: &str = "set CREDLEDGER_HVAC_PYTHON to a Python with hvac installed: \
     python3 -m venv .ci/venv && .ci/venv/bin/pip install -q hvac && \
@@ -56,47 +58,14 @@ fn hvac_client_kv_v2_against_the_real_server() {
         _ => bootstrap_venv().unwrap_or_else(|why| panic!("{why}; {SETUP}")),
     };
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let token_file = dir.path().join("admin.token");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_credledger"))
-        .args(["serve", "--data"])
-        .arg(dir.path().join("data"))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--admin-token-file",
-        ])
-        .arg(&token_file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let ready = (0..200).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        token_file.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    let token = std::fs::read_to_string(&token_file)
-        .unwrap_or_default()
-        .trim()
-        .to_string();
+    let server = served::Served::start(&dir.path().join("data"), &[], &[]);
+    let (url, token) = (server.addr.clone(), server.admin.clone());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vault/hvac_test.py");
-    let out = ready.then(|| {
-        Command::new(&python)
-            .arg(script)
-            .arg(&url)
-            .arg(&token)
-            .output()
-    });
-    child.kill().ok();
-    child.wait().ok();
-    assert!(ready, "the server did not start");
-    let out = out
-        .unwrap()
+    let out = Command::new(&python)
+        .arg(script)
+        .arg(&url)
+        .arg(&token)
+        .output()
         .unwrap_or_else(|e| panic!("cannot run {python}: {e}; {SETUP}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -105,4 +74,11 @@ fn hvac_client_kv_v2_against_the_real_server() {
         "hvac test failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("checks passed"), "{stdout}");
+    server.assert_no_secret_logged(&[
+        "hv-secret-Kd83jQ",
+        "hv-secret-rotated-P0zx",
+        "hv-secret-third-W2m",
+        "tok-top-1",
+        &token,
+    ]);
 }

@@ -181,8 +181,23 @@ pub fn exec(a: ExecArgs) -> anyhow::Result<ExitCode> {
     )?;
     let vars = env_vars(&answer, &a.env)?;
     drop(answer);
+    if vars.is_empty() {
+        return Err(CliError::new(
+            USAGE,
+            "the credential has no field with an environment variable name; \
+             name one with --env NAME=FIELD",
+        )
+        .into());
+    }
     let mut cmd = Command::new(&a.command[0]);
     cmd.args(&a.command[1..]);
+    // The child gets the credential, never the caller's own access: no API token, no
+    // config path, no other CREDLEDGER_* setting.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("CREDLEDGER_") {
+            cmd.env_remove(&name);
+        }
+    }
     let mut dir = None;
     let mut names = Vec::new();
     for v in &vars {

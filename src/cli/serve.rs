@@ -93,15 +93,28 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     for service in config.fallbacks.keys() {
         tracing::info!(service, "environment fallback configured");
     }
+    // The token of a new ledger must reach its file: check before anything is created.
+    if let Some(path) = &args.admin_token_file {
+        check_token_destination(path)?;
+    }
     let (ledger, boot) = Ledger::open(config)
         .with_context(|| format!("opening the ledger in {}", args.data.data.display()))?;
+    let fresh = boot.is_some();
     if let Some(boot) = boot {
         match &args.admin_token_file {
             Some(path) => {
-                credledger::keys::write_private(
+                credledger::fsutil::write_private_atomic(
                     path,
                     format!("{}\n", boot.token.expose()).as_bytes(),
-                )?;
+                )
+                .with_context(|| {
+                    format!(
+                        "writing the bootstrap admin token to {} (the ledger exists now: \
+                         issue a new token with `credledger admin recover --data {}`)",
+                        path.display(),
+                        args.data.data.display()
+                    )
+                })?;
                 eprintln!(
                     "credledger: new ledger in {}; bootstrap admin token written to {}",
                     args.data.data.display(),
@@ -115,18 +128,56 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    if let (false, Some(path)) = (fresh, &args.admin_token_file) {
+        eprintln!(
+            "credledger: {} already holds a ledger, so no admin token was written to {} \
+             (its token was issued when it was created; `credledger admin recover` issues a new one)",
+            args.data.data.display(),
+            path.display()
+        );
+    }
     let ledger = Arc::new(ledger);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("binding {}", args.listen))?;
-        tracing::info!(listen = %listener.local_addr()?, data = %args.data.data.display(), "credledger serving");
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("binding {}", args.listen))?;
+        let bound = listener.local_addr()?;
+        tracing::info!(listen = %bound, data = %args.data.data.display(), "credledger serving");
+        // A stable line for scripts and tests (with `--listen 127.0.0.1:0`, the port).
+        eprintln!("credledger: listening on http://{bound}");
         api::serve(listener, ledger, shutdown_signal()).await?;
         tracing::info!("shut down cleanly; every acknowledged event is durable");
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a token file that could not be written, before a ledger is bootstrapped: its
+/// directory (the current one for a bare name) must exist and be writable, and the path
+/// must not be a directory.
+fn check_token_destination(path: &std::path::Path) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if path.is_dir() {
+        anyhow::bail!("--admin-token-file {} is a directory", path.display());
+    }
+    let probe = tempfile::Builder::new()
+        .prefix(".credledger-probe-")
+        .tempfile_in(dir)
+        .with_context(|| {
+            format!(
+                "--admin-token-file {}: cannot create a file in {}",
+                path.display(),
+                dir.display()
+            )
+        })?;
+    drop(probe);
+    Ok(())
 }
 
 async fn shutdown_signal() {

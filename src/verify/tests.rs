@@ -309,7 +309,9 @@ async fn timeout_when_the_server_never_answers() {
         (out.ok, out.reason.as_str()),
         (false, "timeout after 300 ms")
     );
-    assert!((250..5_000).contains(&out.latency_ms), "{out:?}");
+    // It waited for the timeout rather than failing early (no upper bound: the machine
+    // may be slow, and tests assert no timings).
+    assert!(out.latency_ms >= 250, "{out:?}");
 }
 
 #[tokio::test]
