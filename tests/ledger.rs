@@ -348,10 +348,10 @@ async fn bad_input_is_refused_and_writes_nothing() {
         "{:?}",
         err
     );
-    // Asking for a version that does not exist is a decision about a real credential: it
-    // is recorded (and nothing else is).
+    // Asking for a credential or a version that does not exist is a refusal: each is
+    // recorded (and nothing else is).
     let after_version = snapshot(&ledger);
-    assert_eq!(after_version.0, before.0 + 1);
+    assert_eq!(after_version.0, before.0 + 2);
 
     let err = ledger
         .create_principal(

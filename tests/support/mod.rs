@@ -149,6 +149,46 @@ impl TestApp {
         (status, String::from_utf8_lossy(&bytes).to_string())
     }
 
+    /// Sends a request as if from `remote` (the connection's address); returns the
+    /// status, the response headers and the body text.
+    pub async fn call_from(
+        &self,
+        remote: Option<std::net::SocketAddr>,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let mut req = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let mut req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string()))
+                .unwrap(),
+            None => req.body(Body::empty()).unwrap(),
+        };
+        if let Some(addr) = remote {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(addr));
+        }
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        if !path.ends_with("/resolve") && !path.contains("/data/") {
+            self.seen.lock().unwrap().push(text.clone());
+        }
+        (status, headers, text)
+    }
+
     /// Number of events in the log.
     pub fn events(&self) -> u64 {
         self.ledger.store().len().unwrap()
