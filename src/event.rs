@@ -520,7 +520,31 @@ impl Body {
             | Body::AccessDeniedV2 { .. }
             | Body::AuthFailures { .. } => Outcome::Denied,
             Body::CredentialVerified { ok: false, .. } => Outcome::Failed,
-            _ => Outcome::Ok,
+            Body::LedgerInitialized { .. }
+            | Body::TenantCreated { .. }
+            | Body::PrincipalCreated { .. }
+            | Body::PrincipalDisabled { .. }
+            | Body::TokenIssued { .. }
+            | Body::TokenRevoked { .. }
+            | Body::CredentialCreated { .. }
+            | Body::CredentialUpdated { .. }
+            | Body::CredentialRotated { .. }
+            | Body::CredentialUsed { .. }
+            | Body::CredentialVerified { ok: true, .. }
+            | Body::GrantAdded { .. }
+            | Body::GrantRevoked { .. }
+            | Body::CredentialDeleted { .. }
+            | Body::CredentialRestored { .. }
+            | Body::CredentialDestroyed { .. }
+            | Body::MasterKeyRotated { .. }
+            | Body::SigningKeyRotated { .. }
+            | Body::VersionsDeleted { .. }
+            | Body::VersionsUndeleted { .. }
+            | Body::VersionsDestroyed { .. }
+            | Body::KvMetadataSet { .. }
+            | Body::KvConfigSet { .. }
+            | Body::DelegationGranted { .. }
+            | Body::DelegationRevoked { .. } => Outcome::Ok,
         }
     }
 

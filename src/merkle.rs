@@ -87,6 +87,7 @@ impl<R: NodeReader + ?Sized> NodeReader for &R {
 
 /// Why a proof or subtree hash could not be produced.
 #[derive(Debug, Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProofError<E> {
     /// The leaf index is not inside the tree. The caller asked for a proof
     /// that cannot exist; report it to whoever supplied the index (for an
@@ -133,6 +134,7 @@ pub enum ProofError<E> {
 /// caller that only wants a yes or no: the claim is not proven and must not
 /// be trusted. The variants differ only to make logs and alerts precise.
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VerifyError {
     /// The claimed leaf index is not below the claimed tree size. Reject the
     /// proof; the sender's claim is self-contradictory.
@@ -567,6 +569,7 @@ pub fn verify_consistency(
 
 /// The error of [`MemoryTree`]'s reader: the requested node is not stored.
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MemoryTreeError {
     /// The node has not been completed yet, which means a tree size larger
     /// than [`MemoryTree::size`] was asked about. Ask about a size the tree

@@ -50,6 +50,7 @@ const SIG_PREFIX: &str = "\u{2014} ";
 
 /// Why a key, note or checkpoint was rejected or could not be produced.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NoteError {
     /// A key name is empty or contains white space, `+` or a control
     /// character. When signing or encoding a key this is a configuration

@@ -4,7 +4,6 @@
 use super::dto::*;
 use super::error::{ApiError, ErrorBody};
 use super::{parse_time, AppState};
-use crate::domain::decide::check_service;
 use crate::domain::rotation::RotationStatus;
 use crate::domain::Caller;
 use crate::event::{MetadataChange, Owner};
@@ -69,9 +68,6 @@ pub async fn create(
     Ctx(ctx): Ctx,
     Body(req): Body<CreateCredential>,
 ) -> Result<(StatusCode, Json<CredentialDto>), ApiError> {
-    if let Some(s) = &req.service {
-        check_service(s)?;
-    }
     let input = CreateInput {
         name: req.name,
         template: req.template,
@@ -370,7 +366,6 @@ pub async fn resolve_service(
     Ctx(ctx): Ctx,
     Body(req): Body<ResolveService>,
 ) -> Result<NoStore<Json<ResolveResponse>>, ApiError> {
-    check_service(&req.service)?;
     let for_user = req
         .for_user
         .map(|u| {

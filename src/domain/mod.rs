@@ -23,5 +23,6 @@ pub mod rotation;
 pub mod state;
 
 pub use caller::Caller;
+pub use decide::AuditScope;
 pub use error::{Decision, DomainError, Rejection};
 pub use state::{CredStatus, State};

@@ -219,6 +219,10 @@ impl State {
     }
 
     /// Folds one event into the state.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one flat arm per event variant: a table, exhaustive on purpose"
+    )]
     pub fn apply(&mut self, event: &Event) {
         self.len = event.seq + 1;
         let at = event.at_ms;

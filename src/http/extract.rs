@@ -200,6 +200,10 @@ fn too_large() -> ApiError {
     )
 }
 
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "JsonRejection is axum's non-exhaustive enum: the rest are generic read failures"
+)]
 fn json_rejection(r: JsonRejection) -> ApiError {
     match r {
         JsonRejection::JsonDataError(e) => invalid_body(&e.body_text()),

@@ -37,6 +37,7 @@ mod reads;
 mod resolve;
 mod types;
 
+pub use crate::domain::decide::kv::KvMetadata;
 pub use config::{system_clock, Clock, Config};
 use credentials::into_secret_fields;
 pub use error::ErrorKind;

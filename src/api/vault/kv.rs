@@ -5,13 +5,13 @@
 
 use super::{envelope, json_body, VaultAuth, VaultError};
 use crate::audit::rfc3339;
-use crate::domain::decide::kv::KvMetadata;
+
 use crate::domain::{Caller, DomainError};
 use crate::event::Purpose;
 use crate::http::extract::{Ctx, NoStore};
 use crate::http::AppState;
 use crate::id::Id;
-use crate::ledger::{KvWrite, LedgerError, ResolveTarget};
+use crate::ledger::{KvMetadata, KvWrite, LedgerError, ResolveTarget};
 use crate::projection::{CredentialView, KvView, VersionView};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};

@@ -105,7 +105,13 @@ pub(crate) fn not_delegated(
 ) -> super::Rejection {
     let message = match reason {
         DenyReason::Role => "only service principals may resolve for another user",
-        _ => "this service has no delegation to resolve for that user",
+        DenyReason::NotGranted
+        | DenyReason::OtherTenant
+        | DenyReason::Deleted
+        | DenyReason::Destroyed
+        | DenyReason::Expired
+        | DenyReason::NotConfigured
+        | DenyReason::Unavailable => "this service has no delegation to resolve for that user",
     };
     super::resolve::denied(
         caller.tenant,

@@ -157,6 +157,7 @@ pub fn resolve_service<'s>(
     now_ms: i64,
 ) -> Decision<(Resolved<'s>, Body)> {
     let tenant = caller.tenant;
+    super::check_service(service)?;
     if caller.role == Role::Auditor {
         return Err(denied(
             tenant,
