@@ -85,6 +85,12 @@ impl Role {
             Role::Auditor => "auditor",
         }
     }
+    /// Parses the snake_case name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Role::Admin, Role::Editor, Role::Resolver, Role::Auditor]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
 }
 
 /// What kind of principal.
@@ -101,6 +107,12 @@ impl PrincipalKind {
             PrincipalKind::User => "user",
             PrincipalKind::Service => "service",
         }
+    }
+    /// Parses the snake_case name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [PrincipalKind::User, PrincipalKind::Service]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -156,6 +168,49 @@ pub enum DenyReason {
     NotConfigured,
     /// The credential's secret could not be opened (e.g. a version past retention).
     Unavailable,
+}
+
+/// Why an operation was refused ([`Body::AccessDeniedV2`]).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RefusalReason {
+    /// The caller's role does not allow the operation.
+    Role,
+    /// The caller is neither owner nor grantee of the credential.
+    NotGranted,
+    /// The target belongs to another tenant (the owning tenant's record).
+    OtherTenant,
+    /// No such target in the caller's tenant (the caller's record; also when it exists in
+    /// another tenant, so the record reveals nothing about other tenants).
+    NotFound,
+    /// The operation is system administration (tenants, system principals, keys).
+    SystemOnly,
+    /// The target principal has a higher privilege than the caller.
+    Privilege,
+}
+
+impl RefusalReason {
+    /// The snake_case name used by the audit view.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalReason::Role => "role",
+            RefusalReason::NotGranted => "not_granted",
+            RefusalReason::OtherTenant => "other_tenant",
+            RefusalReason::NotFound => "not_found",
+            RefusalReason::SystemOnly => "system_only",
+            RefusalReason::Privilege => "privilege",
+        }
+    }
+}
+
+/// What a refused operation was aimed at (ids only, never a value).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    Credential(Id),
+    Principal(Id),
+    Token(Id),
+    Tenant(Id),
+    /// A log entry, by sequence number.
+    Event(u64),
 }
 
 /// A sealed secret payload: XChaCha20-Poly1305 ciphertext under the version's data key.
@@ -351,6 +406,39 @@ pub enum Body {
         cas_required: bool,
         delete_version_after: String,
     },
+    /// Any refused operation of an authenticated caller (the successor of
+    /// [`Body::AccessDenied`], same action name): `operation` is the action it would have
+    /// recorded (or a read's name such as `credential_read`), `target` what it was aimed at.
+    AccessDeniedV2 {
+        tenant: Id,
+        operation: String,
+        target: Option<Target>,
+        reason: RefusalReason,
+    },
+    /// Service principal `principal` may resolve `for_user` for every user of the tenant
+    /// (`all_users`, system principals excepted) and for `users`. Replaces an earlier grant.
+    DelegationGranted {
+        tenant: Id,
+        principal: Id,
+        all_users: bool,
+        users: Vec<Id>,
+    },
+    /// The delegation of `principal` was withdrawn.
+    DelegationRevoked {
+        tenant: Id,
+        principal: Id,
+    },
+    /// Failed authentications from one source in one window, aggregated (system stream:
+    /// no tenant). `tokens` are the ids of parseable tokens that failed (never a secret);
+    /// `malformed` counts tokens that did not parse.
+    AuthFailures {
+        source: Option<String>,
+        first_ms: i64,
+        last_ms: i64,
+        count: u64,
+        malformed: u64,
+        tokens: Vec<Id>,
+    },
 }
 
 impl Body {
@@ -382,10 +470,16 @@ impl Body {
             Body::VersionsDestroyed { .. } => "versions_destroyed",
             Body::KvMetadataSet { .. } => "kv_metadata_set",
             Body::KvConfigSet { .. } => "kv_config_set",
+            Body::AccessDeniedV2 { .. } => "access_denied",
+            Body::DelegationGranted { .. } => "delegation_granted",
+            Body::DelegationRevoked { .. } => "delegation_revoked",
+            Body::AuthFailures { .. } => "auth_failures",
         }
     }
 
-    /// Every action name, in variant order.
+    /// The action name of every variant, in variant order (`ACTIONS[i]` is variant `i`'s).
+    /// A `V2` variant repeats its predecessor's name, so filters and audit tags treat both
+    /// as one action.
     pub const ACTIONS: &'static [&'static str] = &[
         "ledger_initialized",
         "tenant_created",
@@ -412,14 +506,45 @@ impl Body {
         "versions_destroyed",
         "kv_metadata_set",
         "kv_config_set",
+        "access_denied",
+        "delegation_granted",
+        "delegation_revoked",
+        "auth_failures",
     ];
 
     /// The audit outcome: `ok`, `denied` or `failed`.
     pub fn outcome(&self) -> Outcome {
         match self {
-            Body::UseDenied { .. } | Body::AccessDenied { .. } => Outcome::Denied,
+            Body::UseDenied { .. }
+            | Body::AccessDenied { .. }
+            | Body::AccessDeniedV2 { .. }
+            | Body::AuthFailures { .. } => Outcome::Denied,
             Body::CredentialVerified { ok: false, .. } => Outcome::Failed,
-            _ => Outcome::Ok,
+            Body::LedgerInitialized { .. }
+            | Body::TenantCreated { .. }
+            | Body::PrincipalCreated { .. }
+            | Body::PrincipalDisabled { .. }
+            | Body::TokenIssued { .. }
+            | Body::TokenRevoked { .. }
+            | Body::CredentialCreated { .. }
+            | Body::CredentialUpdated { .. }
+            | Body::CredentialRotated { .. }
+            | Body::CredentialUsed { .. }
+            | Body::CredentialVerified { ok: true, .. }
+            | Body::GrantAdded { .. }
+            | Body::GrantRevoked { .. }
+            | Body::CredentialDeleted { .. }
+            | Body::CredentialRestored { .. }
+            | Body::CredentialDestroyed { .. }
+            | Body::MasterKeyRotated { .. }
+            | Body::SigningKeyRotated { .. }
+            | Body::VersionsDeleted { .. }
+            | Body::VersionsUndeleted { .. }
+            | Body::VersionsDestroyed { .. }
+            | Body::KvMetadataSet { .. }
+            | Body::KvConfigSet { .. }
+            | Body::DelegationGranted { .. }
+            | Body::DelegationRevoked { .. } => Outcome::Ok,
         }
     }
 
@@ -428,7 +553,8 @@ impl Body {
         match self {
             Body::LedgerInitialized { .. }
             | Body::MasterKeyRotated { .. }
-            | Body::SigningKeyRotated { .. } => None,
+            | Body::SigningKeyRotated { .. }
+            | Body::AuthFailures { .. } => None,
             Body::TenantCreated { tenant, .. }
             | Body::PrincipalCreated { tenant, .. }
             | Body::PrincipalDisabled { tenant, .. }
@@ -450,7 +576,10 @@ impl Body {
             | Body::VersionsUndeleted { tenant, .. }
             | Body::VersionsDestroyed { tenant, .. }
             | Body::KvMetadataSet { tenant, .. }
-            | Body::KvConfigSet { tenant, .. } => Some(*tenant),
+            | Body::KvConfigSet { tenant, .. }
+            | Body::AccessDeniedV2 { tenant, .. }
+            | Body::DelegationGranted { tenant, .. }
+            | Body::DelegationRevoked { tenant, .. } => Some(*tenant),
         }
     }
 
@@ -474,7 +603,23 @@ impl Body {
             Body::CredentialUsed { credential, .. } | Body::UseDenied { credential, .. } => {
                 *credential
             }
-            _ => None,
+            Body::AccessDeniedV2 {
+                target: Some(Target::Credential(c)),
+                ..
+            } => Some(*c),
+            Body::LedgerInitialized { .. }
+            | Body::TenantCreated { .. }
+            | Body::PrincipalCreated { .. }
+            | Body::PrincipalDisabled { .. }
+            | Body::TokenIssued { .. }
+            | Body::TokenRevoked { .. }
+            | Body::MasterKeyRotated { .. }
+            | Body::SigningKeyRotated { .. }
+            | Body::KvConfigSet { .. }
+            | Body::AccessDeniedV2 { .. }
+            | Body::DelegationGranted { .. }
+            | Body::DelegationRevoked { .. }
+            | Body::AuthFailures { .. } => None,
         }
     }
 }
@@ -682,7 +827,7 @@ mod tests {
 
     #[test]
     fn action_names_follow_variant_order() {
-        assert_eq!(Body::ACTIONS.len(), 25);
+        assert_eq!(Body::ACTIONS.len(), 29);
         assert_eq!(Body::ACTIONS[9], "used");
     }
 

@@ -4,7 +4,8 @@
 //! `codec` and `event` define the signed, chained bytes; `secret` the envelope
 //! encryption; `domain` the rules (no I/O); `store`, `commit` and `projection` the sled
 //! layout, the group commit and the read models; `ledger` orchestrates a request;
-//! `api` serves it over HTTP; `replay` and `audit` serve forensics and reviewers;
+//! `http` is the shared web layer under which `api` (JSON, and its Vault dialect)
+//! serves it; `replay` and `audit` serve forensics and reviewers;
 //! `merkle`, `note`, `proof` and `bundle` prove the log to outsiders.
 
 #![forbid(unsafe_code)]
@@ -17,6 +18,7 @@ pub mod commit;
 pub mod domain;
 pub mod event;
 pub mod fsutil;
+pub mod http;
 pub mod id;
 pub mod keys;
 pub mod ledger;

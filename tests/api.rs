@@ -222,7 +222,7 @@ async fn resolution_order_and_env_fallback() {
     .await;
     let admin = app.admin.clone();
     let (alice, alice_tok) = app.principal("alice", "user", "editor").await;
-    let (_svc, svc_tok) = app.principal("portal", "service", "resolver").await;
+    let (svc, svc_tok) = app.principal("portal", "service", "resolver").await;
 
     // Nothing configured: a clear 404, and the miss is recorded.
     let (s, e) = app
@@ -284,7 +284,18 @@ async fn resolution_order_and_env_fallback() {
         (r["source"].as_str(), r["fields"]["api_key"].as_str()),
         (Some("own"), Some("k-alice"))
     );
-    // A resolver service resolves on behalf of alice.
+    // A resolver service resolves on behalf of alice only with a delegation.
+    let r = resolve_for(svc_tok.clone(), Some(alice.clone())).await;
+    assert_eq!(r["error"]["code"], "forbidden", "{r}");
+    let (s, _) = app
+        .call(
+            "POST",
+            &format!("/v1/principals/{svc}/delegation"),
+            Some(&admin),
+            Some(json!({"users": [alice]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
     let r = resolve_for(svc_tok.clone(), Some(alice.clone())).await;
     assert_eq!(
         (r["source"].as_str(), r["fields"]["api_key"].as_str()),
@@ -315,7 +326,9 @@ async fn resolution_order_and_env_fallback() {
     app.assert_never_leaked("k-alice");
 }
 
-/// Every role against every endpoint that touches a credential or administration.
+/// Every role against every endpoint. Every 403/404 leaves exactly one event: a denial
+/// in the caller's tenant naming the caller; a permitted call is arranged so that it does
+/// not change what later calls see (or runs last).
 #[tokio::test]
 async fn authorization_matrix() {
     let app = TestApp::new().await;
@@ -323,6 +336,10 @@ async fn authorization_matrix() {
     let (_, editor) = app.principal("ed", "user", "editor").await;
     let (_, resolver) = app.principal("svc", "service", "resolver").await;
     let (_, auditor) = app.principal("aud", "user", "auditor").await;
+    let (victim, victim_token) = app.principal("victim", "user", "editor").await;
+    let victim_token_id = app.ledger.authenticate(&victim_token).unwrap().token;
+    let (victim2, _) = app.principal("victim2", "user", "editor").await;
+    let (delegate, _) = app.principal("delegate", "service", "resolver").await;
     let (_, c) = create(
         &app,
         &admin,
@@ -330,12 +347,15 @@ async fn authorization_matrix() {
     )
     .await;
     let id = c["id"].as_str().unwrap().to_string();
-
-    // (method, path, body, [admin, editor, resolver, auditor]) expected statuses. Each call
-    // is arranged so that a permitted call does not change what later calls see (or is
-    // last).
+    let mut grantees = Vec::new();
+    for r in 0..4 {
+        grantees.push(app.principal(&format!("g{r}"), "user", "resolver").await.0);
+    }
+    let ev = |s: &str| s.to_string();
+    // (method, path, body, [admin, editor, resolver, auditor]) expected statuses.
     let cases: Vec<(&str, String, Option<Value>, [u16; 4])> = vec![
-        ("GET", "/v1/credentials".into(), None, [200, 200, 200, 200]),
+        ("GET", ev("/v1/whoami"), None, [200, 200, 200, 200]),
+        ("GET", ev("/v1/credentials"), None, [200, 200, 200, 200]),
         (
             "GET",
             format!("/v1/credentials/{id}"),
@@ -360,30 +380,99 @@ async fn authorization_matrix() {
             None,
             [200, 200, 403, 403],
         ),
-        ("GET", "/v1/audit".into(), None, [200, 403, 403, 200]),
-        ("GET", "/v1/audit/export".into(), None, [200, 403, 403, 200]),
+        (
+            "POST",
+            ev("/v1/resolve"),
+            Some(json!({"service": "api_key"})),
+            [404, 404, 404, 403],
+        ),
+        (
+            "POST",
+            format!("/v1/credentials/{id}/verify"),
+            None,
+            [200, 200, 403, 403],
+        ),
+        ("GET", ev("/v1/audit"), None, [200, 403, 403, 200]),
+        ("GET", ev("/v1/audit/export"), None, [200, 403, 403, 200]),
         (
             "GET",
-            "/v1/compliance/rotation".into(),
+            ev("/v1/audit?scope=system"),
+            None,
+            [200, 403, 403, 403],
+        ),
+        (
+            "GET",
+            ev("/v1/compliance/rotation"),
             None,
             [200, 403, 403, 200],
         ),
-        ("GET", "/v1/principals".into(), None, [200, 403, 403, 200]),
+        ("GET", ev("/v1/usage"), None, [200, 200, 200, 200]),
+        (
+            "GET",
+            format!("/v1/usage/principals/{victim}"),
+            None,
+            [200, 403, 403, 200],
+        ),
+        ("GET", ev("/v1/principals"), None, [200, 403, 403, 200]),
+        ("GET", ev("/v1/ledger/events"), None, [200, 403, 403, 200]),
+        ("GET", ev("/v1/audit/1/proof"), None, [200, 403, 403, 200]),
+        (
+            "GET",
+            ev("/v1/ledger/checkpoint"),
+            None,
+            [200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            ev("/v1/ledger/proof/inclusion?index=0"),
+            None,
+            [200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            ev("/v1/ledger/proof/consistency?old=1"),
+            None,
+            [200, 200, 200, 200],
+        ),
         (
             "POST",
-            "/v1/principals".into(),
+            ev("/v1/principals"),
             Some(json!({"name": "n-{role}", "kind": "user", "role": "auditor"})),
             [201, 403, 403, 403],
         ),
         (
             "POST",
-            "/v1/tenants".into(),
+            format!("/v1/principals/{victim}/tokens"),
+            None,
+            [201, 403, 403, 403],
+        ),
+        (
+            "DELETE",
+            format!("/v1/tokens/{victim_token_id}"),
+            None,
+            [204, 403, 403, 403],
+        ),
+        (
+            "POST",
+            format!("/v1/principals/{delegate}/delegation"),
+            Some(json!({"all_users": true})),
+            [204, 403, 403, 403],
+        ),
+        (
+            "DELETE",
+            format!("/v1/principals/{delegate}/delegation"),
+            None,
+            [204, 403, 403, 403],
+        ),
+        (
+            "POST",
+            ev("/v1/tenants"),
             Some(json!({"name": "t-{role}"})),
             [201, 403, 403, 403],
         ),
         (
             "POST",
-            "/v1/credentials".into(),
+            ev("/v1/credentials"),
             Some(json!({"name": "c-{role}", "template": "api_key", "fields": {"api_key": "x"}})),
             [201, 201, 403, 403],
         ),
@@ -400,10 +489,46 @@ async fn authorization_matrix() {
             [201, 201, 403, 403],
         ),
         (
+            "DELETE",
+            format!("/v1/credentials/{id}/grants/{}", grantees[0]),
+            None,
+            [204, 404, 403, 403],
+        ),
+        (
             "POST",
             format!("/v1/credentials/{id}/rotate"),
             Some(json!({"fields": {"api_key": "rot"}})),
             [200, 200, 403, 403],
+        ),
+        (
+            "GET",
+            ev("/v1/secret/data/shared"),
+            None,
+            [200, 200, 403, 403],
+        ),
+        (
+            "GET",
+            ev("/v1/secret/metadata/shared"),
+            None,
+            [200, 200, 200, 200],
+        ),
+        (
+            "POST",
+            ev("/v1/secret/data/kv-{role}"),
+            Some(json!({"data": {"k": "v"}})),
+            [200, 200, 403, 403],
+        ),
+        (
+            "POST",
+            ev("/v1/secret/config"),
+            Some(json!({"max_versions": 5})),
+            [204, 403, 403, 403],
+        ),
+        (
+            "DELETE",
+            format!("/v1/principals/{victim2}"),
+            None,
+            [204, 403, 403, 403],
         ),
         (
             "DELETE",
@@ -417,12 +542,11 @@ async fn authorization_matrix() {
             None,
             [200, 409, 403, 403],
         ),
+        // Destroy is last: it ends the credential's life.
         (
             "POST",
             format!("/v1/credentials/{id}/destroy"),
             None,
-            // The admin's 200 is not exercised here (it would end the matrix); the
-            // lifecycle test destroys as admin.
             [200, 403, 403, 403],
         ),
     ];
@@ -432,17 +556,18 @@ async fn authorization_matrix() {
         ("resolver", resolver),
         ("auditor", auditor),
     ];
-    let mut grantees = Vec::new();
-    for r in 0..4 {
-        grantees.push(app.principal(&format!("g{r}"), "user", "resolver").await.0);
-    }
     for (method, path, body, expected) in &cases {
-        for (i, (role, token)) in roles.iter().enumerate() {
-            // Destroy is admin-only, but run by the admin it would end the matrix early;
-            // it is checked for the other roles here and for the admin elsewhere.
-            if path.ends_with("/destroy") && *role == "admin" {
-                continue;
-            }
+        for (role, token) in &roles {
+            let i = ["admin", "editor", "resolver", "auditor"]
+                .iter()
+                .position(|r| r == role)
+                .unwrap();
+            let me = app
+                .ledger
+                .authenticate(token)
+                .unwrap()
+                .principal
+                .to_string();
             let body = body.as_ref().map(|b| {
                 serde_json::from_str(
                     &b.to_string()
@@ -458,8 +583,19 @@ async fn authorization_matrix() {
                 .1;
             let (s, v) = app.call(method, path, Some(token), body).await;
             assert_eq!(s.as_u16(), expected[i], "{role} {method} {path}: {v}");
-            if s == StatusCode::FORBIDDEN && path.starts_with("/v1/credentials/") {
-                // A denial on a credential changes nothing but leaves a denied event.
+            if matches!(s, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) {
+                assert_eq!(
+                    app.events(),
+                    before + 1,
+                    "{role} {method} {path} did not leave exactly one event"
+                );
+                let denied = audit(&app, &admin, "outcome=denied&limit=1000").await;
+                let last = denied.last().unwrap();
+                assert!(
+                    last["action"] == "access_denied" || last["action"] == "use_denied",
+                    "{last}"
+                );
+                assert_eq!(last["actor"], json!(me), "{role} {method} {path}: {last}");
                 let after = app
                     .call("GET", &format!("/v1/credentials/{id}"), Some(&admin), None)
                     .await
@@ -470,24 +606,8 @@ async fn authorization_matrix() {
                         &view_before["version"],
                         &view_before["status"],
                         &view_before["grants"]
-                    )
-                );
-                assert_eq!(
-                    app.events(),
-                    before + 1,
-                    "{role} {method} {path} left no event"
-                );
-                let last = audit(&app, &admin, &format!("credential={id}&outcome=denied")).await;
-                let last = last.last().unwrap();
-                assert!(
-                    last["action"] == "access_denied" || last["action"] == "use_denied",
-                    "{last}"
-                );
-            } else if s == StatusCode::FORBIDDEN {
-                assert_eq!(
-                    app.events(),
-                    before,
-                    "{role} {method} {path} wrote something"
+                    ),
+                    "{role} {method} {path} changed the credential"
                 );
             }
         }
@@ -545,13 +665,26 @@ async fn tenants_are_isolated() {
         )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{r}");
+    // Beta's log shows its own attempts (as "not found", like an id that exists
+    // nowhere) and nothing of the owning tenant's events.
     let beta_audit = audit(&app, &beta, "").await;
-    assert!(beta_audit
+    let beta_admin = app
+        .ledger
+        .authenticate(&beta)
+        .unwrap()
+        .principal
+        .to_string();
+    for e in beta_audit
         .iter()
-        .all(|e| e["credential_id"].is_null() || e["credential_id"] != json!(id)));
+        .filter(|e| e["credential_id"] == json!(id))
+    {
+        assert_eq!(e["actor"], json!(beta_admin), "{e}");
+        assert_eq!(e["details"]["reason"], "not_found", "{e}");
+    }
+    assert!(beta_audit.iter().any(|e| e["credential_id"] == json!(id)));
     // The owning tenant sees the attempts.
     let attempts = audit(&app, &admin, &format!("credential={id}&outcome=denied")).await;
-    assert_eq!(attempts.len(), 3, "{attempts:?}");
+    assert_eq!(attempts.len(), 5, "{attempts:?}");
     assert!(attempts
         .iter()
         .all(|e| e["details"]["reason"] == "other_tenant"));
@@ -574,6 +707,7 @@ async fn bad_input_is_a_clear_4xx_and_writes_nothing() {
     .await;
     let id = c["id"].as_str().unwrap().to_string();
     let before = app.events();
+    let dump = app.store_dump();
     // (method, path, body, status, error code, error field)
     type Case<'a> = (&'a str, String, String, u16, &'a str, Option<&'a str>);
     let cases: Vec<Case> = vec![
@@ -590,7 +724,6 @@ async fn bad_input_is_a_clear_4xx_and_writes_nothing() {
         ("POST", "/v1/credentials".into(), json!({"name": "x", "template": "api_key", "fields": {"api_key": "x".repeat(300 * 1024)}}).to_string(), 413, "payload_too_large", None),
         ("POST", format!("/v1/credentials/{id}/rotate"), json!({"fields": {"api_key": 42}}).to_string(), 422, "wrong_type", Some("api_key")),
         ("POST", format!("/v1/credentials/{id}/rotate"), json!({"fields": {}}).to_string(), 422, "missing", Some("api_key")),
-        ("POST", "/v1/credentials/00000000-0000-0000-0000-000000000001/rotate".into(), json!({"fields": {"api_key": "v"}}).to_string(), 404, "not_found", None),
         ("POST", "/v1/credentials/not-an-id/resolve".into(), String::new(), 400, "bad_request", None),
         ("POST", "/v1/principals".into(), json!({"name": "p", "kind": "robot", "role": "admin"}).to_string(), 422, "invalid_field", Some("kind")),
         ("POST", "/v1/resolve".into(), json!({"service": "Bad Service!"}).to_string(), 422, "invalid_field", Some("service")),
@@ -611,6 +744,7 @@ async fn bad_input_is_a_clear_4xx_and_writes_nothing() {
         assert_eq!(v["error"]["field"].as_str(), field, "{m} {p}: {v}");
         assert!(!text.contains(SECRET));
         assert_eq!(app.events(), before, "{m} {p} wrote an event");
+        assert!(app.store_dump() == dump, "{m} {p} changed the store");
     }
     let (s, _) = app
         .call_raw(
@@ -623,6 +757,35 @@ async fn bad_input_is_a_clear_4xx_and_writes_nothing() {
         .await;
     assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(app.events(), before);
+    assert!(app.store_dump() == dump, "a 415 changed the store");
+    // A 404 for an id is a refusal: it writes exactly its record, nothing else.
+    let (s, v) = app
+        .call(
+            "POST",
+            "/v1/credentials/00000000-0000-0000-0000-000000000001/rotate",
+            Some(&admin),
+            Some(json!({"fields": {"api_key": "v"}})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    assert_eq!(app.events(), before + 1);
+    let last = audit(&app, &admin, "action=access_denied").await;
+    let last = last.last().unwrap();
+    assert_eq!(
+        (
+            &last["details"]["attempted"],
+            &last["details"]["reason"],
+            &last["details"]["target"]
+        ),
+        (
+            &json!("rotated"),
+            &json!("not_found"),
+            &json!("00000000-0000-0000-0000-000000000001")
+        )
+    );
     app.assert_never_leaked(SECRET);
 }
 

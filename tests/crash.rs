@@ -133,7 +133,7 @@ fn sigkilled_appender_loses_no_acknowledged_append() {
             live,
             "round {round}: key ring and log disagree"
         );
-        rt.block_on(ledger.rotate_master_key(&RequestCtx::default(), Some(&open.admin)))
+        rt.block_on(ledger.rotate_master_key(&RequestCtx::default(), &open.admin))
             .unwrap_or_else(|e| panic!("round {round}: master-key rotation after a crash: {e}"));
         summary.push_str(&format!(
             "round {round}: killed after {wait} ms, {} acked, {} events\n",

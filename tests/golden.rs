@@ -22,8 +22,8 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use credledger::codec::{self, CodecError};
 use credledger::event::{
     event_hash, rotation_message, signing_message, Actor, Body, DenyReason, Event, Hash32,
-    MetadataChange, Owner, PrincipalKind, Purpose, RequestContext, Role, Sealed, SignedEvent,
-    Source, EVENT_FORMAT, HASH_DOMAIN, KEY_ROTATION_DOMAIN, SIG_DOMAIN,
+    MetadataChange, Owner, PrincipalKind, Purpose, RefusalReason, RequestContext, Role, Sealed,
+    SignedEvent, Source, Target, EVENT_FORMAT, HASH_DOMAIN, KEY_ROTATION_DOMAIN, SIG_DOMAIN,
 };
 use credledger::id::Id;
 use credledger::secret::{self, Binding, MasterKey, MasterKeys, SecretFields, WrappedKey};
@@ -89,7 +89,7 @@ fn unhex(v: &Value, field: &str) -> Vec<u8> {
 fn expected_vectors() -> Vec<(PathBuf, Value)> {
     let mut out: Vec<(PathBuf, Value)> = samples()
         .iter()
-        .map(|s| (event_path(s.event.body.action()), event_vector(s)))
+        .map(|s| (event_path(describe(&s.event.body).0), event_vector(s)))
         .collect();
     out.push((vectors_dir().join("codec.json"), codec_vector()));
     out.push((vectors_dir().join("secret.json"), secret_vector()));
@@ -438,6 +438,30 @@ fn sample_bodies() -> Vec<Body> {
             cas_required: false,
             delete_version_after: "0s".into(),
         },
+        Body::AccessDeniedV2 {
+            tenant: TENANT,
+            operation: "token_issued".into(),
+            target: Some(Target::Principal(GRANTEE)),
+            reason: RefusalReason::SystemOnly,
+        },
+        Body::DelegationGranted {
+            tenant: TENANT,
+            principal: GRANTEE,
+            all_users: false,
+            users: vec![PRINCIPAL],
+        },
+        Body::DelegationRevoked {
+            tenant: TENANT,
+            principal: GRANTEE,
+        },
+        Body::AuthFailures {
+            source: Some("192.0.2.99".into()),
+            first_ms: T0_MS + 27_000,
+            last_ms: T0_MS + 27_900,
+            count: 12,
+            malformed: 4,
+            tokens: vec![TOKEN],
+        },
     ]
 }
 
@@ -459,7 +483,7 @@ fn samples() -> Vec<Sample> {
         let seq = seq as u64;
         let system = matches!(
             body,
-            Body::LedgerInitialized { .. } | Body::TenantCreated { .. }
+            Body::LedgerInitialized { .. } | Body::TenantCreated { .. } | Body::AuthFailures { .. }
         );
         let (actor, context) = if system {
             (Actor::default(), RequestContext::default())
@@ -696,6 +720,38 @@ fn describe(body: &Body) -> (&'static str, &'static str, Value) {
             json!({"tenant": id(tenant), "mount": mount, "max_versions": max_versions,
                    "cas_required": cas_required, "delete_version_after": delete_version_after}),
         ),
+        Body::AccessDeniedV2 { tenant, operation, target, reason } => (
+            "access_denied_v2",
+            "Action access_denied (successor of AccessDenied): a tenant admin tried to mint a token \
+             for a system principal (reason SystemOnly); the target names the principal.",
+            json!({"tenant": id(tenant), "operation": operation,
+                   "target": opt(target, |t| match t {
+                       Target::Credential(i) => json!({"Credential": id(i)}),
+                       Target::Principal(i) => json!({"Principal": id(i)}),
+                       Target::Token(i) => json!({"Token": id(i)}),
+                       Target::Tenant(i) => json!({"Tenant": id(i)}),
+                       Target::Event(seq) => json!({"Event": seq}),
+                   }),
+                   "reason": variant_name(reason)}),
+        ),
+        Body::DelegationGranted { tenant, principal, all_users, users } => (
+            "delegation_granted",
+            "A service principal may resolve for_user for the listed user (not all users).",
+            json!({"tenant": id(tenant), "principal": id(principal), "all_users": all_users,
+                   "users": users.iter().map(id).collect::<Vec<_>>()}),
+        ),
+        Body::DelegationRevoked { tenant, principal } => (
+            "delegation_revoked",
+            "The delegation of a service principal was withdrawn.",
+            json!({"tenant": id(tenant), "principal": id(principal)}),
+        ),
+        Body::AuthFailures { source, first_ms, last_ms, count, malformed, tokens } => (
+            "auth_failures",
+            "Failed authentications from one source in one window, aggregated (system stream: no \
+             tenant, no actor): 12 failures, 4 of them malformed, one parseable token id.",
+            json!({"source": source, "first_ms": first_ms, "last_ms": last_ms, "count": count,
+                   "malformed": malformed, "tokens": tokens.iter().map(id).collect::<Vec<_>>()}),
+        ),
     }
 }
 
@@ -764,8 +820,15 @@ fn samples_cover_every_variant_in_order() {
     );
     for (i, b) in bodies.iter().enumerate() {
         let (stem, _, _) = describe(b);
-        assert_eq!(stem, b.action(), "vector file name must be the action name");
-        assert_eq!(stem, Body::ACTIONS[i], "samples must follow variant order");
+        assert!(
+            stem == b.action() || stem == format!("{}_v2", b.action()),
+            "vector file name must be the action name (with _v2 for a successor variant)"
+        );
+        assert_eq!(
+            b.action(),
+            Body::ACTIONS[i],
+            "samples must follow variant order"
+        );
         assert_eq!(
             variant_index(b),
             i as u32,
@@ -792,7 +855,10 @@ fn every_variant_has_exactly_one_vector() {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    let expected: BTreeSet<String> = Body::ACTIONS.iter().map(|a| format!("{a}.json")).collect();
+    let expected: BTreeSet<String> = sample_bodies()
+        .iter()
+        .map(|b| format!("{}.json", describe(b).0))
+        .collect();
     assert_eq!(
         files, expected,
         "schemas/vectors/events/ must hold exactly one file per Body variant"
@@ -844,10 +910,15 @@ fn vector_bytes_decode_to_the_samples_and_hash_and_signature_recompute() {
 
 #[test]
 fn the_vectors_form_a_ledger_that_replay_verifies() {
-    let records: Vec<Result<(u64, Vec<u8>), String>> = Body::ACTIONS
+    let records: Vec<Result<(u64, Vec<u8>), String>> = sample_bodies()
         .iter()
         .enumerate()
-        .map(|(i, a)| Ok((i as u64, unhex(&load(&event_path(a)), "record_hex"))))
+        .map(|(i, b)| {
+            Ok((
+                i as u64,
+                unhex(&load(&event_path(describe(b).0)), "record_hex"),
+            ))
+        })
         .collect();
     let report = credledger::replay::verify(
         records.into_iter(),
@@ -875,6 +946,7 @@ fn the_vectors_form_a_ledger_that_replay_verifies() {
 fn trailing_bytes_and_bad_variant_indices_are_rejected() {
     for s in samples() {
         let stem = s.event.body.action();
+        let variant = variant_index(&s.event.body) as usize;
         let mut bytes = s.signed.bytes().to_vec();
         bytes.push(0);
         assert_eq!(
@@ -893,10 +965,8 @@ fn trailing_bytes_and_bad_variant_indices_are_rejected() {
         let bytes = s.signed.bytes();
         let at = bytes.len() - codec::encode(&s.event.body).unwrap().len();
         let index = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
-        assert_eq!(
-            index as usize,
-            Body::ACTIONS.iter().position(|a| *a == stem).unwrap()
-        );
+        assert_eq!(index as usize, variant);
+        assert_eq!(Body::ACTIONS[variant], stem);
         for bad in [Body::ACTIONS.len() as u32, u32::MAX] {
             let mut b = bytes.to_vec();
             b[at..at + 4].copy_from_slice(&bad.to_le_bytes());

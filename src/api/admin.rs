@@ -1,11 +1,11 @@
-//! Tenants, principals, tokens, identity and templates.
+//! Tenants, principals, tokens, delegations, identity and templates.
 
-use super::auth::{Auth, Body, Ctx};
 use super::dto::*;
 use super::error::{ApiError, ErrorBody};
-use super::{parse_id, parse_time, AppState};
+use super::{parse_time, AppState};
 use crate::audit::rfc3339;
 use crate::event::{PrincipalKind, Role};
+use crate::http::extract::{Auth, Body, Ctx, IdPath, NoStore, OptionalBody};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -17,9 +17,9 @@ pub async fn create_tenant(
     Auth(caller): Auth,
     Ctx(ctx): Ctx,
     Body(req): Body<CreateTenant>,
-) -> Result<(StatusCode, Json<TenantCreated>), ApiError> {
+) -> Result<NoStore<(StatusCode, Json<TenantCreated>)>, ApiError> {
     let (tenant, admin, token) = st.ledger.create_tenant(&ctx, &caller, &req.name).await?;
-    Ok((
+    Ok(NoStore((
         StatusCode::CREATED,
         Json(TenantCreated {
             id: tenant.to_string(),
@@ -27,7 +27,7 @@ pub async fn create_tenant(
             admin_token_id: token.id.to_string(),
             admin_token: token.token.expose().to_string(),
         }),
-    ))
+    )))
 }
 
 #[utoipa::path(post, path = "/v1/principals", tag = "admin", request_body = CreatePrincipal, responses((status = 201, body = Created)))]
@@ -37,32 +37,23 @@ pub async fn create_principal(
     Ctx(ctx): Ctx,
     Body(req): Body<CreatePrincipal>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
-    let kind = match req.kind.as_str() {
-        "user" => PrincipalKind::User,
-        "service" => PrincipalKind::Service,
-        _ => {
-            return Err(ApiError::invalid(
-                "kind",
-                "kind must be 'user' or 'service'",
-            ))
+    let kind = PrincipalKind::parse(&req.kind)
+        .ok_or_else(|| ApiError::invalid("kind", "kind must be 'user' or 'service'"))?;
+    let role = Role::parse(&req.role).ok_or_else(|| {
+        ApiError::invalid("role", "role must be admin, editor, resolver or auditor")
+    })?;
+    let id = if req.system {
+        if kind != PrincipalKind::User {
+            return Err(ApiError::invalid("kind", "a system principal is a user"));
         }
+        st.ledger
+            .create_system_principal(&ctx, &caller, &req.name, role)
+            .await?
+    } else {
+        st.ledger
+            .create_principal(&ctx, &caller, &req.name, kind, role)
+            .await?
     };
-    let role = match req.role.as_str() {
-        "admin" => Role::Admin,
-        "editor" => Role::Editor,
-        "resolver" => Role::Resolver,
-        "auditor" => Role::Auditor,
-        _ => {
-            return Err(ApiError::invalid(
-                "role",
-                "role must be admin, editor, resolver or auditor",
-            ))
-        }
-    };
-    let id = st
-        .ledger
-        .create_principal(&ctx, &caller, &req.name, kind, role)
-        .await?;
     Ok((StatusCode::CREATED, Json(Created { id: id.to_string() })))
 }
 
@@ -70,26 +61,23 @@ pub async fn create_principal(
 pub async fn list_principals(
     State(st): State<AppState>,
     Auth(caller): Auth,
+    Ctx(ctx): Ctx,
 ) -> Result<Json<Value>, ApiError> {
-    if !matches!(caller.role, Role::Admin | Role::Auditor) {
-        return Err(ApiError::forbidden(
-            "listing principals needs the admin or auditor role",
-        ));
-    }
-    let mut list: Vec<PrincipalDto> = st.ledger.with_state(|s| {
-        s.principals
-            .iter()
-            .filter(|(_, p)| p.tenant == caller.tenant)
-            .map(|(id, p)| PrincipalDto {
-                id: id.to_string(),
-                name: p.name.clone(),
-                kind: p.kind.as_str().into(),
-                role: p.role.as_str().into(),
-                disabled: p.disabled,
-            })
-            .collect()
-    });
-    list.sort_by(|a, b| a.name.cmp(&b.name));
+    let list: Vec<PrincipalDto> = st
+        .ledger
+        .reads()
+        .principals(&ctx, &caller)
+        .await?
+        .into_iter()
+        .map(|p| PrincipalDto {
+            id: p.id.to_string(),
+            name: p.name,
+            kind: p.kind.as_str().into(),
+            role: p.role.as_str().into(),
+            system: p.system,
+            disabled: p.disabled,
+        })
+        .collect();
     Ok(Json(json!({ "principals": list })))
 }
 
@@ -98,11 +86,9 @@ pub async fn disable_principal(
     State(st): State<AppState>,
     Auth(caller): Auth,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
-    st.ledger
-        .disable_principal(&ctx, &caller, parse_id(&id)?)
-        .await?;
+    st.ledger.disable_principal(&ctx, &caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -111,20 +97,9 @@ pub async fn issue_token(
     State(st): State<AppState>,
     Auth(caller): Auth,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Result<(StatusCode, Json<TokenIssued>), ApiError> {
-    let principal = parse_id(&id)?;
-    let req: IssueToken = if body.iter().all(u8::is_ascii_whitespace) {
-        IssueToken::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::bad_request(format!(
-                "invalid body: {}",
-                super::error::sanitize_parser_message(&e.to_string())
-            ))
-        })?
-    };
+    IdPath(principal): IdPath,
+    OptionalBody(req): OptionalBody<IssueToken>,
+) -> Result<NoStore<(StatusCode, Json<TokenIssued>)>, ApiError> {
     let expires = req
         .expires_at
         .as_deref()
@@ -134,7 +109,7 @@ pub async fn issue_token(
         .ledger
         .issue_token(&ctx, &caller, principal, expires)
         .await?;
-    Ok((
+    Ok(NoStore((
         StatusCode::CREATED,
         Json(TokenIssued {
             id: t.id.to_string(),
@@ -142,7 +117,7 @@ pub async fn issue_token(
             principal: principal.to_string(),
             expires_at: expires.map(rfc3339),
         }),
-    ))
+    )))
 }
 
 #[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "admin", responses((status = 204)))]
@@ -150,30 +125,58 @@ pub async fn revoke_token(
     State(st): State<AppState>,
     Auth(caller): Auth,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
+) -> Result<StatusCode, ApiError> {
+    st.ledger.revoke_token(&ctx, &caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/v1/principals/{id}/delegation", tag = "admin", request_body = Delegation, responses((status = 204), (status = 403, body = ErrorBody)))]
+pub async fn grant_delegation(
+    State(st): State<AppState>,
+    Auth(caller): Auth,
+    Ctx(ctx): Ctx,
+    IdPath(principal): IdPath,
+    Body(req): Body<Delegation>,
+) -> Result<StatusCode, ApiError> {
+    let users = req
+        .users
+        .iter()
+        .map(|u| {
+            u.parse()
+                .map_err(|_| ApiError::invalid("users", "users must be principal ids"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    st.ledger
+        .grant_delegation(&ctx, &caller, principal, req.all_users, &users)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/v1/principals/{id}/delegation", tag = "admin", responses((status = 204)))]
+pub async fn revoke_delegation(
+    State(st): State<AppState>,
+    Auth(caller): Auth,
+    Ctx(ctx): Ctx,
+    IdPath(principal): IdPath,
 ) -> Result<StatusCode, ApiError> {
     st.ledger
-        .revoke_token(&ctx, &caller, parse_id(&id)?)
+        .revoke_delegation(&ctx, &caller, principal)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/v1/whoami", tag = "admin", responses((status = 200, body = WhoAmI)))]
 pub async fn whoami(State(st): State<AppState>, Auth(caller): Auth) -> Json<WhoAmI> {
-    let name = st.ledger.with_state(|s| {
-        s.principals
-            .get(&caller.principal)
-            .map(|p| p.name.clone())
-            .unwrap_or_default()
-    });
     Json(WhoAmI {
         tenant: caller.tenant.to_string(),
         principal: caller.principal.to_string(),
         token: caller.token.to_string(),
-        name,
+        name: st.ledger.reads().own_name(&caller),
         role: caller.role.as_str().into(),
         kind: caller.kind.as_str().into(),
-        system_admin: caller.system_admin,
+        system_admin: caller.is_system_admin(),
+        system: caller.system_admin,
     })
 }
 

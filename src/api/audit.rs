@@ -1,20 +1,21 @@
 //! Reviewer endpoints: the audit query and streamed export, usage, rotation compliance.
 //!
-//! Open to admins and auditors of the tenant (system admins may add `scope=ledger` for
-//! ledger-wide events). Nothing here returns a secret value.
+//! Open to admins and auditors of the tenant (system admins and system auditors may add
+//! `scope=system` for the ledger-wide stream); the rules are `domain::decide`'s, applied
+//! by `Reads`. Nothing here returns a secret value.
 
-use super::auth::Auth;
-use super::credentials::{can_see, dto};
+use super::credentials::dto;
 use super::dto::*;
 use super::error::{ApiError, ErrorBody};
-use super::{parse_id, parse_time, AppState};
+use super::{parse_time, AppState};
 use crate::audit::{self, Filter};
-use crate::domain::Caller;
-use crate::event::{Outcome, Role};
+use crate::domain::rotation::RotationStatus;
+use crate::domain::AuditScope;
+use crate::event::Outcome;
+use crate::http::extract::{Auth, Ctx, IdPath, Params};
 use crate::id::Id;
-use crate::projection;
 use axum::body::Body as HttpBody;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -41,30 +42,19 @@ pub struct AuditQuery {
     pub limit: Option<usize>,
     /// `jsonl` or `csv` (export only).
     pub format: Option<String>,
-    /// `ledger` for ledger-wide events (system admins only).
+    /// `tenant` (default), or `system` (alias `ledger`) for the ledger-wide stream: key
+    /// rotations and failed authentications (system admins and system auditors only).
     pub scope: Option<String>,
 }
 
-fn require_reviewer(caller: &Caller) -> Result<(), ApiError> {
-    if matches!(caller.role, Role::Admin | Role::Auditor) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "the audit log needs the admin or auditor role",
-        ))
-    }
-}
-
-fn filter(caller: &Caller, q: &AuditQuery) -> Result<(Id, Filter), ApiError> {
-    require_reviewer(caller)?;
-    let tenant = match q.scope.as_deref() {
-        None | Some("tenant") => caller.tenant,
-        Some("ledger") if caller.system_admin => Id::NIL,
-        Some("ledger") => return Err(ApiError::forbidden("scope=ledger needs a system admin")),
+fn filter(q: &AuditQuery) -> Result<(AuditScope, Filter), ApiError> {
+    let scope = match q.scope.as_deref() {
+        None | Some("tenant") => AuditScope::Tenant,
+        Some("system" | "ledger") => AuditScope::System,
         Some(_) => {
             return Err(ApiError::invalid(
                 "scope",
-                "scope must be 'tenant' or 'ledger'",
+                "scope must be 'tenant' or 'system'",
             ))
         }
     };
@@ -93,12 +83,12 @@ fn filter(caller: &Caller, q: &AuditQuery) -> Result<(Id, Filter), ApiError> {
         .transpose()?;
     if let Some(a) = &q.action {
         if !crate::event::Body::ACTIONS.contains(&a.as_str()) {
+            let mut names: Vec<&str> = crate::event::Body::ACTIONS.to_vec();
+            names.sort_unstable();
+            names.dedup();
             return Err(ApiError::invalid(
                 "action",
-                format!(
-                    "unknown action; one of: {}",
-                    crate::event::Body::ACTIONS.join(", ")
-                ),
+                format!("unknown action; one of: {}", names.join(", ")),
             ));
         }
     }
@@ -124,40 +114,24 @@ fn filter(caller: &Caller, q: &AuditQuery) -> Result<(Id, Filter), ApiError> {
             .unwrap_or(0),
         limit,
     };
-    Ok((tenant, f))
-}
-
-fn query_params(
-    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<AuditQuery, ApiError> {
-    q.map(|Query(q)| q)
-        .map_err(|e| ApiError::bad_request(e.body_text()))
+    Ok((scope, f))
 }
 
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery), responses((status = 200, body = AuditPage), (status = 403, body = ErrorBody)))]
 pub async fn query(
     State(st): State<AppState>,
     Auth(caller): Auth,
-    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+    Ctx(ctx): Ctx,
+    Params(q): Params<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let q = query_params(q)?;
     if q.format.is_some() {
         return Err(ApiError::invalid(
             "format",
             "format is only for /v1/audit/export",
         ));
     }
-    let (tenant, f) = filter(&caller, &q)?;
-    let ledger = st.ledger.clone();
-    let page = tokio::task::spawn_blocking(move || audit::query(ledger.store(), tenant, &f))
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "audit query failed",
-            )
-        })??;
+    let (scope, f) = filter(&q)?;
+    let page = st.ledger.reads().audit(&ctx, &caller, scope, f).await?;
     Ok(Json(AuditPage {
         events: page.events,
         next_cursor: page.next_cursor.map(|c| c.to_string()),
@@ -178,6 +152,16 @@ const CSV_COLUMNS: [&str; 11] = [
     "details",
 ];
 
+/// A CSV cell that a spreadsheet will not run as a formula: a value starting with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return gets a leading `'` (OWASP, CSV injection).
+pub fn csv_cell(s: String) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s
+    }
+}
+
 fn csv_row(e: &audit::AuditEntry) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let details = e.details.to_string();
@@ -193,7 +177,8 @@ fn csv_row(e: &audit::AuditEntry) -> Vec<u8> {
         e.request_id.clone().unwrap_or_default(),
         e.remote_addr.clone().unwrap_or_default(),
         details,
-    ];
+    ]
+    .map(csv_cell);
     let _ = w.write_record(&row);
     w.into_inner().unwrap_or_default()
 }
@@ -202,43 +187,50 @@ fn csv_row(e: &audit::AuditEntry) -> Vec<u8> {
 pub async fn export(
     State(st): State<AppState>,
     Auth(caller): Auth,
-    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+    Ctx(ctx): Ctx,
+    Params(q): Params<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    let q = query_params(q)?;
     let csv = match q.format.as_deref() {
         None | Some("jsonl") => false,
         Some("csv") => true,
         Some(_) => return Err(ApiError::invalid("format", "format must be jsonl or csv")),
     };
-    let (tenant, mut f) = filter(&caller, &AuditQuery { limit: None, ..q })?;
-    f.limit = 0;
+    let (scope, f) = filter(&AuditQuery { limit: None, ..q })?;
+    let mut entries = st
+        .ledger
+        .reads()
+        .audit_export(&ctx, &caller, scope, f)
+        .await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(64);
-    let ledger = st.ledger.clone();
-    tokio::task::spawn_blocking(move || {
+    tokio::spawn(async move {
         if csv {
             let mut w = csv::Writer::from_writer(Vec::new());
             let _ = w.write_record(CSV_COLUMNS);
             if tx
-                .blocking_send(Ok(w.into_inner().unwrap_or_default()))
+                .send(Ok(w.into_inner().unwrap_or_default()))
+                .await
                 .is_err()
             {
                 return;
             }
         }
-        let result = audit::scan(ledger.store(), tenant, &f, |event| {
-            let entry = audit::entry(&event);
-            let line = if csv {
-                csv_row(&entry)
-            } else {
-                let mut l = serde_json::to_vec(&entry).unwrap_or_default();
-                l.push(b'\n');
-                l
+        while let Some(entry) = entries.recv().await {
+            let line = match entry {
+                Ok(e) if csv => csv_row(&e),
+                Ok(e) => {
+                    let mut l = serde_json::to_vec(&e).unwrap_or_default();
+                    l.push(b'\n');
+                    l
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "audit export failed mid-stream");
+                    let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
+                    return;
+                }
             };
-            tx.blocking_send(Ok(line)).is_ok()
-        });
-        if let Err(e) = result {
-            tracing::error!(error = %e, "audit export failed mid-stream");
-            let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
+            if tx.send(Ok(line)).await.is_err() {
+                return;
+            }
         }
     });
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
@@ -266,21 +258,19 @@ pub async fn usage_list(
     State(st): State<AppState>,
     Auth(caller): Auth,
 ) -> Result<Json<UsageList>, ApiError> {
-    let proj = st.ledger.store().proj();
-    let mut out = Vec::new();
-    for v in projection::credentials(proj, caller.tenant) {
-        let v = v?;
-        if !can_see(&caller, &v) {
-            continue;
-        }
-        let usage = projection::credential_usage(proj, caller.tenant, v.id)?;
-        out.push(CredentialUsage {
+    let mut out: Vec<CredentialUsage> = st
+        .ledger
+        .reads()
+        .usage_list(&caller)
+        .await?
+        .into_iter()
+        .map(|(v, usage)| CredentialUsage {
             credential_id: v.id.to_string(),
             name: v.name,
             service: v.service,
             usage: usage.into(),
-        });
-    }
+        })
+        .collect();
     out.sort_by(|a, b| b.usage.uses.cmp(&a.usage.uses).then(a.name.cmp(&b.name)));
     Ok(Json(UsageList { credentials: out }))
 }
@@ -289,42 +279,27 @@ pub async fn usage_list(
 pub async fn principal_usage(
     State(st): State<AppState>,
     Auth(caller): Auth,
-    Path(id): Path<String>,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
 ) -> Result<Json<UsageDto>, ApiError> {
-    let id = parse_id(&id)?;
-    if id != caller.principal {
-        require_reviewer(&caller)?;
-    }
-    if !st.ledger.with_state(|s| {
-        s.principals
-            .get(&id)
-            .is_some_and(|p| p.tenant == caller.tenant)
-    }) {
-        return Err(ApiError::not_found("principal"));
-    }
-    Ok(Json(
-        projection::principal_usage(st.ledger.store().proj(), caller.tenant, id)?.into(),
-    ))
+    let u = st.ledger.reads().principal_usage(&ctx, &caller, id).await?;
+    Ok(Json(u.into()))
 }
 
 #[utoipa::path(get, path = "/v1/compliance/rotation", tag = "audit", responses((status = 200, body = RotationCompliance)))]
 pub async fn rotation(
     State(st): State<AppState>,
     Auth(caller): Auth,
+    Ctx(ctx): Ctx,
 ) -> Result<Json<RotationCompliance>, ApiError> {
-    require_reviewer(&caller)?;
     let (mut overdue, mut due, mut unscheduled) = (Vec::new(), Vec::new(), Vec::new());
-    for v in projection::credentials(st.ledger.store().proj(), caller.tenant) {
-        let v = v?;
-        if v.status != "active" {
-            continue;
-        }
-        let d = dto(&st, v);
-        match d.rotation_status {
-            "overdue" => overdue.push(d),
-            "due" => due.push(d),
-            "none" => unscheduled.push(d.id),
-            _ => {}
+    for v in st.ledger.reads().rotation_candidates(&ctx, &caller).await? {
+        let (d, status) = dto(&st, v);
+        match status {
+            RotationStatus::Overdue => overdue.push(d),
+            RotationStatus::Due => due.push(d),
+            RotationStatus::Unscheduled => unscheduled.push(d.id),
+            RotationStatus::Ok => {}
         }
     }
     overdue.sort_by(|a, b| a.rotation_due_at.cmp(&b.rotation_due_at));

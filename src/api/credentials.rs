@@ -1,30 +1,24 @@
 //! Credential endpoints: create, list, get, update, rotate, lifecycle, grants, versions,
 //! connection tests, usage and resolution.
 
-use super::auth::{Auth, Body, Ctx};
 use super::dto::*;
 use super::error::{ApiError, ErrorBody};
-use super::{parse_id, parse_time, AppState};
+use super::{parse_time, AppState};
+use crate::domain::rotation::RotationStatus;
 use crate::domain::Caller;
-use crate::event::{MetadataChange, Owner, Role};
+use crate::event::{MetadataChange, Owner};
+use crate::http::extract::{Auth, Body, Ctx, IdPair, IdPath, NoStore, OptionalBody, Params};
 use crate::id::Id;
 use crate::ledger::{CreateInput, ResolveTarget};
-use crate::projection::{self, CredentialView};
-use axum::extract::{Path, Query, State};
+use crate::projection::CredentialView;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// Whether the caller may see a credential's metadata: admins and auditors see the
-/// whole tenant; others see shared credentials and their own.
-pub fn can_see(caller: &Caller, v: &CredentialView) -> bool {
-    matches!(caller.role, Role::Admin | Role::Auditor)
-        || v.owner == Owner::Tenant
-        || v.owner == Owner::Principal(caller.principal)
-}
-
-pub(super) fn dto(state: &AppState, v: CredentialView) -> CredentialDto {
+/// The DTO of a view (with the template's secret field names) and its rotation status.
+pub(super) fn dto(state: &AppState, v: CredentialView) -> (CredentialDto, RotationStatus) {
     let secret_fields = state
         .ledger
         .catalog()
@@ -40,15 +34,19 @@ pub(super) fn dto(state: &AppState, v: CredentialView) -> CredentialDto {
     CredentialDto::from_view(v, secret_fields, state.ledger.now_ms())
 }
 
-/// The view of a credential the caller may see (404 otherwise).
-pub(super) fn visible_view(
-    state: &AppState,
+/// The DTO of credential `id` as the caller may see it after a write.
+async fn read_back(
+    st: &AppState,
+    ctx: &crate::ledger::RequestCtx,
     caller: &Caller,
     id: Id,
-) -> Result<CredentialView, ApiError> {
-    projection::credential(state.ledger.store().proj(), caller.tenant, id)?
-        .filter(|v| can_see(caller, v))
-        .ok_or_else(|| ApiError::not_found("credential"))
+) -> Result<CredentialDto, ApiError> {
+    let v = st
+        .ledger
+        .reads()
+        .credential(ctx, caller, id, "credential_read")
+        .await?;
+    Ok(dto(st, v).0)
 }
 
 fn parse_owner(caller: &Caller, owner: Option<&str>) -> Result<Option<Owner>, ApiError> {
@@ -62,22 +60,6 @@ fn parse_owner(caller: &Caller, owner: Option<&str>) -> Result<Option<Owner>, Ap
     })
 }
 
-fn check_service(service: &str) -> Result<(), ApiError> {
-    let ok = !service.is_empty()
-        && service.len() <= 64
-        && service
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "service",
-            "service must be 1-64 characters of a-z, 0-9, '_' or '-'",
-        ))
-    }
-}
-
 #[utoipa::path(post, path = "/v1/credentials", tag = "credentials", request_body = CreateCredential,
     responses((status = 201, body = CredentialDto), (status = 422, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
@@ -86,9 +68,6 @@ pub async fn create(
     Ctx(ctx): Ctx,
     Body(req): Body<CreateCredential>,
 ) -> Result<(StatusCode, Json<CredentialDto>), ApiError> {
-    if let Some(s) = &req.service {
-        check_service(s)?;
-    }
     let input = CreateInput {
         name: req.name,
         template: req.template,
@@ -107,7 +86,7 @@ pub async fn create(
     let id = st.ledger.create_credential(&ctx, &caller, input).await?;
     Ok((
         StatusCode::CREATED,
-        Json(dto(&st, visible_view(&st, &caller, id)?)),
+        Json(read_back(&st, &ctx, &caller, id).await?),
     ))
 }
 
@@ -129,9 +108,8 @@ pub struct ListQuery {
 pub async fn list(
     State(st): State<AppState>,
     Auth(caller): Auth,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    Params(q): Params<ListQuery>,
 ) -> Result<Json<CredentialList>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let owner = parse_owner(&caller, q.owner.as_deref())?;
     let status = q.status.unwrap_or_else(|| "active".into());
     if !["active", "deleted", "destroyed", "all"].contains(&status.as_str()) {
@@ -140,20 +118,20 @@ pub async fn list(
             "status must be active, deleted, destroyed or all",
         ));
     }
-    if q.rotation
-        .as_deref()
-        .is_some_and(|r| r != "due" && r != "overdue")
-    {
-        return Err(ApiError::invalid(
-            "rotation",
-            "rotation must be 'due' or 'overdue'",
-        ));
-    }
+    let rotation: Option<fn(RotationStatus) -> bool> = match q.rotation.as_deref() {
+        None => None,
+        Some("overdue") => Some(|s| s == RotationStatus::Overdue),
+        Some("due") => Some(RotationStatus::needs_rotation),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "rotation",
+                "rotation must be 'due' or 'overdue'",
+            ))
+        }
+    };
     let mut out = Vec::new();
-    for v in projection::credentials(st.ledger.store().proj(), caller.tenant) {
-        let v = v?;
-        let keep = can_see(&caller, &v)
-            && (status == "all" || v.status == status)
+    for v in st.ledger.reads().credentials(&caller).await? {
+        let keep = (status == "all" || v.status == status)
             && q.template.as_ref().is_none_or(|t| &v.template == t)
             && q.service.as_ref().is_none_or(|s| &v.service == s)
             && q.name.as_ref().is_none_or(|n| &v.name == n)
@@ -161,13 +139,8 @@ pub async fn list(
         if !keep {
             continue;
         }
-        let d = dto(&st, v);
-        let rot_ok = match q.rotation.as_deref() {
-            None => true,
-            Some("overdue") => d.rotation_status == "overdue",
-            Some(_) => matches!(d.rotation_status, "due" | "overdue"),
-        };
-        if rot_ok {
+        let (d, rot) = dto(&st, v);
+        if rotation.is_none_or(|f| f(rot)) {
             out.push(d);
         }
     }
@@ -179,10 +152,10 @@ pub async fn list(
 pub async fn get(
     State(st): State<AppState>,
     Auth(caller): Auth,
-    Path(id): Path<String>,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
 ) -> Result<Json<CredentialDto>, ApiError> {
-    let id = parse_id(&id)?;
-    Ok(Json(dto(&st, visible_view(&st, &caller, id)?)))
+    Ok(Json(read_back(&st, &ctx, &caller, id).await?))
 }
 
 #[utoipa::path(patch, path = "/v1/credentials/{id}", tag = "credentials", request_body = UpdateCredential, responses((status = 200, body = CredentialDto)))]
@@ -190,10 +163,9 @@ pub async fn update(
     State(st): State<AppState>,
     Auth(caller): Auth,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     Body(req): Body<UpdateCredential>,
 ) -> Result<Json<CredentialDto>, ApiError> {
-    let id = parse_id(&id)?;
     let expires_at_ms = match req.expires_at {
         None => None,
         Some(None) => Some(None),
@@ -207,7 +179,7 @@ pub async fn update(
         description: req.description,
     };
     st.ledger.update(&ctx, &caller, id, change).await?;
-    Ok(Json(dto(&st, visible_view(&st, &caller, id)?)))
+    Ok(Json(read_back(&st, &ctx, &caller, id).await?))
 }
 
 #[utoipa::path(post, path = "/v1/credentials/{id}/rotate", tag = "credentials", request_body = RotateCredential, responses((status = 200, body = RotateResponse)))]
@@ -215,10 +187,9 @@ pub async fn rotate(
     State(st): State<AppState>,
     Auth(caller): Auth,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     Body(req): Body<RotateCredential>,
 ) -> Result<Json<RotateResponse>, ApiError> {
-    let id = parse_id(&id)?;
     let version = st.ledger.rotate(&ctx, &caller, id, req.fields).await?;
     Ok(Json(RotateResponse {
         id: id.to_string(),
@@ -231,11 +202,10 @@ pub async fn delete(
     State(st): State<AppState>,
     Auth(caller): Auth,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<CredentialDto>, ApiError> {
-    let id = parse_id(&id)?;
     st.ledger.delete(&ctx, &caller, id).await?;
-    Ok(Json(dto(&st, visible_view(&st, &caller, id)?)))
+    Ok(Json(read_back(&st, &ctx, &caller, id).await?))
 }
 
 #[utoipa::path(post, path = "/v1/credentials/{id}/restore", tag = "credentials", responses((status = 200, body = CredentialDto)))]
@@ -243,11 +213,10 @@ pub async fn restore(
     State(st): State<AppState>,
     Auth(caller): Auth,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<CredentialDto>, ApiError> {
-    let id = parse_id(&id)?;
     st.ledger.restore(&ctx, &caller, id).await?;
-    Ok(Json(dto(&st, visible_view(&st, &caller, id)?)))
+    Ok(Json(read_back(&st, &ctx, &caller, id).await?))
 }
 
 #[utoipa::path(post, path = "/v1/credentials/{id}/destroy", tag = "credentials", responses((status = 200, body = DestroyResponse)))]
@@ -255,9 +224,8 @@ pub async fn destroy(
     State(st): State<AppState>,
     Auth(caller): Auth,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<DestroyResponse>, ApiError> {
-    let id = parse_id(&id)?;
     let rotated = st.ledger.destroy(&ctx, &caller, id).await?;
     Ok(Json(DestroyResponse {
         id: id.to_string(),
@@ -275,9 +243,8 @@ pub async fn verify(
     State(st): State<AppState>,
     Auth(caller): Auth,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<VerifyDto>, ApiError> {
-    let id = parse_id(&id)?;
     let r = st.ledger.verify(&ctx, &caller, id).await?;
     Ok(Json(VerifyDto {
         at: None,
@@ -292,14 +259,18 @@ pub async fn verify(
 pub async fn versions(
     State(st): State<AppState>,
     Auth(caller): Auth,
-    Path(id): Path<String>,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
 ) -> Result<Json<VersionList>, ApiError> {
-    let id = parse_id(&id)?;
-    let v = visible_view(&st, &caller, id)?;
+    let (v, versions) = st
+        .ledger
+        .reads()
+        .versions(&ctx, &caller, id, "versions_read")
+        .await?;
     Ok(Json(VersionList {
         credential_id: id.to_string(),
         current: v.current_version,
-        versions: projection::versions(st.ledger.store().proj(), caller.tenant, id)?
+        versions: versions
             .into_iter()
             .rev()
             .map(|x| VersionDto {
@@ -317,10 +288,9 @@ pub async fn grant(
     State(st): State<AppState>,
     Auth(caller): Auth,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     Body(req): Body<GrantRequest>,
 ) -> Result<(StatusCode, Json<CredentialDto>), ApiError> {
-    let id = parse_id(&id)?;
     let principal: Id = req
         .principal
         .parse()
@@ -328,7 +298,7 @@ pub async fn grant(
     st.ledger.grant(&ctx, &caller, id, principal).await?;
     Ok((
         StatusCode::CREATED,
-        Json(dto(&st, visible_view(&st, &caller, id)?)),
+        Json(read_back(&st, &ctx, &caller, id).await?),
     ))
 }
 
@@ -337,10 +307,8 @@ pub async fn revoke_grant(
     State(st): State<AppState>,
     Auth(caller): Auth,
     Ctx(ctx): Ctx,
-    Path((id, principal)): Path<(String, String)>,
+    IdPair(id, principal): IdPair,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id)?;
-    let principal = parse_id(&principal)?;
     st.ledger.revoke_grant(&ctx, &caller, id, principal).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -349,17 +317,19 @@ pub async fn revoke_grant(
 pub async fn usage(
     State(st): State<AppState>,
     Auth(caller): Auth,
-    Path(id): Path<String>,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
 ) -> Result<Json<UsageDto>, ApiError> {
-    let id = parse_id(&id)?;
-    visible_view(&st, &caller, id)?;
-    Ok(Json(
-        projection::credential_usage(st.ledger.store().proj(), caller.tenant, id)?.into(),
-    ))
+    let u = st
+        .ledger
+        .reads()
+        .credential_usage(&ctx, &caller, id)
+        .await?;
+    Ok(Json(u.into()))
 }
 
-fn resolve_response(r: crate::ledger::Resolution) -> ResolveResponse {
-    ResolveResponse {
+fn resolve_response(r: crate::ledger::Resolution) -> NoStore<Json<ResolveResponse>> {
+    NoStore(Json(ResolveResponse {
         credential_id: r.credential_id.map(|i| i.to_string()),
         version: r.version,
         source: crate::audit::source_str(r.source),
@@ -370,7 +340,7 @@ fn resolve_response(r: crate::ledger::Resolution) -> ResolveResponse {
             .iter()
             .map(|(k, v)| (k.clone(), v.expose().to_string()))
             .collect::<BTreeMap<_, _>>(),
-    }
+    }))
 }
 
 #[utoipa::path(post, path = "/v1/credentials/{id}/resolve", tag = "resolve", request_body = Option<ResolveById>, responses((status = 200, body = ResolveResponse)))]
@@ -378,30 +348,15 @@ pub async fn resolve_by_id(
     State(st): State<AppState>,
     Auth(caller): Auth,
     Ctx(ctx): Ctx,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Result<Json<ResolveResponse>, ApiError> {
-    let id = parse_id(&id)?;
-    let req: ResolveById = if body.iter().all(u8::is_ascii_whitespace) {
-        ResolveById::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_body",
-                format!(
-                    "the request body does not match this endpoint: {}",
-                    super::error::sanitize_parser_message(&e.to_string())
-                ),
-            )
-        })?
-    };
+    IdPath(id): IdPath,
+    OptionalBody(req): OptionalBody<ResolveById>,
+) -> Result<NoStore<Json<ResolveResponse>>, ApiError> {
     let version = req.version;
     let r = st
         .ledger
         .resolve(&ctx, &caller, ResolveTarget::Id { id, version })
         .await?;
-    Ok(Json(resolve_response(r)))
+    Ok(resolve_response(r))
 }
 
 #[utoipa::path(post, path = "/v1/resolve", tag = "resolve", request_body = ResolveService, responses((status = 200, body = ResolveResponse), (status = 404, body = ErrorBody)))]
@@ -410,8 +365,7 @@ pub async fn resolve_service(
     Auth(caller): Auth,
     Ctx(ctx): Ctx,
     Body(req): Body<ResolveService>,
-) -> Result<Json<ResolveResponse>, ApiError> {
-    check_service(&req.service)?;
+) -> Result<NoStore<Json<ResolveResponse>>, ApiError> {
     let for_user = req
         .for_user
         .map(|u| {
@@ -430,5 +384,5 @@ pub async fn resolve_service(
             },
         )
         .await?;
-    Ok(Json(resolve_response(r)))
+    Ok(resolve_response(r))
 }

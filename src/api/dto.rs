@@ -4,6 +4,7 @@
 //! [`ResolveResponse`] (and the once-shown token fields of token and tenant creation).
 
 use crate::audit::rfc3339;
+use crate::domain::rotation::{self, RotationStatus};
 use crate::event::Owner;
 use crate::id::Id;
 use crate::projection::{CredentialView, UsageView};
@@ -35,6 +36,21 @@ pub struct CreatePrincipal {
     pub kind: String,
     /// `admin`, `editor`, `resolver` or `auditor`.
     pub role: String,
+    /// A system principal (system admins only): with role `admin` a system admin, with
+    /// role `auditor` a system auditor (reads the system stream).
+    #[serde(default)]
+    pub system: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Delegation {
+    /// Every user of the tenant (system principals excepted).
+    #[serde(default)]
+    pub all_users: bool,
+    /// Users by id (the only way to include a system principal; system admins only).
+    #[serde(default)]
+    pub users: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -48,6 +64,7 @@ pub struct PrincipalDto {
     pub name: String,
     pub kind: String,
     pub role: String,
+    pub system: bool,
     pub disabled: bool,
 }
 
@@ -75,7 +92,10 @@ pub struct WhoAmI {
     pub name: String,
     pub role: String,
     pub kind: String,
+    /// A system principal with the admin role.
     pub system_admin: bool,
+    /// A system principal (system admin or system auditor).
+    pub system: bool,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -212,9 +232,6 @@ pub struct CredentialDto {
     pub last_verified: Option<VerifyDto>,
 }
 
-/// Days before a due date at which a rotation counts as "due".
-pub const DUE_WINDOW_MS: i64 = 7 * 86_400_000;
-
 pub fn owner_str(o: Owner) -> String {
     match o {
         Owner::Tenant => "tenant".into(),
@@ -223,15 +240,16 @@ pub fn owner_str(o: Owner) -> String {
 }
 
 impl CredentialDto {
-    pub fn from_view(v: CredentialView, secret_fields: Vec<String>, now_ms: i64) -> Self {
-        let due = v.rotation_due_ms();
-        let rotation_status = match due {
-            None => "none",
-            Some(d) if now_ms > d => "overdue",
-            Some(d) if now_ms > d - DUE_WINDOW_MS => "due",
-            Some(_) => "ok",
-        };
-        CredentialDto {
+    /// The DTO of a view at `now_ms` (for the rotation status), and that status.
+    pub fn from_view(
+        v: CredentialView,
+        secret_fields: Vec<String>,
+        now_ms: i64,
+    ) -> (Self, RotationStatus) {
+        let due = rotation::due_at(v.rotated_at_ms, v.rotate_every_days);
+        let status = rotation::status(due, now_ms);
+        let rotation_status = status.as_str();
+        let dto = CredentialDto {
             id: v.id.to_string(),
             name: v.name,
             template: v.template,
@@ -260,7 +278,8 @@ impl CredentialDto {
                 reason: l.reason,
                 latency_ms: l.latency_ms,
             }),
-        }
+        };
+        (dto, status)
     }
 }
 

@@ -3,63 +3,20 @@
 //!
 //! Checkpoints and proofs reveal hashes only, so every authenticated principal may read
 //! them. Event leaves are the signed records themselves: a tenant's reviewers (admins
-//! and auditors) get their own tenant's events; system admins get the whole log.
+//! and auditors) get their own tenant's events; system reviewers get the whole log
+//! (the rules are `domain::decide::{require_reviewer, visible_to, see_event}`).
 
-use super::auth::Auth;
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
-use crate::audit::event_at;
-use crate::domain::Caller;
-use crate::event::{Role, SignedEvent};
-use crate::id::Id;
-use crate::proof::{self, ProofError};
-use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use crate::http::extract::{Auth, Ctx, Params};
+use crate::proof;
+use axum::extract::{Path, State};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-
-impl From<ProofError> for ApiError {
-    fn from(e: ProofError) -> Self {
-        let msg = e.to_string();
-        match e {
-            ProofError::IndexOutOfRange { .. } | ProofError::OldAfterNew { .. } => {
-                ApiError::bad_request(msg)
-            }
-            ProofError::OldSizeZero => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", msg)
-            }
-            ProofError::SizeTooLarge { .. }
-            | ProofError::NoSuchEvent { .. }
-            | ProofError::Empty => ApiError::new(StatusCode::NOT_FOUND, "not_found", msg),
-            ProofError::RotationInProgress => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", msg)
-            }
-            other => {
-                tracing::error!(error = %other, "proof failed");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error; see the server log",
-                )
-            }
-        }
-    }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error",
-        )
-    })?
-}
 
 fn text(body: String) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body)
@@ -70,8 +27,7 @@ pub async fn checkpoint(
     State(st): State<AppState>,
     Auth(_caller): Auth,
 ) -> Result<impl IntoResponse, ApiError> {
-    let ledger = st.ledger.clone();
-    let cp = blocking(move || Ok(proof::checkpoint(&ledger)?)).await?;
+    let cp = st.ledger.reads().checkpoint().await?;
     Ok(text(cp.note))
 }
 
@@ -86,8 +42,7 @@ pub async fn checkpoints(
     State(st): State<AppState>,
     Auth(_caller): Auth,
 ) -> Result<Json<CheckpointList>, ApiError> {
-    let ledger = st.ledger.clone();
-    let checkpoints = blocking(move || Ok(proof::stored_checkpoints(ledger.store())?)).await?;
+    let checkpoints = st.ledger.reads().checkpoints().await?;
     Ok(Json(CheckpointList { checkpoints }))
 }
 
@@ -103,12 +58,11 @@ pub struct KeyQuery {
 pub async fn publickey(
     State(st): State<AppState>,
     Auth(_caller): Auth,
-    q: Result<Query<KeyQuery>, axum::extract::rejection::QueryRejection>,
+    Params(q): Params<KeyQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let key = match q.which.as_deref() {
-        None | Some("current") => proof::verifier_key(&st.ledger)?,
-        Some("genesis") => proof::genesis_verifier_key(st.ledger.store())?,
+    let genesis = match q.which.as_deref() {
+        None | Some("current") => false,
+        Some("genesis") => true,
         Some(_) => {
             return Err(ApiError::invalid(
                 "which",
@@ -116,6 +70,7 @@ pub async fn publickey(
             ))
         }
     };
+    let key = st.ledger.reads().verifier_key(genesis).await?;
     Ok(text(format!("{key}\n")))
 }
 
@@ -147,28 +102,13 @@ pub struct LedgerEvents {
     pub tree_size: u64,
 }
 
-fn visible_to(caller: &Caller, event_tenant: Option<Id>) -> bool {
-    caller.system_admin || event_tenant == Some(caller.tenant)
-}
-
-fn require_reviewer(caller: &Caller) -> Result<(), ApiError> {
-    if caller.system_admin || matches!(caller.role, Role::Admin | Role::Auditor) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "event leaves need the admin or auditor role",
-        ))
-    }
-}
-
 #[utoipa::path(get, path = "/v1/ledger/events", tag = "ledger", params(EventsQuery), responses((status = 200, body = LedgerEvents)))]
 pub async fn events(
     State(st): State<AppState>,
     Auth(caller): Auth,
-    q: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+    Ctx(ctx): Ctx,
+    Params(q): Params<EventsQuery>,
 ) -> Result<Json<LedgerEvents>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    require_reviewer(&caller)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid(
@@ -176,48 +116,26 @@ pub async fn events(
             "limit must be between 1 and 1000",
         ));
     }
-    let from = q.from.unwrap_or(0);
-    let ledger = st.ledger.clone();
-    blocking(move || {
-        let store = ledger.store();
-        let tree_size = proof::tree_size(store)?;
-        let mut events = Vec::new();
-        let mut next = None;
-        for r in store.records(from) {
-            let (seq, rec) = r?;
-            if seq >= tree_size {
-                break;
-            }
-            if events.len() == limit {
-                next = Some(seq);
-                break;
-            }
-            let signed = SignedEvent::from_record(&rec).map_err(|e| {
-                tracing::error!(seq, error = %e, "undecodable event");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "the log is inconsistent; run `credledger replay verify`",
-                )
-            })?;
-            if !visible_to(&caller, signed.event().body.tenant()) {
-                continue;
-            }
-            events.push(LedgerEvent {
-                seq,
-                leaf: B64.encode(&rec),
-                hash: hex::encode(signed.hash()),
-                action: signed.event().body.action(),
-                at: crate::audit::rfc3339(signed.event().at_ms),
-            });
-        }
-        Ok(Json(LedgerEvents {
-            events,
-            next,
-            tree_size,
-        }))
-    })
-    .await
+    let page = st
+        .ledger
+        .reads()
+        .leaves(&ctx, &caller, q.from.unwrap_or(0), limit)
+        .await?;
+    Ok(Json(LedgerEvents {
+        events: page
+            .events
+            .into_iter()
+            .map(|l| LedgerEvent {
+                seq: l.seq,
+                leaf: B64.encode(&l.record),
+                hash: hex::encode(l.hash),
+                action: l.action,
+                at: crate::audit::rfc3339(l.at_ms),
+            })
+            .collect(),
+        next: page.next,
+        tree_size: page.tree_size,
+    }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -232,18 +150,9 @@ pub struct InclusionQuery {
 pub async fn inclusion(
     State(st): State<AppState>,
     Auth(_caller): Auth,
-    q: Result<Query<InclusionQuery>, axum::extract::rejection::QueryRejection>,
+    Params(q): Params<InclusionQuery>,
 ) -> Result<Json<proof::InclusionProof>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let ledger = st.ledger.clone();
-    blocking(move || {
-        let size = match q.size {
-            Some(s) => s,
-            None => proof::tree_size(ledger.store())?,
-        };
-        Ok(Json(proof::inclusion(ledger.store(), q.index, size)?))
-    })
-    .await
+    Ok(Json(st.ledger.reads().inclusion(q.index, q.size).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -258,37 +167,22 @@ pub struct ConsistencyQuery {
 pub async fn consistency(
     State(st): State<AppState>,
     Auth(_caller): Auth,
-    q: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
+    Params(q): Params<ConsistencyQuery>,
 ) -> Result<Json<proof::ConsistencyProof>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let ledger = st.ledger.clone();
-    blocking(move || {
-        let new = match q.new {
-            Some(s) => s,
-            None => proof::tree_size(ledger.store())?,
-        };
-        Ok(Json(proof::consistency(ledger.store(), q.old, new)?))
-    })
-    .await
+    Ok(Json(st.ledger.reads().consistency(q.old, q.new).await?))
 }
 
 #[utoipa::path(get, path = "/v1/audit/{seq}/proof", tag = "audit", responses((status = 200), (status = 404, body = ErrorBody)))]
 pub async fn prove_audit_entry(
     State(st): State<AppState>,
     Auth(caller): Auth,
+    Ctx(ctx): Ctx,
     Path(seq): Path<String>,
 ) -> Result<Json<proof::EventProof>, ApiError> {
     let seq: u64 = seq
         .parse()
         .map_err(|_| ApiError::bad_request("seq must be a sequence number"))?;
-    require_reviewer(&caller)?;
-    let ledger = st.ledger.clone();
-    blocking(move || {
-        let event = event_at(ledger.store(), seq)?.ok_or_else(|| ApiError::not_found("event"))?;
-        if !visible_to(&caller, event.body.tenant()) {
-            return Err(ApiError::not_found("event"));
-        }
-        Ok(Json(proof::prove_event(&ledger, seq)?))
-    })
-    .await
+    Ok(Json(
+        st.ledger.reads().prove_event(&ctx, &caller, seq).await?,
+    ))
 }

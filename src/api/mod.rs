@@ -1,56 +1,33 @@
-//! The HTTP service over axum: routing, middleware, and the handlers' shared helpers.
+//! The JSON API (`/v1`): routes, handlers, DTOs and the OpenAPI document.
 //!
-//! [`router`] builds the whole `/v1` API around an [`AppState`]; [`serve`] runs it on a
-//! listener until a shutdown signal, then drains the ledger so nothing acknowledged is
-//! lost. Tests call `router` with `tower::ServiceExt::oneshot`, or `serve` on port 0.
+//! [`router`] is one of the dialects `http::app` merges; the Vault KV dialect
+//! ([`vault`]) is its sibling. Handlers extract (`http::extract`), call one [`Ledger`]
+//! command or one [`Reads`](crate::ledger::Reads) query, and shape the answer.
 //!
-//! **Invariant:** handlers only parse, call one [`Ledger`] method or projection read, and
-//! shape the answer; every rule lives in `domain`. No handler logs a request body or an
-//! `Authorization` header, and the trace layer records method, path, status and latency
-//! only.
+//! **Invariant:** no handler contains a rule (every rule lives in `domain`), names the
+//! store or the projection key layout, or logs a request body or an `Authorization`
+//! header. Secret-bearing answers are wrapped in `NoStore`.
 
 pub mod admin;
 pub mod audit;
-pub mod auth;
 pub mod credentials;
 pub mod dto;
-pub mod error;
 pub mod ledger;
 pub mod vault;
 
-use crate::id::Id;
+pub use crate::http::error;
+pub use crate::http::AppState;
+
 use crate::ledger::Ledger;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderName, Request, StatusCode};
-use axum::routing::{get, post};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use error::ApiError;
 use serde_json::{json, Value};
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
-
-/// The largest request body accepted (secret file fields are at most 64 KiB each).
-pub const BODY_LIMIT: usize = 256 * 1024;
-
-/// What handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    pub ledger: Arc<Ledger>,
-}
-
-/// Parses an id from a path segment.
-pub fn parse_id(s: &str) -> Result<Id, ApiError> {
-    s.parse().map_err(|_| {
-        ApiError::bad_request(format!(
-            "'{}' is not a valid id",
-            s.chars().take(40).collect::<String>()
-        ))
-    })
-}
 
 /// Parses an RFC 3339 time field into Unix milliseconds.
 pub fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
@@ -68,7 +45,7 @@ pub fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
     paths(
         health, ready, openapi_json,
         admin::create_tenant, admin::create_principal, admin::list_principals, admin::disable_principal,
-        admin::issue_token, admin::revoke_token, admin::whoami, admin::list_templates, admin::get_template,
+        admin::issue_token, admin::revoke_token, admin::grant_delegation, admin::revoke_delegation, admin::whoami, admin::list_templates, admin::get_template,
         credentials::create, credentials::list, credentials::get, credentials::update, credentials::rotate,
         credentials::delete, credentials::restore, credentials::destroy, credentials::verify, credentials::versions,
         credentials::grant, credentials::revoke_grant, credentials::usage, credentials::resolve_by_id,
@@ -123,44 +100,13 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-async fn not_found() -> ApiError {
+/// The answer for a path no dialect serves.
+pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }
 
-async fn method_not_allowed<B>(
-    req: Request<B>,
-    next: axum::middleware::Next,
-) -> axum::response::Response
-where
-    B: Send + 'static,
-    axum::body::Body: From<B>,
-{
-    let resp = next.run(req.map(axum::body::Body::from)).await;
-    // axum's own 405 has no body; one with a content type (the Vault API's) is kept.
-    if resp.status() == StatusCode::METHOD_NOT_ALLOWED
-        && !resp
-            .headers()
-            .contains_key(axum::http::header::CONTENT_TYPE)
-    {
-        return axum::response::IntoResponse::into_response(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "this endpoint does not support that method",
-        ));
-    }
-    resp
-}
-
-/// The whole API.
-pub fn router(state: AppState) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
-    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<axum::body::Body>| {
-        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
-        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-    })
-    .on_request(())
-    .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO));
-    let vault = vault::routes(&state.ledger.config().vault_mount);
+/// The JSON API's routes (merged by `http::app`).
+pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/ready", get(ready))
@@ -171,15 +117,13 @@ pub fn router(state: AppState) -> Router {
             "/v1/principals",
             post(admin::create_principal).get(admin::list_principals),
         )
-        .route(
-            "/v1/principals/{id}",
-            axum::routing::delete(admin::disable_principal),
-        )
+        .route("/v1/principals/{id}", delete(admin::disable_principal))
         .route("/v1/principals/{id}/tokens", post(admin::issue_token))
         .route(
-            "/v1/tokens/{id}",
-            axum::routing::delete(admin::revoke_token),
+            "/v1/principals/{id}/delegation",
+            post(admin::grant_delegation).delete(admin::revoke_delegation),
         )
+        .route("/v1/tokens/{id}", delete(admin::revoke_token))
         .route("/v1/templates", get(admin::list_templates))
         .route("/v1/templates/{name}", get(admin::get_template))
         .route(
@@ -200,7 +144,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/credentials/{id}/grants", post(credentials::grant))
         .route(
             "/v1/credentials/{id}/grants/{principal}",
-            axum::routing::delete(credentials::revoke_grant),
+            delete(credentials::revoke_grant),
         )
         .route("/v1/credentials/{id}/usage", get(credentials::usage))
         .route(
@@ -220,34 +164,17 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/ledger/events", get(ledger::events))
         .route("/v1/ledger/proof/inclusion", get(ledger::inclusion))
         .route("/v1/ledger/proof/consistency", get(ledger::consistency))
-        .merge(vault)
-        .fallback(not_found)
-        .with_state(state)
-        .layer(axum::middleware::from_fn(
-            method_not_allowed::<axum::body::Body>,
-        ))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(trace)
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then commits what is queued.
+/// Serves the whole application (`http::app`) for `ledger` on `listener` until
+/// `shutdown` completes (the binary's and the integration tests' entry point).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     ledger: Arc<Ledger>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(AppState {
+    let app = crate::http::app(AppState {
         ledger: ledger.clone(),
     });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
-    let l = ledger.clone();
-    tokio::task::spawn_blocking(move || l.shutdown()).await.ok();
-    Ok(())
+    crate::http::serve(listener, app, ledger, shutdown).await
 }

@@ -8,23 +8,27 @@
 //! destroys are their own events. This module only speaks Vault's dialect: the response
 //! envelope (`request_id`, `lease_id`, `lease_duration`, `renewable`, `data`, `warnings`),
 //! the error shape `{"errors":[...]}` and Vault's status codes. Every rule is in
-//! `domain::decide::kv`; the handlers are in [`kv`].
+//! `domain::decide::kv`, reads go through `Reads`; the handlers are in [`kv`].
 //!
 //! **Invariant:** an error body never carries a secret: messages are our own error texts
 //! and parser messages with quoted fragments removed.
 
 mod kv;
 
-use super::auth::token_from;
-use super::error::sanitize_parser_message;
-use super::AppState;
 use crate::domain::{Caller, DomainError};
+use crate::http::error::sanitize_parser_message;
+use crate::http::layers::InternalError;
+use crate::http::AppState;
 use crate::ledger::LedgerError;
-use axum::http::{HeaderMap, StatusCode};
+use crate::secret::SecretError;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 /// An error in Vault's shape: `{"errors":[...]}`, or a whole envelope (Vault answers a
 /// read of a deleted version with 404 and the version's metadata).
@@ -33,6 +37,10 @@ pub struct VaultError {
     pub status: StatusCode,
     pub errors: Vec<String>,
     pub body: Option<Value>,
+    /// Seconds for `Retry-After` (429).
+    pub retry_after_s: Option<u64>,
+    /// What the error-logging layer logs (internal errors only).
+    pub internal: Option<Arc<str>>,
 }
 
 impl VaultError {
@@ -41,6 +49,17 @@ impl VaultError {
             status,
             errors,
             body: None,
+            retry_after_s: None,
+            internal: None,
+        }
+    }
+    fn internal(detail: String) -> Self {
+        VaultError {
+            internal: Some(Arc::from(detail)),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                vec!["internal error; see the server log".into()],
+            )
         }
     }
     /// 404 with no message, as Vault answers a missing path.
@@ -67,7 +86,15 @@ impl VaultError {
 impl IntoResponse for VaultError {
     fn into_response(self) -> Response {
         let body = self.body.unwrap_or_else(|| json!({"errors": self.errors}));
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after_s {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if let Some(detail) = self.internal {
+            resp.extensions_mut().insert(InternalError(detail));
+        }
+        resp
     }
 }
 
@@ -90,29 +117,33 @@ impl From<LedgerError> for VaultError {
             LedgerError::Domain(d) => d.into(),
             LedgerError::Template(t) => VaultError::bad_request(t.to_string()),
             LedgerError::Unauthenticated => VaultError::permission_denied(),
-            LedgerError::Commit(c) => {
-                tracing::error!(error = %c, "ledger unavailable");
-                VaultError::new(
+            LedgerError::Throttled { retry_after_s } => VaultError {
+                retry_after_s: Some(retry_after_s),
+                ..VaultError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    vec!["too many failed authentications".into()],
+                )
+            },
+            LedgerError::Secret(SecretError::Shredded) => VaultError::not_found(),
+            LedgerError::Commit(c) => VaultError {
+                internal: Some(Arc::from(format!("ledger unavailable: {c}"))),
+                ..VaultError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     vec![
                         "the ledger cannot record this request right now; nothing was done".into(),
                     ],
                 )
-            }
-            other => {
-                tracing::error!(error = %other, "vault kv request failed");
-                VaultError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    vec!["internal error; see the server log".into()],
-                )
+            },
+            other @ (LedgerError::Store(_)
+            | LedgerError::Secret(_)
+            | LedgerError::Keys(_)
+            | LedgerError::Integrity { .. }
+            | LedgerError::Startup(_)
+            | LedgerError::Proof(_)
+            | LedgerError::Bug(_)) => {
+                VaultError::internal(format!("vault kv request failed: {other}"))
             }
         }
-    }
-}
-
-impl From<crate::store::StoreError> for VaultError {
-    fn from(e: crate::store::StoreError) -> Self {
-        LedgerError::Store(e).into()
     }
 }
 
@@ -131,12 +162,20 @@ pub fn envelope(request_id: Option<&str>, data: Value) -> Value {
     })
 }
 
-/// The caller behind `X-Vault-Token` (or `Authorization: Bearer`); 403 otherwise.
-pub fn caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, VaultError> {
-    let token = token_from(headers).ok_or_else(VaultError::permission_denied)?;
-    st.ledger
-        .authenticate(token)
-        .map_err(|_| VaultError::permission_denied())
+/// The caller behind `X-Vault-Token` (or `Authorization: Bearer`); Vault's 403 otherwise
+/// (429 while the source or token id is throttled).
+pub struct VaultAuth(pub Caller);
+
+impl FromRequestParts<AppState> for VaultAuth {
+    type Rejection = VaultError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        crate::http::extract::authenticate(state, parts)
+            .map(VaultAuth)
+            .map_err(VaultError::from)
+    }
 }
 
 /// A JSON object body; an empty body is `{}`.
@@ -156,9 +195,10 @@ pub fn json_body(bytes: &[u8]) -> Result<serde_json::Map<String, Value>, VaultEr
     }
 }
 
-/// The routes of the configured mount. Only this mount name is served; native routes
-/// such as `/v1/credentials` are static paths and keep their priority.
-pub fn routes(mount: &str) -> Router<AppState> {
+/// The routes of the configured mount (merged by `http::app`). Only this mount name is
+/// served; native routes such as `/v1/credentials` are static paths and keep their
+/// priority.
+pub fn router(mount: &str) -> Router<AppState> {
     let p = |rest: &str| format!("/v1/{mount}/{rest}");
     Router::new()
         .route(&p("data/{*path}"), any(kv::data))

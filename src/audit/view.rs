@@ -8,6 +8,7 @@
 //!   field values of a credential (only their names).
 
 use crate::event::{Body, DenyReason, Event, Owner, Purpose, Source};
+use crate::id::Id;
 use crate::time::rfc3339;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -207,6 +208,48 @@ fn details(body: &Body) -> Value {
         Body::SigningKeyRotated {
             old_key, new_key, ..
         } => json!({"old_key": hex::encode(old_key), "new_key": hex::encode(new_key)}),
+        Body::AccessDeniedV2 {
+            operation,
+            target,
+            reason,
+            ..
+        } => {
+            let (kind, id) = match target {
+                Some(crate::event::Target::Credential(i)) => {
+                    (Some("credential"), Some(i.to_string()))
+                }
+                Some(crate::event::Target::Principal(i)) => {
+                    (Some("principal"), Some(i.to_string()))
+                }
+                Some(crate::event::Target::Token(i)) => (Some("token"), Some(i.to_string())),
+                Some(crate::event::Target::Tenant(i)) => (Some("tenant"), Some(i.to_string())),
+                Some(crate::event::Target::Event(seq)) => (Some("event"), Some(seq.to_string())),
+                None => (None, None),
+            };
+            json!({"attempted": operation, "target_kind": kind, "target": id, "reason": reason.as_str()})
+        }
+        Body::DelegationGranted {
+            principal,
+            all_users,
+            users,
+            ..
+        } => json!({
+            "principal": principal.to_string(), "all_users": all_users,
+            "users": users.iter().map(Id::to_string).collect::<Vec<_>>(),
+        }),
+        Body::DelegationRevoked { principal, .. } => json!({"principal": principal.to_string()}),
+        Body::AuthFailures {
+            source,
+            first_ms,
+            last_ms,
+            count,
+            malformed,
+            tokens,
+        } => json!({
+            "source": source, "first": rfc3339(*first_ms), "last": rfc3339(*last_ms),
+            "count": count, "malformed": malformed,
+            "tokens": tokens.iter().map(Id::to_string).collect::<Vec<_>>(),
+        }),
     }
 }
 

@@ -30,32 +30,73 @@ pub struct ServeArgs {
     /// The Vault KV v2 mount served under `/v1/{mount}/` (see README, Vault compatibility).
     #[arg(long, env = "CREDLEDGER_VAULT_MOUNT", default_value = "secret")]
     pub vault_mount: String,
+    /// The tenants (by name, comma-separated) the environment fallbacks apply to.
+    #[arg(
+        long,
+        env = "CREDLEDGER_FALLBACK_TENANTS",
+        default_value = "default",
+        value_delimiter = ','
+    )]
+    pub fallback_tenants: Vec<String>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "CREDLEDGER_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
 }
 
-/// Environment fallbacks: `CREDLEDGER_FALLBACK_<SERVICE>_<FIELD>=value`, where SERVICE is
-/// a template name in upper case (the longest match wins, so `API_KEY_API_KEY` is field
-/// `api_key` of service `api_key`).
+/// Environment fallbacks: `CREDLEDGER_FALLBACK_<SERVICE>_<FIELD>=value` for any service
+/// name. SERVICE and FIELD are split at `__` when there is one (`MY_SVC__TOKEN`); else
+/// at the longest built-in template name (`API_KEY_API_KEY` is field `api_key` of
+/// service `api_key`); else before the longest field name any built-in template has
+/// (`BENCHMARKER_API_KEY` is field `api_key` of service `benchmarker`); else at the first
+/// `_`. (`CREDLEDGER_FALLBACK_TENANTS` is the `--fallback-tenants` option, not a fallback.)
 pub fn fallbacks_from_env(
     vars: impl Iterator<Item = (String, String)>,
 ) -> HashMap<String, SecretFields> {
-    let mut services: Vec<String> = Catalog::builtin().iter().map(|t| t.name.clone()).collect();
+    let catalog = Catalog::builtin();
+    let mut services: Vec<String> = catalog.iter().map(|t| t.name.clone()).collect();
     services.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut fields: Vec<String> = catalog
+        .iter()
+        .flat_map(|t| t.fields.iter().map(|f| f.name.clone()))
+        .collect();
+    fields.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    fields.dedup();
     let mut out: HashMap<String, SecretFields> = HashMap::new();
     for (k, v) in vars {
         let v = Zeroizing::new(v);
         let Some(rest) = k.strip_prefix("CREDLEDGER_FALLBACK_") else {
             continue;
         };
+        if rest == "TENANTS" {
+            continue;
+        }
         let rest = rest.to_ascii_lowercase();
-        let Some(service) = services.iter().find(|s| rest.starts_with(&format!("{s}_"))) else {
-            tracing::warn!(variable = %k, "ignoring a fallback variable that names no known service");
+        let split = rest
+            .split_once("__")
+            .map(|(s, f)| (s.to_string(), f.to_string()))
+            .or_else(|| {
+                services
+                    .iter()
+                    .find(|s| rest.starts_with(&format!("{s}_")))
+                    .map(|s| (s.clone(), rest[s.len() + 1..].to_string()))
+            })
+            .or_else(|| {
+                fields
+                    .iter()
+                    .find(|f| rest.ends_with(&format!("_{f}")) && rest.len() > f.len() + 1)
+                    .map(|f| (rest[..rest.len() - f.len() - 1].to_string(), f.clone()))
+            })
+            .or_else(|| {
+                rest.split_once('_')
+                    .map(|(s, f)| (s.to_string(), f.to_string()))
+            });
+        let Some((service, field)) = split
+            .filter(|(s, f)| !f.is_empty() && credledger::domain::decide::check_service(s).is_ok())
+        else {
+            tracing::warn!(variable = %k, "ignoring a fallback variable that names no service and field");
             continue;
         };
-        let field = rest[service.len() + 1..].to_string();
-        out.entry(service.clone())
+        out.entry(service)
             .or_default()
             .0
             .insert(field, SecretString::new(v.to_string()));
@@ -87,11 +128,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.retain_versions = args.retain_versions;
     config.vault_mount = args.vault_mount.clone();
     config.fallbacks = fallbacks_from_env(std::env::vars());
+    config.fallback_tenants = args.fallback_tenants.clone();
     if let Ok(text) = std::env::var("CREDLEDGER_MASTER_KEYS") {
         config.master_keys_text = Some(Zeroizing::new(text));
     }
     for service in config.fallbacks.keys() {
-        tracing::info!(service, "environment fallback configured");
+        tracing::info!(service, tenants = ?config.fallback_tenants, "environment fallback configured");
     }
     // The token of a new ledger must reach its file: check before anything is created.
     if let Some(path) = &args.admin_token_file {
@@ -205,12 +247,19 @@ mod tests {
         let vars = [
             ("CREDLEDGER_FALLBACK_OPENAI_API_KEY", "sk-1"),
             ("CREDLEDGER_FALLBACK_API_KEY_API_KEY", "k-2"),
+            ("CREDLEDGER_FALLBACK_BENCHMARKER_API_KEY", "b-3"),
+            ("CREDLEDGER_FALLBACK_MY_SVC__TOKEN", "t-4"),
             ("CREDLEDGER_FALLBACK_NOPE_X", "z"),
+            ("CREDLEDGER_FALLBACK_TENANTS", "default,beta"),
+            ("CREDLEDGER_FALLBACK_NOSPLIT", "n"),
             ("OTHER", "y"),
         ];
         let f = fallbacks_from_env(vars.iter().map(|(a, b)| (a.to_string(), b.to_string())));
         assert_eq!(f["openai"].0["api_key"].expose(), "sk-1");
         assert_eq!(f["api_key"].0["api_key"].expose(), "k-2");
-        assert_eq!(f.len(), 2);
+        assert_eq!(f["benchmarker"].0["api_key"].expose(), "b-3");
+        assert_eq!(f["my_svc"].0["token"].expose(), "t-4");
+        assert_eq!(f["nope"].0["x"].expose(), "z");
+        assert_eq!(f.len(), 5, "{:?}", f.keys().collect::<Vec<_>>());
     }
 }

@@ -27,7 +27,8 @@ pub enum DomainError {
     /// 410: the credential was destroyed or has expired. Not retryable.
     #[error("{0}")]
     Gone(String),
-    /// 404: nothing is configured for the service (no credential, no fallback).
+    /// 404: nothing is configured for the service (no credential, no fallback). Retry
+    /// after configuring one.
     #[error("no credential is configured for service '{0}' (none owned, granted or default, and no environment fallback)")]
     NotConfigured(String),
 }
@@ -41,18 +42,26 @@ impl DomainError {
     }
 }
 
-/// A refused command, with the event that records the refusal (if any).
+/// A refused command, with the events that record the refusal: one in the caller's
+/// tenant for every 403/404, and one more in the owning tenant for a cross-tenant attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     pub error: DomainError,
-    pub record: Option<Box<Body>>,
+    pub records: Vec<Body>,
+}
+
+impl Rejection {
+    /// A refusal recorded by `records`.
+    pub fn recorded(error: DomainError, records: Vec<Body>) -> Self {
+        Rejection { error, records }
+    }
 }
 
 impl From<DomainError> for Rejection {
     fn from(error: DomainError) -> Self {
         Rejection {
             error,
-            record: None,
+            records: vec![],
         }
     }
 }

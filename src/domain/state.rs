@@ -3,6 +3,7 @@
 //! **Invariant:** `apply` is total (never fails, never panics on any event that `decide`
 //! could have produced or that a verified log contains) and deterministic.
 
+use super::names::fold;
 use crate::event::{Body, Event, Hash32, MetadataChange, Owner, PrincipalKind, Role, Sealed};
 use crate::id::Id;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -81,7 +82,7 @@ pub struct Credential {
 }
 
 impl Credential {
-    /// Whether the credential can be resolved at `now_ms`.
+    /// Whether the credential has expired at `now_ms` (then it cannot be resolved).
     pub fn expired(&self, now_ms: i64) -> bool {
         self.expires_at_ms.is_some_and(|e| e <= now_ms)
     }
@@ -109,6 +110,15 @@ pub struct KvConfig {
     pub delete_version_after: String,
 }
 
+/// The right of a service principal to resolve `for_user`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Delegation {
+    /// Every user of the tenant except system principals.
+    pub all_users: bool,
+    /// Users named explicitly (the only way to cover a system principal).
+    pub users: BTreeSet<Id>,
+}
+
 /// Everything decisions need, folded from the log.
 #[derive(Clone, Debug, Default)]
 pub struct State {
@@ -122,6 +132,11 @@ pub struct State {
     pub credentials: HashMap<Id, Credential>,
     /// (tenant, name) → credential, for every credential not destroyed.
     pub names: HashMap<(Id, String), Id>,
+    /// (tenant, case-folded name) → the credentials not destroyed with that folded name
+    /// (more than one only in logs written before names were unique without case).
+    pub folded_names: HashMap<(Id, String), BTreeSet<Id>>,
+    /// Delegations by service principal.
+    pub delegations: HashMap<Id, Delegation>,
     /// (tenant, service) → credentials of that service, in creation order.
     pub by_service: HashMap<(Id, String), Vec<Id>>,
     /// Number of events applied.
@@ -133,12 +148,54 @@ pub struct State {
 }
 
 impl State {
-    /// The tenant id with this name.
+    /// The tenant id with this name (compared without case).
     pub fn tenant_by_name(&self, name: &str) -> Option<Id> {
+        let folded = fold(name);
         self.tenants
             .iter()
-            .find(|(_, t)| t.name == name)
+            .find(|(_, t)| fold(&t.name) == folded)
             .map(|(id, _)| *id)
+    }
+
+    /// The principal of `tenant` with this name (compared without case).
+    pub fn principal_by_name(&self, tenant: Id, name: &str) -> Option<Id> {
+        let folded = fold(name);
+        self.principals
+            .iter()
+            .find(|(_, p)| p.tenant == tenant && fold(&p.name) == folded)
+            .map(|(id, _)| *id)
+    }
+
+    /// A credential of `tenant` (not destroyed) whose name equals `name` without case,
+    /// other than `except`.
+    pub fn credential_name_taken(&self, tenant: Id, name: &str, except: Option<Id>) -> bool {
+        self.folded_names
+            .get(&(tenant, fold(name)))
+            .is_some_and(|ids| ids.iter().any(|id| Some(*id) != except))
+    }
+
+    /// Whether `principal` is a system principal that is enabled and holds the admin role.
+    pub fn is_active_system_admin(&self, principal: Id) -> bool {
+        self.principals
+            .get(&principal)
+            .is_some_and(|p| p.system_admin && p.role == Role::Admin && !p.disabled)
+    }
+
+    fn index_name(&mut self, tenant: Id, name: &str, id: Id) {
+        self.folded_names
+            .entry((tenant, fold(name)))
+            .or_default()
+            .insert(id);
+    }
+
+    fn unindex_name(&mut self, tenant: Id, name: &str, id: Id) {
+        let key = (tenant, fold(name));
+        if let Some(ids) = self.folded_names.get_mut(&key) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.folded_names.remove(&key);
+            }
+        }
     }
 
     /// Whether `principal` exists and belongs to `tenant`.
@@ -162,6 +219,10 @@ impl State {
     }
 
     /// Folds one event into the state.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one flat arm per event variant: a table, exhaustive on purpose"
+    )]
     pub fn apply(&mut self, event: &Event) {
         self.len = event.seq + 1;
         let at = event.at_ms;
@@ -262,6 +323,7 @@ impl State {
                     },
                 );
                 self.names.insert((*tenant, name.clone()), *credential);
+                self.index_name(*tenant, name, *credential);
                 self.by_service
                     .entry((*tenant, service.clone()))
                     .or_default()
@@ -328,6 +390,8 @@ impl State {
                     if self.names.get(&key) == Some(credential) {
                         self.names.remove(&key);
                     }
+                    let (tenant, name) = key;
+                    self.unindex_name(tenant, &name, *credential);
                 }
             }
             Body::MasterKeyRotated { new_key_id, .. } => self.master_key_id = Some(*new_key_id),
@@ -398,10 +462,29 @@ impl State {
                     },
                 );
             }
+            Body::DelegationGranted {
+                principal,
+                all_users,
+                users,
+                ..
+            } => {
+                self.delegations.insert(
+                    *principal,
+                    Delegation {
+                        all_users: *all_users,
+                        users: users.iter().copied().collect(),
+                    },
+                );
+            }
+            Body::DelegationRevoked { principal, .. } => {
+                self.delegations.remove(principal);
+            }
             Body::CredentialUsed { .. }
             | Body::UseDenied { .. }
             | Body::CredentialVerified { .. }
-            | Body::AccessDenied { .. } => {}
+            | Body::AccessDenied { .. }
+            | Body::AccessDeniedV2 { .. }
+            | Body::AuthFailures { .. } => {}
         }
     }
 
@@ -421,8 +504,19 @@ impl State {
                 self.names.remove(&old);
             }
             c.name = name.clone();
-            self.names.insert((c.tenant, name.clone()), id);
+            let tenant = c.tenant;
+            self.names.insert((tenant, name.clone()), id);
+            self.unindex_name(tenant, &old.1, id);
+            self.index_name(tenant, name, id);
+            return self.apply_other_changes(id, change);
         }
+        self.apply_other_changes(id, change);
+    }
+
+    fn apply_other_changes(&mut self, id: Id, change: &MetadataChange) {
+        let Some(c) = self.credentials.get_mut(&id) else {
+            return;
+        };
         if let Some(r) = change.rotate_every_days {
             c.rotate_every_days = r;
         }

@@ -1,6 +1,7 @@
 //! API tokens: their format, keyed hash and the constant-time check.
 
 use super::{Ledger, LedgerError};
+use crate::domain::auth_failures::{Failure, Verdict};
 use crate::domain::Caller;
 use crate::event::Hash32;
 use crate::id::Id;
@@ -31,17 +32,32 @@ impl Ledger {
         (SecretString::new(token), hash)
     }
 
-    /// Checks an API token (constant-time hash comparison) and returns its caller.
+    /// Authenticates a request's token from `source` (the remote address). A failure is
+    /// counted: 401, or 429 (`LedgerError::Throttled`) while `source` or the token id has
+    /// failed too often. A valid token is never slowed or refused by the count.
+    pub fn authenticate_from(
+        &self,
+        token: &str,
+        source: Option<&str>,
+    ) -> Result<Caller, LedgerError> {
+        match self.authenticate(token) {
+            Ok(caller) => Ok(caller),
+            Err(e) => {
+                let failure = token_id(token).map_or(Failure::Malformed, Failure::Token);
+                Err(match self.auth_failed(source, failure) {
+                    Verdict::Unauthenticated => e,
+                    Verdict::Throttled { retry_after_s } => {
+                        LedgerError::Throttled { retry_after_s }
+                    }
+                })
+            }
+        }
+    }
+
+    /// Checks an API token (constant-time hash comparison) and returns its caller. Does
+    /// not count failures (see [`Ledger::authenticate_from`]).
     pub fn authenticate(&self, token: &str) -> Result<Caller, LedgerError> {
-        let mut parts = token.splitn(3, '_');
-        let (Some(TOKEN_PREFIX), Some(id_hex), Some(_)) =
-            (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(LedgerError::Unauthenticated);
-        };
-        let mut id = [0u8; 16];
-        hex::decode_to_slice(id_hex, &mut id).map_err(|_| LedgerError::Unauthenticated)?;
-        let id = Id(id);
+        let id = token_id(token).ok_or(LedgerError::Unauthenticated)?;
         let hash = self.token_hash(token);
         let now = self.now();
         let w = self.lock();
@@ -71,4 +87,16 @@ impl Ledger {
             system_admin: p.system_admin,
         })
     }
+}
+
+/// The id in a token's public prefix (`clt_<id hex>_<secret>`), if it parses.
+fn token_id(token: &str) -> Option<Id> {
+    let mut parts = token.splitn(3, '_');
+    let (Some(TOKEN_PREFIX), Some(id_hex), Some(_)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let mut id = [0u8; 16];
+    hex::decode_to_slice(id_hex, &mut id).ok()?;
+    Some(Id(id))
 }

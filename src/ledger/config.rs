@@ -22,9 +22,13 @@ pub struct Config {
     /// Master keys in the key-file format, when they come from the environment instead of
     /// `DIR/keys/master.keys`. The ledger cannot rotate environment keys itself.
     pub master_keys_text: Option<Zeroizing<String>>,
-    /// Environment fallbacks by service: the fields a resolve returns when nothing else
-    /// is configured.
+    /// Environment fallbacks by service (any service name): the fields a resolve returns
+    /// when nothing else is configured, in the tenants of `fallback_tenants` only.
     pub fallbacks: HashMap<String, SecretFields>,
+    /// The names of the tenants the environment fallbacks apply to (default: `default`).
+    pub fallback_tenants: Vec<String>,
+    /// Limits for failed authentications (per source address and per token id).
+    pub auth_failures: crate::domain::auth_failures::Policy,
     /// How many versions of a credential keep their data keys (at least 2).
     pub retain_versions: u32,
     /// The checkpoint origin (key name) for a new ledger.
@@ -41,6 +45,8 @@ impl Config {
             data_dir: data_dir.into(),
             master_keys_text: None,
             fallbacks: HashMap::new(),
+            fallback_tenants: vec!["default".into()],
+            auth_failures: crate::domain::auth_failures::Policy::default(),
             retain_versions: 10,
             origin: None,
             clock: system_clock(),

@@ -46,7 +46,7 @@ impl Ledger {
             .clone()
             .unwrap_or_else(|| input.template.clone());
         self.execute(ctx, caller, |w, now| {
-            decide::check_create(
+            let name = decide::check_create(
                 &w.state,
                 caller,
                 &input.name,
@@ -62,7 +62,7 @@ impl Ledger {
             let (sealed, key) = Self::seal(w, &secret_fields, binding)?;
             let new = NewCredential {
                 id,
-                name: input.name.clone(),
+                name,
                 template: input.template.clone(),
                 service: service.clone(),
                 owner,
@@ -101,16 +101,8 @@ impl Ledger {
     ) -> Result<u32, LedgerError> {
         // Authorization before validation, so a caller without rights is refused (and
         // the refusal recorded) whatever fields it sends.
-        self.execute(ctx, caller, |w, _| {
-            decide::check_rotate(&w.state, caller, id).map(|_| {
-                (
-                    Staged {
-                        bodies: vec![],
-                        keyring: vec![],
-                    },
-                    (),
-                )
-            })
+        self.check(ctx, caller, |state| {
+            decide::check_rotate(state, caller, id).map(|_| ())
         })
         .await?;
         let (template_name, previous) = {
@@ -143,7 +135,7 @@ impl Ledger {
         };
         let retain = self.config.retain_versions;
         self.execute(ctx, caller, |w, _| {
-            let version = decide::check_rotate(&w.state, caller, id)?;
+            let version = decide::check_rotate(&w.state, caller, id)?.version;
             let validated = validated.expect("a credential the caller may rotate exists");
             let staged = Self::stage_rotation(w, caller, id, version, validated, retain)?;
             Ok((staged, version))
@@ -288,7 +280,7 @@ impl Ledger {
         if self.config.master_keys_text.is_some() {
             return Ok(false);
         }
-        self.rotate_master_key(ctx, Some(caller)).await?;
+        self.rotate_master_key_after_shred(ctx, caller).await?;
         Ok(true)
     }
 }

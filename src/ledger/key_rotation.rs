@@ -1,8 +1,9 @@
 //! Master-key and signing-key rotation.
 
 use super::{wait, Ledger, LedgerError, RequestCtx, Staged};
-use crate::domain::{Caller, DomainError};
-use crate::event::{rotation_message, Actor, Body};
+use crate::domain::decide::{self, MasterKeyRotation};
+use crate::domain::Caller;
+use crate::event::{rotation_message, Actor};
 use crate::id::Id;
 use crate::keys::{self};
 use crate::secret::{self, Binding, MasterKeys};
@@ -13,18 +14,38 @@ use rand::rngs::OsRng;
 impl Ledger {
     /// Rotates the master key: a new key is added to the key file, every live data key is
     /// rewrapped under it, the rotation is logged, and the old keys are discarded from the
-    /// key file (overwritten in place first).
+    /// key file (overwritten in place first). System admins only.
     pub async fn rotate_master_key(
         &self,
         ctx: &RequestCtx,
-        caller: Option<&Caller>,
+        caller: &Caller,
     ) -> Result<u32, LedgerError> {
-        if self.config.master_keys_text.is_some() {
-            return Err(DomainError::Conflict(
-                "master keys come from the environment; rotate them there".into(),
-            )
-            .into());
-        }
+        self.rotate_master_key_for(ctx, caller, MasterKeyRotation::Requested)
+            .await
+    }
+
+    /// The master-key rotation that completes a crypto-shred the caller was allowed to
+    /// make.
+    pub(super) async fn rotate_master_key_after_shred(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+    ) -> Result<u32, LedgerError> {
+        self.rotate_master_key_for(ctx, caller, MasterKeyRotation::AfterShred)
+            .await
+    }
+
+    async fn rotate_master_key_for(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        cause: MasterKeyRotation,
+    ) -> Result<u32, LedgerError> {
+        let from_env = self.config.master_keys_text.is_some();
+        self.check(ctx, caller, |_| {
+            decide::rotate_master_key(caller, cause, from_env)
+        })
+        .await?;
         let dir = self.config.data_dir.clone();
         let (rx, new_id) = {
             let mut w = self.lock();
@@ -55,29 +76,13 @@ impl Ledger {
                 });
             }
             w.masters = both;
-            let rewrapped = ops.len() as u64;
-            let body = Body::MasterKeyRotated {
-                old_key_id: old_id,
-                new_key_id: new_key.id,
-                rewrapped,
+            let body = decide::master_key_rotated(old_id, new_key.id, ops.len() as u64);
+            let staged = Staged {
+                bodies: vec![body],
+                keyring: ops,
             };
-            let actor = caller
-                .map(|c| Actor {
-                    tenant: Some(c.tenant),
-                    principal: Some(c.principal),
-                    token: Some(c.token),
-                })
-                .unwrap_or_default();
             (
-                self.stage(
-                    &mut w,
-                    ctx,
-                    actor,
-                    Staged {
-                        bodies: vec![body],
-                        keyring: ops,
-                    },
-                )?,
+                self.stage(&mut w, ctx, Actor::from(caller), staged)?,
                 new_key.id,
             )
         };
@@ -95,17 +100,14 @@ impl Ledger {
 
     /// Rotates the ledger's signing key. The rotation event is signed by the old key and
     /// carries the new key's proof of possession; later events are signed by the new key.
+    /// System admins only.
     pub async fn rotate_signing_key(
         &self,
         ctx: &RequestCtx,
         caller: &Caller,
     ) -> Result<[u8; 32], LedgerError> {
-        if !caller.system_admin {
-            return Err(DomainError::Forbidden(
-                "only a system admin can rotate the signing key".into(),
-            )
-            .into());
-        }
+        self.check(ctx, caller, |_| decide::rotate_signing_key(caller))
+            .await?;
         let dir = self.config.data_dir.clone();
         let new = keys::generate_signing_key();
         keys::write_signing_key_next(&dir, &new)?;
@@ -117,25 +119,8 @@ impl Ledger {
                 .sign(&rotation_message(&old_key, &new_key, w.next_seq))
                 .to_bytes()
                 .to_vec();
-            let body = Body::SigningKeyRotated {
-                old_key,
-                new_key,
-                possession,
-            };
-            let actor = Actor {
-                tenant: Some(caller.tenant),
-                principal: Some(caller.principal),
-                token: Some(caller.token),
-            };
-            let rx = self.stage(
-                &mut w,
-                ctx,
-                actor,
-                Staged {
-                    bodies: vec![body],
-                    keyring: vec![],
-                },
-            )?;
+            let body = decide::signing_key_rotated(old_key, new_key, possession);
+            let rx = self.stage(&mut w, ctx, Actor::from(caller), Staged::events(vec![body]))?;
             w.signing = new.clone();
             rx
         };

@@ -16,7 +16,7 @@ use crate::template::{TemplateError, Validated};
 use serde_json::{Map, Value};
 
 /// The template of credentials created through the KV API (free-form, all secret).
-pub const KV_TEMPLATE: &str = "custom";
+pub use crate::domain::decide::kv::KV_TEMPLATE;
 
 /// A KV write: the new data (or a merge patch of it) and the optional check-and-set.
 pub struct KvWrite {
@@ -37,7 +37,7 @@ fn invalid(e: TemplateError) -> Rejection {
 impl Ledger {
     /// The credential at a KV path of the caller's tenant, if any.
     pub fn kv_lookup(&self, caller: &Caller, path: &str) -> Option<Id> {
-        self.with_state(|s| s.names.get(&(caller.tenant, path.to_string())).copied())
+        self.with_state(|s| kv::lookup(s, caller.tenant, path))
     }
 
     /// Writes a KV secret: creates the credential (template `custom`) or rotates it to
@@ -49,100 +49,85 @@ impl Ledger {
         path: &str,
         write: KvWrite,
     ) -> Result<(Id, u32), LedgerError> {
-        if write.data.contains_key(crate::template::PUBLIC_FIELDS_KEY) {
-            return Err(DomainError::Invalid {
-                field: Some("data".into()),
-                message: format!("the key {} is reserved", crate::template::PUBLIC_FIELDS_KEY),
-            }
-            .into());
-        }
         let retain = self.config.retain_versions;
         let catalog = self.catalog;
         self.execute(ctx, caller, |w, now| {
-            let existing = w
-                .state
-                .names
-                .get(&(caller.tenant, path.to_string()))
-                .copied();
-            let Some(id) = existing else {
-                if write.patch {
-                    return Err(DomainError::NotFound("secret").into());
-                }
-                kv::check_cas(&w.state, caller.tenant, None, write.cas)?;
-                let template = catalog.get(KV_TEMPLATE).map_err(invalid)?;
-                let validated = template.validate(&write.data).map_err(invalid)?;
-                let id = Id::random();
-                decide::check_create(&w.state, caller, path, KV_TEMPLATE, Owner::Tenant, false)?;
-                let binding = Binding {
-                    tenant: caller.tenant,
-                    credential: id,
-                    version: 1,
-                };
-                let (sealed, key) = Self::seal(w, &into_secret_fields(validated.secret), binding)?;
-                let new = NewCredential {
-                    id,
-                    name: path.to_string(),
-                    template: KV_TEMPLATE.into(),
-                    service: KV_TEMPLATE.into(),
-                    owner: Owner::Tenant,
-                    description: String::new(),
-                    public: validated.public,
-                    sealed,
-                    rotate_every_days: None,
-                    expires_at_ms: None,
-                    is_default: false,
-                };
-                let bodies = decide::create_credential(&w.state, caller, new, now)?;
-                let keyring = vec![KeyOp::Put {
-                    credential: id,
-                    version: 1,
-                    key,
-                }];
-                return Ok((Staged { bodies, keyring }, (id, 1)));
+            let existing = kv::lookup(&w.state, caller.tenant, path);
+            let req = kv::WriteRequest {
+                path,
+                data: &write.data,
+                cas: write.cas,
+                patch: write.patch,
             };
-            // Authorization first (a refusal is recorded), then the check-and-set.
-            let version = decide::check_rotate(&w.state, caller, id)?;
-            kv::check_cas(&w.state, caller.tenant, Some(id), write.cas)?;
-            let cred = &w.state.credentials[&id];
-            let previous = cred
-                .versions
-                .get(&cred.current)
-                .map(|v| v.public.clone())
-                .unwrap_or_default();
-            let template = catalog.get(&cred.template).map_err(invalid)?;
-            let input = if write.patch {
-                let current = cred.current;
-                if kv::version_refusal(&w.state, id, current).is_some() {
-                    return Err(DomainError::NotFound("secret").into());
+            match kv::plan_write(&w.state, caller, existing, req, retain)? {
+                kv::WritePlan::Create => {
+                    let template = catalog.get(KV_TEMPLATE).map_err(invalid)?;
+                    let validated = template.validate(&write.data).map_err(invalid)?;
+                    let id = Id::random();
+                    let binding = Binding {
+                        tenant: caller.tenant,
+                        credential: id,
+                        version: 1,
+                    };
+                    let secret = into_secret_fields(validated.secret);
+                    let (sealed, key) = Self::seal(w, &secret, binding)?;
+                    let new = NewCredential {
+                        id,
+                        name: path.to_string(),
+                        template: KV_TEMPLATE.into(),
+                        service: KV_TEMPLATE.into(),
+                        owner: Owner::Tenant,
+                        description: String::new(),
+                        public: validated.public,
+                        sealed,
+                        rotate_every_days: None,
+                        expires_at_ms: None,
+                        is_default: false,
+                    };
+                    let bodies = decide::create_credential(&w.state, caller, new, now)?;
+                    let keyring = vec![KeyOp::Put {
+                        credential: id,
+                        version: 1,
+                        key,
+                    }];
+                    Ok((Staged { bodies, keyring }, (id, 1)))
                 }
-                let opened = Self::open_version(w, id, current).map_err(|_| {
-                    Rejection::from(DomainError::Gone(
-                        "the current version's secret is unavailable".into(),
-                    ))
-                })?;
-                let mut merged: Map<String, Value> = opened
-                    .0
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::String(v.expose().to_string())))
-                    .collect();
-                for (k, v) in &write.data {
-                    if v.is_null() {
-                        merged.remove(k);
+                kv::WritePlan::Rotate {
+                    cred,
+                    version,
+                    retain,
+                } => {
+                    let id = existing.expect("a rotate plan has an existing credential");
+                    let previous = cred
+                        .versions
+                        .get(&cred.current)
+                        .map(|v| v.public.clone())
+                        .unwrap_or_default();
+                    let template = catalog.get(&cred.template).map_err(invalid)?;
+                    let input = if write.patch {
+                        let opened =
+                            Self::open_version(w, cred, id, cred.current).map_err(|_| {
+                                Rejection::from(DomainError::Gone(
+                                    "the current version's secret is unavailable".into(),
+                                ))
+                            })?;
+                        let current: Map<String, Value> = opened
+                            .0
+                            .iter()
+                            .map(|(k, v)| (k.clone(), Value::String(v.expose().to_string())))
+                            .collect();
+                        kv::merge(current, &write.data)
                     } else {
-                        merged.insert(k.clone(), v.clone());
-                    }
+                        write.data.clone()
+                    };
+                    let validated: Validated = template
+                        .validate_update(&previous, &input)
+                        .map_err(invalid)?;
+                    drop(input);
+                    let staged = Self::stage_rotation(w, caller, id, version, validated, retain)?;
+                    Ok((staged, (id, version)))
                 }
-                merged
-            } else {
-                write.data.clone()
-            };
-            let validated: Validated = template
-                .validate_update(&previous, &input)
-                .map_err(invalid)?;
-            drop(input);
-            let retain = kv::retention(&w.state, caller.tenant, Some(id), retain);
-            let staged = Self::stage_rotation(w, caller, id, version, validated, retain)?;
-            Ok((staged, (id, version)))
+            }
         })
         .await
     }
@@ -209,7 +194,7 @@ impl Ledger {
         if !destroyed || self.config.master_keys_text.is_some() {
             return Ok(false);
         }
-        self.rotate_master_key(ctx, Some(caller)).await?;
+        self.rotate_master_key_after_shred(ctx, caller).await?;
         Ok(true)
     }
 

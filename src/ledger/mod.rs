@@ -5,8 +5,9 @@
 //! apply them to the in-memory state → hand them to the group committer → unlock →
 //! wait until they are durable (and projected) → answer. A rejection that must be
 //! recorded (a denied resolve, a denied rotate) takes the same path before its error is
-//! returned. Reads come from the projections, which the committer updates before it
-//! answers, so a client always reads its own writes.
+//! returned. Reads go through [`Reads`] (`Ledger::reads`), which applies the visibility
+//! rules once and reads the projections, which the committer updates before it answers,
+//! so a client always reads its own writes.
 //!
 //! **Invariant (audit first):** no secret leaves [`Ledger::resolve`] or
 //! [`Ledger::verify`] before the `used` event that records it is durable. If the event
@@ -23,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use zeroize::Zeroizing;
 
 mod auth;
+mod auth_failures;
 mod config;
 mod credentials;
 mod error;
@@ -31,14 +33,18 @@ mod kv;
 mod open;
 mod pipeline;
 mod principals;
+mod reads;
 mod resolve;
 mod types;
 
+pub use crate::domain::decide::kv::KvMetadata;
 pub use config::{system_clock, Clock, Config};
 use credentials::into_secret_fields;
+pub use error::ErrorKind;
 pub use error::LedgerError;
 pub use kv::{KvWrite, KV_TEMPLATE};
 use pipeline::{wait, wait_blocking, Staged, Writer};
+pub use reads::{Leaf, Leaves, PrincipalInfo, Reads};
 pub use types::*;
 
 /// The open ledger.
@@ -50,10 +56,13 @@ pub struct Ledger {
     token_key: Zeroizing<[u8; 32]>,
     config: Config,
     http: reqwest::Client,
+    failures: Mutex<auth_failures::FailureTracker>,
 }
 
 impl Ledger {
-    /// The store (for projections, audit queries and proofs).
+    /// The store, for the modules below the HTTP layer that read it directly (`proof`,
+    /// `bundle`, the CLI's offline tools) and for tests. The HTTP dialects never use it:
+    /// they read through [`Ledger::reads`].
     pub fn store(&self) -> &Store {
         &self.store
     }

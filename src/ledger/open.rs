@@ -4,7 +4,7 @@
 use super::{wait_blocking, Bootstrap, Config, Ledger, LedgerError, RequestCtx, Staged, Writer};
 use crate::commit::Committer;
 use crate::domain::State;
-use crate::event::{Actor, Body, Hash32, PrincipalKind, Role, SignedEvent};
+use crate::event::{Actor, Hash32, SignedEvent};
 use crate::id::Id;
 use crate::keys::{self, KeyError};
 use crate::projection;
@@ -61,10 +61,8 @@ impl Ledger {
         projection::catch_up(&store, |_| {})?;
         let keyring = load_keyring(&store, &state)?;
         let committer = Committer::start(store.clone());
-        let http = crate::verify::client().map_err(|e| LedgerError::Integrity {
-            seq: 0,
-            detail: format!("cannot build the HTTP client: {e}"),
-        })?;
+        let http = crate::verify::client()
+            .map_err(|e| LedgerError::Startup(format!("cannot build the HTTP client: {e}")))?;
         let ledger = Ledger {
             store,
             committer,
@@ -81,6 +79,7 @@ impl Ledger {
             token_key,
             config,
             http,
+            failures: Default::default(),
         };
         let boot = if fresh {
             Some(ledger.bootstrap()?)
@@ -102,31 +101,8 @@ impl Ledger {
         let rx = {
             let mut w = self.lock();
             let signing_key = w.signing.verifying_key().to_bytes();
-            let bodies = vec![
-                Body::LedgerInitialized {
-                    origin,
-                    signing_key,
-                },
-                Body::TenantCreated {
-                    tenant,
-                    name: "default".into(),
-                },
-                Body::PrincipalCreated {
-                    tenant,
-                    principal: admin,
-                    name: "admin".into(),
-                    kind: PrincipalKind::User,
-                    role: Role::Admin,
-                    system_admin: true,
-                },
-                Body::TokenIssued {
-                    tenant,
-                    principal: admin,
-                    token,
-                    hash,
-                    expires_at_ms: None,
-                },
-            ];
+            let bodies =
+                crate::domain::decide::bootstrap(origin, signing_key, tenant, admin, token, hash);
             self.stage(
                 &mut w,
                 &ctx,

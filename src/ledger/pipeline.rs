@@ -7,7 +7,7 @@
 use super::{Ledger, LedgerError, RequestCtx};
 use crate::commit::CommitError;
 use crate::domain::decide::{self};
-use crate::domain::{Caller, DomainError, Rejection, State};
+use crate::domain::{Caller, Decision, DomainError, Rejection, State};
 use crate::event::{Actor, Body, Event, Hash32, RequestContext, SignedEvent, EVENT_FORMAT};
 use crate::id::Id;
 use crate::secret::{MasterKeys, WrappedKey};
@@ -36,6 +36,21 @@ pub(super) struct Staged {
     pub(super) keyring: Vec<KeyOp>,
 }
 
+impl Staged {
+    /// Events with no key-ring change.
+    pub(super) fn events(bodies: Vec<Body>) -> Self {
+        Staged {
+            bodies,
+            keyring: vec![],
+        }
+    }
+
+    /// Nothing to write (a check that passed).
+    pub(super) fn none() -> Self {
+        Self::events(vec![])
+    }
+}
+
 impl Ledger {
     pub(super) fn lock(&self) -> MutexGuard<'_, Writer> {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
@@ -53,7 +68,7 @@ impl Ledger {
         ctx: &RequestCtx,
         actor: Actor,
         staged: Staged,
-    ) -> Result<oneshot::Receiver<Result<(), CommitError>>, LedgerError> {
+    ) -> Result<CommitReceiver, LedgerError> {
         if let Some(why) = self.committer.poisoned() {
             return Err(CommitError::Unavailable(why).into());
         }
@@ -109,44 +124,59 @@ impl Ledger {
         Ok(self.committer.submit(sealed, staged.keyring))
     }
 
-    /// Runs a decision under the writer lock and stages its events (or the record of its
-    /// rejection). Returns the receiver and the decision's value or error.
+    /// Runs a decision under the writer lock and stages its events (or the records of
+    /// its rejection). Returns the receiver and the decision's value or error.
     pub(super) fn decide_and_stage<T>(
         &self,
         ctx: &RequestCtx,
-        caller: Option<&Caller>,
+        caller: &Caller,
         decide: impl FnOnce(&mut Writer, i64) -> Result<(Staged, T), Rejection>,
     ) -> Result<(CommitReceiver, Result<T, DomainError>), LedgerError> {
         let mut w = self.lock();
         let now = self.now().max(w.last_at);
-        let actor = caller
-            .map(|c| Actor {
-                tenant: Some(c.tenant),
-                principal: Some(c.principal),
-                token: Some(c.token),
-            })
-            .unwrap_or_default();
+        let actor = Actor::from(caller);
         match decide(&mut w, now) {
             Ok((staged, value)) => Ok((self.stage(&mut w, ctx, actor, staged)?, Ok(value))),
-            Err(Rejection {
-                error,
-                record: Some(body),
-            }) => {
-                let rx = self.stage(
-                    &mut w,
-                    ctx,
-                    actor,
-                    Staged {
-                        bodies: vec![*body],
-                        keyring: vec![],
-                    },
-                )?;
+            Err(Rejection { error, records }) if records.is_empty() => Err(error.into()),
+            Err(Rejection { error, records }) => {
+                let rx = self.stage(&mut w, ctx, actor, Staged::events(records))?;
                 Ok((rx, Err(error)))
             }
-            Err(Rejection {
-                error,
-                record: None,
-            }) => Err(error.into()),
+        }
+    }
+
+    /// Runs a check (a decision that writes nothing when it passes) under the writer
+    /// lock; a refusal's records are durable before the error is returned.
+    pub(super) async fn check<T>(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        decide: impl FnOnce(&State) -> Decision<T>,
+    ) -> Result<T, LedgerError> {
+        self.execute(ctx, caller, |w, _| {
+            decide(&w.state).map(|v| (Staged::none(), v))
+        })
+        .await
+    }
+
+    /// Stages system events no request waits for (aggregated failed authentications):
+    /// they join the next group commit. Returns the receiver for those who want to wait.
+    pub(super) fn stage_detached(&self, bodies: Vec<Body>) -> Option<CommitReceiver> {
+        if bodies.is_empty() {
+            return None;
+        }
+        let mut w = self.lock();
+        match self.stage(
+            &mut w,
+            &RequestCtx::default(),
+            Actor::default(),
+            Staged::events(bodies),
+        ) {
+            Ok(rx) => Some(rx),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot record failed authentications");
+                None
+            }
         }
     }
 
@@ -157,27 +187,17 @@ impl Ledger {
         caller: &Caller,
         decide: impl FnOnce(&mut Writer, i64) -> Result<(Staged, T), Rejection>,
     ) -> Result<T, LedgerError> {
-        let (rx, value) = self.decide_and_stage(ctx, Some(caller), decide)?;
+        let (rx, value) = self.decide_and_stage(ctx, caller, decide)?;
         wait(rx).await?;
         Ok(value?)
     }
 
     pub(super) fn events_only(d: decide::Decision) -> Result<(Staged, ()), Rejection> {
-        d.map(|bodies| {
-            (
-                Staged {
-                    bodies,
-                    keyring: vec![],
-                },
-                (),
-            )
-        })
+        d.map(|bodies| (Staged::events(bodies), ()))
     }
 }
 
-pub(super) async fn wait(
-    rx: oneshot::Receiver<Result<(), CommitError>>,
-) -> Result<(), LedgerError> {
+pub(super) async fn wait(rx: CommitReceiver) -> Result<(), LedgerError> {
     rx.await.map_err(|_| CommitError::ShuttingDown)??;
     Ok(())
 }
@@ -185,9 +205,7 @@ pub(super) async fn wait(
 /// Waits for a commit from synchronous code. Unlike `blocking_recv` this also works on a
 /// thread that drives an async runtime (`Ledger::open` called from async code), because
 /// the committer is a plain thread that needs no runtime to answer.
-pub(super) fn wait_blocking(
-    rx: oneshot::Receiver<Result<(), CommitError>>,
-) -> Result<(), LedgerError> {
+pub(super) fn wait_blocking(rx: CommitReceiver) -> Result<(), LedgerError> {
     futures::executor::block_on(rx).map_err(|_| CommitError::ShuttingDown)??;
     Ok(())
 }

@@ -3,21 +3,23 @@
 use super::{
     wait, Ledger, LedgerError, RequestCtx, Resolution, ResolveTarget, Staged, VerifyResult, Writer,
 };
-use crate::domain::decide::{self, Resolved};
+use crate::domain::decide::{self, Resolved, VerifyOutcome};
+use crate::domain::state::Credential;
 use crate::domain::{Caller, DomainError, Rejection};
-use crate::event::{Body, Purpose, Source};
+use crate::event::{Purpose, Source};
 use crate::id::Id;
 use crate::secret::{self, Binding, SecretError, SecretFields, SecretString};
 use std::collections::BTreeMap;
 use zeroize::Zeroizing;
 
 impl Ledger {
+    /// Opens version `version` of `cred` (credential `id`): its secret and public fields.
     pub(super) fn open_version(
         w: &Writer,
+        cred: &Credential,
         id: Id,
         version: u32,
     ) -> Result<SecretFields, LedgerError> {
-        let cred = &w.state.credentials[&id];
         let v = cred.versions.get(&version).ok_or(SecretError::Shredded)?;
         let wrapped = w.keyring.get(&(id, version)).ok_or(SecretError::Shredded)?;
         let binding = Binding {
@@ -43,6 +45,56 @@ impl Ledger {
         self.resolve_as(ctx, caller, target, Purpose::Resolve).await
     }
 
+    /// Whether an environment fallback for `service` applies to the caller's tenant.
+    fn env_fallback(&self, w: &Writer, caller: &Caller, service: &str) -> bool {
+        self.config.fallbacks.contains_key(service)
+            && decide::fallback_applies(&w.state, caller.tenant, &self.config.fallback_tenants)
+    }
+
+    /// Opens what a decision released, under the lock (only to read the key ring
+    /// consistently; it costs microseconds). A version that cannot be opened is refused
+    /// and the refusal recorded.
+    fn release(
+        &self,
+        w: &Writer,
+        resolved: Resolved<'_>,
+        service: Option<&str>,
+    ) -> Result<Resolution, Rejection> {
+        match resolved {
+            Resolved::Credential {
+                id,
+                cred,
+                version,
+                source,
+            } => {
+                let fields = Self::open_version(w, cred, id, version).map_err(|e| {
+                    tracing::error!(credential = %id, version, error = %e, "cannot open a resolvable version");
+                    decide::unopenable(cred, id)
+                })?;
+                Ok(Resolution {
+                    credential_id: Some(id),
+                    version: Some(version),
+                    source,
+                    template: Some(cred.template.clone()),
+                    fields,
+                })
+            }
+            Resolved::Env => {
+                let fields = service
+                    .and_then(|s| self.config.fallbacks.get(s))
+                    .cloned()
+                    .ok_or(DomainError::NotFound("fallback"))?;
+                Ok(Resolution {
+                    credential_id: None,
+                    version: None,
+                    source: Source::Env,
+                    template: None,
+                    fields,
+                })
+            }
+        }
+    }
+
     /// Resolves with an explicit purpose (the Vault-compatible API reads use `VaultRead`).
     pub async fn resolve_as(
         &self,
@@ -51,53 +103,23 @@ impl Ledger {
         target: ResolveTarget,
         purpose: Purpose,
     ) -> Result<Resolution, LedgerError> {
-        let env = |service: &str| self.config.fallbacks.contains_key(service);
-        let (rx, value) = self.decide_and_stage(ctx, Some(caller), |w, now| {
-            let (resolved, body) = match &target {
-                ResolveTarget::Id { id, version } => decide::resolve_by_id(&w.state, caller, *id, *version, purpose, now)?,
+        let (rx, value) = self.decide_and_stage(ctx, caller, |w, now| {
+            let (resolved, body, service) = match &target {
+                ResolveTarget::Id { id, version } => {
+                    let (r, b) =
+                        decide::resolve_by_id(&w.state, caller, *id, *version, purpose, now)?;
+                    (r, b, None)
+                }
                 ResolveTarget::Service { service, for_user } => {
-                    decide::resolve_service(&w.state, caller, service, *for_user, env(service), now)?
+                    let env = self.env_fallback(w, caller, service);
+                    let (r, b) = decide::resolve_service(
+                        &w.state, caller, service, *for_user, purpose, env, now,
+                    )?;
+                    (r, b, Some(service.as_str()))
                 }
             };
-            // Opening happens under the lock only to read the key ring consistently; it
-            // costs microseconds.
-            let opened = match resolved {
-                Resolved::Credential { id, version, source } => {
-                    let fields = Self::open_version(w, id, version).map_err(|e| {
-                        tracing::error!(credential = %id, version, error = %e, "cannot open a resolvable version");
-                        // The failed release is recorded like any other refusal.
-                        let (tenant, service) = (caller.tenant, w.state.credentials[&id].service.clone());
-                        Rejection {
-                            error: DomainError::Gone("the secret of this version is unavailable".into()),
-                            record: Some(Box::new(Body::UseDenied {
-                                tenant,
-                                credential: Some(id),
-                                service: Some(service),
-                                subject: None,
-                                reason: crate::event::DenyReason::Unavailable,
-                            })),
-                        }
-                    })?;
-                    Resolution {
-                        credential_id: Some(id),
-                        version: Some(version),
-                        source,
-                        template: Some(w.state.credentials[&id].template.clone()),
-                        fields,
-                    }
-                }
-                Resolved::Env => {
-                    let ResolveTarget::Service { service, .. } = &target else { unreachable!("env only for services") };
-                    Resolution {
-                        credential_id: None,
-                        version: None,
-                        source: Source::Env,
-                        template: None,
-                        fields: self.config.fallbacks[service].clone(),
-                    }
-                }
-            };
-            Ok((Staged { bodies: vec![body], keyring: vec![] }, opened))
+            let opened = self.release(w, resolved, service)?;
+            Ok((Staged::events(vec![body]), opened))
         })?;
         // The secret is held (zeroized on drop) until the event covering it is durable.
         wait(rx).await?;
@@ -112,47 +134,39 @@ impl Ledger {
         caller: &Caller,
         id: Id,
     ) -> Result<VerifyResult, LedgerError> {
-        // A template without a connection test sends nothing anywhere: refuse before the
-        // `used` event, so the log never records a use that did not happen.
-        let template = self.with_state(|s| {
-            s.credentials
+        let catalog = self.catalog;
+        let (rx, value) = self.decide_and_stage(ctx, caller, |w, _| {
+            let template_of = |c: &Credential| catalog.get(&c.template).ok();
+            let has_test = w
+                .state
+                .credentials
                 .get(&id)
-                .filter(|c| c.tenant == caller.tenant)
-                .map(|c| c.template.clone())
-        });
-        if let Some(t) = template {
-            if self.catalog.get(&t)?.verify.is_none() {
-                return Err(DomainError::Conflict(format!(
-                    "the {t} template has no connection test"
-                ))
-                .into());
-            }
-        }
-        let (rx, value) = self.decide_and_stage(ctx, Some(caller), |w, _| {
-            let (version, body) = decide::verify(&w.state, caller, id)?;
-            let cred = &w.state.credentials[&id];
+                .and_then(template_of)
+                .is_some_and(|t| t.verify.is_some());
+            let (cred, version, body) = decide::verify(&w.state, caller, id, has_test)?;
             let public = cred
                 .versions
                 .get(&version)
                 .map(|v| v.public.clone())
                 .unwrap_or_default();
             let template = cred.template.clone();
-            let secrets = Self::open_version(w, id, version).map_err(|_| {
+            let secrets = Self::open_version(w, cred, id, version).map_err(|_| {
                 Rejection::from(DomainError::Gone("the secret is unavailable".into()))
             })?;
             Ok((
-                Staged {
-                    bodies: vec![body],
-                    keyring: vec![],
-                },
+                Staged::events(vec![body]),
                 (version, template, public, secrets),
             ))
         })?;
         wait(rx).await?;
         let (version, template, public, secrets) = value?;
         let template = self.catalog.get(&template)?;
-        let (ok, reason, latency_ms) = match &template.verify {
-            None => (false, "this template has no connection test".to_string(), 0),
+        let outcome = match &template.verify {
+            None => VerifyOutcome {
+                ok: false,
+                reason: "this template has no connection test".to_string(),
+                latency_ms: 0,
+            },
             Some(spec) => {
                 let secret_map: BTreeMap<String, Zeroizing<String>> = secrets
                     .0
@@ -161,34 +175,24 @@ impl Ledger {
                     .map(|(k, v)| (k.clone(), Zeroizing::new(v.expose().to_string())))
                     .collect();
                 let out = crate::verify::run(spec, &public, &secret_map, &self.http).await;
-                (out.ok, out.reason, out.latency_ms)
+                VerifyOutcome {
+                    ok: out.ok,
+                    reason: out.reason,
+                    latency_ms: out.latency_ms,
+                }
             }
         };
         drop(secrets);
+        let result = VerifyResult {
+            version,
+            ok: outcome.ok,
+            reason: outcome.reason.clone(),
+            latency_ms: outcome.latency_ms,
+        };
         self.execute(ctx, caller, |w, _| {
-            let tenant = w.state.credentials[&id].tenant;
-            let body = Body::CredentialVerified {
-                tenant,
-                credential: id,
-                version,
-                ok,
-                reason: reason.clone(),
-                latency_ms,
-            };
-            Ok((
-                Staged {
-                    bodies: vec![body],
-                    keyring: vec![],
-                },
-                (),
-            ))
+            Self::events_only(decide::verified(&w.state, id, version, outcome))
         })
         .await?;
-        Ok(VerifyResult {
-            version,
-            ok,
-            reason,
-            latency_ms,
-        })
+        Ok(result)
     }
 }

@@ -189,7 +189,10 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
     // are most of the log).
     if matches!(
         event.body,
-        Body::CredentialUsed { .. } | Body::UseDenied { .. } | Body::AccessDenied { .. }
+        Body::CredentialUsed { .. }
+            | Body::UseDenied { .. }
+            | Body::AccessDenied { .. }
+            | Body::AccessDeniedV2 { .. }
     ) {
         return Ok(());
     }
@@ -295,6 +298,10 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
         | Body::CredentialUsed { .. }
         | Body::UseDenied { .. }
         | Body::AccessDenied { .. }
+        | Body::AccessDeniedV2 { .. }
+        | Body::DelegationGranted { .. }
+        | Body::DelegationRevoked { .. }
+        | Body::AuthFailures { .. }
         | Body::LedgerInitialized { .. }
         | Body::TenantCreated { .. }
         | Body::PrincipalCreated { .. }
@@ -396,6 +403,10 @@ fn apply_kv(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
         | Body::CredentialRestored { .. }
         | Body::CredentialDestroyed { .. }
         | Body::AccessDenied { .. }
+        | Body::AccessDeniedV2 { .. }
+        | Body::DelegationGranted { .. }
+        | Body::DelegationRevoked { .. }
+        | Body::AuthFailures { .. }
         | Body::MasterKeyRotated { .. }
         | Body::SigningKeyRotated { .. } => Ok(()),
     }
@@ -449,6 +460,10 @@ fn apply_usage(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
         | Body::CredentialRestored { .. }
         | Body::CredentialDestroyed { .. }
         | Body::AccessDenied { .. }
+        | Body::AccessDeniedV2 { .. }
+        | Body::DelegationGranted { .. }
+        | Body::DelegationRevoked { .. }
+        | Body::AuthFailures { .. }
         | Body::MasterKeyRotated { .. }
         | Body::SigningKeyRotated { .. }
         | Body::VersionsDeleted { .. }

@@ -6,7 +6,7 @@
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use axum::Router;
-use credledger::api::{router, AppState};
+use credledger::http::{app as router, AppState};
 use credledger::ledger::{Config, Ledger};
 use serde_json::Value;
 use std::io::Write;
@@ -47,6 +47,14 @@ pub fn logs() -> String {
     LOGS.get()
         .map(|b| String::from_utf8_lossy(&b.lock().unwrap()).to_string())
         .unwrap_or_default()
+}
+
+/// A full copy of the store's contents.
+#[derive(PartialEq, Eq)]
+pub struct StoreDump {
+    pub log: Vec<(u64, Vec<u8>)>,
+    pub keyring: Vec<(credledger::id::Id, u32, credledger::secret::WrappedKey)>,
+    pub projections: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 pub struct TestApp {
@@ -141,9 +149,65 @@ impl TestApp {
         (status, String::from_utf8_lossy(&bytes).to_string())
     }
 
+    /// Sends a request as if from `remote` (the connection's address); returns the
+    /// status, the response headers and the body text.
+    pub async fn call_from(
+        &self,
+        remote: Option<std::net::SocketAddr>,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let mut req = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let mut req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string()))
+                .unwrap(),
+            None => req.body(Body::empty()).unwrap(),
+        };
+        if let Some(addr) = remote {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(addr));
+        }
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        if !path.ends_with("/resolve") && !path.contains("/data/") {
+            self.seen.lock().unwrap().push(text.clone());
+        }
+        (status, headers, text)
+    }
+
     /// Number of events in the log.
     pub fn events(&self) -> u64 {
         self.ledger.store().len().unwrap()
+    }
+
+    /// The whole store: every log record, every key-ring entry and every projection key
+    /// and value ("writes nothing" means this is unchanged).
+    pub fn store_dump(&self) -> StoreDump {
+        let store = self.ledger.store();
+        let log = store
+            .records(0)
+            .map(|r| r.map(|(seq, rec)| (seq, rec.to_vec())).unwrap())
+            .collect();
+        let keyring = store.keyring_entries().unwrap();
+        StoreDump {
+            log,
+            keyring,
+            projections: credledger::projection::dump(store.proj()).unwrap(),
+        }
     }
 
     /// Creates a principal with a role and returns (id, token).

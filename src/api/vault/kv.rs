@@ -1,25 +1,24 @@
 //! The KV v2 handlers: `data`, `metadata` (with `LIST`), `delete`, `undelete`,
 //! `destroy` and `config`. Each parses Vault's request, calls one ledger operation or
-//! projection read, and shapes Vault's answer.
+//! `Reads` query, and shapes Vault's answer. A read answer carries `Cache-Control:
+//! no-store`.
 
-use super::{caller, envelope, json_body, VaultError};
-use crate::api::auth::Ctx;
-use crate::api::credentials::can_see;
-use crate::api::AppState;
+use super::{envelope, json_body, VaultAuth, VaultError};
 use crate::audit::rfc3339;
-use crate::domain::decide::kv::KvMetadata;
+
 use crate::domain::{Caller, DomainError};
 use crate::event::Purpose;
+use crate::http::extract::{Ctx, NoStore};
+use crate::http::AppState;
 use crate::id::Id;
-use crate::ledger::{KvWrite, LedgerError, ResolveTarget};
-use crate::projection::{self, CredentialView, KvView, VersionView};
+use crate::ledger::{KvMetadata, KvWrite, LedgerError, ResolveTarget};
+use crate::projection::{CredentialView, KvView, VersionView};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeSet;
 
 type Reply = Result<Response, VaultError>;
 
@@ -48,19 +47,24 @@ fn secret_path(path: &str) -> Result<&str, VaultError> {
     Ok(p)
 }
 
-/// The credential at `path` that the caller may see.
-fn visible(
+/// The credential at `path` that the caller may see (a refusal is recorded).
+async fn visible(
     st: &AppState,
+    ctx: &Ctx,
     caller: &Caller,
     path: &str,
+    operation: &'static str,
 ) -> Result<Option<CredentialView>, VaultError> {
-    let Some(id) = st.ledger.kv_lookup(caller, path) else {
-        return Ok(None);
-    };
-    Ok(
-        projection::credential(st.ledger.store().proj(), caller.tenant, id)?
-            .filter(|v| can_see(caller, v)),
-    )
+    match st
+        .ledger
+        .reads()
+        .kv_secret(&ctx.0, caller, path, operation)
+        .await
+    {
+        Ok(v) => Ok(v),
+        Err(LedgerError::Domain(DomainError::NotFound(_))) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn custom_metadata(kv: &KvView) -> Value {
@@ -82,16 +86,12 @@ fn version_metadata(v: &VersionView, kv: &KvView) -> Value {
     })
 }
 
-fn versions_and_kv(
+async fn versions_and_kv(
     st: &AppState,
-    tenant: Id,
+    caller: &Caller,
     id: Id,
 ) -> Result<(Vec<VersionView>, KvView), VaultError> {
-    let proj = st.ledger.store().proj();
-    Ok((
-        projection::versions(proj, tenant, id)?,
-        projection::kv(proj, tenant, id)?,
-    ))
+    Ok(st.ledger.reads().kv_versions(caller, id).await?)
 }
 
 fn parse_version(query: &Option<String>) -> Result<Option<u32>, VaultError> {
@@ -113,12 +113,11 @@ pub async fn data(
     State(st): State<AppState>,
     ctx: Ctx,
     method: Method,
-    headers: HeaderMap,
+    VaultAuth(caller): VaultAuth,
     Path(path): Path<String>,
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Reply {
-    let caller = caller(&st, &headers)?;
     let path = secret_path(&path)?;
     match method.as_str() {
         "GET" => read(&st, &ctx, &caller, path, parse_version(&query)?).await,
@@ -152,7 +151,7 @@ async fn read(
         .ledger
         .resolve_as(&ctx.0, caller, target, Purpose::VaultRead)
         .await;
-    let (versions, kv) = versions_and_kv(st, caller.tenant, id)?;
+    let (versions, kv) = versions_and_kv(st, caller, id).await?;
     match result {
         Ok(res) => {
             let v = res.version.unwrap_or_default();
@@ -167,12 +166,12 @@ async fn read(
                 .iter()
                 .map(|(k, v)| (k.clone(), Value::String(v.expose().to_string())))
                 .collect();
-            ok(ctx, json!({"data": data, "metadata": meta}))
+            let resp = ok(ctx, json!({"data": data, "metadata": meta}))?;
+            Ok(NoStore(resp).into_response())
         }
         Err(LedgerError::Domain(DomainError::Gone(_))) => {
             // A deleted or destroyed version: Vault answers 404 with its metadata.
-            let current = projection::credential(st.ledger.store().proj(), caller.tenant, id)?
-                .map_or(0, |c| c.current_version);
+            let current = st.ledger.reads().current_version(caller, id).await?;
             let v = version.unwrap_or(current);
             let found = versions.iter().find(|x| {
                 x.version == v && (x.state == "destroyed" || kv.deleted.contains_key(&v))
@@ -187,9 +186,8 @@ async fn read(
                     );
                     body["errors"] = json!([]);
                     Err(VaultError {
-                        status: StatusCode::NOT_FOUND,
-                        errors: vec![],
                         body: Some(body),
+                        ..VaultError::not_found()
                     })
                 }
                 None => Err(VaultError::not_found()),
@@ -228,7 +226,7 @@ async fn write(
         .ledger
         .kv_write(&ctx.0, caller, path, KvWrite { data, cas, patch })
         .await?;
-    let (versions, kv) = versions_and_kv(st, caller.tenant, id)?;
+    let (versions, kv) = versions_and_kv(st, caller, id).await?;
     let meta = versions
         .iter()
         .find(|x| x.version == version)
@@ -265,12 +263,11 @@ async fn version_op(
     st: AppState,
     ctx: Ctx,
     method: Method,
-    headers: HeaderMap,
+    caller: Caller,
     path: String,
     body: Bytes,
     op: VersionOp,
 ) -> Reply {
-    let caller = caller(&st, &headers)?;
     if !matches!(method.as_str(), "POST" | "PUT") {
         return Err(VaultError::unsupported());
     }
@@ -301,11 +298,11 @@ pub async fn delete_versions(
     State(st): State<AppState>,
     ctx: Ctx,
     method: Method,
-    headers: HeaderMap,
+    VaultAuth(caller): VaultAuth,
     Path(path): Path<String>,
     body: Bytes,
 ) -> Reply {
-    version_op(st, ctx, method, headers, path, body, VersionOp::Delete).await
+    version_op(st, ctx, method, caller, path, body, VersionOp::Delete).await
 }
 
 /// `POST /v1/{mount}/undelete/{path}` `{"versions":[...]}`.
@@ -313,11 +310,11 @@ pub async fn undelete_versions(
     State(st): State<AppState>,
     ctx: Ctx,
     method: Method,
-    headers: HeaderMap,
+    VaultAuth(caller): VaultAuth,
     Path(path): Path<String>,
     body: Bytes,
 ) -> Reply {
-    version_op(st, ctx, method, headers, path, body, VersionOp::Undelete).await
+    version_op(st, ctx, method, caller, path, body, VersionOp::Undelete).await
 }
 
 /// `POST /v1/{mount}/destroy/{path}` `{"versions":[...]}`: crypto-shreds those versions.
@@ -325,11 +322,11 @@ pub async fn destroy_versions(
     State(st): State<AppState>,
     ctx: Ctx,
     method: Method,
-    headers: HeaderMap,
+    VaultAuth(caller): VaultAuth,
     Path(path): Path<String>,
     body: Bytes,
 ) -> Reply {
-    version_op(st, ctx, method, headers, path, body, VersionOp::Destroy).await
+    version_op(st, ctx, method, caller, path, body, VersionOp::Destroy).await
 }
 
 fn is_list(method: &Method, query: &Option<String>) -> bool {
@@ -341,15 +338,14 @@ fn is_list(method: &Method, query: &Option<String>) -> bool {
 pub async fn metadata_root(
     State(st): State<AppState>,
     method: Method,
-    headers: HeaderMap,
+    VaultAuth(caller): VaultAuth,
     RawQuery(query): RawQuery,
     ctx: Ctx,
 ) -> Reply {
-    let caller = caller(&st, &headers)?;
     if !is_list(&method, &query) {
         return Err(VaultError::unsupported());
     }
-    list(&st, &ctx, &caller, "")
+    list(&st, &ctx, &caller, "").await
 }
 
 /// `/v1/{mount}/metadata/{path}`: LIST, GET, POST/PUT (update metadata), DELETE (destroy
@@ -358,12 +354,11 @@ pub async fn metadata(
     State(st): State<AppState>,
     ctx: Ctx,
     method: Method,
-    headers: HeaderMap,
+    VaultAuth(caller): VaultAuth,
     Path(path): Path<String>,
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Reply {
-    let caller = caller(&st, &headers)?;
     if is_list(&method, &query) {
         let prefix = path.trim_start_matches('/');
         let prefix = if prefix.is_empty() || prefix.ends_with('/') {
@@ -371,15 +366,17 @@ pub async fn metadata(
         } else {
             format!("{prefix}/")
         };
-        return list(&st, &ctx, &caller, &prefix);
+        return list(&st, &ctx, &caller, &prefix).await;
     }
     let path = secret_path(&path)?;
     match method.as_str() {
-        "GET" => read_metadata(&st, &ctx, &caller, path),
+        "GET" => read_metadata(&st, &ctx, &caller, path).await,
         "POST" | "PUT" => {
             let req = json_body(&body)?;
-            let view = visible(&st, &caller, path)?.ok_or_else(VaultError::not_found)?;
-            let current = projection::kv(st.ledger.store().proj(), caller.tenant, view.id)?;
+            let view = visible(&st, &ctx, &caller, path, "kv_metadata_set")
+                .await?
+                .ok_or_else(VaultError::not_found)?;
+            let (_, current) = versions_and_kv(&st, &caller, view.id).await?;
             let meta = merge_metadata(current, &req)?;
             st.ledger
                 .kv_set_metadata(&ctx.0, &caller, view.id, meta)
@@ -448,9 +445,11 @@ fn merge_metadata(current: KvView, req: &Map<String, Value>) -> Result<KvMetadat
     })
 }
 
-fn read_metadata(st: &AppState, ctx: &Ctx, caller: &Caller, path: &str) -> Reply {
-    let view = visible(st, caller, path)?.ok_or_else(VaultError::not_found)?;
-    let (versions, kv) = versions_and_kv(st, caller.tenant, view.id)?;
+async fn read_metadata(st: &AppState, ctx: &Ctx, caller: &Caller, path: &str) -> Reply {
+    let view = visible(st, ctx, caller, path, "kv_metadata_read")
+        .await?
+        .ok_or_else(VaultError::not_found)?;
+    let (versions, kv) = versions_and_kv(st, caller, view.id).await?;
     let listed: Vec<&VersionView> = versions.iter().filter(|v| v.state != "retired").collect();
     let map: Map<String, Value> = listed
         .iter()
@@ -487,20 +486,12 @@ fn read_metadata(st: &AppState, ctx: &Ctx, caller: &Caller, path: &str) -> Reply
 }
 
 /// The keys directly under `prefix` (a directory ends with `/`); 404 when none.
-fn list(st: &AppState, ctx: &Ctx, caller: &Caller, prefix: &str) -> Reply {
-    let mut keys = BTreeSet::new();
-    for v in projection::credentials(st.ledger.store().proj(), caller.tenant) {
-        let v = v?;
-        if v.status == "destroyed" || !can_see(caller, &v) {
-            continue;
-        }
-        if let Some(rest) = v.name.strip_prefix(prefix) {
-            match rest.split_once('/') {
-                Some((dir, _)) => keys.insert(format!("{dir}/")),
-                None => keys.insert(rest.to_string()),
-            };
-        }
-    }
+async fn list(st: &AppState, ctx: &Ctx, caller: &Caller, prefix: &str) -> Reply {
+    let keys = st
+        .ledger
+        .reads()
+        .kv_list(caller, prefix.to_string())
+        .await?;
     if keys.is_empty() {
         return Err(VaultError::not_found());
     }
@@ -512,12 +503,10 @@ pub async fn config(
     State(st): State<AppState>,
     ctx: Ctx,
     method: Method,
-    headers: HeaderMap,
+    VaultAuth(caller): VaultAuth,
     body: Bytes,
 ) -> Reply {
-    let caller = caller(&st, &headers)?;
-    let current =
-        projection::kv_config(st.ledger.store().proj(), caller.tenant)?.unwrap_or_default();
+    let current = st.ledger.reads().kv_config(&caller).await?;
     let dva = if current.delete_version_after.is_empty() {
         "0s".to_string()
     } else {

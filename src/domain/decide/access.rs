@@ -1,10 +1,61 @@
-//! Who may touch a credential or administer a tenant: the authorization rules shared by
-//! every decision.
+//! Who may touch a credential, read what, or administer a tenant: the authorization
+//! rules shared by every decision, and the records refusals leave.
+//!
+//! **Invariant:** every 403 or 404 decision about an authenticated caller returns a
+//! [`Rejection`] that records it: an `access_denied` (or, for resolves, `use_denied`)
+//! event in the caller's tenant, and for a cross-tenant attempt one more in the owning
+//! tenant. The caller's record of a cross-tenant attempt says `not_found`, exactly like
+//! an id that exists nowhere, so it reveals nothing about other tenants.
 
 use super::{Caller, Decision, DomainError, Rejection};
-use crate::domain::state::{CredStatus, Credential, State};
-use crate::event::{Body, DenyReason, Owner, Role};
+use crate::domain::state::{CredStatus, Credential, Principal, State};
+use crate::event::{Body, DenyReason, Owner, RefusalReason, Role, Target};
 use crate::id::Id;
+
+/// The record of a refusal in the caller's tenant.
+pub(crate) fn refusal_record(
+    caller: &Caller,
+    operation: &str,
+    target: Option<Target>,
+    reason: RefusalReason,
+) -> Body {
+    Body::AccessDeniedV2 {
+        tenant: caller.tenant,
+        operation: operation.to_string(),
+        target,
+        reason,
+    }
+}
+
+/// A refusal recorded in the caller's tenant.
+pub(crate) fn refused(
+    caller: &Caller,
+    operation: &str,
+    target: Option<Target>,
+    reason: RefusalReason,
+    error: DomainError,
+) -> Rejection {
+    Rejection::recorded(
+        error,
+        vec![refusal_record(caller, operation, target, reason)],
+    )
+}
+
+/// "Not found" for an id the caller named, recorded in the caller's tenant.
+pub(crate) fn not_found(
+    caller: &Caller,
+    operation: &str,
+    target: Target,
+    what: &'static str,
+) -> Rejection {
+    refused(
+        caller,
+        operation,
+        Some(target),
+        RefusalReason::NotFound,
+        DomainError::NotFound(what),
+    )
+}
 
 pub(crate) fn require_admin(caller: &Caller) -> Result<(), DomainError> {
     if caller.role == Role::Admin {
@@ -14,6 +65,60 @@ pub(crate) fn require_admin(caller: &Caller) -> Result<(), DomainError> {
             "this action needs the admin role".into(),
         ))
     }
+}
+
+/// [`require_admin`], recording a refusal.
+pub(crate) fn admin_only(
+    caller: &Caller,
+    operation: &str,
+    target: Option<Target>,
+) -> Result<(), Rejection> {
+    require_admin(caller).map_err(|e| refused(caller, operation, target, RefusalReason::Role, e))
+}
+
+/// System administration (tenants, system principals, keys), recording a refusal.
+pub(crate) fn system_admin_only(
+    caller: &Caller,
+    operation: &str,
+    target: Option<Target>,
+    message: &str,
+) -> Result<(), Rejection> {
+    if caller.is_system_admin() {
+        return Ok(());
+    }
+    Err(refused(
+        caller,
+        operation,
+        target,
+        RefusalReason::SystemOnly,
+        DomainError::Forbidden(message.into()),
+    ))
+}
+
+/// The privilege order of principals: system admin > system auditor > admin > editor >
+/// resolver and auditor. No one may act for (mint a token for) someone above them.
+pub(crate) fn privilege(role: Role, system: bool) -> u8 {
+    match (system, role) {
+        (true, Role::Admin) => 5,
+        (true, _) => 4,
+        (false, Role::Admin) => 3,
+        (false, Role::Editor) => 2,
+        (false, Role::Resolver | Role::Auditor) => 1,
+    }
+}
+
+/// Finds a principal of the caller's tenant (404, recorded, otherwise).
+pub(crate) fn tenant_principal<'s>(
+    state: &'s State,
+    caller: &Caller,
+    principal: Id,
+    operation: &str,
+) -> Decision<&'s Principal> {
+    state
+        .principals
+        .get(&principal)
+        .filter(|p| p.tenant == caller.tenant)
+        .ok_or_else(|| not_found(caller, operation, Target::Principal(principal), "principal"))
 }
 
 /// What kind of access a credential action needs.
@@ -35,7 +140,21 @@ pub(crate) fn can_manage(
         (Role::Editor, _) if cred.owner == Owner::Principal(caller.principal) => Ok(()),
         (Role::Editor, Access::Manage) if cred.owner == Owner::Tenant => Ok(()),
         (Role::Editor, _) => Err(DenyReason::NotGranted),
-        _ => Err(DenyReason::Role),
+        (Role::Resolver | Role::Auditor, _) => Err(DenyReason::Role),
+    }
+}
+
+/// The refusal reason of a credential-access denial.
+fn refusal_reason(reason: DenyReason) -> RefusalReason {
+    match reason {
+        DenyReason::NotGranted => RefusalReason::NotGranted,
+        DenyReason::OtherTenant => RefusalReason::OtherTenant,
+        DenyReason::Role
+        | DenyReason::Deleted
+        | DenyReason::Destroyed
+        | DenyReason::Expired
+        | DenyReason::NotConfigured
+        | DenyReason::Unavailable => RefusalReason::Role,
     }
 }
 
@@ -45,7 +164,12 @@ pub(crate) fn deny_message(reason: DenyReason) -> String {
         DenyReason::NotGranted => {
             "you are neither the owner of this credential nor granted it".into()
         }
-        _ => "access denied".into(),
+        DenyReason::OtherTenant
+        | DenyReason::Deleted
+        | DenyReason::Destroyed
+        | DenyReason::Expired
+        | DenyReason::NotConfigured
+        | DenyReason::Unavailable => "access denied".into(),
     }
 }
 
@@ -58,41 +182,42 @@ pub(crate) fn managed<'s>(
     attempted: &str,
     access: Access,
 ) -> Decision<&'s Credential> {
-    let cred = visible(state, caller, id, |tenant| Body::AccessDenied {
-        tenant,
-        credential: id,
-        attempted: attempted.to_string(),
-        reason: DenyReason::OtherTenant,
+    let cred = visible(state, caller, id, attempted, |tenant| {
+        Body::AccessDeniedV2 {
+            tenant,
+            operation: attempted.to_string(),
+            target: Some(Target::Credential(id)),
+            reason: RefusalReason::OtherTenant,
+        }
     })?;
-    can_manage(caller, cred, access).map_err(|reason| Rejection {
-        error: DomainError::Forbidden(deny_message(reason)),
-        record: Some(Box::new(Body::AccessDenied {
-            tenant: cred.tenant,
-            credential: id,
-            attempted: attempted.to_string(),
-            reason,
-        })),
+    can_manage(caller, cred, access).map_err(|reason| {
+        refused(
+            caller,
+            attempted,
+            Some(Target::Credential(id)),
+            refusal_reason(reason),
+            DomainError::Forbidden(deny_message(reason)),
+        )
     })?;
     Ok(cred)
 }
 
-/// Finds a credential in the caller's tenant. One in another tenant is reported as not
-/// found, and the attempt is recorded in the owning tenant's log.
+/// Finds a credential in the caller's tenant. One that does not exist is "not found"
+/// (recorded in the caller's tenant); one in another tenant is "not found" too, recorded
+/// in the caller's tenant the same way and in the owning tenant by `owner_record`.
 pub(crate) fn visible<'s>(
     state: &'s State,
     caller: &Caller,
     id: Id,
-    record: impl FnOnce(Id) -> Body,
+    operation: &str,
+    owner_record: impl FnOnce(Id) -> Body,
 ) -> Decision<&'s Credential> {
-    let cred = state
-        .credentials
-        .get(&id)
-        .ok_or(DomainError::NotFound("credential"))?;
+    let missing = || not_found(caller, operation, Target::Credential(id), "credential");
+    let cred = state.credentials.get(&id).ok_or_else(missing)?;
     if cred.tenant != caller.tenant {
-        return Err(Rejection {
-            error: DomainError::NotFound("credential"),
-            record: Some(Box::new(record(cred.tenant))),
-        });
+        let mut rejection = missing();
+        rejection.records.push(owner_record(cred.tenant));
+        return Err(rejection);
     }
     Ok(cred)
 }
@@ -125,5 +250,125 @@ pub(crate) fn can_resolve(caller: &Caller, cred: &Credential) -> Result<(), Deny
             Ok(())
         }
         Owner::Tenant => Err(DenyReason::NotGranted),
+    }
+}
+
+// ---- read rules (the API, the Vault dialect and the console share them) ------------
+
+/// Whether the caller may see a credential's metadata: admins and auditors see the whole
+/// tenant; others see shared credentials and their own.
+pub fn can_see(caller: &Caller, owner: Owner) -> bool {
+    matches!(caller.role, Role::Admin | Role::Auditor)
+        || owner == Owner::Tenant
+        || owner == Owner::Principal(caller.principal)
+}
+
+/// Finds a credential the caller may see (its metadata, versions, usage); otherwise a
+/// recorded "not found".
+pub fn see_credential<'s>(
+    state: &'s State,
+    caller: &Caller,
+    id: Id,
+    operation: &str,
+) -> Decision<&'s Credential> {
+    let cred = visible(state, caller, id, operation, |tenant| {
+        Body::AccessDeniedV2 {
+            tenant,
+            operation: operation.to_string(),
+            target: Some(Target::Credential(id)),
+            reason: RefusalReason::OtherTenant,
+        }
+    })?;
+    if !can_see(caller, cred.owner) {
+        return Err(refused(
+            caller,
+            operation,
+            Some(Target::Credential(id)),
+            RefusalReason::NotGranted,
+            DomainError::NotFound("credential"),
+        ));
+    }
+    Ok(cred)
+}
+
+/// Reviewers read a tenant's audit log, usage of others, principals, event leaves and
+/// the compliance report: the tenant's admins and auditors. System principals are admins
+/// or auditors by construction, so they need no rule of their own here; a system
+/// principal is a reviewer of its own tenant like any other.
+pub fn require_reviewer(caller: &Caller, operation: &str, what: &str) -> Result<(), Rejection> {
+    if matches!(caller.role, Role::Admin | Role::Auditor) {
+        return Ok(());
+    }
+    Err(refused(
+        caller,
+        operation,
+        None,
+        RefusalReason::Role,
+        DomainError::Forbidden(format!("{what} needs the admin or auditor role")),
+    ))
+}
+
+/// Whether an event of `event_tenant` (`None`: ledger-wide, the system stream) may be
+/// shown to the caller: system reviewers see every event, others their tenant's.
+pub fn visible_to(caller: &Caller, event_tenant: Option<Id>) -> bool {
+    caller.is_system_reviewer() || event_tenant == Some(caller.tenant)
+}
+
+/// Which audit stream a query reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditScope {
+    /// The caller's tenant.
+    Tenant,
+    /// The ledger-wide stream: key rotations, the genesis, failed authentications.
+    System,
+}
+
+/// The audit stream (tenant id; `Id::NIL` for the system stream) the caller may read.
+pub fn audit_stream(caller: &Caller, scope: AuditScope, operation: &str) -> Decision<Id> {
+    require_reviewer(caller, operation, "the audit log")?;
+    match scope {
+        AuditScope::Tenant => Ok(caller.tenant),
+        AuditScope::System if caller.is_system_reviewer() => Ok(Id::NIL),
+        AuditScope::System => Err(refused(
+            caller,
+            operation,
+            None,
+            RefusalReason::SystemOnly,
+            DomainError::Forbidden("scope=system needs a system admin or system auditor".into()),
+        )),
+    }
+}
+
+/// A principal's usage: the principal itself, or a reviewer of its tenant.
+pub fn see_principal_usage<'s>(
+    state: &'s State,
+    caller: &Caller,
+    principal: Id,
+) -> Decision<&'s Principal> {
+    const OP: &str = "principal_usage_read";
+    if principal != caller.principal {
+        require_reviewer(caller, OP, "usage of another principal")?;
+    }
+    tenant_principal(state, caller, principal, OP)
+}
+
+/// An event's leaf or proof: reviewers, for events they may see (`event_tenant` is
+/// `None` when there is no such event, `Some(None)` for a ledger-wide one).
+pub fn see_event(caller: &Caller, seq: u64, event_tenant: Option<Option<Id>>) -> Decision<()> {
+    const OP: &str = "event_proof_read";
+    require_reviewer(caller, OP, "event leaves")?;
+    match event_tenant {
+        Some(t) if visible_to(caller, t) => Ok(()),
+        Some(Some(owner)) => {
+            let mut r = not_found(caller, OP, Target::Event(seq), "event");
+            r.records.push(Body::AccessDeniedV2 {
+                tenant: owner,
+                operation: OP.into(),
+                target: Some(Target::Event(seq)),
+                reason: RefusalReason::OtherTenant,
+            });
+            Err(r)
+        }
+        Some(None) | None => Err(not_found(caller, OP, Target::Event(seq), "event")),
     }
 }

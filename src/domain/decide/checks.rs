@@ -1,6 +1,7 @@
-//! Input rules that need no state: names, expiry, rotation schedules.
+//! Input rules that need no state: names, service names, expiry, rotation schedules.
 
 use super::DomainError;
+use crate::domain::names;
 
 /// Checks a tenant or principal name: 1–64 characters of `[A-Za-z0-9._@-]`.
 pub fn check_simple_name(field: &str, name: &str) -> Result<(), DomainError> {
@@ -19,8 +20,11 @@ pub fn check_simple_name(field: &str, name: &str) -> Result<(), DomainError> {
     }
 }
 
-/// Checks a credential name: 1–128 printable characters, no leading/trailing '/'.
-pub fn check_credential_name(name: &str) -> Result<(), DomainError> {
+/// Checks a credential name and returns its stored (NFC) form: 1–128 bytes of visible
+/// characters (no control, bidi-control or zero-width character), without '?', '#',
+/// empty path segments or a leading/trailing '/'.
+pub fn check_credential_name(name: &str) -> Result<String, DomainError> {
+    let name = names::nfc(name);
     let ok = !name.is_empty()
         && name.len() <= 128
         && !name.starts_with('/')
@@ -28,11 +32,29 @@ pub fn check_credential_name(name: &str) -> Result<(), DomainError> {
         && !name.contains("//")
         && name
             .chars()
-            .all(|c| !c.is_control() && c != '?' && c != '#');
+            .all(|c| names::allowed_char(c) && c != '?' && c != '#');
+    if ok {
+        Ok(name)
+    } else {
+        Err(DomainError::invalid("name", "name must be 1-128 visible characters (no control, bidi-control or zero-width characters) without '?', '#', empty path segments or a leading/trailing '/'"))
+    }
+}
+
+/// Checks a service name (what `/v1/resolve` and environment fallbacks are keyed by):
+/// 1–64 characters of `a-z`, `0-9`, `_` and `-`.
+pub fn check_service(service: &str) -> Result<(), DomainError> {
+    let ok = !service.is_empty()
+        && service.len() <= 64
+        && service
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     if ok {
         Ok(())
     } else {
-        Err(DomainError::invalid("name", "name must be 1-128 printable characters without '?', '#', empty path segments or a leading/trailing '/'"))
+        Err(DomainError::invalid(
+            "service",
+            "service must be 1-64 characters of a-z, 0-9, '_' or '-'",
+        ))
     }
 }
 

@@ -1,11 +1,12 @@
 //! The credential lifecycle: create, rotate, update, delete, restore, destroy, grants.
 
+use super::access::refused;
 use super::{
     check_credential_name, check_expiry, check_rotate_days, managed, require_status, Access,
     Caller, Decision, DomainError,
 };
-use crate::domain::state::{CredStatus, State};
-use crate::event::{Body, MetadataChange, Owner, Role, Sealed};
+use crate::domain::state::{CredStatus, Credential, State};
+use crate::event::{Body, MetadataChange, Owner, RefusalReason, Role, Sealed};
 use crate::id::Id;
 use std::collections::BTreeMap;
 
@@ -26,6 +27,7 @@ pub struct NewCredential {
 }
 
 /// Checks who may own a new credential and the uniqueness rules, before sealing.
+/// Returns the name as it is stored (NFC).
 pub fn check_create(
     state: &State,
     caller: &Caller,
@@ -33,48 +35,62 @@ pub fn check_create(
     service: &str,
     owner: Owner,
     is_default: bool,
-) -> Result<(), DomainError> {
+) -> Decision<String> {
+    const OP: &str = "created";
+    let forbidden = |reason, message: &str| {
+        refused(
+            caller,
+            OP,
+            None,
+            reason,
+            DomainError::Forbidden(message.into()),
+        )
+    };
     match caller.role {
         Role::Admin | Role::Editor => {}
-        _ => {
-            return Err(DomainError::Forbidden(
-                "creating credentials needs the admin or editor role".into(),
+        Role::Resolver | Role::Auditor => {
+            return Err(forbidden(
+                RefusalReason::Role,
+                "creating credentials needs the admin or editor role",
             ))
         }
     }
-    check_credential_name(name)?;
+    let name = check_credential_name(name)?;
+    super::check_service(service)?;
     if let Owner::Principal(p) = owner {
         if !state.is_principal_of(p, caller.tenant) {
-            return Err(DomainError::invalid(
-                "owner",
-                "owner is not a principal of this tenant",
-            ));
+            return Err(
+                DomainError::invalid("owner", "owner is not a principal of this tenant").into(),
+            );
         }
         if p != caller.principal && caller.role != Role::Admin {
-            return Err(DomainError::Forbidden(
-                "only admins create credentials owned by someone else".into(),
+            return Err(forbidden(
+                RefusalReason::NotGranted,
+                "only admins create credentials owned by someone else",
             ));
         }
         if is_default {
             return Err(DomainError::invalid(
                 "default",
                 "only shared (tenant-owned) credentials can be a tenant default",
-            ));
+            )
+            .into());
         }
     }
-    if state.names.contains_key(&(caller.tenant, name.to_string())) {
+    if state.credential_name_taken(caller.tenant, &name, None) {
         return Err(DomainError::Conflict(format!(
-            "a credential named '{name}' already exists"
-        )));
+            "a credential named '{name}' already exists (names are compared without case)"
+        ))
+        .into());
     }
     if is_default {
         if let Some(existing) = state.default_for(caller.tenant, service) {
             return Err(DomainError::Conflict(format!(
                 "credential {existing} is already the default for service '{service}'; unset it first"
-            )));
+            )).into());
         }
     }
-    Ok(())
+    Ok(name)
 }
 
 /// A new credential (version 1).
@@ -84,7 +100,7 @@ pub fn create_credential(
     new: NewCredential,
     now_ms: i64,
 ) -> Decision {
-    check_create(
+    let name = check_create(
         state,
         caller,
         &new.name,
@@ -97,7 +113,7 @@ pub fn create_credential(
     Ok(vec![Body::CredentialCreated {
         tenant: caller.tenant,
         credential: new.id,
-        name: new.name,
+        name,
         template: new.template,
         service: new.service,
         owner: new.owner,
@@ -110,11 +126,22 @@ pub fn create_credential(
     }])
 }
 
-/// Checks that the caller may rotate `id` and returns the next version number.
-pub fn check_rotate(state: &State, caller: &Caller, id: Id) -> Decision<u32> {
+/// A rotation the caller may make: the credential and the version it will create.
+#[derive(Clone, Copy, Debug)]
+pub struct Rotation<'s> {
+    pub cred: &'s Credential,
+    pub version: u32,
+}
+
+/// Checks that the caller may rotate `id` and returns the credential and the next
+/// version number.
+pub fn check_rotate<'s>(state: &'s State, caller: &Caller, id: Id) -> Decision<Rotation<'s>> {
     let cred = managed(state, caller, id, "rotated", Access::Manage)?;
     require_status(cred, &[CredStatus::Active])?;
-    Ok(cred.current + 1)
+    Ok(Rotation {
+        cred,
+        version: cred.current + 1,
+    })
 }
 
 /// A new version. Versions beyond `retain` (counting the new one) are retired.
@@ -127,13 +154,15 @@ pub fn rotate(
     sealed: Sealed,
     retain: u32,
 ) -> Decision {
-    let next = check_rotate(state, caller, id)?;
+    let Rotation {
+        cred,
+        version: next,
+    } = check_rotate(state, caller, id)?;
     if version != next {
         return Err(
             DomainError::Conflict("the credential was rotated concurrently; retry".into()).into(),
         );
     }
-    let cred = &state.credentials[&id];
     let keep_from = version.saturating_sub(retain.max(2) - 1);
     let retired = cred
         .versions
@@ -168,18 +197,16 @@ pub fn update(
         }
         .into());
     }
+    let mut change = change;
     if let Some(name) = &change.name {
-        check_credential_name(name)?;
-        if state
-            .names
-            .get(&(cred.tenant, name.clone()))
-            .is_some_and(|other| *other != id)
-        {
+        let name = check_credential_name(name)?;
+        if state.credential_name_taken(cred.tenant, &name, Some(id)) {
             return Err(DomainError::Conflict(format!(
-                "a credential named '{name}' already exists"
+                "a credential named '{name}' already exists (names are compared without case)"
             ))
             .into());
         }
+        change.name = Some(name);
     }
     if let Some(Some(e)) = change.expires_at_ms {
         check_expiry(Some(e), now_ms)?;
@@ -277,7 +304,12 @@ pub fn grant(state: &State, caller: &Caller, id: Id, principal: Id) -> Decision 
 pub fn revoke_grant(state: &State, caller: &Caller, id: Id, principal: Id) -> Decision {
     let cred = managed(state, caller, id, "grant_revoked", Access::Manage)?;
     if !cred.grants.contains(&principal) {
-        return Err(DomainError::NotFound("grant").into());
+        return Err(super::access::not_found(
+            caller,
+            "grant_revoked",
+            crate::event::Target::Principal(principal),
+            "grant",
+        ));
     }
     Ok(vec![Body::GrantRevoked {
         tenant: cred.tenant,

@@ -7,12 +7,100 @@
 //! undeleting versions and changing KV metadata need the same access as a rotate;
 //! destroying versions needs the same access as a destroy.
 
-use super::{managed, require_admin, require_status, Access, Decision, DomainError};
-use crate::domain::state::{CredStatus, State};
-use crate::domain::Caller;
-use crate::event::{Body, DenyReason};
+use super::access::admin_only;
+use super::{check_create, check_rotate, managed, require_status, Access, Decision, DomainError};
+use crate::domain::state::{CredStatus, Credential, State};
+use crate::domain::{names, Caller};
+use crate::event::{Body, DenyReason, Owner};
 use crate::id::Id;
+use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The template and service of credentials created through the KV API (free-form).
+pub const KV_TEMPLATE: &str = "custom";
+
+/// The facts of a KV write that rules look at (the data itself stays in the shell).
+#[derive(Clone, Copy, Debug)]
+pub struct WriteRequest<'a> {
+    /// The secret's path (a credential name).
+    pub path: &'a str,
+    /// The keys of the data (or of the merge patch).
+    pub data: &'a Map<String, Value>,
+    pub cas: Option<u32>,
+    /// An RFC 7396 merge patch of the current version instead of a replacement.
+    pub patch: bool,
+}
+
+/// What a permitted KV write does.
+#[derive(Clone, Copy, Debug)]
+pub enum WritePlan<'s> {
+    /// Create credential `name` (template [`KV_TEMPLATE`], shared) at version 1.
+    Create,
+    /// Rotate `cred` to `version`, keeping `retain` versions. For a patch, the shell
+    /// merges the patch into the current version's data with [`merge`].
+    Rotate {
+        cred: &'s Credential,
+        version: u32,
+        retain: u32,
+    },
+}
+
+/// Decides a KV write under the writer lock: the reserved key, authorization (a refusal
+/// is recorded), check-and-set, and that a patch has a readable current version to
+/// patch. `existing` is the credential at the path.
+pub fn plan_write<'s>(
+    state: &'s State,
+    caller: &Caller,
+    existing: Option<Id>,
+    req: WriteRequest<'_>,
+    ledger_retain: u32,
+) -> Decision<WritePlan<'s>> {
+    let reserved = crate::template::PUBLIC_FIELDS_KEY;
+    if req.data.contains_key(reserved) {
+        return Err(DomainError::Invalid {
+            field: Some("data".into()),
+            message: format!("the key {reserved} is reserved"),
+        }
+        .into());
+    }
+    let Some(id) = existing else {
+        if req.patch {
+            return Err(DomainError::NotFound("secret").into());
+        }
+        check_cas(state, caller.tenant, None, req.cas)?;
+        check_create(state, caller, req.path, KV_TEMPLATE, Owner::Tenant, false)?;
+        return Ok(WritePlan::Create);
+    };
+    // Authorization first (a refusal is recorded), then the check-and-set.
+    let rotation = check_rotate(state, caller, id)?;
+    check_cas(state, caller.tenant, Some(id), req.cas)?;
+    if req.patch && version_refusal(state, id, rotation.cred.current).is_some() {
+        return Err(DomainError::NotFound("secret").into());
+    }
+    Ok(WritePlan::Rotate {
+        cred: rotation.cred,
+        version: rotation.version,
+        retain: retention(state, caller.tenant, Some(id), ledger_retain),
+    })
+}
+
+/// RFC 7396 merge patch of a flat secret: a `null` removes the key, any other value
+/// replaces it.
+pub fn merge(mut current: Map<String, Value>, patch: &Map<String, Value>) -> Map<String, Value> {
+    for (k, v) in patch {
+        if v.is_null() {
+            current.remove(k);
+        } else {
+            current.insert(k.clone(), v.clone());
+        }
+    }
+    current
+}
+
+/// The credential at a KV path of `tenant` (paths are stored NFC-normalised).
+pub fn lookup(state: &State, tenant: Id, path: &str) -> Option<Id> {
+    state.names.get(&(tenant, names::nfc(path))).copied()
+}
 
 /// Vault's message for a failed check-and-set.
 pub const CAS_MISMATCH: &str = "check-and-set parameter did not match the current version";
@@ -223,7 +311,7 @@ pub fn set_config(
     cas_required: bool,
     delete_version_after: &str,
 ) -> Decision {
-    require_admin(caller)?;
+    admin_only(caller, "kv_config_set", None)?;
     check_duration("delete_version_after", delete_version_after)?;
     Ok(vec![Body::KvConfigSet {
         tenant: caller.tenant,
@@ -308,6 +396,54 @@ mod tests {
             check_cas(&s, t, Some(c), None),
             Err(DomainError::Conflict(CAS_REQUIRED.into()))
         );
+    }
+
+    #[test]
+    fn given_a_merge_patch_then_null_removes_and_values_replace() {
+        let cur: Map<String, Value> = serde_json::from_str(r#"{"a":"1","b":"2"}"#).unwrap();
+        let patch: Map<String, Value> =
+            serde_json::from_str(r#"{"a":null,"c":"3","b":"x"}"#).unwrap();
+        let merged = merge(cur, &patch);
+        assert_eq!(Value::Object(merged), serde_json::json!({"b":"x","c":"3"}));
+    }
+
+    #[test]
+    fn given_the_reserved_key_or_a_patch_of_nothing_then_plan_write_refuses() {
+        let (s, t, c) = state_with_version(2, false);
+        let caller = Caller {
+            tenant: t,
+            principal: Id([9; 16]),
+            token: Id([8; 16]),
+            role: crate::event::Role::Admin,
+            kind: crate::event::PrincipalKind::User,
+            system_admin: false,
+        };
+        let reserved: Map<String, Value> = serde_json::from_str(&format!(
+            r#"{{"{}":"x"}}"#,
+            crate::template::PUBLIC_FIELDS_KEY
+        ))
+        .unwrap();
+        let req = |data, patch, cas| WriteRequest {
+            path: "app/db",
+            data,
+            cas,
+            patch,
+        };
+        let err = plan_write(&s, &caller, Some(c), req(&reserved, false, None), 10).unwrap_err();
+        assert!(matches!(err.error, DomainError::Invalid { .. }));
+        let empty = Map::new();
+        let err = plan_write(&s, &caller, None, req(&empty, true, None), 10).unwrap_err();
+        assert_eq!(err.error, DomainError::NotFound("secret"));
+        // A permitted write of the existing path rotates to the next version.
+        match plan_write(&s, &caller, Some(c), req(&empty, false, Some(2)), 10).unwrap() {
+            WritePlan::Rotate {
+                version, retain, ..
+            } => assert_eq!((version, retain), (3, 10)),
+            WritePlan::Create => panic!("expected a rotate"),
+        }
+        // A stale check-and-set is a conflict.
+        let err = plan_write(&s, &caller, Some(c), req(&empty, false, Some(1)), 10).unwrap_err();
+        assert_eq!(err.error, DomainError::Conflict(CAS_MISMATCH.into()));
     }
 
     #[test]

@@ -1,20 +1,23 @@
 //! Resolution order and connection tests: which version a caller may receive, and the
 //! event that records the release (or its refusal).
 
+use super::delegation::{may_resolve_for, not_delegated};
 use super::{
     can_resolve, deny_message, kv, managed, require_status, visible, Access, Caller, Decision,
     DomainError, Rejection,
 };
+use crate::domain::names::fold;
 use crate::domain::state::{CredStatus, Credential, State};
-use crate::event::{Body, DenyReason, Owner, PrincipalKind, Purpose, Role, Source};
+use crate::event::{Body, DenyReason, Owner, Purpose, Role, Source};
 use crate::id::Id;
 
 /// What a resolve released.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Resolved {
-    /// A credential version.
+#[derive(Clone, Copy, Debug)]
+pub enum Resolved<'s> {
+    /// A version of credential `id`.
     Credential {
         id: Id,
+        cred: &'s Credential,
         version: u32,
         source: Source,
     },
@@ -30,16 +33,16 @@ pub(crate) fn denied(
     reason: DenyReason,
     error: DomainError,
 ) -> Rejection {
-    Rejection {
+    Rejection::recorded(
         error,
-        record: Some(Box::new(Body::UseDenied {
+        vec![Body::UseDenied {
             tenant: cred_tenant,
             credential,
             service: service.map(str::to_string),
             subject,
             reason,
-        })),
-    }
+        }],
+    )
 }
 
 pub(crate) fn resolvable(cred: &Credential, now_ms: i64) -> Result<(), (DenyReason, DomainError)> {
@@ -61,15 +64,15 @@ pub(crate) fn resolvable(cred: &Credential, now_ms: i64) -> Result<(), (DenyReas
 }
 
 /// Resolve one credential by id (its current version, or `version`).
-pub fn resolve_by_id(
-    state: &State,
+pub fn resolve_by_id<'s>(
+    state: &'s State,
     caller: &Caller,
     id: Id,
     version: Option<u32>,
     purpose: Purpose,
     now_ms: i64,
-) -> Decision<(Resolved, Body)> {
-    let cred = visible(state, caller, id, |tenant| Body::UseDenied {
+) -> Decision<(Resolved<'s>, Body)> {
+    let cred = visible(state, caller, id, "used", |tenant| Body::UseDenied {
         tenant,
         credential: Some(id),
         service: None,
@@ -95,6 +98,7 @@ pub fn resolve_by_id(
     }
     let resolved = Resolved::Credential {
         id,
+        cred,
         version,
         source: Source::Direct,
     };
@@ -112,17 +116,48 @@ pub fn resolve_by_id(
     ))
 }
 
-/// Resolve a service for the caller or, for resolver services and admins, for a user:
-/// own credential → granted shared credential → tenant default → environment fallback.
-pub fn resolve_service(
+/// Whether the start-up environment fallbacks apply to `tenant`: only to the tenants
+/// named at start-up (compared without case).
+pub fn fallback_applies(state: &State, tenant: Id, fallback_tenants: &[String]) -> bool {
+    state
+        .tenants
+        .get(&tenant)
+        .is_some_and(|t| fallback_tenants.iter().any(|n| fold(n) == fold(&t.name)))
+}
+
+/// Who a service resolve is for: the caller, or `for_user` under a delegation.
+fn subject(
     state: &State,
     caller: &Caller,
     service: &str,
     for_user: Option<Id>,
+) -> Result<Id, Rejection> {
+    let Some(u) = for_user.filter(|u| *u != caller.principal) else {
+        return Ok(caller.principal);
+    };
+    if !state.is_principal_of(u, caller.tenant) {
+        return Err(
+            DomainError::invalid("for_user", "for_user is not a principal of this tenant").into(),
+        );
+    }
+    may_resolve_for(state, caller, u).map_err(|r| not_delegated(caller, service, u, r))?;
+    Ok(u)
+}
+
+/// Resolve a service for the caller or, for a service with a delegation, for a user:
+/// own credential → granted shared credential → tenant default → environment fallback
+/// (`env_fallback`: one is configured for this service and applies to this tenant).
+pub fn resolve_service<'s>(
+    state: &'s State,
+    caller: &Caller,
+    service: &str,
+    for_user: Option<Id>,
+    purpose: Purpose,
     env_fallback: bool,
     now_ms: i64,
-) -> Decision<(Resolved, Body)> {
+) -> Decision<(Resolved<'s>, Body)> {
     let tenant = caller.tenant;
+    super::check_service(service)?;
     if caller.role == Role::Auditor {
         return Err(denied(
             tenant,
@@ -133,118 +168,100 @@ pub fn resolve_service(
             DomainError::Forbidden(deny_message(DenyReason::Role)),
         ));
     }
-    let subject = match for_user {
-        None => caller.principal,
-        Some(u) => {
-            if !(caller.role == Role::Admin
-                || (caller.role == Role::Resolver && caller.kind == PrincipalKind::Service))
-            {
-                let error = DomainError::Forbidden(
-                    "only admins and resolver services may resolve for another user".into(),
-                );
-                return Err(denied(
-                    tenant,
-                    None,
-                    Some(service),
-                    Some(u),
-                    DenyReason::Role,
-                    error,
-                ));
-            }
-            if !state.is_principal_of(u, tenant) {
-                return Err(DomainError::invalid(
-                    "for_user",
-                    "for_user is not a principal of this tenant",
-                )
-                .into());
-            }
-            u
-        }
-    };
+    let subject = subject(state, caller, service, for_user)?;
     let candidates = state
         .by_service
         .get(&(tenant, service.to_string()))
         .map(Vec::as_slice)
         .unwrap_or(&[]);
     // A credential whose current version was deleted or destroyed through the KV API is
-    // passed over, like a deleted credential.
-    let live = |id: &&Id| {
-        state.credentials.get(*id).is_some_and(|c| {
-            resolvable(c, now_ms).is_ok() && kv::version_refusal(state, **id, c.current).is_none()
+    // passed over, like a deleted credential. Most recently created first, so a
+    // re-created credential wins over an old one.
+    let live = || {
+        candidates.iter().rev().filter_map(|id| {
+            let c = state.credentials.get(id)?;
+            let ok = resolvable(c, now_ms).is_ok()
+                && kv::version_refusal(state, *id, c.current).is_none();
+            ok.then_some((*id, c))
         })
     };
-    // Most recently created first, so a re-created credential wins over an old one.
-    let own = candidates
-        .iter()
-        .rev()
-        .filter(live)
-        .find(|id| state.credentials[*id].owner == Owner::Principal(subject));
-    let granted = || {
-        candidates.iter().rev().filter(live).find(|id| {
-            let c = &state.credentials[*id];
-            c.owner == Owner::Tenant && c.grants.contains(&subject)
+    let found = live()
+        .find(|(_, c)| c.owner == Owner::Principal(subject))
+        .map(|(id, c)| (id, c, Source::Own))
+        .or_else(|| {
+            live()
+                .find(|(_, c)| c.owner == Owner::Tenant && c.grants.contains(&subject))
+                .map(|(id, c)| (id, c, Source::Granted))
         })
+        .or_else(|| {
+            live()
+                .find(|(_, c)| c.is_default)
+                .map(|(id, c)| (id, c, Source::TenantDefault))
+        });
+    let used = |credential: Option<Id>, version: Option<u32>, source| Body::CredentialUsed {
+        tenant,
+        credential,
+        version,
+        service: Some(service.to_string()),
+        subject: for_user,
+        source,
+        purpose,
     };
-    let default = || {
-        candidates
-            .iter()
-            .rev()
-            .filter(live)
-            .find(|id| state.credentials[*id].is_default)
-    };
-    let found = own
-        .map(|id| (*id, Source::Own))
-        .or_else(|| granted().map(|id| (*id, Source::Granted)))
-        .or_else(|| default().map(|id| (*id, Source::TenantDefault)));
-    let subject_field = for_user;
     match found {
-        Some((id, source)) => {
-            let version = state.credentials[&id].current;
-            Ok((
-                Resolved::Credential {
-                    id,
-                    version,
-                    source,
-                },
-                Body::CredentialUsed {
-                    tenant,
-                    credential: Some(id),
-                    version: Some(version),
-                    service: Some(service.to_string()),
-                    subject: subject_field,
-                    source,
-                    purpose: Purpose::Resolve,
-                },
-            ))
-        }
-        None if env_fallback => Ok((
-            Resolved::Env,
-            Body::CredentialUsed {
-                tenant,
-                credential: None,
-                version: None,
-                service: Some(service.to_string()),
-                subject: subject_field,
-                source: Source::Env,
-                purpose: Purpose::Resolve,
+        Some((id, cred, source)) => Ok((
+            Resolved::Credential {
+                id,
+                cred,
+                version: cred.current,
+                source,
             },
+            used(Some(id), Some(cred.current), source),
         )),
+        None if env_fallback => Ok((Resolved::Env, used(None, None, Source::Env))),
         None => Err(denied(
             tenant,
             None,
             Some(service),
-            subject_field,
+            for_user,
             DenyReason::NotConfigured,
             DomainError::NotConfigured(service.to_string()),
         )),
     }
 }
 
-/// Start a connection test: records the use of the secret that is about to be sent.
-pub fn verify(state: &State, caller: &Caller, id: Id) -> Decision<(u32, Body)> {
+/// The refusal of a release whose secret cannot be opened (a data key or master key
+/// problem), recorded like any other refusal.
+pub fn unopenable(cred: &Credential, id: Id) -> Rejection {
+    denied(
+        cred.tenant,
+        Some(id),
+        Some(&cred.service),
+        None,
+        DenyReason::Unavailable,
+        DomainError::Gone("the secret of this version is unavailable".into()),
+    )
+}
+
+/// Start a connection test: records the use of the secret that is about to be sent. A
+/// template without a connection test sends nothing anywhere, so it is refused before
+/// the `used` event (the log never records a use that did not happen).
+pub fn verify<'s>(
+    state: &'s State,
+    caller: &Caller,
+    id: Id,
+    has_connection_test: bool,
+) -> Decision<(&'s Credential, u32, Body)> {
     let cred = managed(state, caller, id, "verified", Access::Manage)?;
+    if !has_connection_test {
+        return Err(DomainError::Conflict(format!(
+            "the {} template has no connection test",
+            cred.template
+        ))
+        .into());
+    }
     require_status(cred, &[CredStatus::Active])?;
     Ok((
+        cred,
         cred.current,
         Body::CredentialUsed {
             tenant: cred.tenant,
@@ -256,4 +273,29 @@ pub fn verify(state: &State, caller: &Caller, id: Id) -> Decision<(u32, Body)> {
             purpose: Purpose::Verify,
         },
     ))
+}
+
+/// The outcome of a connection test of `version`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyOutcome {
+    pub ok: bool,
+    pub reason: String,
+    pub latency_ms: u64,
+}
+
+/// The record of a connection test's outcome.
+pub fn verified(state: &State, id: Id, version: u32, outcome: VerifyOutcome) -> Decision {
+    let tenant = state
+        .credentials
+        .get(&id)
+        .map(|c| c.tenant)
+        .ok_or(DomainError::NotFound("credential"))?;
+    Ok(vec![Body::CredentialVerified {
+        tenant,
+        credential: id,
+        version,
+        ok: outcome.ok,
+        reason: outcome.reason,
+        latency_ms: outcome.latency_ms,
+    }])
 }

@@ -4,7 +4,9 @@
 use super::*;
 use crate::domain::state::State;
 use crate::event::{Actor, Event, RequestContext, EVENT_FORMAT};
-use crate::event::{Body, DenyReason, Owner, PrincipalKind, Purpose, Role, Sealed, Source};
+use crate::event::{
+    Body, DenyReason, Owner, PrincipalKind, Purpose, RefusalReason, Role, Sealed, Source,
+};
 use crate::id::Id;
 use std::collections::BTreeMap;
 
@@ -13,6 +15,8 @@ struct World {
     tenant: Id,
     other_tenant: Id,
 }
+
+mod authz;
 
 fn caller(w: &World, principal: Id, role: Role, kind: PrincipalKind) -> Caller {
     Caller {
@@ -115,8 +119,43 @@ impl World {
     }
 }
 
-fn source_of(d: Decision<(Resolved, Body)>) -> Result<Resolved, DomainError> {
-    d.map(|(r, _)| r).map_err(|r| r.error)
+/// What a resolve released, without the borrowed credential.
+#[derive(Debug, PartialEq, Eq)]
+enum Got {
+    Credential {
+        id: Id,
+        version: u32,
+        source: Source,
+    },
+    Env,
+}
+
+fn source_of(d: Decision<(Resolved<'_>, Body)>) -> Result<Got, DomainError> {
+    d.map(|(r, _)| match r {
+        Resolved::Credential {
+            id,
+            version,
+            source,
+            ..
+        } => Got::Credential {
+            id,
+            version,
+            source,
+        },
+        Resolved::Env => Got::Env,
+    })
+    .map_err(|r| r.error)
+}
+
+/// A resolve by service for the caller (purpose `Resolve`).
+fn by_service<'s>(
+    w: &'s World,
+    me: &Caller,
+    service: &str,
+    for_user: Option<Id>,
+    env: bool,
+) -> Decision<(Resolved<'s>, Body)> {
+    resolve_service(&w.state, me, service, for_user, Purpose::Resolve, env, 0)
 }
 
 #[test]
@@ -129,8 +168,8 @@ fn resolution_order_is_own_then_granted_then_default_then_env() {
     ]);
     let me = caller(&w, editor, Role::Editor, PrincipalKind::User);
     assert_eq!(
-        source_of(resolve_service(&w.state, &me, "openai", None, true, 0)),
-        Ok(Resolved::Credential {
+        source_of(by_service(&w, &me, "openai", None, true)),
+        Ok(Got::Credential {
             id: id(50),
             version: 1,
             source: Source::TenantDefault
@@ -142,8 +181,8 @@ fn resolution_order_is_own_then_granted_then_default_then_env() {
         principal: editor,
     }]);
     assert_eq!(
-        source_of(resolve_service(&w.state, &me, "openai", None, true, 0)),
-        Ok(Resolved::Credential {
+        source_of(by_service(&w, &me, "openai", None, true)),
+        Ok(Got::Credential {
             id: id(51),
             version: 1,
             source: Source::Granted
@@ -152,38 +191,39 @@ fn resolution_order_is_own_then_granted_then_default_then_env() {
     let own = w.cred(52, Owner::Principal(editor), "openai", false);
     w.when_applied(vec![own]);
     assert_eq!(
-        source_of(resolve_service(&w.state, &me, "openai", None, true, 0)),
-        Ok(Resolved::Credential {
+        source_of(by_service(&w, &me, "openai", None, true)),
+        Ok(Got::Credential {
             id: id(52),
             version: 1,
             source: Source::Own
         })
     );
     assert_eq!(
-        source_of(resolve_service(&w.state, &me, "anthropic", None, true, 0)),
-        Ok(Resolved::Env)
+        source_of(by_service(&w, &me, "anthropic", None, true)),
+        Ok(Got::Env)
     );
     assert_eq!(
-        source_of(resolve_service(&w.state, &me, "anthropic", None, false, 0)),
+        source_of(by_service(&w, &me, "anthropic", None, false)),
         Err(DomainError::NotConfigured("anthropic".into()))
     );
 }
 
 #[test]
-fn resolver_service_resolves_for_user_but_auditor_never_resolves() {
+fn delegated_service_resolves_for_user_but_auditor_never_resolves() {
     let w0 = World::given(vec![]);
-    let w = World::given(vec![w0.cred(60, Owner::Principal(id(5)), "openai", false)]);
+    let w = World::given(vec![
+        w0.cred(60, Owner::Principal(id(5)), "openai", false),
+        Body::DelegationGranted {
+            tenant: w0.tenant,
+            principal: id(3),
+            all_users: true,
+            users: vec![],
+        },
+    ]);
     let svc = caller(&w, id(3), Role::Resolver, PrincipalKind::Service);
     assert_eq!(
-        source_of(resolve_service(
-            &w.state,
-            &svc,
-            "openai",
-            Some(id(5)),
-            false,
-            0
-        )),
-        Ok(Resolved::Credential {
+        source_of(by_service(&w, &svc, "openai", Some(id(5)), false)),
+        Ok(Got::Credential {
             id: id(60),
             version: 1,
             source: Source::Own
@@ -193,14 +233,14 @@ fn resolver_service_resolves_for_user_but_auditor_never_resolves() {
     let rej = resolve_by_id(&w.state, &auditor, id(60), None, Purpose::Resolve, 0).unwrap_err();
     assert!(matches!(rej.error, DomainError::Forbidden(_)));
     assert!(matches!(
-        rej.record.as_deref(),
-        Some(Body::UseDenied {
+        rej.records.as_slice(),
+        [Body::UseDenied {
             reason: DenyReason::Role,
             ..
-        })
+        }]
     ));
     let editor = caller(&w, id(2), Role::Editor, PrincipalKind::User);
-    assert!(resolve_service(&w.state, &editor, "openai", Some(id(5)), false, 0).is_err());
+    assert!(by_service(&w, &editor, "openai", Some(id(5)), false).is_err());
 }
 
 #[test]
@@ -217,11 +257,27 @@ fn other_tenants_credentials_are_not_found_and_the_attempt_is_recorded_for_the_o
     };
     let rej = resolve_by_id(&w.state, &outsider, id(70), None, Purpose::Resolve, 0).unwrap_err();
     assert_eq!(rej.error, DomainError::NotFound("credential"));
+    // Recorded in the caller's tenant as "not found" (like an id that exists nowhere),
+    // and in the owning tenant as a cross-tenant attempt.
     assert!(
-        matches!(rej.record.as_deref(), Some(Body::UseDenied { tenant, reason: DenyReason::OtherTenant, .. }) if *tenant == w.tenant)
+        matches!(
+            rej.records.as_slice(),
+            [Body::AccessDeniedV2 { tenant: mine, reason: RefusalReason::NotFound, .. },
+             Body::UseDenied { tenant: owner, reason: DenyReason::OtherTenant, .. }]
+                if *mine == w.other_tenant && *owner == w.tenant
+        ),
+        "{:?}",
+        rej.records
     );
     let rej = destroy(&w.state, &outsider, id(70)).unwrap_err();
     assert_eq!(rej.error, DomainError::NotFound("credential"));
+    assert_eq!(rej.records.len(), 2);
+    // An id that exists nowhere leaves the same record in the caller's tenant only.
+    let rej = destroy(&w.state, &outsider, id(77)).unwrap_err();
+    assert!(matches!(
+        rej.records.as_slice(),
+        [Body::AccessDeniedV2 { tenant, reason: RefusalReason::NotFound, .. }] if *tenant == w.other_tenant
+    ));
 }
 
 #[test]
@@ -240,11 +296,11 @@ fn editors_cannot_touch_someone_elses_personal_credential() {
     )
     .unwrap_err();
     assert!(matches!(
-        rej.record.as_deref(),
-        Some(Body::AccessDenied {
-            reason: DenyReason::NotGranted,
+        rej.records.as_slice(),
+        [Body::AccessDeniedV2 {
+            reason: RefusalReason::NotGranted,
             ..
-        })
+        }]
     ));
     let owner = caller(&w, id(5), Role::Editor, PrincipalKind::User);
     assert!(rotate(&w.state, &owner, id(80), 2, BTreeMap::new(), sealed(), 5).is_ok());
@@ -304,7 +360,7 @@ fn only_one_default_per_service() {
     let w = World::given(vec![w0.cred(92, Owner::Tenant, "openai", true)]);
     let admin = caller(&w, id(1), Role::Admin, PrincipalKind::User);
     assert!(matches!(
-        check_create(&w.state, &admin, "new", "openai", Owner::Tenant, true),
+        check_create(&w.state, &admin, "new", "openai", Owner::Tenant, true).map_err(|r| r.error),
         Err(DomainError::Conflict(_))
     ));
     assert!(check_create(&w.state, &admin, "new", "anthropic", Owner::Tenant, true).is_ok());
@@ -320,8 +376,8 @@ fn regression_resolve_by_service_released_a_version_deleted_through_kv() {
     ]);
     let me = caller(&w, editor, Role::Editor, PrincipalKind::User);
     assert_eq!(
-        source_of(resolve_service(&w.state, &me, "openai", None, false, 0)),
-        Ok(Resolved::Credential {
+        source_of(by_service(&w, &me, "openai", None, false)),
+        Ok(Got::Credential {
             id: id(94),
             version: 1,
             source: Source::Own
@@ -335,8 +391,8 @@ fn regression_resolve_by_service_released_a_version_deleted_through_kv() {
         versions: vec![1],
     }]);
     assert_eq!(
-        source_of(resolve_service(&w.state, &me, "openai", None, false, 0)),
-        Ok(Resolved::Credential {
+        source_of(by_service(&w, &me, "openai", None, false)),
+        Ok(Got::Credential {
             id: id(93),
             version: 1,
             source: Source::TenantDefault

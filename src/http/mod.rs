@@ -1,0 +1,92 @@
+//! The shared web layer: the state handlers share, the application router, the server
+//! loop, extractors, layers and the JSON error type.
+//!
+//! [`app`] merges the dialects, each a sibling router over [`AppState`]: the JSON API
+//! (`api::router`) and the Vault KV dialect (`api::vault::router`); the web console
+//! (`console::router`, under `/ui`) will be merged here too, never inside another
+//! dialect. [`serve`] runs an app on a listener until a shutdown signal, then records the
+//! pending failed authentications and drains the ledger so nothing acknowledged is lost.
+//! Tests call `app` with `tower::ServiceExt::oneshot`, or `serve` on port 0.
+//!
+//! **Invariant:** no handler logs a request body or an `Authorization` header; the trace
+//! layer records method, path, status and latency only; each internal error is logged
+//! once, by [`layers::log_internal_errors`], never inside a conversion.
+
+pub mod error;
+pub mod extract;
+pub mod layers;
+
+use crate::ledger::Ledger;
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderName;
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+/// The largest request body accepted (secret file fields are at most 64 KiB each).
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub ledger: Arc<Ledger>,
+}
+
+/// The whole application: every dialect's routes, the fallback, and the shared layers.
+pub fn app(state: AppState) -> Router {
+    let mount = state.ledger.config().vault_mount.clone();
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(crate::api::router())
+        .merge(crate::api::vault::router(&mount))
+        // The web console's router (`/ui`) goes here, as a sibling of the two above.
+        .fallback(crate::api::not_found)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(layers::method_not_allowed))
+        .layer(axum::middleware::from_fn(layers::log_internal_errors))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(layers::trace())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// How often counted failed authentications whose window is over are recorded.
+const AUTH_FAILURE_SWEEP: Duration = Duration::from_secs(10);
+
+/// Serves `app` on `listener` until `shutdown` completes, then records the pending
+/// failed authentications and commits what is queued.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    ledger: Arc<Ledger>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let sweeper = {
+        let ledger = ledger.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(AUTH_FAILURE_SWEEP);
+            loop {
+                tick.tick().await;
+                ledger.flush_auth_failures(false);
+            }
+        })
+    };
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    sweeper.abort();
+    let l = ledger.clone();
+    tokio::task::spawn_blocking(move || {
+        l.flush_auth_failures(true);
+        l.shutdown()
+    })
+    .await
+    .ok();
+    served
+}
