@@ -5,7 +5,8 @@
 //! encryption; `domain` the rules (no I/O); `store`, `commit` and `projection` the sled
 //! layout, the group commit and the read models; `ledger` orchestrates a request;
 //! `api` serves it over HTTP; `replay` and `audit` serve forensics and reviewers;
-//! `merkle`, `note`, `proof` and `bundle` prove the log to outsiders.
+//! `merkle`, `note`, `proof` and `bundle` prove the log to outsiders; `witness` runs and
+//! calls C2SP witnesses that cosign its checkpoints.
 
 #![forbid(unsafe_code)]
 
@@ -30,3 +31,4 @@ pub mod store;
 pub mod template;
 pub mod time;
 pub mod verify;
+pub mod witness;
