@@ -26,7 +26,7 @@ use rand::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -189,7 +189,7 @@ pub fn load(dir: &Path) -> Result<Option<WitnessKey>, KeyError> {
 
 /// Reads the witness key in `dir`, or creates one (named `name`, else
 /// [`default_name`]) if there is none. Returns the key and whether it was
-/// created. `dir` is created if missing.
+/// created. `dir` is created (mode 0700) if missing.
 pub fn load_or_create(
     dir: &Path,
     name: Option<&str>,
@@ -209,10 +209,14 @@ pub fn load_or_create(
     let sk = SigningKey::generate(rng);
     let name = name.map_or_else(|| default_name(&sk), str::to_owned);
     let key = WitnessKey::new(&name, sk)?;
-    std::fs::create_dir_all(dir).map_err(|source| KeyError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| KeyError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
     let path = dir.join(KEY_FILE);
     write_private_atomic(&path, key.encode().as_bytes())
         .map_err(|source| KeyError::Io { path, source })?;
