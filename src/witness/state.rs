@@ -10,7 +10,8 @@
 //! - `evidence/<16 hex of SHA-256(origin)>-<size>-<unix seconds>-<16 hex of
 //!   SHA-256(body)>`: the body of an
 //!   `add-checkpoint` request whose log signature verified but which was
-//!   refused as a fork (bad proof, or same size and another root). Kept for
+//!   refused as not extending the cosigned head (a proof that does not
+//!   verify, the same size with another root, a bad empty root). Kept for
 //!   whoever investigates the log; never read by the witness.
 //!
 //! **Invariant:** [`StateStore::save`] returns only once the new state is

@@ -320,3 +320,76 @@ async fn the_router_speaks_the_spec() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// The worked example of `docs/WITNESS.md`, byte for byte: the log
+/// `example.com/log` (key seed `07` × 32) of the leaves `entry 0` …
+/// `entry 6`, the witness `witness.example/w1` (seed `0c` × 32) holding size
+/// 3, cosigning size 7 at 1700000000.
+#[test]
+fn the_documented_worked_example_is_reproduced() {
+    const LOG_VKEY: &str = "example.com/log+702f3c70+AepKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIs";
+    const WITNESS_VKEY: &str =
+        "witness.example/w1+151555cc+BAtROtm0kkAVygkC7QeQRNOsXb7CMG8GlIwQ2o62458t";
+    const REQUEST: &str = "old 3
+V8efTzGuApxdS9MLBzwnyU35NDiytGl+Hh7vW8A5SkE=
+YcoROfaBWEHVuvLQ0tm9nf7pfImN1ve6DAqpQe5sAes=
+WkdmL9ijF9lgSaP59HxV3GfKZgUbqjaD27GbL+CaB7A=
+lK+4osoFHAVFjqOdzRmxvWjn4zUp8QtDnSphWlH2NuI=
+
+example.com/log
+7
+mMl/C6MXXNCLAx3QhLncTmSbZNGijm6mlGRlAxc6tYc=
+
+\u{2014} example.com/log cC88cEqi/xn7XGntXOdUPJHox2cMGyg1CevhKo02qKDz7bGWYN/tI35yqL1Or6ckBnMeKPCrfxLF6AyLUFekHVYhAQI=
+";
+    const RESPONSE: &str = "\u{2014} witness.example/w1 FRVVzAAAAABlU/EAb4rKgEzHSyiib5IUAoc84QiPEmQWpPGkDofeX4zO7vw3yxKs0eqWaoWppFoTc8mu6FUjD6oPRXZvPhWJDaN9AQ==\n";
+
+    let origin = "example.com/log";
+    let sk = SigningKey::from_bytes(&[7; 32]);
+    let mut tree = MemoryTree::new();
+    for i in 0..7 {
+        tree.push(format!("entry {i}").as_bytes());
+    }
+    let note = |n: u64| {
+        let cp = Checkpoint {
+            origin: origin.into(),
+            size: n,
+            root: root(n, &tree).unwrap(),
+            extensions: vec![],
+        };
+        sign_checkpoint(&cp, origin, &sk).unwrap()
+    };
+    assert_eq!(verifier_key(origin, &sk.verifying_key()).unwrap(), LOG_VKEY);
+    let req = AddCheckpoint {
+        old_size: 3,
+        proof: consistency_proof(3, 7, &tree).unwrap(),
+        note: note(7),
+    };
+    assert_eq!(req.encode(), REQUEST);
+    assert_eq!(AddCheckpoint::parse(REQUEST.as_bytes()).unwrap(), req);
+
+    let dir = tempfile::tempdir().unwrap();
+    let key = WitnessKey::new("witness.example/w1", SigningKey::from_bytes(&[0x0c; 32])).unwrap();
+    assert_eq!(key.cosigner().verifier_key(), WITNESS_VKEY);
+    let w = Witness::open(
+        dir.path(),
+        key,
+        vec![LogConfig::from_verifier_key(LOG_VKEY).unwrap()],
+    )
+    .unwrap();
+    let first = AddCheckpoint {
+        old_size: 0,
+        proof: vec![],
+        note: note(3),
+    };
+    w.add_checkpoint(&first, &first.encode(), &|| 1_699_999_000)
+        .unwrap();
+    let lines = w.add_checkpoint(&req, REQUEST, &|| 1_700_000_000).unwrap();
+    assert_eq!(
+        lines
+            .iter()
+            .map(CosignatureLine::to_line)
+            .collect::<String>(),
+        RESPONSE
+    );
+}
