@@ -224,25 +224,21 @@ impl CosignatureLine {
     /// refused with [`NoteError::MalformedNote`].
     pub fn parse(line: &str) -> Result<CosignatureLine, NoteError> {
         let line = SignatureLine::parse(line)?;
-        CosignatureLine::from_signature_line(&line)
-            .map_err(|(_, reason)| NoteError::MalformedNote(reason))
+        CosignatureLine::from_signature_line(&line).map_err(NoteError::MalformedNote)
     }
 
-    /// Reads a parsed signature line as a cosignature/v1. On failure it
-    /// returns the line back with the reason.
-    fn from_signature_line(
-        line: &SignatureLine,
-    ) -> Result<CosignatureLine, (&SignatureLine, &'static str)> {
+    /// Reads a parsed signature line as a cosignature/v1: 72 bytes after the
+    /// key ID, with a timestamp of at most 2^63 − 1. On failure, the reason.
+    pub fn from_signature_line(line: &SignatureLine) -> Result<CosignatureLine, &'static str> {
         if line.signature.len() != SIGNATURE_LEN {
-            return Err((
-                line,
+            return Err(
                 "a cosignature/v1 is 72 bytes after the key id (timestamp and Ed25519 signature)",
-            ));
+            );
         }
         let (ts, sig) = line.signature.split_at(8);
         let timestamp = u64::from_be_bytes(ts.try_into().expect("8 bytes"));
         if timestamp > MAX_TIMESTAMP {
-            return Err((line, "the timestamp exceeds 2^63 - 1"));
+            return Err("the timestamp exceeds 2^63 - 1");
         }
         Ok(CosignatureLine {
             name: line.name.clone(),
@@ -432,10 +428,10 @@ pub fn verify_cosigned(
                 key_id: raw.key_id,
                 signature: raw.sig.clone(),
             };
-            let cosig = CosignatureLine::from_signature_line(&line).map_err(|(l, reason)| {
+            let cosig = CosignatureLine::from_signature_line(&line).map_err(|reason| {
                 CosignatureError::Malformed {
-                    name: l.name.clone(),
-                    key_id: l.key_id,
+                    name: line.name.clone(),
+                    key_id: line.key_id,
                     reason,
                 }
             })?;

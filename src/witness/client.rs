@@ -275,7 +275,7 @@ async fn send(
             // Lines of other types (another length) are not ours to read.
             Ok(lines
                 .iter()
-                .filter_map(|l| CosignatureLine::parse(&l.to_line()).ok())
+                .filter_map(|l| CosignatureLine::from_signature_line(l).ok())
                 .collect())
         }
         409 => {
