@@ -7,6 +7,9 @@
 //! `http` is the shared web layer under which `api` (JSON, and its Vault dialect)
 //! serves it; `replay` and `audit` serve forensics and reviewers;
 //! `merkle`, `note`, `proof` and `bundle` prove the log to outsiders.
+//! `api` serves it over HTTP; `replay` and `audit` serve forensics and reviewers;
+//! `merkle`, `note`, `proof` and `bundle` prove the log to outsiders; `witness` runs and
+//! calls C2SP witnesses that cosign its checkpoints.
 
 #![forbid(unsafe_code)]
 
@@ -32,3 +35,4 @@ pub mod store;
 pub mod template;
 pub mod time;
 pub mod verify;
+pub mod witness;

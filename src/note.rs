@@ -27,6 +27,11 @@
 //! - Notes longer than [`MAX_NOTE_BYTES`] or with more than
 //!   [`MAX_SIGNATURES`] signature lines are refused, both when signing and
 //!   when opening, so everything this module signs it can also open.
+//!
+//! Witness cosignatures (c2sp.org/tlog-cosignature, `cosignature/v1`,
+//! signature type 0x04) live in [`cosignature`]: they are note signature
+//! lines too, but by keys whose IDs use type 0x04, so [`open_note`] with the
+//! log's keys ignores them and [`cosignature::verify_cosigned`] checks them.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -63,8 +68,11 @@ pub enum NoteError {
     /// truncated, so fix the configuration rather than retrying.
     #[error("malformed verifier key: {0}")]
     MalformedVerifierKey(&'static str),
-    /// A verifier key is of a signature type other than Ed25519 (0x01).
-    /// This module cannot use it; configure an Ed25519 key.
+    /// A verifier key is of a signature type other than the one expected:
+    /// Ed25519 (0x01) for a log's key, an Ed25519 cosignature/v1 key (0x04)
+    /// for a witness's key ([`cosignature::CosignerKey`]). This module
+    /// cannot use it; configure a key of the expected type (a witness key
+    /// given where a log key is expected, or the reverse, shows up here).
     #[error("unsupported key type 0x{0:02x}")]
     UnsupportedKeyType(u8),
     /// A verifier key's ID does not match its name and public key. The key
@@ -179,9 +187,15 @@ fn check_key_name(name: &str) -> Result<(), NoteError> {
 
 /// Returns the key ID of an Ed25519 key with the given name.
 pub fn key_id(name: &str, vk: &VerifyingKey) -> u32 {
+    typed_key_id(name, ED25519_TYPE, vk)
+}
+
+/// Returns `SHA-256(name || 0x0A || key_type || key)[:4]` read big-endian:
+/// the key ID of an Ed25519 key used with signature type `key_type`.
+fn typed_key_id(name: &str, key_type: u8, vk: &VerifyingKey) -> u32 {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
-    h.update([b'\n', ED25519_TYPE]);
+    h.update([b'\n', key_type]);
     h.update(vk.as_bytes());
     let digest = h.finalize();
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
@@ -205,6 +219,15 @@ pub fn verifier_key(name: &str, vk: &VerifyingKey) -> Result<String, NoteError> 
 /// It checks the name, that the ID is 8 hex digits, that the key is a valid
 /// Ed25519 key of type 0x01, and that the ID matches the name and key.
 pub fn parse_verifier_key(s: &str) -> Result<(String, u32, VerifyingKey), NoteError> {
+    parse_typed_verifier_key(s, ED25519_TYPE)
+}
+
+/// Parses a verifier key string whose key is an Ed25519 key of signature
+/// type `key_type` (0x01 for note signatures, 0x04 for cosignatures).
+fn parse_typed_verifier_key(
+    s: &str,
+    key_type: u8,
+) -> Result<(String, u32, VerifyingKey), NoteError> {
     // A name has no '+', but the base64 part may, so split at the first two.
     let mut parts = s.splitn(3, '+');
     let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
@@ -224,11 +247,11 @@ pub fn parse_verifier_key(s: &str) -> Result<(String, u32, VerifyingKey), NoteEr
     let raw = B64
         .decode(key_b64)
         .map_err(|_| NoteError::MalformedVerifierKey("key is not valid base64"))?;
-    let Some((&key_type, key)) = raw.split_first() else {
+    let Some((&found_type, key)) = raw.split_first() else {
         return Err(NoteError::MalformedVerifierKey("key is empty"));
     };
-    if key_type != ED25519_TYPE {
-        return Err(NoteError::UnsupportedKeyType(key_type));
+    if found_type != key_type {
+        return Err(NoteError::UnsupportedKeyType(found_type));
     }
     let key: [u8; 32] = key
         .try_into()
@@ -237,7 +260,7 @@ pub fn parse_verifier_key(s: &str) -> Result<(String, u32, VerifyingKey), NoteEr
     if vk.is_weak() {
         return Err(NoteError::InvalidPublicKey);
     }
-    let computed = key_id(name, &vk);
+    let computed = typed_key_id(name, key_type, &vk);
     if computed != claimed {
         return Err(NoteError::KeyIdMismatch { claimed, computed });
     }
@@ -380,34 +403,110 @@ fn split_note(note: &str) -> Result<(&str, Vec<SigLine<'_>>), NoteError> {
                 max: MAX_SIGNATURES,
             });
         }
-        let Some(rest) = raw.strip_prefix(SIG_PREFIX) else {
-            return Err(NoteError::MalformedNote(
-                "line after the blank line is not a signature",
-            ));
-        };
-        let Some((name, b64)) = rest.split_once(' ') else {
-            return Err(NoteError::MalformedNote("signature line has no signature"));
-        };
-        if !is_valid_key_name(name) {
-            return Err(NoteError::MalformedNote(
-                "signature line has an invalid key name",
-            ));
-        }
-        let decoded = B64
-            .decode(b64)
-            .map_err(|_| NoteError::MalformedNote("signature is not valid base64"))?;
-        if decoded.len() < 5 {
-            return Err(NoteError::MalformedNote("signature is too short"));
-        }
-        let (id, sig) = decoded.split_at(4);
-        lines.push(SigLine {
-            raw,
-            name,
-            key_id: u32::from_be_bytes([id[0], id[1], id[2], id[3]]),
-            sig: sig.to_vec(),
-        });
+        lines.push(parse_sig_line(raw)?);
     }
     Ok((text, lines))
+}
+
+/// Parses one signature line (without its newline), checking its format only.
+fn parse_sig_line(raw: &str) -> Result<SigLine<'_>, NoteError> {
+    let Some(rest) = raw.strip_prefix(SIG_PREFIX) else {
+        return Err(NoteError::MalformedNote(
+            "line after the blank line is not a signature",
+        ));
+    };
+    let Some((name, b64)) = rest.split_once(' ') else {
+        return Err(NoteError::MalformedNote("signature line has no signature"));
+    };
+    if !is_valid_key_name(name) {
+        return Err(NoteError::MalformedNote(
+            "signature line has an invalid key name",
+        ));
+    }
+    let decoded = B64
+        .decode(b64)
+        .map_err(|_| NoteError::MalformedNote("signature is not valid base64"))?;
+    if decoded.len() < 5 {
+        return Err(NoteError::MalformedNote("signature is too short"));
+    }
+    let (id, sig) = decoded.split_at(4);
+    Ok(SigLine {
+        raw,
+        name,
+        key_id: u32::from_be_bytes([id[0], id[1], id[2], id[3]]),
+        sig: sig.to_vec(),
+    })
+}
+
+/// One signature line of a note, parsed for format but not verified: the key
+/// name, the key ID and the signature bytes that follow the ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureLine {
+    /// The key name.
+    pub name: String,
+    /// The key ID (the first four bytes of the decoded signature, big-endian).
+    pub key_id: u32,
+    /// The signature bytes after the key ID; their meaning depends on the
+    /// key's signature type (64 bytes for Ed25519, 72 for a cosignature/v1).
+    pub signature: Vec<u8>,
+}
+
+impl SignatureLine {
+    /// Parses one signature line, with or without its final newline.
+    ///
+    /// The line must be `— <key name> <base64(key id || signature)>` with a
+    /// valid key name, canonical base64 and at least one signature byte.
+    pub fn parse(line: &str) -> Result<SignatureLine, NoteError> {
+        let raw = line.strip_suffix('\n').unwrap_or(line);
+        if raw.contains('\n') || has_forbidden_control(raw) {
+            return Err(NoteError::MalformedNote(
+                "signature line contains a control character",
+            ));
+        }
+        parse_sig_line(raw).map(|l| l.to_owned_line())
+    }
+
+    /// Returns the line, `— <name> <base64(key id || signature)>\n`.
+    pub fn to_line(&self) -> String {
+        let mut raw = Vec::with_capacity(4 + self.signature.len());
+        raw.extend_from_slice(&self.key_id.to_be_bytes());
+        raw.extend_from_slice(&self.signature);
+        format!("{SIG_PREFIX}{} {}\n", self.name, B64.encode(raw))
+    }
+}
+
+impl SigLine<'_> {
+    fn to_owned_line(&self) -> SignatureLine {
+        SignatureLine {
+            name: self.name.to_owned(),
+            key_id: self.key_id,
+            signature: self.sig.clone(),
+        }
+    }
+}
+
+/// A signed note split into its text and its signature lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedNote {
+    /// The note text, ending in a newline (without the blank line).
+    pub text: String,
+    /// Every signature line, in note order, none of them verified.
+    pub signatures: Vec<SignatureLine>,
+}
+
+/// Splits a signed note into its text and signature lines and checks the
+/// format (the same checks [`open_note`] makes before verifying anything),
+/// without verifying any signature.
+///
+/// Use it to read a note that carries signatures of several kinds, such as
+/// a checkpoint with the log's signature and witness cosignatures; verify
+/// with [`open_note`] and [`cosignature::verify_cosigned`].
+pub fn parse_note(note: &str) -> Result<ParsedNote, NoteError> {
+    let (text, lines) = split_note(note)?;
+    Ok(ParsedNote {
+        text: text.to_owned(),
+        signatures: lines.iter().map(SigLine::to_owned_line).collect(),
+    })
 }
 
 /// Opens a signed note: checks its format, verifies the signatures of the
@@ -641,6 +740,8 @@ pub fn verify_checkpoint_with(
     }
     Ok(cp)
 }
+
+pub mod cosignature;
 
 #[cfg(test)]
 mod tests;

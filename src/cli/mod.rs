@@ -32,6 +32,7 @@ mod output;
 mod replay;
 mod serve;
 mod session;
+mod witness;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -88,6 +89,9 @@ pub enum Command {
     Materialize(exec::MaterializeArgs),
     /// Import .env files into credentials of the matching templates.
     ImportEnv(import::ImportArgs),
+    /// A C2SP tlog-witness for credledger (or any) checkpoints: serve, key.
+    #[command(subcommand)]
+    Witness(witness::WitnessCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -115,6 +119,7 @@ pub fn main() -> ExitCode {
         Command::ImportEnv(a) => (import::run(a), 1),
         Command::Export(args) => (bundle::export(args), 2),
         Command::VerifyBundle(args) => (bundle::verify(args), 2),
+        Command::Witness(cmd) => (witness::run(cmd), 2),
     };
     match result {
         Ok(code) => code,
