@@ -82,7 +82,7 @@ pub fn signature(
 }
 
 /// The parts of an `Authorization: AWS4-HMAC-SHA256 …` header.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Authorization {
     pub access_key_id: String,
     pub date: String,
