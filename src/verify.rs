@@ -5,7 +5,8 @@
 //! bearer token, a header, Basic authentication, a query parameter or a form body;
 //! passes when the status is expected), `tcp` (passes when the connection is accepted),
 //! `aws_sts` (a SigV4-signed STS `GetCallerIdentity`), `gcp_token` (a service-account
-//! JWT exchanged for an access token), `sql` (a PostgreSQL login and `SELECT 1`) and
+//! JWT exchanged for an access token), `sql` (a PostgreSQL or MySQL login and
+//! `SELECT 1`) and
 //! `ssh` (an SSH login; the host key's fingerprint is reported and may be pinned).
 //! `{{field}}` placeholders are filled from the public and secret values.
 //!

@@ -1,7 +1,7 @@
 //! Connection tests against local servers the tests start, never the network: a fake
 //! AWS STS that verifies SigV4 signatures independently (`probes/sigv4.rs`), a Google
-//! token endpoint that verifies RS256 assertions, a real PostgreSQL from Debian's
-//! package (`pg/`), an in-process SSH server, and stand-ins for the HTTP services of the
+//! token endpoint that verifies RS256 assertions, a real PostgreSQL and a real MariaDB
+//! from Debian's packages (`pg/`, `mysql/`), an in-process SSH server, and stand-ins for the HTTP services of the
 //! new templates. Each case checks that no secret reaches the outcome, its `Debug` or
 //! any log line (every test runs under a TRACE-level capture that also takes the `log`
 //! records of the client libraries).
@@ -10,6 +10,9 @@
 mod aws;
 #[path = "probes/gcp.rs"]
 mod gcp;
+#[path = "probes/mariadb.rs"]
+mod mariadb;
+mod mysql;
 mod pg;
 #[path = "probes/services.rs"]
 mod services;

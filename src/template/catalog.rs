@@ -63,6 +63,7 @@ pub(super) const BUILTIN: &[(&str, &str)] = &[
         "langsmith",
         include_str!("../../schemas/templates/langsmith.json"),
     ),
+    ("mysql", include_str!("../../schemas/templates/mysql.json")),
     (
         "openai",
         include_str!("../../schemas/templates/openai.json"),

@@ -11,9 +11,9 @@
 
 use super::http::{parse_url, send_and_read};
 use super::outcome::{known_code, Failure};
-use super::values::Values;
+use super::values::{field_name, Values};
 use super::{timed, VerifyOutcome};
-use crate::template::{segments, GcpTokenProbe, Segment, GCP_DEFAULT_SCOPE};
+use crate::template::{GcpTokenProbe, GCP_DEFAULT_SCOPE};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -98,19 +98,6 @@ pub(super) async fn run(
         }
     })
     .await
-}
-
-/// The name of the field behind a parameter, for messages: its first placeholder.
-fn field_name(template: &str, fallback: &str) -> String {
-    segments(template)
-        .ok()
-        .and_then(|s| {
-            s.into_iter().find_map(|seg| match seg {
-                Segment::Field(f) => Some(f.to_string()),
-                Segment::Literal(_) => None,
-            })
-        })
-        .unwrap_or_else(|| fallback.to_string())
 }
 
 /// The token request, signed as of `now`, and whether it goes over TLS.

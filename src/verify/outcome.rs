@@ -100,7 +100,7 @@ pub(super) enum Failure {
     #[error("request signing failed")]
     Signing,
     /// A connection string's engine is not supported by the `sql` probe.
-    #[error("cannot verify: {0} connection strings are not supported (PostgreSQL only)")]
+    #[error("cannot verify: {0} connection strings are not supported (PostgreSQL and MySQL only)")]
     UnsupportedEngine(&'static str),
     /// The database server rejected the login or the query, by SQLSTATE class.
     #[error("{what} (SQLSTATE {code})")]

@@ -10,9 +10,9 @@
 
 use super::outcome::Failure;
 use super::tcp::connect;
-use super::values::Values;
+use super::values::{field_name, Values};
 use super::{timed, VerifyOutcome};
-use crate::template::{segments, Segment, SshProbe};
+use crate::template::SshProbe;
 use russh::client::{self, Handle};
 use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::Disconnect;
@@ -69,19 +69,6 @@ pub(super) fn normalize_fingerprint(s: &str) -> Option<String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
     valid.then(|| format!("SHA256:{b64}"))
-}
-
-/// The field behind a parameter, for messages.
-fn field_name(template: &str, fallback: &str) -> String {
-    segments(template)
-        .ok()
-        .and_then(|s| {
-            s.into_iter().find_map(|seg| match seg {
-                Segment::Field(f) => Some(f.to_string()),
-                Segment::Literal(_) => None,
-            })
-        })
-        .unwrap_or_else(|| fallback.to_string())
 }
 
 pub(super) async fn run(p: &SshProbe, values: &Values<'_>, timeout_ms: u64) -> VerifyOutcome {

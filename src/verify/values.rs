@@ -74,3 +74,17 @@ impl<'a> Values<'a> {
         }
     }
 }
+
+/// The field behind a probe parameter, for messages: its first placeholder's name, or
+/// `fallback` when it has none.
+pub(super) fn field_name(template: &str, fallback: &str) -> String {
+    segments(template)
+        .ok()
+        .and_then(|s| {
+            s.into_iter().find_map(|seg| match seg {
+                Segment::Field(f) => Some(f.to_string()),
+                Segment::Literal(_) => None,
+            })
+        })
+        .unwrap_or_else(|| fallback.to_string())
+}

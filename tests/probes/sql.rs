@@ -1,7 +1,8 @@
 //! The `postgres` and `db_dsn` templates against a real PostgreSQL (Debian's package,
 //! started by `pg/`): a right password passes over TCP and the Unix socket, by parts and
 //! by connection string; a wrong one fails with the server's SQLSTATE (never its
-//! message); TLS modes; an unreachable server times out; MySQL strings are refused.
+//! message); TLS modes; an unreachable server times out; strings of other engines are
+//! refused before anything is sent.
 
 use super::pg::{Pg, DATABASE, PASSWORD, ROLE};
 use super::{builtin, check, custom_template, expect, silent_server};
@@ -119,12 +120,16 @@ async fn connection_strings_that_cannot_be_tested_and_unreachable_servers() {
     let secret = "SeKrEt-dsn-77b1";
     let cases = [
         (
-            format!("mysql://app:{secret}@db.example/app"),
-            "cannot verify: MySQL/MariaDB connection strings are not supported (PostgreSQL only)",
+            format!("sqlserver://app:{secret}@db.example/app"),
+            "cannot verify: SQL Server connection strings are not supported (PostgreSQL and MySQL only)",
         ),
         (
             format!("redis://:{secret}@cache.example"),
-            "dsn is not a PostgreSQL connection string",
+            "dsn is not a PostgreSQL or MySQL connection string",
+        ),
+        (
+            format!("mysql://app:{secret}@db.example/app?ssl-mode=SOMETIMES"),
+            "dsn is not a MySQL URL with a known ssl-mode",
         ),
         (
             format!("postgres://app:{secret}@db.example/app?sslmode=sometimes"),

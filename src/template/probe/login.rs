@@ -9,14 +9,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SqlEngine {
+    /// PostgreSQL (default port 5432).
     #[default]
     Postgres,
+    /// MySQL or MariaDB (default port 3306).
+    Mysql,
 }
 
 /// A connection test by database login: connect, authenticate, run `SELECT 1`. The
 /// target is either a whole connection string (`dsn`: a `postgres://`/`postgresql://`
-/// URL or a `key=value` string) or its parts (`host`, `port`, `database`, `username`,
-/// `password`, `sslmode`), never both.
+/// URL or a `key=value` string; a `mysql://`/`mariadb://` URL) or its parts (`engine`,
+/// `host`, `port`, `database`, `username`, `password`, `sslmode`), never both.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqlProbe {
@@ -28,7 +31,8 @@ pub struct SqlProbe {
     /// The engine of a target given by parts; PostgreSQL when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<SqlEngine>,
-    /// A host name, an address, or (PostgreSQL) a Unix socket directory starting with `/`.
+    /// A host name or an address; a path starting with `/` is a Unix socket (for
+    /// PostgreSQL its directory, for MySQL the socket file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// The port; the engine's default when absent or empty.
@@ -41,8 +45,9 @@ pub struct SqlProbe {
     /// The password; must name a secret field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
-    /// libpq's `sslmode` (`disable`, `allow`, `prefer`, `require`, `verify-ca`,
-    /// `verify-full`); `prefer` when absent or empty.
+    /// The TLS mode: libpq's `sslmode` (`disable`, `allow`, `prefer`, `require`,
+    /// `verify-ca`, `verify-full`) or MySQL's `ssl-mode` (`DISABLED`, `PREFERRED`,
+    /// `REQUIRED`, `VERIFY_CA`, `VERIFY_IDENTITY`); `prefer` when absent or empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sslmode: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

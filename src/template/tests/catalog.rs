@@ -54,6 +54,7 @@ fn required_templates_exist_with_fixed_fields() {
         "prometheus",
         "grafana",
         "langsmith",
+        "mysql",
     ] {
         c.get(name).unwrap();
     }
@@ -158,7 +159,10 @@ fn every_builtin_names_its_category_and_serializes_it() {
     assert_eq!(by(Category::Cloud), set(&["aws", "azure", "gcp", "vultr"]));
     assert_eq!(by(Category::Ai), set(&["anthropic", "langsmith", "openai"]));
     assert_eq!(by(Category::Containers), set(&["docker", "kubernetes"]));
-    assert_eq!(by(Category::Databases), set(&["db_dsn", "postgres"]));
+    assert_eq!(
+        by(Category::Databases),
+        set(&["db_dsn", "mysql", "postgres"])
+    );
     assert_eq!(by(Category::Monitoring), set(&["grafana", "prometheus"]));
     assert_eq!(Category::ALL.len(), 7);
     for c in Category::ALL {
@@ -207,6 +211,7 @@ fn connection_tests_of_the_builtins() {
     assert_eq!(kinds("gcp"), ["gcp_token"]);
     assert_eq!(kinds("db_dsn"), ["sql"]);
     assert_eq!(kinds("postgres"), ["sql"]);
+    assert_eq!(kinds("mysql"), ["sql"]);
     assert_eq!(kinds("ssh"), ["ssh", "ssh"]);
     assert_eq!(kinds("hyperv"), ["tcp"]);
     for name in ["vmware", "docker", "prometheus", "grafana", "langsmith"] {

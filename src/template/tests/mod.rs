@@ -178,5 +178,9 @@ fn minimal_inputs() -> Vec<(&'static str, Value)> {
             json!({"url": "https://grafana.example", "token": SECRET}),
         ),
         ("langsmith", json!({"api_key": SECRET})),
+        (
+            "mysql",
+            json!({"host": "db.example", "username": "app", "password": SECRET}),
+        ),
     ]
 }
