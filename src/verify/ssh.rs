@@ -71,39 +71,64 @@ pub(super) fn normalize_fingerprint(s: &str) -> Option<String> {
     valid.then(|| format!("SHA256:{b64}"))
 }
 
+/// What a login needs: host, port, user, the pinned fingerprint and the credential.
+struct Prepared {
+    host: String,
+    port: u16,
+    username: String,
+    pinned: Option<String>,
+    login: Login,
+}
+
+/// Fills the probe's parameters and reads the key: every failure here is before
+/// anything is sent.
+fn prepare(p: &SshProbe, values: &Values<'_>) -> Result<Prepared, Failure> {
+    let host = values.render(&p.host)?.trim().to_string();
+    let port = values.port(p.port.as_deref(), 22)?;
+    let username = values.render(&p.username)?.trim().to_string();
+    let pinned = match values.render_optional(p.host_key_fingerprint.as_deref())? {
+        None => None,
+        Some(f) => Some(normalize_fingerprint(&f).ok_or(Failure::InvalidValue {
+            field: field_name(
+                p.host_key_fingerprint.as_deref().unwrap_or_default(),
+                "host_key_fingerprint",
+            ),
+            expected: "a SHA256 fingerprint (SHA256:…)",
+        })?),
+    };
+    let login = match (&p.password, &p.private_key) {
+        (Some(password), _) => Login::Password(values.render(password)?),
+        (None, Some(key)) => {
+            let pem = values.render(key)?;
+            let passphrase = values.render_optional(p.passphrase.as_deref())?;
+            let passphrase = passphrase.as_ref().map(|s| s.as_str());
+            let decoded = russh::keys::decode_secret_key(&pem, passphrase).map_err(|_| {
+                Failure::InvalidValue {
+                    field: field_name(key, "private_key"),
+                    expected: "a private key (or the passphrase is wrong)",
+                }
+            })?;
+            Login::Key(Arc::new(decoded))
+        }
+        (None, None) => return Err(Failure::BadDefinition),
+    };
+    Ok(Prepared {
+        host,
+        port,
+        username,
+        pinned,
+        login,
+    })
+}
+
 pub(super) async fn run(p: &SshProbe, values: &Values<'_>, timeout_ms: u64) -> VerifyOutcome {
-    let prepared = (|| {
-        let host = values.render(&p.host)?.trim().to_string();
-        let port = values.port(p.port.as_deref(), 22)?;
-        let username = values.render(&p.username)?.trim().to_string();
-        let pinned = match values.render_optional(p.host_key_fingerprint.as_deref())? {
-            None => None,
-            Some(f) => Some(normalize_fingerprint(&f).ok_or(Failure::InvalidValue {
-                field: field_name(
-                    p.host_key_fingerprint.as_deref().unwrap_or_default(),
-                    "host_key_fingerprint",
-                ),
-                expected: "a SHA256 fingerprint (SHA256:…)",
-            })?),
-        };
-        let login = match (&p.password, &p.private_key) {
-            (Some(password), _) => Login::Password(values.render(password)?),
-            (None, Some(key)) => {
-                let pem = values.render(key)?;
-                let passphrase = values.render_optional(p.passphrase.as_deref())?;
-                let key =
-                    russh::keys::decode_secret_key(&pem, passphrase.as_ref().map(|s| s.as_str()))
-                        .map_err(|_| Failure::InvalidValue {
-                        field: field_name(key, "private_key"),
-                        expected: "a private key (or the passphrase is wrong)",
-                    })?;
-                Login::Key(Arc::new(key))
-            }
-            (None, None) => return Err(Failure::BadDefinition),
-        };
-        Ok((host, port, username, pinned, login))
-    })();
-    let (host, port, username, pinned, login) = match prepared {
+    let Prepared {
+        host,
+        port,
+        username,
+        pinned,
+        login,
+    } = match prepare(p, values) {
         Ok(p) => p,
         Err(f) => return VerifyOutcome::failed(f, 0),
     };
@@ -120,20 +145,17 @@ pub(super) async fn run(p: &SshProbe, values: &Values<'_>, timeout_ms: u64) -> V
         });
         let handshake = client::connect_stream(config, stream, handler).await;
         let fingerprint = seen.lock().ok().and_then(|s| s.clone());
-        let mut handle = match (handshake, fingerprint) {
+        let (mut handle, host_key) = match (handshake, fingerprint) {
             (Ok(h), Some((fp, true))) => (h, fp),
             (_, Some((fp, false))) => return Err(Failure::HostKeyMismatch(fp)),
             (Ok(_), None) | (Err(_), _) => return Err(Failure::SshHandshake),
         };
-        let accepted = authenticate(&mut handle.0, &username, login).await;
-        let _ = handle
-            .0
-            .disconnect(Disconnect::ByApplication, "", "en")
-            .await;
-        match accepted {
-            Ok(true) => Ok(format!("SSH login ok (host key {})", handle.1)),
-            Ok(false) => Err(Failure::SshRejected(handle.1)),
-            Err(f) => Err(f),
+        let accepted = authenticate(&mut handle, &username, login).await;
+        let _ = handle.disconnect(Disconnect::ByApplication, "", "en").await;
+        if accepted? {
+            Ok(format!("SSH login ok (host key {host_key})"))
+        } else {
+            Err(Failure::SshRejected(host_key))
         }
     })
     .await
