@@ -137,6 +137,38 @@ async fn ssh_password_and_key_logins_with_host_key_pinning() {
     .await;
     expect(&out, false, &rejected);
 
+    // An encrypted key: the passphrase opens it; a wrong or missing one fails before
+    // anything is sent.
+    let phrase = "SeKrEt-passphrase-0d";
+    let encrypted = client
+        .encrypt(&mut rand010::rng(), phrase)
+        .unwrap()
+        .to_openssh(LineEnding::LF)
+        .unwrap()
+        .to_string();
+    let secrets = [PASSWORD, pem.as_str(), encrypted.as_str(), phrase];
+    let out = check(
+        builtin("ssh"),
+        login(json!({"username": "key-user", "private_key": encrypted, "passphrase": phrase})),
+        &secrets,
+    )
+    .await;
+    expect(&out, true, &ok);
+    for wrong in [json!({"passphrase": "SeKrEt-not-it"}), json!({})] {
+        let mut input = login(json!({"username": "key-user", "private_key": encrypted}));
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(wrong.as_object().unwrap().clone());
+        let out = check(builtin("ssh"), input, &secrets).await;
+        expect(
+            &out,
+            false,
+            "private_key is not a private key (or the passphrase is wrong)",
+        );
+        assert_eq!(out.latency_ms, 0);
+    }
+
     // Pinned: the right fingerprint (as ssh-keygen -l prints it) passes.
     let pasted = format!("256 {fp} root@server (ED25519)");
     let out = check(
