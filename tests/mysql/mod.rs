@@ -3,7 +3,9 @@
 //! Unix socket in that directory, a user with a password and its own database; killed
 //! and removed on drop.
 //!
-//! Use it from a test binary with `mod mysql;` and `let db = mysql::Mysql::start();`.
+//! Use it from a test binary with `mod mysql;` and `let db = mysql::Mysql::start();`
+//! ([`Mysql::start_tls`] also serves TLS with a self-signed certificate made by
+//! `openssl`, and makes the user require it).
 //! When the tests run as root, the server runs as the `mysql` user (`--user=mysql`),
 //! and the directory is handed to it.
 //!
@@ -67,6 +69,16 @@ impl Mysql {
     ///
     /// If MariaDB is not installed, or a step fails (with its output).
     pub fn start() -> Mysql {
+        Mysql::start_with(false)
+    }
+
+    /// Like [`Mysql::start`], with a self-signed certificate; the user must connect
+    /// over TLS (`REQUIRE SSL`).
+    pub fn start_tls() -> Mysql {
+        Mysql::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Mysql {
         for program in [SERVER, INSTALL, CLIENT] {
             assert!(
                 Path::new(program).exists(),
@@ -84,10 +96,19 @@ impl Mysql {
                 .unwrap();
         }
         let data = dir.path().join("data");
+        // Each server its own temporary directory: bootstraps running side by side in
+        // the shared /tmp removed each other's temporary tables.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        if root {
+            std::os::unix::fs::chown(&tmp, Some(id("-u", "mysql")), Some(id("-g", "mysql")))
+                .unwrap();
+        }
         let mut install = Command::new(INSTALL);
         install
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
             .args(["--skip-name-resolve", "--innodb-buffer-pool-size=16M"]);
         if root {
@@ -95,6 +116,33 @@ impl Mysql {
         }
         check("mariadb-install-db", install.output().unwrap());
 
+        let mut ssl = Vec::new();
+        if tls {
+            let (cert, key) = (dir.path().join("server.crt"), dir.path().join("server.key"));
+            check(
+                "openssl",
+                Command::new("openssl")
+                    .args([
+                        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    ])
+                    .args(["-subj", "/CN=localhost"])
+                    .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+                    .arg("-keyout")
+                    .arg(&key)
+                    .arg("-out")
+                    .arg(&cert)
+                    .output()
+                    .expect("openssl"),
+            );
+            if root {
+                for f in [&cert, &key] {
+                    std::os::unix::fs::chown(f, Some(id("-u", "mysql")), Some(id("-g", "mysql")))
+                        .unwrap();
+                }
+            }
+            ssl.push(format!("--ssl-cert={}", cert.display()));
+            ssl.push(format!("--ssl-key={}", key.display()));
+        }
         let mut last_log = String::new();
         for _ in 0..5 {
             let port = free_port();
@@ -102,6 +150,7 @@ impl Mysql {
             server
                 .arg("--no-defaults")
                 .arg(format!("--datadir={}", data.display()))
+                .arg(format!("--tmpdir={}", tmp.display()))
                 .arg(format!(
                     "--socket={}",
                     dir.path().join("mysqld.sock").display()
@@ -124,6 +173,7 @@ impl Mysql {
                     "--innodb-buffer-pool-size=16M",
                     "--innodb-flush-log-at-trx-commit=0",
                 ])
+                .args(&ssl)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
@@ -153,6 +203,9 @@ impl Mysql {
                          CREATE DATABASE {DATABASE}; \
                          GRANT ALL ON {DATABASE}.* TO '{USER}'@'%';"
                     ));
+                    if tls {
+                        db.root_sql(&format!("ALTER USER '{USER}'@'%' REQUIRE SSL;"));
+                    }
                     return db;
                 }
                 None => {

@@ -3,7 +3,9 @@
 //! in that directory, a login role with a password and its own database; stopped and
 //! removed on drop.
 //!
-//! Use it from a test binary with `mod pg;` and `let pg = pg::Pg::start();`. Password
+//! Use it from a test binary with `mod pg;` and `let pg = pg::Pg::start();`
+//! ([`Pg::start_tls`] also serves TLS with a self-signed certificate for `localhost` and
+//! 127.0.0.1, made by `openssl`, which the package depends on). Password
 //! authentication (SCRAM) applies to TCP and the socket alike, so a wrong password is
 //! refused either way. When the tests run as root, the server's commands run as the
 //! `postgres` user (PostgreSQL refuses root), and the directory is handed to it.
@@ -97,6 +99,16 @@ impl Pg {
     ///
     /// If PostgreSQL is not installed, or a step fails (with its output).
     pub fn start() -> Pg {
+        Pg::start_with(false)
+    }
+
+    /// Like [`Pg::start`], with `ssl=on`, a self-signed certificate and connections
+    /// logged (the log says whether each used TLS).
+    pub fn start_tls() -> Pg {
+        Pg::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Pg {
         let bin = find_bin();
         let as_postgres = rustix::process::geteuid().is_root();
         let dir = tempfile::Builder::new()
@@ -130,6 +142,35 @@ impl Pg {
                 .output()
                 .unwrap(),
         );
+        let ssl = if tls {
+            let (cert, key) = (pg.path("server.crt"), pg.path("server.key"));
+            check(
+                "openssl",
+                Command::new("openssl")
+                    .args([
+                        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    ])
+                    .args(["-subj", "/CN=localhost"])
+                    .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+                    .arg("-keyout")
+                    .arg(&key)
+                    .arg("-out")
+                    .arg(&cert)
+                    .output()
+                    .expect("openssl (Debian's ssl-cert, a dependency of postgresql, brings it)"),
+            );
+            std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .unwrap();
+            pg.chown(&cert);
+            pg.chown(&key);
+            format!(
+                "-c ssl=on -c ssl_cert_file={} -c ssl_key_file={} -c log_connections=on",
+                cert.display(),
+                key.display()
+            )
+        } else {
+            "-c ssl=off".to_string()
+        };
         let mut last = None;
         for _ in 0..5 {
             let port = free_port();
@@ -141,7 +182,7 @@ impl Pg {
                 .arg(pg.path("server.log"))
                 .arg("-o")
                 .arg(format!(
-                    "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c ssl=off",
+                    "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off {ssl}",
                     pg.socket_dir().display()
                 ))
                 .output()

@@ -103,3 +103,20 @@ async fn mysql_servers_that_do_not_answer_or_refuse() {
     .await;
     expect(&out, false, "dns failure");
 }
+
+#[tokio::test]
+async fn mysql_over_tls_with_a_self_signed_certificate() {
+    let db = tokio::task::spawn_blocking(Mysql::start_tls).await.unwrap();
+    let secrets = [PASSWORD];
+    let login = |host: &str, mode: &str| json!({"host": host, "port": db.port.to_string(), "database": DATABASE, "username": USER, "password": PASSWORD, "ssl_mode": mode});
+    // The user requires TLS: a plain login is refused, an encrypted one passes.
+    let out = check(builtin("mysql"), login("127.0.0.1", "DISABLED"), &secrets).await;
+    expect(&out, false, "access denied (SQLSTATE 28000)");
+    let out = check(builtin("mysql"), login("127.0.0.1", "REQUIRED"), &secrets).await;
+    expect(&out, true, "MySQL login ok (SELECT 1)");
+    // Checked against the public roots: a self-signed certificate fails.
+    for mode in ["VERIFY_CA", "VERIFY_IDENTITY"] {
+        let out = check(builtin("mysql"), login("127.0.0.1", mode), &secrets).await;
+        expect(&out, false, "tls error");
+    }
+}

@@ -162,3 +162,28 @@ async fn connection_strings_that_cannot_be_tested_and_unreachable_servers() {
     let out = check(builtin("db_dsn"), json!({"dsn": dsn}), &[secret]).await;
     expect(&out, false, "connection refused");
 }
+
+#[tokio::test]
+async fn postgresql_over_tls_with_a_self_signed_certificate() {
+    let pg = tokio::task::spawn_blocking(Pg::start_tls).await.unwrap();
+    let secrets = [PASSWORD];
+    let login = |host: &str, sslmode: &str| json!({"host": host, "port": pg.port.to_string(), "database": DATABASE, "username": ROLE, "password": PASSWORD, "sslmode": sslmode});
+    // Encrypted without checking the certificate, as libpq does.
+    for mode in ["require", "prefer"] {
+        let out = check(builtin("postgres"), login("127.0.0.1", mode), &secrets).await;
+        expect(&out, true, "PostgreSQL login ok (SELECT 1)");
+    }
+    let log = pg.log();
+    assert_eq!(
+        log.matches("SSL enabled").count(),
+        2,
+        "both logins used TLS: {log}"
+    );
+    // Checked against the public roots: a self-signed certificate fails.
+    for host in ["127.0.0.1", "localhost"] {
+        let out = check(builtin("postgres"), login(host, "verify-full"), &secrets).await;
+        expect(&out, false, "tls error");
+    }
+    let out = check(builtin("postgres"), login("127.0.0.1", "disable"), &secrets).await;
+    expect(&out, true, "PostgreSQL login ok (SELECT 1)");
+}

@@ -181,6 +181,14 @@ fn classify(e: Error) -> Failure {
             what: describe(s.code),
             code: sqlstate(&s.state),
         },
+        // The TLS layer reports a failed handshake as an I/O error around rustls's.
+        Error::Io(IoError::Io(io))
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()) =>
+        {
+            Failure::Tls
+        }
         Error::Io(IoError::Io(io)) if io.kind() == io::ErrorKind::ConnectionRefused => {
             Failure::Refused
         }
