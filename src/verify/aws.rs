@@ -8,7 +8,7 @@
 
 use super::http::{parse_url, send_and_read, sensitive_value};
 use super::outcome::{known_code, Failure};
-use super::values::Values;
+use super::values::{field_name, Values};
 use super::{timed, VerifyOutcome};
 use crate::template::AwsStsProbe;
 use aws_credential_types::Credentials;
@@ -103,7 +103,7 @@ pub(super) fn signed_request(
     let region = region.trim();
     if !is_region(region) {
         return Err(Failure::InvalidValue {
-            field: "region".into(),
+            field: field_name(&p.region, "region"),
             expected: "a region code",
         });
     }

@@ -102,7 +102,7 @@ fn target(p: &SqlProbe, values: &Values<'_>) -> Result<Target, Failure> {
     let tls = match values.render_optional(p.sslmode.as_deref())? {
         None => None,
         Some(m) => ssl_mode(&m).map_err(|_| Failure::InvalidValue {
-            field: "sslmode".into(),
+            field: field_name(p.sslmode.as_deref().unwrap_or_default(), "sslmode"),
             expected: "a MySQL ssl-mode",
         })?,
     };

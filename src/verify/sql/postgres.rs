@@ -115,7 +115,7 @@ fn config(p: &SqlProbe, values: &Values<'_>) -> Result<(Config, TlsMode), Failur
         Some(m) => {
             sslmode(m.trim())
                 .ok_or(Failure::InvalidValue {
-                    field: "sslmode".into(),
+                    field: field_name(p.sslmode.as_deref().unwrap_or_default(), "sslmode"),
                     expected: "a libpq sslmode",
                 })?
                 .1
