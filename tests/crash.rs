@@ -129,7 +129,7 @@ fn sigkilled_appender_loses_no_acknowledged_append() {
                 .sum::<usize>()
         });
         assert_eq!(
-            ledger.store().keyring_entries().unwrap().len(),
+            ledger.store().keyring().unwrap().len(),
             live,
             "round {round}: key ring and log disagree"
         );

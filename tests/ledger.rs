@@ -242,7 +242,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
         (
             log_len(l),
             projection::dump(l.store().proj()).unwrap(),
-            l.store().keyring_entries().unwrap().len(),
+            util::keyring_entries(l.store()).unwrap().len(),
             l.commit_stats().events,
         )
     };
@@ -417,7 +417,7 @@ async fn master_key_rotation_keeps_every_secret_readable_and_discards_the_old_ke
                 (*v, value.clone())
             );
         }
-        let entries = ledger.store().keyring_entries().unwrap();
+        let entries = util::keyring_entries(ledger.store()).unwrap();
         assert_eq!(entries.len(), expected.len());
         assert!(entries.iter().all(|(_, _, k)| k.master_key_id == 2));
         ledger.shutdown();
@@ -515,9 +515,7 @@ async fn destroy_crypto_shreds_secret_and_data_key_while_replay_verify_passes() 
     // What an attacker with an old copy of the disk would have: the key file and the
     // wrapped data keys as they are now (sled keeps stale copies in its segments).
     let old_masters = keys::read_master_keys(dir.path()).unwrap().unwrap();
-    let stale: Vec<_> = ledger
-        .store()
-        .keyring_entries()
+    let stale: Vec<_> = util::keyring_entries(ledger.store())
         .unwrap()
         .into_iter()
         .filter(|(c, _, _)| *c == id)
@@ -547,9 +545,7 @@ async fn destroy_crypto_shreds_secret_and_data_key_while_replay_verify_passes() 
     assert!(ledger.destroy(&ctx(), &admin, id).await.unwrap());
 
     assert!(
-        ledger
-            .store()
-            .keyring_entries()
+        util::keyring_entries(ledger.store())
             .unwrap()
             .iter()
             .all(|(c, _, _)| *c != id),
@@ -960,9 +956,7 @@ mod model {
                 c.versions.keys().copied().collect::<Vec<_>>(),
                 "{when}: live versions of {id}"
             );
-            let keyring: Vec<u32> = ledger
-                .store()
-                .keyring_entries()
+            let keyring: Vec<u32> = util::keyring_entries(ledger.store())
                 .unwrap()
                 .into_iter()
                 .filter(|(k, _, _)| *k == id)
@@ -1019,9 +1013,17 @@ async fn regression_bootstrap_open_panicked_inside_an_async_runtime() {
 fn regression_reopen_right_after_close_failed_to_acquire_the_sled_lock() {
     let dir = tempfile::tempdir().unwrap();
     for i in 0..1000u64 {
-        let store = credledger::store::Store::open(dir.path())
+        let store = credledger::store::sled::SledBackend::open(dir.path())
             .unwrap_or_else(|e| panic!("reopen {i}: {e}"));
-        store.write_durable(&[], &[(i, vec![0u8; 64])]).unwrap();
+        let record = vec![0u8; 64];
+        credledger::store::LogStore::append_durable(
+            &store,
+            credledger::store::Append {
+                keyring: &[],
+                records: &[(i, record.as_slice())],
+            },
+        )
+        .unwrap();
     }
 }
 
@@ -1032,7 +1034,8 @@ fn regression_reopen_right_after_close_failed_to_acquire_the_sled_lock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_orphan_data_key_left_by_a_crash_broke_master_key_rotation() {
     use credledger::secret::{SecretFields, SecretString};
-    use credledger::store::{KeyOp, Store};
+    use credledger::store::sled::SledBackend;
+    use credledger::store::{Append, KeyOp, KeyRef, LogStore};
     let dir = tempfile::tempdir().unwrap();
     let (tenant, real) = {
         let Open { ledger, admin } = open(dir.path());
@@ -1060,16 +1063,18 @@ async fn regression_orphan_data_key_left_by_a_crash_broke_master_key_rotation() 
         &mut rand::rngs::OsRng,
     )
     .unwrap();
-    Store::open(dir.path())
+    SledBackend::open(dir.path())
         .unwrap()
-        .write_durable(
-            &[KeyOp::Put {
-                credential: orphan,
-                version: 1,
-                key: wrapped,
+        .append_durable(Append {
+            keyring: &[KeyOp::Put {
+                key: KeyRef {
+                    credential: orphan,
+                    version: 1,
+                },
+                wrapped: credledger::codec::encode(&wrapped).unwrap(),
             }],
-            &[],
-        )
+            records: &[],
+        })
         .unwrap();
 
     let Open { ledger, admin } = open(dir.path());
@@ -1083,7 +1088,7 @@ async fn regression_orphan_data_key_left_by_a_crash_broke_master_key_rotation() 
     );
     assert!(ledger.destroy(&ctx(), &admin, real).await.unwrap());
     assert!(
-        ledger.store().keyring_entries().unwrap().is_empty(),
+        util::keyring_entries(ledger.store()).unwrap().is_empty(),
         "the orphan data key protects nothing that was logged and must not linger"
     );
 }

@@ -7,7 +7,7 @@ mod util;
 use credledger::event::{Body, Event, SignedEvent};
 use credledger::ledger::RequestCtx;
 use credledger::replay::{self, Failure, Problem};
-use credledger::store::Store;
+use credledger::store::sled::SledBackend;
 use ed25519_dalek::SigningKey;
 use std::path::Path;
 use std::process::Command;
@@ -64,8 +64,10 @@ fn build(dir: &Path) -> Vec<Vec<u8>> {
         }
         ledger.shutdown();
     });
-    let store = Store::open(dir).unwrap();
-    let records: Vec<Vec<u8>> = store.records(0).map(|r| r.unwrap().1.to_vec()).collect();
+    let store = SledBackend::open(dir).unwrap();
+    let records: Vec<Vec<u8>> = credledger::store::records(&store, 0)
+        .map(|r| r.unwrap().1)
+        .collect();
     assert!(records.len() >= 25, "{} events", records.len());
     let report = verify_records(&records);
     assert!(report.ok(), "{:?}", report.failure);
@@ -88,7 +90,7 @@ fn verify_records(records: &[Vec<u8>]) -> replay::Report {
 }
 
 fn verify_dir(dir: &Path) -> replay::Report {
-    let store = Store::open(dir).unwrap();
+    let store = SledBackend::open(dir).unwrap();
     util::verify_store(&store)
 }
 
@@ -98,8 +100,8 @@ fn signed(record: &[u8]) -> SignedEvent {
 
 /// Alters the log of the closed ledger in `dir` through sled.
 fn tamper(dir: &Path, f: impl FnOnce(&sled::Tree)) {
-    let store = Store::open(dir).unwrap();
-    f(store.log_tree());
+    let store = SledBackend::open(dir).unwrap();
+    f(store.raw_log());
     store.sync().unwrap();
 }
 

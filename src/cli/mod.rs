@@ -23,6 +23,7 @@ mod config;
 mod cred;
 mod debug;
 mod error;
+mod evidence;
 mod exec;
 mod fields;
 mod forensics;

@@ -2,6 +2,7 @@
 
 use crate::commit::CommitError;
 use crate::domain::DomainError;
+use crate::integrity::Incomplete;
 use crate::keys::KeyError;
 use crate::secret::SecretError;
 use crate::store::StoreError;
@@ -32,6 +33,10 @@ pub enum LedgerError {
     /// A key file problem (at start-up or during a key rotation): 500.
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// The stored log ends before the head record or a signed checkpoint, or is not the
+    /// log they name: refuse to start (500 if it ever reached a request).
+    #[error(transparent)]
+    Incomplete(#[from] Incomplete),
     /// The stored log is inconsistent at `seq`: refuse to serve; run `replay verify`.
     #[error("the log is inconsistent at event {seq}: {detail} (run `credledger replay verify`)")]
     Integrity { seq: u64, detail: String },

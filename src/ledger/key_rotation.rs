@@ -1,12 +1,12 @@
 //! Master-key and signing-key rotation.
 
+use super::pipeline::KeyOp;
 use super::{wait, Ledger, LedgerError, RequestCtx, Staged};
 use crate::domain::{Caller, DomainError};
 use crate::event::{rotation_message, Actor, Body};
 use crate::id::Id;
 use crate::keys::{self};
 use crate::secret::{self, Binding, MasterKeys};
-use crate::store::KeyOp;
 use ed25519_dalek::Signer;
 use rand::rngs::OsRng;
 
@@ -32,6 +32,7 @@ impl Ledger {
             let new_key = keys::generate_master_key(old_id + 1);
             let both = MasterKeys::new(w.masters.iter().cloned().chain([new_key.clone()]));
             keys::write_master_keys(&dir, &both)?;
+            super::keycheck::record_master(&*self.store, &new_key)?;
             let mut ops = Vec::new();
             let mut entries: Vec<_> = w.keyring.iter().map(|(k, v)| (*k, v.clone())).collect();
             entries.sort_by_key(|(k, _)| *k);
@@ -87,8 +88,17 @@ impl Ledger {
         // can go.
         let only_new = MasterKeys::new(w.masters.iter().filter(|k| k.id >= new_id).cloned());
         if w.keyring.values().all(|k| k.master_key_id >= new_id) {
+            let discarded: Vec<u32> = w
+                .masters
+                .ids()
+                .into_iter()
+                .filter(|i| *i < new_id)
+                .collect();
             keys::write_master_keys(&dir, &only_new)?;
             w.masters = only_new;
+            for id in discarded {
+                super::keycheck::forget_master(&*self.store, id)?;
+            }
         }
         Ok(new_id)
     }
