@@ -13,6 +13,19 @@ use credledger::store::head;
 use credledger::store::sled::SledBackend;
 use credledger::store::Backend;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The private copies open now, so that an early exit (a closed stdout pipe ends a
+/// command with `process::exit`, which runs no destructor) can still remove them.
+static COPIES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes every private copy still open (before an early `process::exit`).
+pub fn remove_copies() {
+    let copies = std::mem::take(&mut *COPIES.lock().unwrap_or_else(|p| p.into_inner()));
+    for c in copies {
+        let _ = std::fs::remove_dir_all(c);
+    }
+}
 
 /// Checks that the log of `store` reaches the head record of data directory `dir` and
 /// the latest signed checkpoint (see `integrity::check_length`).
@@ -36,6 +49,16 @@ pub struct Evidence {
     _copy: tempfile::TempDir,
 }
 
+impl Drop for Evidence {
+    fn drop(&mut self) {
+        let path = self._copy.path();
+        COPIES
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|c| c != path);
+    }
+}
+
 impl Evidence {
     /// Copies the store of `dir` and opens the copy, saying so on stderr unless `json`
     /// (machine-readable output stays alone even when a caller merges the streams).
@@ -57,6 +80,10 @@ impl Evidence {
             dir.display()
             );
         }
+        COPIES
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(copy.path().to_path_buf());
         Ok(Evidence {
             store,
             dir: dir.to_path_buf(),
