@@ -352,6 +352,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
     // is recorded (and nothing else is).
     let after_version = snapshot(&ledger);
     assert_eq!(after_version.0, before.0 + 1);
+    let whole_store = util::store_dump(ledger.store());
 
     let err = ledger
         .create_principal(
@@ -377,6 +378,109 @@ async fn bad_input_is_refused_and_writes_nothing() {
         after, after_version,
         "refused input changed the log, projections or key ring"
     );
+    assert!(
+        util::store_dump(ledger.store()) == whole_store,
+        "refused input changed the store (log, key ring, projections, checkpoints or metadata)"
+    );
+}
+
+/// Values over the 128 KiB record limit are refused before anything is staged, with an
+/// error naming the fields (422 over HTTP), and the store is left exactly as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_values_are_refused_naming_the_fields_and_write_nothing() {
+    use tower::ServiceExt;
+    let dir = tempfile::tempdir().unwrap();
+    let Open { ledger, admin } = open(dir.path());
+    ledger
+        .create_credential(&ctx(), &admin, api_key_input("small", "sk-small"))
+        .await
+        .unwrap();
+    let before = util::store_dump(ledger.store());
+    // Each field may hold 64 KiB (the template's limit); three of them make an event
+    // over the record limit.
+    let part = "x".repeat(60_000);
+    let mut fields = serde_json::Map::new();
+    for i in 0..3 {
+        fields.insert(format!("blob_{i}"), part.clone().into());
+    }
+    let big = CreateInput {
+        name: "big".into(),
+        template: "custom".into(),
+        fields: fields.clone(),
+        ..Default::default()
+    };
+    let err = ledger
+        .create_credential(&ctx(), &admin, big)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, LedgerError::Domain(DomainError::Invalid { field: Some(f), .. }) if f == "fields"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("131072 bytes"), "{err}");
+    assert!(
+        util::store_dump(ledger.store()) == before,
+        "an oversized creation changed the store"
+    );
+    let custom = ledger
+        .create_credential(
+            &ctx(),
+            &admin,
+            CreateInput {
+                name: "custom".into(),
+                template: "custom".into(),
+                fields: [("blob_0".to_string(), serde_json::Value::from("small"))]
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let before = util::store_dump(ledger.store());
+    let err = ledger
+        .rotate(&ctx(), &admin, custom, fields.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, LedgerError::Domain(DomainError::Invalid { .. })),
+        "{err:?}"
+    );
+    assert!(
+        util::store_dump(ledger.store()) == before,
+        "an oversized value changed the store"
+    );
+    // The in-memory state did not move either: the next event continues the chain.
+    ledger
+        .create_credential(&ctx(), &admin, api_key_input("after", "sk-after"))
+        .await
+        .unwrap();
+    assert!(verify_store(ledger.store()).ok());
+
+    let token = ledger
+        .issue_token(&ctx(), &admin, admin.principal, None)
+        .await
+        .unwrap();
+    let app = credledger::api::router(credledger::api::AppState {
+        ledger: std::sync::Arc::new(ledger),
+    });
+    let body = serde_json::json!({"name": "big-http", "template": "custom", "fields": fields});
+    let resp = app
+        .oneshot(
+            axum::http::Request::post("/v1/credentials")
+                .header("authorization", format!("Bearer {}", token.token.expose()))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["error"]["field"], "fields", "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
