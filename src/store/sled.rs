@@ -386,8 +386,8 @@ fn from_sled(e: ::sled::Error) -> StoreError {
             }
         }
         ::sled::Error::Corruption { .. } => StoreError::Corrupt {
-            what: "sled",
-            detail: e.to_string(),
+            what: "the sled store",
+            detail: "sled found damaged data in its data or snapshot files".into(),
         },
         other => StoreError::backend(other),
     }
