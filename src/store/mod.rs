@@ -27,6 +27,7 @@
 //! `ledger::open` recovers, `projection` owns [`ProjectionStore`], `proof` owns
 //! [`CheckpointStore`]; `api`, `domain`, `event` and the client CLI never touch a store.
 
+mod copy;
 pub mod head;
 pub mod sled;
 

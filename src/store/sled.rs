@@ -118,7 +118,7 @@ impl SledBackend {
     /// and the temporary directory (deleted when dropped).
     pub fn open_private_copy(dir: &Path) -> Result<(SledBackend, tempfile::TempDir), StoreError> {
         let src = dir.join("ledger");
-        ensure_unlocked(&src.join("db"))?;
+        super::copy::ensure_unlocked(&src.join("db"))?;
         let tmp = tempfile::Builder::new()
             .prefix("credledger-copy-")
             .tempdir()
@@ -126,10 +126,10 @@ impl SledBackend {
                 path: std::env::temp_dir(),
                 source,
             })?;
-        copy_tree(&src, &tmp.path().join("ledger"))?;
+        super::copy::copy_tree(&src, &tmp.path().join("ledger"))?;
         let head = dir.join(super::head::FILE_NAME);
         if head.exists() {
-            copy_file(&head, &tmp.path().join(super::head::FILE_NAME))?;
+            super::copy::copy_file(&head, &tmp.path().join(super::head::FILE_NAME))?;
         }
         let backend = SledBackend::open(tmp.path())?;
         Ok((backend, tmp))
@@ -260,58 +260,6 @@ fn existing_segment_size(path: &Path) -> Result<Option<usize>, StoreError> {
             detail: format!("{} does not name a valid segment size", conf.display()),
         }),
     }
-}
-
-/// Fails with [`StoreError::Locked`] if another process holds the lock on `db`.
-fn ensure_unlocked(db: &Path) -> Result<(), StoreError> {
-    let f = match File::open(db) {
-        Ok(f) => f,
-        Err(source) => {
-            return Err(StoreError::Io {
-                path: db.to_path_buf(),
-                source,
-            })
-        }
-    };
-    match f.try_lock() {
-        Ok(()) => Ok(()),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
-            path: db.to_path_buf(),
-        }),
-        Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Io {
-            path: db.to_path_buf(),
-            source,
-        }),
-    }
-}
-
-fn copy_file(from: &Path, to: &Path) -> Result<(), StoreError> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::copy(from, to)
-        .and_then(|_| std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600)))
-        .map_err(|source| StoreError::Io {
-            path: from.to_path_buf(),
-            source,
-        })
-}
-
-fn copy_tree(from: &Path, to: &Path) -> Result<(), StoreError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| StoreError::Io { path, source }
-    };
-    std::fs::create_dir_all(to).map_err(io(to))?;
-    for entry in std::fs::read_dir(from).map_err(io(from))? {
-        let entry = entry.map_err(io(from))?;
-        let ty = entry.file_type().map_err(io(&entry.path()))?;
-        let target = to.join(entry.file_name());
-        if ty.is_dir() {
-            copy_tree(&entry.path(), &target)?;
-        } else if ty.is_file() {
-            copy_file(&entry.path(), &target)?;
-        }
-    }
-    Ok(())
 }
 
 /// `fsync` of a file or directory by path.
