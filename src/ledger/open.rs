@@ -19,21 +19,20 @@ use crate::integrity::{self, Incomplete, HEAD_MARKER};
 use crate::keys::KeyError;
 use crate::projection;
 use crate::store::head::{self, Head, HeadFile};
-use crate::store::sled::SledBackend;
-use crate::store::Backend;
+use crate::store::{self, Backend};
 use crate::template::Catalog;
 use std::sync::{Arc, Mutex};
 
 impl Ledger {
-    /// Opens the ledger in `config.data_dir` on its embedded sled store, bootstrapping an
-    /// empty one.
+    /// Opens the ledger in `config.data_dir` on the embedded default store, bootstrapping
+    /// an empty one.
     pub fn open(config: Config) -> Result<(Ledger, Option<Bootstrap>), LedgerError> {
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir).map_err(|source| KeyError::Io {
             path: dir.clone(),
             source,
         })?;
-        let store: Arc<dyn Backend> = Arc::new(SledBackend::open(dir)?);
+        let store = store::open_default(dir)?;
         Self::open_with_backend(config, store)
     }
 
@@ -61,6 +60,12 @@ impl Ledger {
             );
         }
         keycheck::record(&*store, &keys.to_record)?;
+        if recorded.is_none() && !fresh {
+            tracing::warn!(
+                events = folded.next_seq,
+                "this ledger predates its head record; recording DATA/head now (from here on a shortened log is refused)"
+            );
+        }
         if !head_required {
             store.put_meta_durable(HEAD_MARKER, Some(b"v1"))?;
         }

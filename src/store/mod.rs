@@ -154,7 +154,10 @@ pub trait LogStore: Send + Sync {
     /// tail. The ledger compares it with its own head record and its checkpoints.
     fn next_seq(&self) -> Result<Seq, StoreError>;
 
-    /// The record at `seq`, or `None` past the end.
+    /// The record at `seq`, or `None` if there is none.
+    ///
+    /// MUST return the bytes exactly as appended; a value that cannot be read back MUST
+    /// be an error, never a silently different record.
     fn read(&self, seq: Seq) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Up to `limit` records from `from` on, ascending, each with its position.
@@ -176,6 +179,8 @@ pub trait LogStore: Send + Sync {
     fn append_durable(&self, append: Append<'_>) -> Result<(), StoreError>;
 
     /// Every key-ring entry: `(key, encoded WrappedKey)`, in key order.
+    ///
+    /// MUST reflect every durable `append_durable` (a deleted key MUST NOT come back).
     fn keyring(&self) -> Result<Vec<(KeyRef, Vec<u8>)>, StoreError>;
 
     /// A metadata value (key check values, format markers), if set.
@@ -200,6 +205,9 @@ pub trait ProjectionStore: Send + Sync {
     fn scan(&self, prefix: &[u8], from: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError>;
 
     /// The number of log records the projections reflect (0 when empty).
+    ///
+    /// MUST be the watermark of the last [`ProjectionStore::apply`] that took effect,
+    /// together with exactly its changes.
     fn watermark(&self) -> Result<Seq, StoreError>;
 
     /// Applies every change (`None` deletes) and sets the watermark, atomically.
@@ -214,6 +222,8 @@ pub trait ProjectionStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Removes every projection entry and resets the watermark to 0 (before a rebuild).
+    ///
+    /// MUST NOT touch the log, the key ring, the metadata or the checkpoints.
     fn clear(&self) -> Result<(), StoreError>;
 }
 
@@ -222,10 +232,13 @@ pub trait CheckpointStore: Send + Sync {
     /// The note issued for tree size `size`, if any.
     fn checkpoint(&self, size: Seq) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// Every issued note, by ascending size.
+    /// Every issued note, by ascending size. Notes are never changed or deleted.
     fn checkpoints(&self) -> Result<Vec<(Seq, Vec<u8>)>, StoreError>;
 
     /// The issued note with the largest size, if any.
+    ///
+    /// The ledger refuses a log shorter than this size, so it MUST come from the same
+    /// durable state as the log (never a cache that may lag behind it).
     fn latest_checkpoint(&self) -> Result<Option<(Seq, Vec<u8>)>, StoreError>;
 
     /// Stores `note` for `size` unless one is stored already, and returns the stored one.
@@ -238,6 +251,12 @@ pub trait CheckpointStore: Send + Sync {
 /// A whole backend: the three stores of one ledger.
 pub trait Backend: LogStore + ProjectionStore + CheckpointStore + 'static {}
 impl<T: LogStore + ProjectionStore + CheckpointStore + 'static> Backend for T {}
+
+/// Opens the embedded default backend (sled) of data directory `dir`, taking its writer
+/// lock. Callers that choose a backend from configuration construct it themselves.
+pub fn open_default(dir: &std::path::Path) -> Result<std::sync::Arc<dyn Backend>, StoreError> {
+    Ok(std::sync::Arc::new(sled::SledBackend::open(dir)?))
+}
 
 impl dyn Backend + '_ {
     /// The backend's projection store.
