@@ -193,8 +193,7 @@ impl Server {
             .recv_timeout(Duration::from_secs(30))
             .expect("the server logs its address");
         let token = std::fs::read_to_string(&token_file)
-            .or_else(|_| std::fs::read_to_string(dir.join("../admin.token")))
-            .unwrap_or_default()
+            .expect("the bootstrap token file")
             .trim()
             .to_string();
         Server {
