@@ -39,7 +39,7 @@ pub use error::TemplateError;
 pub(crate) use probe::{segments, Segment};
 pub use probe::{AuthPlacement, HttpMethod, HttpProbe, Probe, TcpProbe, VerifySpec};
 pub use spec::{Condition, EnvMode, FieldSpec, FieldType, Template};
-pub use validate::Validated;
+pub use validate::{check_kv_data, Validated, MAX_KV_KEYS, MAX_KV_KEY_BYTES};
 
 /// The longest accepted value of one field, in bytes (after JSON compaction for json
 /// fields).

@@ -3,8 +3,17 @@
 //! `Reads` query, and shapes Vault's answer. A read answer carries `Cache-Control:
 //! no-store`.
 
-use super::{envelope, json_body, VaultAuth, VaultError};
+use super::parse::{
+    format_duration, parse_bool, query_param, weak_bool, weak_duration_seconds, weak_int,
+    weak_int_list,
+};
+use super::{envelope, json_body, Envelope, VaultAuth, VaultError};
 use crate::audit::rfc3339;
+use crate::secret::json as typed;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+use zeroize::Zeroizing;
 
 use crate::domain::{Caller, DomainError};
 use crate::event::Purpose;
@@ -28,14 +37,6 @@ fn ok(ctx: &Ctx, data: Value) -> Reply {
 
 fn no_content() -> Reply {
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// The value of `name` in a query string.
-fn query_param(query: &Option<String>, name: &str) -> Option<String> {
-    query.as_deref()?.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == name).then(|| v.to_string())
-    })
 }
 
 /// A KV path as a credential name (a trailing `/` is a directory, for lists only).
@@ -94,17 +95,47 @@ async fn versions_and_kv(
     Ok(st.ledger.reads().kv_versions(caller, id).await?)
 }
 
+/// `?version=N` as Vault parses it: an integer; 0 or less (or none) is the current one.
 fn parse_version(query: &Option<String>) -> Result<Option<u32>, VaultError> {
-    match query_param(query, "version") {
+    match query_param(query.as_deref(), "version") {
         None => Ok(None),
-        Some(v) => match v.parse::<u32>() {
-            Ok(0) => Ok(None),
-            Ok(n) => Ok(Some(n)),
-            Err(_) => Err(VaultError::bad_request(
-                "version must be a non-negative integer",
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => match weak_int(&Value::String(v)) {
+            Some(n) if n <= 0 => Ok(None),
+            Some(n) => Ok(Some(u32::try_from(n).unwrap_or(u32::MAX))),
+            None => Err(VaultError::bad_request(
+                "error converting input for field \"version\": not an integer",
             )),
         },
     }
+}
+
+/// The data of a read: typed values as their raw JSON text (numbers keep their bytes),
+/// strings as JSON strings. Zeroized after the answer is serialized.
+fn data_text(fields: &crate::secret::SecretFields) -> Result<Zeroizing<String>, VaultError> {
+    let mut out = Zeroizing::new(String::from("{"));
+    for (i, (k, v)) in fields.0.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(k).unwrap_or_default());
+        out.push(':');
+        if v.is_json() {
+            out.push_str(v.expose());
+        } else {
+            out.push_str(&Zeroizing::new(
+                serde_json::to_string(v.expose()).unwrap_or_default(),
+            ));
+        }
+    }
+    out.push('}');
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct ReadData<'a> {
+    data: &'a RawValue,
+    metadata: Value,
 }
 
 /// `/v1/{mount}/data/{path}`: GET reads, POST/PUT writes, PATCH merges, DELETE soft-deletes
@@ -160,13 +191,24 @@ async fn read(
                 .find(|x| x.version == v)
                 .map(|x| version_metadata(x, &kv))
                 .unwrap_or(Value::Null);
-            let data: Map<String, Value> = res
-                .fields
-                .0
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.expose().to_string())))
-                .collect();
-            let resp = ok(ctx, json!({"data": data, "metadata": meta}))?;
+            let text = data_text(&res.fields)?;
+            drop(res);
+            let raw: &RawValue = serde_json::from_str(&text)
+                .map_err(|_| VaultError::bad_request("the stored data is not valid JSON"))?;
+            let body = Envelope::new(
+                ctx.0.request_id.as_deref(),
+                "kv",
+                ReadData {
+                    data: raw,
+                    metadata: meta,
+                },
+            );
+            let bytes = Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
+            let resp = (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                bytes.to_vec(),
+            )
+                .into_response();
             Ok(NoStore(resp).into_response())
         }
         Err(LedgerError::Domain(DomainError::Gone(_))) => {
@@ -205,23 +247,7 @@ async fn write(
     body: &[u8],
     patch: bool,
 ) -> Reply {
-    let mut req = json_body(body)?;
-    let data = match req.remove("data") {
-        Some(Value::Object(m)) => m,
-        None | Some(Value::Null) => return Err(VaultError::bad_request("no data provided")),
-        Some(_) => return Err(VaultError::bad_request("data must be a JSON object")),
-    };
-    let cas =
-        match req.remove("options") {
-            None | Some(Value::Null) => None,
-            Some(Value::Object(o)) => match o.get("cas") {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(
-                    || VaultError::bad_request("cas must be a non-negative integer"),
-                )?),
-            },
-            Some(_) => return Err(VaultError::bad_request("options must be a JSON object")),
-        };
+    let (data, cas) = write_body(body)?;
     let (id, version) = st
         .ledger
         .kv_write(&ctx.0, caller, path, KvWrite { data, cas, patch })
@@ -235,21 +261,75 @@ async fn write(
     ok(ctx, meta)
 }
 
-/// The `versions` array of a delete, undelete or destroy body.
+/// The body of a write or patch: `{"data":{...},"options":{"cas":N}}`. The data keeps
+/// each value's JSON text (typed values); `cas` is parsed as Vault does (a string or
+/// number; any integer, a negative one never matching).
+fn write_body(body: &[u8]) -> Result<(crate::secret::SecretFields, Option<i64>), VaultError> {
+    let invalid_json = |e: serde_json::Error| {
+        VaultError::bad_request(format!(
+            "failed to parse JSON input: {}",
+            crate::http::error::sanitize_parser_message(&e.to_string())
+        ))
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(VaultError::bad_request("no data provided"));
+    }
+    let text = std::str::from_utf8(body)
+        .map_err(|_| VaultError::bad_request("failed to parse JSON input: not UTF-8"))?;
+    let top: BTreeMap<String, Box<RawValue>> = match text.trim_start().as_bytes().first() {
+        Some(b'{') => serde_json::from_str(text).map_err(invalid_json)?,
+        _ => {
+            serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(invalid_json)?;
+            return Err(VaultError::bad_request(
+                "the request body must be a JSON object",
+            ));
+        }
+    };
+    let raw_data = match top.get("data").map(|r| r.get().trim()) {
+        None | Some("null") => return Err(VaultError::bad_request("no data provided")),
+        Some(d) if d.starts_with('{') => d,
+        Some(_) => return Err(VaultError::bad_request("data must be a JSON object")),
+    };
+    let members: BTreeMap<String, Box<RawValue>> =
+        serde_json::from_str(raw_data).map_err(invalid_json)?;
+    let data = typed::fields(&members)
+        .map_err(|_| VaultError::bad_request("data holds a value that is not valid JSON"))?;
+    let cas = match top.get("options") {
+        None => None,
+        Some(raw) => match serde_json::from_str::<Value>(raw.get()).map_err(invalid_json)? {
+            Value::Null => None,
+            Value::Object(o) => match o.get("cas") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(weak_int(v).ok_or_else(|| {
+                    VaultError::bad_request("error parsing check-and-set parameter")
+                })?),
+            },
+            _ => return Err(VaultError::bad_request("options must be a JSON object")),
+        },
+    };
+    Ok((data, cas))
+}
+
+/// The `versions` of a delete, undelete or destroy body: integers or integer strings
+/// (`{"versions":["1"]}` from the `vault` CLI), or a comma-separated string. Versions
+/// that cannot exist (0, negative) are ignored, like versions that do not.
 fn versions_body(body: &[u8]) -> Result<Vec<u32>, VaultError> {
     let req = json_body(body)?;
-    let versions: Vec<u32> = match req.get("versions") {
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
-            .collect::<Option<_>>()
-            .ok_or_else(|| VaultError::bad_request("versions must be non-negative integers"))?,
-        _ => vec![],
+    let versions: Vec<i64> = match req.get("versions") {
+        None => vec![],
+        Some(v) => weak_int_list(v).ok_or_else(|| {
+            VaultError::bad_request(
+                "error converting input for field \"versions\": expected integers",
+            )
+        })?,
     };
     if versions.is_empty() {
         return Err(VaultError::bad_request("no version number provided"));
     }
-    Ok(versions)
+    Ok(versions
+        .into_iter()
+        .filter_map(|v| u32::try_from(v).ok().filter(|v| *v > 0))
+        .collect())
 }
 
 #[derive(Clone, Copy)]
@@ -329,9 +409,21 @@ pub async fn destroy_versions(
     version_op(st, ctx, method, caller, path, body, VersionOp::Destroy).await
 }
 
-fn is_list(method: &Method, query: &Option<String>) -> bool {
-    method.as_str() == "LIST"
-        || (method == Method::GET && query_param(query, "list").as_deref() == Some("true"))
+/// `LIST`, or `GET` with `?list=` that Go's `strconv.ParseBool` reads as true (hvac's
+/// `client.list()` sends `True`, node-vault `1`); a value it cannot parse is a 400.
+fn is_list(method: &Method, query: &Option<String>) -> Result<bool, VaultError> {
+    if method.as_str() == "LIST" {
+        return Ok(true);
+    }
+    if method != Method::GET {
+        return Ok(false);
+    }
+    match query_param(query.as_deref(), "list") {
+        None => Ok(false),
+        Some(v) if v.is_empty() => Ok(false),
+        Some(v) => parse_bool(&v)
+            .ok_or_else(|| VaultError::bad_request("error parsing list parameter: not a boolean")),
+    }
 }
 
 /// `LIST /v1/{mount}/metadata/` (or `GET ?list=true`): the top-level keys.
@@ -342,7 +434,7 @@ pub async fn metadata_root(
     RawQuery(query): RawQuery,
     ctx: Ctx,
 ) -> Reply {
-    if !is_list(&method, &query) {
+    if !is_list(&method, &query)? {
         return Err(VaultError::unsupported());
     }
     list(&st, &ctx, &caller, "").await
@@ -359,7 +451,7 @@ pub async fn metadata(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Reply {
-    if is_list(&method, &query) {
+    if is_list(&method, &query)? {
         let prefix = path.trim_start_matches('/');
         let prefix = if prefix.is_empty() || prefix.ends_with('/') {
             prefix.to_string()
@@ -397,8 +489,7 @@ pub async fn metadata(
 fn u32_field(req: &Map<String, Value>, name: &str) -> Result<Option<u32>, VaultError> {
     match req.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
+        Some(v) => weak_int(v)
             .and_then(|n| u32::try_from(n).ok())
             .map(Some)
             .ok_or_else(|| {
@@ -410,16 +501,24 @@ fn u32_field(req: &Map<String, Value>, name: &str) -> Result<Option<u32>, VaultE
 fn bool_field(req: &Map<String, Value>, name: &str) -> Result<Option<bool>, VaultError> {
     match req.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(VaultError::bad_request(format!("{name} must be a boolean"))),
+        Some(v) => weak_bool(v)
+            .map(Some)
+            .ok_or_else(|| VaultError::bad_request(format!("{name} must be a boolean"))),
     }
 }
 
-fn string_field(req: &Map<String, Value>, name: &str) -> Result<Option<String>, VaultError> {
+/// A duration field, normalised as Vault prints it (`30m` → `30m0s`).
+fn duration_field(req: &Map<String, Value>, name: &str) -> Result<Option<String>, VaultError> {
     match req.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(VaultError::bad_request(format!("{name} must be a string"))),
+        Some(v) => weak_duration_seconds(v)
+            .filter(|s| *s >= 0)
+            .map(|s| Some(format_duration(s)))
+            .ok_or_else(|| {
+                VaultError::bad_request(format!(
+                    "{name} must be a duration such as 0s, 30m or 768h, or seconds"
+                ))
+            }),
     }
 }
 
@@ -434,7 +533,7 @@ fn merge_metadata(current: KvView, req: &Map<String, Value>) -> Result<KvMetadat
             .ok_or_else(|| VaultError::bad_request("custom_metadata values must be strings"))?,
         Some(_) => return Err(VaultError::bad_request("custom_metadata must be an object")),
     };
-    let dva = string_field(req, "delete_version_after")?
+    let dva = duration_field(req, "delete_version_after")?
         .or(Some(current.delete_version_after).filter(|s| !s.is_empty()))
         .unwrap_or_else(|| "0s".into());
     Ok(KvMetadata {
@@ -522,7 +621,7 @@ pub async fn config(
             let req = json_body(&body)?;
             let max = u32_field(&req, "max_versions")?.unwrap_or(current.max_versions);
             let cas = bool_field(&req, "cas_required")?.unwrap_or(current.cas_required);
-            let dva = string_field(&req, "delete_version_after")?.unwrap_or(dva);
+            let dva = duration_field(&req, "delete_version_after")?.unwrap_or(dva);
             st.ledger
                 .kv_set_config(&ctx.0, &caller, max, cas, &dva)
                 .await?;
