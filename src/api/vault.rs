@@ -262,7 +262,19 @@ pub async fn refuse_wrapping(req: Request, next: Next) -> Response {
         )
         .into_response();
     }
-    next.run(req).await
+    let resp = next.run(req).await;
+    // The body limit's rejection is plain text: give it Vault's shape.
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return VaultError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            vec![format!(
+                "request body too large: at most {} bytes",
+                crate::http::BODY_LIMIT
+            )],
+        )
+        .into_response();
+    }
+    resp
 }
 
 /// A JSON object body; an empty body is `{}`.
