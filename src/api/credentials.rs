@@ -338,7 +338,7 @@ fn resolve_response(r: crate::ledger::Resolution) -> NoStore<Json<ResolveRespons
             .fields
             .0
             .iter()
-            .map(|(k, v)| (k.clone(), v.expose().to_string()))
+            .filter_map(|(k, v)| Some((k.clone(), crate::secret::json::raw(v)?)))
             .collect::<BTreeMap<_, _>>(),
     }))
 }

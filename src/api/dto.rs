@@ -177,9 +177,10 @@ pub struct ResolveResponse {
     /// `direct`, `own`, `granted`, `tenant_default` or `env`.
     pub source: &'static str,
     pub template: Option<String>,
-    /// Every field, secret ones in plaintext.
+    /// Every field, secret ones in plaintext: a string, or for a typed value of Vault KV
+    /// data (a number, boolean, null, array or object) that JSON value, byte for byte.
     #[schema(value_type = Object)]
-    pub fields: BTreeMap<String, String>,
+    pub fields: BTreeMap<String, Box<serde_json::value::RawValue>>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -432,9 +432,16 @@ fn resolve_cmd(c: &Client, out: Out, a: ResolveArgs) -> anyhow::Result<ExitCode>
         version,
     )?;
     if let Some(f) = field {
-        let value = v["fields"][&f]
-            .as_str()
-            .ok_or_else(|| CliError::not_found(format!("the credential has no field '{f}'")))?;
+        // A typed value of Vault KV data prints as its JSON text.
+        let value = match v["fields"].get(&f) {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => {
+                return Err(
+                    CliError::not_found(format!("the credential has no field '{f}'")).into(),
+                )
+            }
+        };
         println!("{value}");
     } else if out.json {
         out.print_json(&v);

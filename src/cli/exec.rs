@@ -105,12 +105,13 @@ pub struct Var {
 pub fn env_vars(answer: &Value, overrides: &[(String, String)]) -> Result<Vec<Var>, CliError> {
     let empty = Map::new();
     let fields = answer["fields"].as_object().unwrap_or(&empty);
-    let value = |f: &str| {
-        fields
-            .get(f)
-            .and_then(Value::as_str)
-            .map(|s| Zeroizing::new(s.to_string()))
+    // A typed value (a number, boolean, array or object of Vault KV data) becomes its
+    // JSON text where a string is needed.
+    let text = |v: &Value| match v {
+        Value::String(s) => Zeroizing::new(s.clone()),
+        other => Zeroizing::new(other.to_string()),
     };
+    let value = |f: &str| fields.get(f).map(text);
     let template = answer["template"]
         .as_str()
         .and_then(|t| Catalog::builtin().get(t).ok());
@@ -151,7 +152,7 @@ pub fn env_vars(answer: &Value, overrides: &[(String, String)]) -> Result<Vec<Va
                 if is_env_name(&name) && !overridden(k) {
                     out.push(Var {
                         name,
-                        value: Zeroizing::new(v.as_str().unwrap_or_default().to_string()),
+                        value: text(v),
                         file: false,
                     });
                 }

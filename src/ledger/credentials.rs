@@ -137,21 +137,24 @@ impl Ledger {
         self.execute(ctx, caller, |w, _| {
             let version = decide::check_rotate(&w.state, caller, id)?.version;
             let validated = validated.expect("a credential the caller may rotate exists");
-            let staged = Self::stage_rotation(w, caller, id, version, validated, retain)?;
+            let secret = into_secret_fields(validated.secret);
+            let staged =
+                Self::stage_rotation(w, caller, id, version, validated.public, &secret, retain)?;
             Ok((staged, version))
         })
         .await
     }
 
-    /// Seals `validated` as `version` of credential `id` and stages the rotation with the
-    /// key-ring changes it implies: the new data key, and deleting the data keys of the
+    /// Seals `secret` (with `public` in clear) as `version` of credential `id` and stages
+    /// the rotation with the key-ring changes it implies: the new data key, and deleting the data keys of the
     /// versions that fall out of retention. Shared by the native and the KV write paths.
     pub(super) fn stage_rotation(
         w: &Writer,
         caller: &Caller,
         id: Id,
         version: u32,
-        validated: crate::template::Validated,
+        public: BTreeMap<String, String>,
+        secret: &SecretFields,
         retain: u32,
     ) -> Result<Staged, Rejection> {
         let binding = Binding {
@@ -159,16 +162,8 @@ impl Ledger {
             credential: id,
             version,
         };
-        let (sealed, key) = Self::seal(w, &into_secret_fields(validated.secret), binding)?;
-        let bodies = decide::rotate(
-            &w.state,
-            caller,
-            id,
-            version,
-            validated.public,
-            sealed,
-            retain,
-        )?;
+        let (sealed, key) = Self::seal(w, secret, binding)?;
+        let bodies = decide::rotate(&w.state, caller, id, version, public, sealed, retain)?;
         let mut keyring = vec![KeyOp::Put {
             credential: id,
             version,

@@ -43,10 +43,9 @@ mod types;
 
 pub use crate::domain::decide::kv::KvMetadata;
 pub use config::{system_clock, Clock, Config};
-use credentials::into_secret_fields;
 pub use error::ErrorKind;
 pub use error::LedgerError;
-pub use kv::{KvWrite, KV_TEMPLATE};
+pub use kv::{KvWrite, VaultTokenInfo, KV_TEMPLATE};
 use pipeline::{wait, wait_blocking, Staged, Writer};
 pub use reads::{Leaf, Leaves, PrincipalInfo, Reads};
 pub use types::*;
