@@ -29,6 +29,7 @@ mod exec;
 mod fields;
 mod forensics;
 mod import;
+mod logging;
 mod lookup;
 mod output;
 mod replay;
