@@ -450,13 +450,41 @@ pub fn render_state(state: &State) -> Value {
                     "owner": match c.owner { crate::event::Owner::Tenant => "tenant".to_string(), crate::event::Owner::Principal(p) => p.to_string() },
                     "status": c.status.as_str(), "version": c.current,
                     "live_versions": c.versions.keys().collect::<Vec<_>>(),
-                    "grants": c.grants.iter().map(Id::to_string).collect::<Vec<_>>(),
+                    "grants": c.grants.keys().filter_map(|g| match g {
+                        crate::event::Grantee::Principal(p) => Some(p.to_string()),
+                        crate::event::Grantee::Group(_) => None,
+                    }).collect::<Vec<_>>(),
+                    "grant_levels": c.grants.iter().map(|(g, l)| match g {
+                        crate::event::Grantee::Principal(p) => json!({"principal": p.to_string(), "level": l.as_str()}),
+                        crate::event::Grantee::Group(g) => json!({"group": g.to_string(), "level": l.as_str()}),
+                    }).collect::<Vec<_>>(),
                     "default": c.is_default,
                 })).collect::<Vec<_>>(),
+                "groups": render_groups(state, *tid),
+                "templates": state.templates.get(tid).map(|t| t.keys().cloned().collect::<Vec<_>>()).unwrap_or_default(),
             })
         })
         .collect();
     json!({"events": state.len, "origin": state.origin, "tenants": tenants})
+}
+
+/// The groups of a tenant, by name, with their members.
+fn render_groups(state: &State, tenant: Id) -> Vec<Value> {
+    let mut groups: Vec<_> = state
+        .groups
+        .iter()
+        .filter(|(_, g)| g.tenant == tenant)
+        .collect();
+    groups.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+    groups
+        .iter()
+        .map(|(id, g)| {
+            json!({
+                "id": id.to_string(), "name": g.name,
+                "members": g.members.iter().map(Id::to_string).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
 }
 
 /// Every event about one credential, as audit rows.

@@ -313,8 +313,19 @@ async fn bad_input_is_refused_and_writes_nothing() {
         "{err:?}"
     );
 
+    // A rotation that changes nothing is refused (a partial rotation keeps the rest).
     let err = ledger
         .rotate(&ctx(), &admin, id, serde_json::Map::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, LedgerError::Domain(DomainError::Invalid { field: Some(f), .. }) if f == "fields"),
+        "{err:?}"
+    );
+    let mut cleared = serde_json::Map::new();
+    cleared.insert("api_key".into(), serde_json::Value::Null);
+    let err = ledger
+        .rotate(&ctx(), &admin, id, cleared)
         .await
         .unwrap_err();
     assert!(
@@ -936,8 +947,11 @@ mod model {
             assert_eq!(v.name, c.name, "{when}: name of {id}");
             assert_eq!(v.is_default, c.is_default, "{when}: default flag of {id}");
             assert_eq!(
-                v.grants,
-                c.grants.iter().copied().collect::<Vec<_>>(),
+                v.grantees
+                    .iter()
+                    .map(|g| (g.grantee, g.level))
+                    .collect::<Vec<_>>(),
+                c.grants.iter().map(|(g, l)| (*g, *l)).collect::<Vec<_>>(),
                 "{when}: grants of {id}"
             );
             let live: Vec<u32> = projection::versions(ledger.store().proj(), c.tenant, id)

@@ -28,13 +28,16 @@ mod auth_failures;
 mod config;
 mod credentials;
 mod error;
+mod groups;
 mod key_rotation;
 mod kv;
 mod open;
+mod overview;
 mod pipeline;
 mod principals;
 mod reads;
 mod resolve;
+mod templates;
 mod types;
 
 pub use crate::domain::decide::kv::KvMetadata;
@@ -43,8 +46,10 @@ use credentials::into_secret_fields;
 pub use error::ErrorKind;
 pub use error::LedgerError;
 pub use kv::{KvWrite, KV_TEMPLATE};
+pub use overview::{AccessLine, AccessReview, GroupInfo};
 use pipeline::{wait, wait_blocking, Staged, Writer};
 pub use reads::{Leaf, Leaves, PrincipalInfo, Reads};
+pub use templates::TemplateRef;
 pub use types::*;
 
 /// The open ledger.

@@ -10,8 +10,14 @@
 //!   the event itself from the log.
 //! * `kv ‖ tenant ‖ credential` → [`KvView`] (Vault KV metadata and soft-deleted
 //!   versions) and `kg ‖ tenant` → [`KvConfigView`] (the KV mount configuration).
+//! * `rp ‖ tenant ‖ credential ‖ principal` and `rv ‖ tenant ‖ credential` → the
+//!   reviewer views of `review` (each principal's uses of a credential; connection-test
+//!   counts).
 //! * `m ‖ level ‖ index` → a Merkle subtree hash (RFC 9162, see `merkle`).
 //! * `w` → the number of events applied (the watermark).
+//! * `s` → [`SCHEMA`], the layout version of the views: [`catch_up`] rebuilds the tree
+//!   from the log when it differs, so a data directory written by an older build gets
+//!   the views of this one.
 //!
 //! **Invariant:** the tree is a pure function of the log: [`rebuild`] from an empty tree
 //! gives byte-identical contents. Every batch of events is applied with its watermark in
@@ -24,6 +30,7 @@
 mod apply;
 mod read;
 mod rebuild;
+mod review;
 
 pub use apply::apply_records;
 pub use read::{
@@ -31,8 +38,9 @@ pub use read::{
     versions, watermark, Nodes,
 };
 pub use rebuild::{catch_up, dump, rebuild, KeyValue};
+pub use review::{principal_uses, verify_counts, PrincipalUse, VerifyCounts};
 
-use crate::event::{Body, Owner, Sealed, Source};
+use crate::event::{Body, GrantLevel, Grantee, Owner, Sealed, Source};
 use crate::id::Id;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -65,6 +73,10 @@ pub fn outcome_code(o: crate::event::Outcome) -> u8 {
 }
 
 const WATERMARK: &[u8] = b"w";
+const SCHEMA_KEY: &[u8] = b"s";
+/// The layout version of the views (2: grant levels and groups in the credential view,
+/// the reviewer views).
+pub const SCHEMA: u32 = 2;
 
 /// One version of a credential, as listed.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -109,8 +121,18 @@ pub struct CredentialView {
     pub rotate_every_days: Option<u32>,
     pub expires_at_ms: Option<i64>,
     pub is_default: bool,
+    /// Principals granted the credential directly (at any level).
     pub grants: Vec<Id>,
     pub last_verified: Option<VerifyView>,
+    /// Every grant, to principals and groups, with its level.
+    pub grantees: Vec<GrantView>,
+}
+
+/// One grant of a shared credential.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GrantView {
+    pub grantee: Grantee,
+    pub level: GrantLevel,
 }
 
 impl CredentialView {

@@ -39,6 +39,21 @@ impl merkle::NodeReader for Nodes<'_> {
     }
 }
 
+/// The layout version the projections were written with (`None` before versions).
+pub fn schema(proj: &sled::Tree) -> Result<Option<u32>, StoreError> {
+    proj.get(super::SCHEMA_KEY)?
+        .map(|v| {
+            v.as_ref()
+                .try_into()
+                .map(u32::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt {
+                    tree: "proj",
+                    detail: "bad schema version".into(),
+                })
+        })
+        .transpose()
+}
+
 /// The number of events applied to the projections.
 pub fn watermark(proj: &sled::Tree) -> Result<u64, StoreError> {
     Ok(match proj.get(WATERMARK)? {

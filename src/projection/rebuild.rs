@@ -14,8 +14,17 @@ pub fn rebuild(store: &Store, mut progress: impl FnMut(u64)) -> Result<(), Store
     catch_up(store, &mut progress)
 }
 
-/// Applies every logged event above the watermark.
+/// Applies every logged event above the watermark; first drops the views when they were
+/// written with another layout version than [`super::SCHEMA`] (then every event is
+/// applied again).
 pub fn catch_up(store: &Store, mut progress: impl FnMut(u64)) -> Result<(), StoreError> {
+    if watermark(store.proj())? > 0 && super::read::schema(store.proj())? != Some(super::SCHEMA) {
+        tracing::info!(
+            schema = super::SCHEMA,
+            "the projections were written by another version; rebuilding them from the log"
+        );
+        store.proj().clear()?;
+    }
     let from = watermark(store.proj())?;
     let mut chunk: Vec<(Event, Vec<u8>)> = Vec::with_capacity(4096);
     let flush = |chunk: &mut Vec<(Event, Vec<u8>)>| -> Result<(), StoreError> {
