@@ -1,3 +1,5 @@
+//! Connection tests against local servers: every probe kind, placement and failure.
+
 use super::*;
 use crate::template::{Catalog, Template};
 use base64::Engine as _;
