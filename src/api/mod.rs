@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod dto;
 pub mod groups;
 pub mod ledger;
+pub mod review;
 pub mod templates;
 pub mod vault;
 
@@ -52,7 +53,7 @@ pub fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
         groups::create, groups::list, groups::add_member, groups::remove_member,
         credentials::create, credentials::list, credentials::get, credentials::update, credentials::rotate,
         credentials::delete, credentials::restore, credentials::destroy, credentials::verify, credentials::versions,
-        credentials::set_default, credentials::verify_input, credentials::access,
+        credentials::set_default, credentials::verify_input, review::access,
         credentials::grant, credentials::revoke_grant, credentials::usage, credentials::resolve_by_id,
         credentials::resolve_service,
         audit::query, audit::export, audit::usage_list, audit::usage_summary, audit::principal_usage, audit::rotation,
@@ -163,7 +164,7 @@ pub fn router() -> Router<AppState> {
             "/v1/credentials/{id}/default",
             post(credentials::set_default),
         )
-        .route("/v1/credentials/{id}/access", get(credentials::access))
+        .route("/v1/credentials/{id}/access", get(review::access))
         .route("/v1/verify", post(credentials::verify_input))
         .route("/v1/credentials/{id}/versions", get(credentials::versions))
         .route("/v1/credentials/{id}/grants", post(credentials::grant))

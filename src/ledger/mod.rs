@@ -41,6 +41,7 @@ mod templates;
 mod types;
 
 pub use crate::domain::decide::kv::KvMetadata;
+pub use crate::domain::decide::review::{AccessEntry, AccessPath};
 pub use config::{system_clock, Clock, Config};
 use credentials::into_secret_fields;
 pub use error::ErrorKind;
