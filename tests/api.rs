@@ -596,6 +596,12 @@ async fn authorization_matrix() {
             [200, 200, 403, 403, 403],
         ),
         (
+            "PATCH",
+            format!("/v1/credentials/{id}"),
+            Some(json!({"fields": {"header_name": "X-Key-{role}"}})),
+            [200, 403, 403, 403, 403],
+        ),
+        (
             "POST",
             format!("/v1/credentials/{id}/grants"),
             Some(json!({"principal": "{grantee}"})),
