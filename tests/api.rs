@@ -1147,6 +1147,15 @@ async fn openapi_document_lists_every_route() {
         "/v1/audit/export",
         "/v1/tenants",
         "/v1/principals/{id}/tokens",
+        "/v1/groups",
+        "/v1/groups/{id}/members",
+        "/v1/groups/{id}/members/{principal}",
+        "/v1/credentials/{id}/default",
+        "/v1/credentials/{id}/access",
+        "/v1/verify",
+        "/v1/templates",
+        "/v1/templates/{name}",
+        "/v1/usage/summary",
     ] {
         assert!(paths.contains_key(p), "missing {p}");
     }
