@@ -8,8 +8,7 @@
 //! running server holds is refused, as its copy would be torn.
 
 use anyhow::{bail, Context};
-use credledger::integrity::{self, Incomplete, HEAD_MARKER};
-use credledger::store::head;
+use credledger::integrity::{self, Incomplete};
 use credledger::store::sled::SledBackend;
 use credledger::store::Backend;
 use std::path::{Path, PathBuf};
@@ -30,15 +29,7 @@ pub fn remove_copies() {
 /// Checks that the log of `store` reaches the head record of data directory `dir` and
 /// the latest signed checkpoint (see `integrity::check_length`).
 pub fn check_store_complete(store: &dyn Backend, dir: &Path) -> Result<(), Incomplete> {
-    let recorded = head::read(dir)?;
-    let required = store.meta(HEAD_MARKER)?.is_some();
-    integrity::check_length(
-        store,
-        store.next_seq()?,
-        recorded,
-        head::path(dir),
-        required,
-    )
+    integrity::check_log(store, store.next_seq()?, dir)
 }
 
 /// A private, writable copy of a data directory's store.

@@ -30,6 +30,7 @@ mod auth_failures;
 mod config;
 mod credentials;
 mod error;
+mod follow;
 mod key_rotation;
 mod keycheck;
 mod kv;
@@ -60,6 +61,8 @@ pub struct Ledger {
     config: Config,
     http: reqwest::Client,
     failures: Mutex<auth_failures::FailureTracker>,
+    /// Set on a follower (a node over a shared store that does not write).
+    follow: Option<follow::Follow>,
 }
 
 impl Ledger {
@@ -83,6 +86,9 @@ impl Ledger {
 
     /// Whether writes are possible (not poisoned, not shut down).
     pub fn writable(&self) -> Result<(), LedgerError> {
+        if self.committer.is_refusing() {
+            return Err(CommitError::NotWriter.into());
+        }
         match self.committer.poisoned() {
             Some(why) => Err(CommitError::Unavailable(why).into()),
             None => Ok(()),
