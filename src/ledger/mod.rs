@@ -31,24 +31,30 @@ mod config;
 mod credentials;
 mod error;
 mod follow;
+mod groups;
 mod key_rotation;
 mod keycheck;
 mod kv;
 mod open;
+mod overview;
 mod pipeline;
 mod principals;
 mod reads;
 mod recovery;
 mod resolve;
+mod templates;
 mod types;
 
 pub use crate::domain::decide::kv::KvMetadata;
+pub use crate::domain::decide::review::{AccessEntry, AccessPath};
 pub use config::{system_clock, Clock, Config};
 pub use error::ErrorKind;
 pub use error::LedgerError;
 pub use kv::{KvWrite, VaultTokenInfo, KV_TEMPLATE};
+pub use overview::{AccessLine, AccessReview, GroupInfo};
 use pipeline::{wait, wait_blocking, Staged, Writer};
 pub use reads::{Leaf, Leaves, PrincipalInfo, Reads};
+pub use templates::TemplateRef;
 pub use types::*;
 
 /// The open ledger.

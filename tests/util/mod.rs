@@ -7,7 +7,7 @@
 use credledger::domain::Caller;
 use credledger::event::{PrincipalKind, Role};
 use credledger::id::Id;
-use credledger::ledger::{Config, CreateInput, Ledger, RequestCtx};
+use credledger::ledger::{Config, CreateInput, Ledger, LedgerError, RequestCtx};
 use credledger::projection;
 use credledger::replay;
 use credledger::store::sled::SledBackend;
@@ -28,14 +28,23 @@ pub fn open(dir: &Path) -> Open {
 }
 
 pub fn open_with(config: Config) -> Open {
-    let (ledger, boot) = Ledger::open(config).expect("open ledger");
+    try_open_with(config).expect("open ledger")
+}
+
+/// [`open`], returning the ledger's refusal instead of panicking on it.
+pub fn try_open(dir: &Path) -> Result<Open, LedgerError> {
+    try_open_with(Config::new(dir))
+}
+
+pub fn try_open_with(config: Config) -> Result<Open, LedgerError> {
+    let (ledger, boot) = Ledger::open(config)?;
     let admin = match boot {
         Some(b) => ledger
             .authenticate(b.token.expose())
             .expect("the bootstrap token authenticates"),
         None => system_caller(&ledger),
     };
-    Open { ledger, admin }
+    Ok(Open { ledger, admin })
 }
 
 /// The bootstrap system admin as a caller (what local tools use).

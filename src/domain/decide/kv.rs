@@ -9,7 +9,8 @@
 //! whose metadata it shows follows the resolve rule ([`kv_visible`]): a caller sees the
 //! paths it could read, admins and auditors every path.
 
-use super::access::{admin_only, can_resolve, refused, visible};
+use super::access::{admin_only, refused, visible};
+use super::permissions::can_resolve;
 use super::{check_create, check_rotate, managed, require_status, Access, Decision, DomainError};
 use crate::domain::state::{CredStatus, Credential, State};
 use crate::domain::{names, Caller};
@@ -86,8 +87,8 @@ pub fn lookup(state: &State, tenant: Id, path: &str) -> Option<Id> {
 /// Whether the caller sees a KV path (lists it, reads its metadata): the resolve rule
 /// (the owner; for a shared credential a grantee, anyone when it is the tenant default,
 /// editors and admins) plus every path for admins and auditors, who review.
-pub fn kv_visible(caller: &Caller, cred: &Credential) -> bool {
-    matches!(caller.role, Role::Admin | Role::Auditor) || can_resolve(caller, cred).is_ok()
+pub fn kv_visible(state: &State, caller: &Caller, cred: &Credential) -> bool {
+    matches!(caller.role, Role::Admin | Role::Auditor) || can_resolve(state, caller, cred).is_ok()
 }
 
 /// The KV secret `id` for a metadata read or write: one the caller does not see by
@@ -106,7 +107,7 @@ pub fn see_secret<'s>(
             reason: RefusalReason::OtherTenant,
         }
     })?;
-    if !kv_visible(caller, cred) {
+    if !kv_visible(state, caller, cred) {
         return Err(refused(
             caller,
             operation,
@@ -131,7 +132,7 @@ pub fn list(state: &State, caller: &Caller, prefix: &str) -> BTreeSet<String> {
         let Some(cred) = state.credentials.get(id) else {
             continue;
         };
-        if cred.status == CredStatus::Destroyed || !kv_visible(caller, cred) {
+        if cred.status == CredStatus::Destroyed || !kv_visible(state, caller, cred) {
             continue;
         }
         if let Some(rest) = cred.name.strip_prefix(prefix.as_str()) {
