@@ -17,6 +17,7 @@
 pub mod api;
 pub mod audit;
 pub mod bundle;
+pub mod cluster;
 pub mod codec;
 pub mod commit;
 pub mod domain;
@@ -28,6 +29,7 @@ pub mod integrity;
 pub mod keys;
 pub mod ledger;
 pub mod merkle;
+pub mod migrate;
 pub mod note;
 pub mod projection;
 pub mod proof;
