@@ -40,8 +40,9 @@ pub enum CommitError {
     ShuttingDown,
     /// This node follows another node's writes ([`Committer::refusing`]): hand the
     /// request to the writer, or answer 503 (retryable).
-    #[error("this node does not write the ledger (another node holds the writer lease)")]
-    NotWriter,
+    /// The string names the writer's address when the node knows it.
+    #[error("this node does not write the ledger (another node holds the writer lease); the writer is at {0}: retry there")]
+    NotWriter(String),
 }
 
 type Waiter = oneshot::Sender<Result<(), CommitError>>;
@@ -145,7 +146,7 @@ impl Committer {
         let (tx, rx) = oneshot::channel();
         let mut open = self.lock();
         if self.refusing {
-            let _ = tx.send(Err(CommitError::NotWriter));
+            let _ = tx.send(Err(CommitError::NotWriter("(unknown)".into())));
         } else if let Some(why) = &open.poisoned {
             let _ = tx.send(Err(CommitError::Unavailable(why.clone())));
         } else if open.shutdown {

@@ -70,7 +70,9 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
             });
         }
         tracing::info!(listen = %bound, store = %place, node = %holder, "credledger node starting");
-        eprintln!("credledger: listening on http://{bound}");
+        // Said once, when the node first serves (as the writer or a follower).
+        let listening = std::sync::Once::new();
+        let say_listening = || listening.call_once(|| eprintln!("credledger: listening on http://{bound}"));
         let lease: Arc<dyn WriterLease> = pg.clone();
         loop {
             if stopping.load(Ordering::Acquire) {
@@ -82,6 +84,7 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
                 None => {
                     let k = follow_until_writer(
                         &pg, &config, &std_listener, &holder, &address, ttl, &stopping, &stop_now, &current,
+                        &say_listening,
                     )
                     .await?;
                     match k {
@@ -104,6 +107,7 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
                 Err(e) => return Err(anyhow::Error::new(e).context(format!("opening the ledger in {place}"))),
             };
             announce(boot, &args, &place)?;
+            say_listening();
             tracing::info!(node = %holder, "this node is the writer");
             eprintln!("credledger: writer (epoch {})", lease.epoch().unwrap_or(0));
             let ledger = Arc::new(ledger);
@@ -174,6 +178,7 @@ async fn follow_until_writer(
     stopping: &Arc<AtomicBool>,
     stop_now: &Arc<tokio::sync::Notify>,
     current: &Arc<Mutex<Option<std::sync::Weak<Ledger>>>>,
+    say_listening: &dyn Fn(),
 ) -> anyhow::Result<Option<Keeper>> {
     let poll = ttl / 4;
     // An empty ledger: its writer is bootstrapping it.
@@ -206,6 +211,7 @@ async fn follow_until_writer(
     };
     tracing::info!(writer = %writer.address, epoch = writer.epoch, "following the writer");
     eprintln!("credledger: following the writer at {}", writer.address);
+    follower.set_writer_address(&writer.address);
     let tail_stop = Arc::new(AtomicBool::new(false));
     let tail = {
         let (f, s) = (follower.clone(), tail_stop.clone());
@@ -222,6 +228,7 @@ async fn follow_until_writer(
             api::serve(listener, follower, async move { done.notified().await }).await
         })
     };
+    say_listening();
     let keeper = loop {
         tokio::select! {
             _ = stop_now.notified() => break None,
@@ -232,7 +239,12 @@ async fn follow_until_writer(
         }
         match take_now(pg, holder, address, ttl).await {
             Ok(Some(k)) => break Some(k),
-            Ok(None) => {}
+            Ok(None) => {
+                let p = pg.clone();
+                if let Ok(Ok(l)) = tokio::task::spawn_blocking(move || p.lease()).await {
+                    follower.set_writer_address(&l.address);
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "cannot look at the writer lease"),
         }
     };

@@ -36,6 +36,8 @@ pub(super) struct Follow {
     /// Someone waits for events the tail has not applied yet.
     wanted: Mutex<bool>,
     wake: Condvar,
+    /// Where the writer takes requests (from the lease), for this node's 503s.
+    writer: Mutex<String>,
 }
 
 impl Ledger {
@@ -67,6 +69,7 @@ impl Ledger {
             keys_changed: AtomicBool::new(false),
             wanted: Mutex::new(false),
             wake: Condvar::new(),
+            writer: Mutex::new("(unknown)".into()),
         };
         let writer = Writer {
             state,
@@ -85,6 +88,21 @@ impl Ledger {
             keys.token_key,
             Some(follow),
         )
+    }
+
+    /// Sets the writer's address a follower names in its refusals.
+    pub fn set_writer_address(&self, address: &str) {
+        if let Some(f) = &self.follow {
+            *f.writer.lock().unwrap_or_else(|p| p.into_inner()) = address.to_string();
+        }
+    }
+
+    /// The writer's address as this follower knows it.
+    pub(super) fn writer_address(&self) -> String {
+        match &self.follow {
+            Some(f) => f.writer.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            None => "(this node)".into(),
+        }
     }
 
     /// Whether this ledger follows another node's writes.

@@ -93,7 +93,7 @@ impl Ledger {
     /// Whether writes are possible (not poisoned, not shut down).
     pub fn writable(&self) -> Result<(), LedgerError> {
         if self.committer.is_refusing() {
-            return Err(CommitError::NotWriter.into());
+            return Err(CommitError::NotWriter(self.writer_address()).into());
         }
         match self.committer.poisoned() {
             Some(why) => Err(CommitError::Unavailable(why).into()),

@@ -114,7 +114,7 @@ impl Ledger {
         let nothing = staged.bodies.is_empty() && staged.keyring.is_empty();
         if self.committer.is_refusing() && !nothing {
             // A follower: the writer decides, seals and records; nothing is applied here.
-            return Err(CommitError::NotWriter.into());
+            return Err(CommitError::NotWriter(self.writer_address()).into());
         }
         if let Some(why) = self.committer.poisoned() {
             return Err(CommitError::Unavailable(why).into());
