@@ -257,3 +257,72 @@ fn synchronous_commit_off_is_refused_unless_accepted() {
     };
     assert!(PgBackend::connect(&url, None, &accepted).is_ok());
 }
+
+/// The relation file of the key-ring table (a `VACUUM FULL` gives it a new one).
+async fn keyring_filenode(url: &str) -> u32 {
+    let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let r = c
+        .query_one(
+            "SELECT pg_relation_filenode('credledger.keyring')::oid",
+            &[],
+        )
+        .await
+        .unwrap();
+    r.get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destroy_deletes_the_key_ring_rows_and_rewrites_the_table() {
+    let pg = pg::Pg::start();
+    let url = database(&pg, "erasure");
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Backend> = writer(&url, None);
+    let (ledger, boot) = Ledger::open_with_backend(Config::new(dir.path()), store).unwrap();
+    let admin = ledger.authenticate(boot.unwrap().token.expose()).unwrap();
+    let id = ledger
+        .create_credential(&ctx(), &admin, api_key_input("doomed", "v-doomed-9"))
+        .await
+        .unwrap();
+    let keys_of = |l: &Ledger| {
+        l.store()
+            .keyring()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.credential == id)
+            .count()
+    };
+    assert_eq!(keys_of(&ledger), 1);
+    let before = keyring_filenode(&url).await;
+    ledger.delete(&ctx(), &admin, id).await.unwrap();
+    ledger.destroy(&ctx(), &admin, id).await.unwrap();
+    assert_eq!(keys_of(&ledger), 0);
+    let after = keyring_filenode(&url).await;
+    assert_ne!(before, after, "VACUUM FULL rewrote the key-ring table");
+    assert!(verify_store(ledger.store()).ok());
+    ledger.shutdown();
+}
+
+/// The measurement behind the projections' place (docs/adr/0002): a one-row read from
+/// PostgreSQL through the store's bridge against one from the local cache.
+#[test]
+fn round_trip_of_a_store_read_against_the_local_cache() {
+    let pg = pg::Pg::start();
+    let url = database(&pg, "roundtrip");
+    let b = PgBackend::connect(&url, None, &accept()).unwrap();
+    let n = 2000;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        b.meta("store-id").unwrap().unwrap();
+    }
+    let remote = t.elapsed() / n;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        let _ = credledger::store::ProjectionStore::get(&b, b"no-such-key").unwrap();
+    }
+    let local = t.elapsed() / n;
+    eprintln!("store read: PostgreSQL {remote:?} per round trip, local cache {local:?}");
+    assert!(remote > local);
+}
