@@ -5,7 +5,9 @@
 //! committer thread repeatedly takes the whole open batch and runs the durable step:
 //! [`LogStore::append_durable`] (key ring, then records, flushed and `fdatasync`'d), then
 //! the ledger's own head record ([`HeadFile::write`]: one small `pwrite` and an
-//! `fdatasync`), then the projections, and only then answers every waiter of that batch.
+//! `fdatasync`; none for a backend that advances its own head row in the append's
+//! transaction, see `LogStore::stored_head`), then the projections, and only then
+//! answers every waiter of that batch.
 //! While it syncs, the next batch fills up: the busier the ledger, the more events one
 //! sync covers.
 //!
@@ -36,6 +38,11 @@ pub enum CommitError {
     /// The ledger is shutting down: answer 503; the client may retry elsewhere.
     #[error("the ledger is shutting down")]
     ShuttingDown,
+    /// This node follows another node's writes ([`Committer::refusing`]): hand the
+    /// request to the writer, or answer 503 (retryable).
+    /// The string names the writer's address when the node knows it.
+    #[error("this node does not write the ledger (another node holds the writer lease); the writer is at {0}: retry there")]
+    NotWriter(String),
 }
 
 type Waiter = oneshot::Sender<Result<(), CommitError>>;
@@ -75,12 +82,14 @@ pub struct CommitStats {
 pub struct Committer {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    refusing: bool,
 }
 
 impl Committer {
     /// Starts the committer thread over `store`, writing `head` after every durable
-    /// batch. `durable` is the log's length at start.
-    pub fn start(store: Arc<dyn Backend>, head: HeadFile, durable: u64) -> Committer {
+    /// batch (`None` when the backend keeps its head with the log). `durable` is the
+    /// log's length at start.
+    pub fn start(store: Arc<dyn Backend>, head: Option<HeadFile>, durable: u64) -> Committer {
         let shared = Arc::new(Shared {
             open: Mutex::new(Open::default()),
             wake: Condvar::new(),
@@ -97,7 +106,34 @@ impl Committer {
         Committer {
             shared,
             thread: Mutex::new(Some(thread)),
+            refusing: false,
         }
+    }
+
+    /// A committer for a node that does not write (a follower): no thread; every
+    /// submission is answered [`CommitError::NotWriter`]. `durable` is the log's length.
+    pub fn refusing(durable: u64) -> Committer {
+        let shared = Arc::new(Shared {
+            open: Mutex::new(Open {
+                shutdown: true,
+                ..Open::default()
+            }),
+            wake: Condvar::new(),
+            syncs: AtomicU64::new(0),
+            events: AtomicU64::new(0),
+            durable: AtomicU64::new(durable),
+            poisoned: AtomicBool::new(false),
+        });
+        Committer {
+            shared,
+            thread: Mutex::new(None),
+            refusing: true,
+        }
+    }
+
+    /// Whether this committer refuses every submission ([`Committer::refusing`]).
+    pub fn is_refusing(&self) -> bool {
+        self.refusing
     }
 
     /// Queues events (in sequence order, after every earlier submission) and key-ring
@@ -109,7 +145,9 @@ impl Committer {
     ) -> oneshot::Receiver<Result<(), CommitError>> {
         let (tx, rx) = oneshot::channel();
         let mut open = self.lock();
-        if let Some(why) = &open.poisoned {
+        if self.refusing {
+            let _ = tx.send(Err(CommitError::NotWriter("(unknown)".into())));
+        } else if let Some(why) = &open.poisoned {
             let _ = tx.send(Err(CommitError::Unavailable(why.clone())));
         } else if open.shutdown {
             let _ = tx.send(Err(CommitError::ShuttingDown));
@@ -158,7 +196,7 @@ impl Drop for Committer {
     }
 }
 
-fn run(shared: &Shared, store: &dyn Backend, mut head: HeadFile) {
+fn run(shared: &Shared, store: &dyn Backend, mut head: Option<HeadFile>) {
     loop {
         let (records, keyring, waiters) = {
             let mut open = shared.open.lock().unwrap_or_else(|p| p.into_inner());
@@ -206,7 +244,7 @@ fn run(shared: &Shared, store: &dyn Backend, mut head: HeadFile) {
 fn commit(
     shared: &Shared,
     store: &dyn Backend,
-    head: &mut HeadFile,
+    head: &mut Option<HeadFile>,
     records: &[SignedEvent],
     keyring: &[KeyOp],
 ) -> Result<(), StoreError> {
@@ -223,10 +261,12 @@ fn commit(
         return Ok(());
     };
     let size = last.seq() + 1;
-    head.write(Head {
-        size,
-        hash: *last.hash(),
-    })?;
+    if let Some(head) = head {
+        head.write(Head {
+            size,
+            hash: *last.hash(),
+        })?;
+    }
     shared.durable.store(size, Ordering::Release);
     // Projections are caches: if this fails, the events are durable and the next open
     // catches the projections up from the log (the committer is poisoned meanwhile, so

@@ -16,10 +16,10 @@
 
 use crate::event::SignedEvent;
 use crate::merkle::{self, Hash};
-use crate::store::head::{Head, HeadError};
-use crate::store::{Backend, StoreError};
+use crate::store::head::{self, Head, HeadError};
+use crate::store::{Backend, StoreError, StoredHead};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The store metadata name that says this ledger keeps a head record (set at the first
 /// open by a version that writes one), so that a deleted head record is noticed.
@@ -52,6 +52,10 @@ pub enum Incomplete {
     /// The head record is gone although this ledger keeps one.
     #[error("the head record {} is missing, but this ledger keeps one: the log's true length is unknown; restore the file from a backup (or run `credledger replay verify` to see what the log holds)", .path.display())]
     HeadMissing { path: PathBuf },
+    /// The log holds records past the head the store advanced with them: they were not
+    /// written by the ledger.
+    #[error("the log holds {len} records but the store's head row says {head}: records {head}..{len} were not written by the ledger; run `credledger replay verify`")]
+    BeyondHead { len: u64, head: u64 },
     /// The head record cannot be read.
     #[error(transparent)]
     Head(#[from] HeadError),
@@ -75,6 +79,59 @@ fn last_good(len: &u64) -> String {
         0 => "none".into(),
         n => (n - 1).to_string(),
     }
+}
+
+/// The name the head row of a backend that keeps it has in messages.
+pub const STORED_HEAD: &str = "the store's head row";
+
+/// Checks that the log of `store`, `len` records long, reaches its head record wherever
+/// it is kept: the backend's own ([`crate::store::LogStore::stored_head`]), else the
+/// ledger's file in data directory `dir` (see [`check_length`]).
+pub fn check_log(store: &dyn Backend, len: u64, dir: &Path) -> Result<(), Incomplete> {
+    match store.stored_head()? {
+        Some(h) => check_stored(store, len, h),
+        None => {
+            let recorded = head::read(dir)?;
+            let required = store.meta(HEAD_MARKER)?.is_some();
+            check_length(store, len, recorded, head::path(dir), required)
+        }
+    }
+}
+
+/// [`check_length`] for a head the backend advances with the records: the log must end
+/// exactly at it, its last record must hash to it, and it must reach the checkpoints.
+pub fn check_stored(store: &dyn Backend, len: u64, h: StoredHead) -> Result<(), Incomplete> {
+    let path = PathBuf::from(STORED_HEAD);
+    if h.size > len {
+        return Err(Incomplete::EndsBeforeHead {
+            len,
+            head: h.size,
+            hash: hex::encode(h.record_hash),
+            path,
+        });
+    }
+    if len > h.size {
+        return Err(Incomplete::BeyondHead { len, head: h.size });
+    }
+    if h.size > 0 {
+        let seq = h.size - 1;
+        let rec = store.read(seq)?.ok_or(Incomplete::EndsBeforeHead {
+            len: seq,
+            head: h.size,
+            hash: hex::encode(h.record_hash),
+            path: path.clone(),
+        })?;
+        let found = blake3::hash(&rec);
+        if found.as_bytes() != &h.record_hash {
+            return Err(Incomplete::HeadMismatch {
+                seq,
+                found: found.to_hex().to_string(),
+                expected: hex::encode(h.record_hash),
+                path,
+            });
+        }
+    }
+    check_checkpoints(store, len)
 }
 
 /// Checks that the log of `store`, `len` records long, reaches the head record `head`
@@ -122,6 +179,10 @@ pub fn check_length(
         }
         Some(_) => {}
     }
+    check_checkpoints(store, len)
+}
+
+fn check_checkpoints(store: &dyn Backend, len: u64) -> Result<(), Incomplete> {
     if let Some((size, _)) = store.latest_checkpoint()? {
         if size > len {
             return Err(Incomplete::EndsBeforeCheckpoint { len, size });

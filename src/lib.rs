@@ -15,11 +15,15 @@
 #![forbid(unsafe_code)]
 // The library keeps functions short and matches over its own enums exhaustive (a new
 // event kind or error must be handled everywhere); each exception says why inline.
-#![cfg_attr(not(test), warn(clippy::too_many_lines, clippy::wildcard_enum_match_arm))]
+#![cfg_attr(
+    not(test),
+    warn(clippy::too_many_lines, clippy::wildcard_enum_match_arm)
+)]
 
 pub mod api;
 pub mod audit;
 pub mod bundle;
+pub mod cluster;
 pub mod codec;
 pub mod commit;
 pub mod domain;
@@ -31,6 +35,7 @@ pub mod integrity;
 pub mod keys;
 pub mod ledger;
 pub mod merkle;
+pub mod migrate;
 pub mod note;
 pub mod projection;
 pub mod proof;

@@ -51,7 +51,7 @@ pub struct VerifyBundleArgs {
 
 pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let dir = &args.data.data;
-    let ev = Evidence::open(dir, args.json)?;
+    let ev = Evidence::open(&args.data, args.json)?;
     ev.require_complete()?;
     let store = ev.backend();
     projection::catch_up(store, |_| {}).context("bringing the Merkle tree up to the log")?;

@@ -7,9 +7,11 @@
 //! first (which works on a read-only directory, and says so on stderr); a directory a
 //! running server holds is refused, as its copy would be torn.
 
+use super::args::DataArg;
 use anyhow::{bail, Context};
-use credledger::integrity::{self, Incomplete, HEAD_MARKER};
-use credledger::store::head;
+use credledger::integrity::{self, Incomplete};
+use credledger::store::postgres::PgBackend;
+use credledger::store::select::StoreSpec;
 use credledger::store::sled::SledBackend;
 use credledger::store::Backend;
 use std::path::{Path, PathBuf};
@@ -30,28 +32,22 @@ pub fn remove_copies() {
 /// Checks that the log of `store` reaches the head record of data directory `dir` and
 /// the latest signed checkpoint (see `integrity::check_length`).
 pub fn check_store_complete(store: &dyn Backend, dir: &Path) -> Result<(), Incomplete> {
-    let recorded = head::read(dir)?;
-    let required = store.meta(HEAD_MARKER)?.is_some();
-    integrity::check_length(
-        store,
-        store.next_seq()?,
-        recorded,
-        head::path(dir),
-        required,
-    )
+    integrity::check_log(store, store.next_seq()?, dir)
 }
 
-/// A private, writable copy of a data directory's store.
+/// A private, writable copy of a data directory's store, or a PostgreSQL store opened
+/// without writing to the database (its projections in a temporary cache).
 pub struct Evidence {
-    pub store: SledBackend,
+    pub store: Box<dyn Backend>,
     /// The data directory the copy was taken from (read only).
     pub dir: PathBuf,
-    _copy: tempfile::TempDir,
+    _copy: Option<tempfile::TempDir>,
 }
 
 impl Drop for Evidence {
     fn drop(&mut self) {
-        let path = self._copy.path();
+        let Some(copy) = &self._copy else { return };
+        let path = copy.path();
         COPIES
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -62,7 +58,18 @@ impl Drop for Evidence {
 impl Evidence {
     /// Copies the store of `dir` and opens the copy, saying so on stderr unless `json`
     /// (machine-readable output stays alone even when a caller merges the streams).
-    pub fn open(dir: &Path, json: bool) -> anyhow::Result<Evidence> {
+    pub fn open(data: &DataArg, json: bool) -> anyhow::Result<Evidence> {
+        let dir = data.data.as_path();
+        if let StoreSpec::Postgres(url) = data.spec()? {
+            let store = PgBackend::open_read_only(&url).with_context(|| {
+                format!("opening the ledger in {}", data.spec().unwrap().describe())
+            })?;
+            return Ok(Evidence {
+                store: Box::new(store),
+                dir: dir.to_path_buf(),
+                _copy: None,
+            });
+        }
         if !dir.join("ledger").exists() {
             bail!(
                 "no ledger at {} (expected {}/ledger)",
@@ -85,21 +92,21 @@ impl Evidence {
             .unwrap_or_else(|p| p.into_inner())
             .push(copy.path().to_path_buf());
         Ok(Evidence {
-            store,
+            store: Box::new(store),
             dir: dir.to_path_buf(),
-            _copy: copy,
+            _copy: Some(copy),
         })
     }
 
     /// The store as a backend.
     pub fn backend(&self) -> &dyn Backend {
-        &self.store
+        &*self.store
     }
 
     /// Checks that the log reaches the directory's head record and the latest signed
     /// checkpoint (see `integrity::check_length`).
     pub fn check_complete(&self) -> Result<(), Incomplete> {
-        check_store_complete(&self.store, &self.dir)
+        check_store_complete(&*self.store, &self.dir)
     }
 
     /// [`Evidence::check_complete`] as a command error.

@@ -32,6 +32,8 @@ mod group;
 mod import;
 mod logging;
 mod lookup;
+mod migrate;
+mod node;
 mod output;
 mod recover;
 mod replay;
@@ -57,6 +59,8 @@ pub enum Command {
     /// Forensics: verify the log, rebuild projections, show past state and history.
     #[command(subcommand)]
     Replay(replay::ReplayCommand),
+    /// Copy a ledger between a data directory and PostgreSQL (either way), then verify it.
+    Migrate(migrate::MigrateArgs),
     /// Write a self-contained, offline-verifiable bundle of events, keys and proofs.
     Export(bundle::ExportArgs),
     /// Check a bundle with only a verifier key: exit 0 ok, 1 failed (naming the problem).
@@ -133,6 +137,7 @@ pub fn main() -> ExitCode {
         Command::Materialize(a) => (exec::materialize(a), 1),
         Command::ImportEnv(a) => (import::run(a), 1),
         Command::Export(args) => (bundle::export(args), 2),
+        Command::Migrate(args) => (migrate::run(args), 2),
         Command::VerifyBundle(args) => (bundle::verify(args), 2),
         Command::Witness(cmd) => (witness::run(cmd), 2),
     };

@@ -104,7 +104,7 @@ fn events(
 /// Opens the evidence and refuses an incomplete log (every command but `verify`, which
 /// reports it).
 fn open_complete(data: &DataArg, json: bool) -> anyhow::Result<Evidence> {
-    let ev = Evidence::open(&data.data, json)?;
+    let ev = Evidence::open(data, json)?;
     ev.require_complete()?;
     Ok(ev)
 }
@@ -122,7 +122,7 @@ pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
                         .context("--key is not an ed25519 public key")
                 })
                 .transpose()?;
-            let ev = Evidence::open(&data.data, json)?;
+            let ev = Evidence::open(&data, json)?;
             verify(&ev, pinned, json)
         }
         ReplayCommand::Rebuild {
@@ -344,6 +344,9 @@ fn witness_failure(
 /// the log and compare; with `in_place`, rebuild the directory's own store.
 fn rebuild(data: &DataArg, in_place: bool, json: bool) -> anyhow::Result<ExitCode> {
     if in_place {
+        if data.spec()?.is_postgres() {
+            bail!("--in-place rebuilds an embedded store; on PostgreSQL the projections are each node's cache: stop the node and delete its DIR/pg-cache, it is rebuilt from the log at start");
+        }
         let dir = &data.data;
         if !dir.join("ledger").exists() {
             bail!(

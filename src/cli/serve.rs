@@ -6,6 +6,7 @@ use clap::Args;
 use credledger::api;
 use credledger::ledger::{Config, Ledger};
 use credledger::secret::{SecretFields, SecretString};
+use credledger::store::select::StoreSpec;
 use credledger::template::Catalog;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -46,6 +47,18 @@ pub struct ServeArgs {
     /// close the store before the process exits anyway (nothing unacknowledged is lost).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub shutdown_timeout: u64,
+    /// PostgreSQL only: start even when the server runs with `synchronous_commit` or
+    /// `fsync` off, accepting that a crash of PostgreSQL loses acknowledged events.
+    #[arg(long)]
+    pub accept_lost_commits: bool,
+    /// PostgreSQL only: the address other nodes and clients reach this node at
+    /// (`http://host:port`; default: the bound address), named in the writer lease.
+    #[arg(long, env = "CREDLEDGER_ADVERTISE")]
+    pub advertise: Option<String>,
+    /// PostgreSQL only: the writer lease's duration in milliseconds; a dead writer is
+    /// replaced within about this long.
+    #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u64).range(500..=60000))]
+    pub lease_ms: u64,
 }
 
 /// Environment fallbacks: `CREDLEDGER_FALLBACK_<SERVICE>_<FIELD>=value` for any service
@@ -131,45 +144,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.admin_token_file {
         check_token_destination("--admin-token-file", path)?;
     }
+    if let StoreSpec::Postgres(url) = args.data.spec()? {
+        return super::node::run(args, config, &url);
+    }
     let (ledger, boot) = Ledger::open(config)
         .with_context(|| format!("opening the ledger in {}", args.data.data.display()))?;
-    let fresh = boot.is_some();
-    if let Some(boot) = boot {
-        match &args.admin_token_file {
-            Some(path) => {
-                credledger::fsutil::write_private_atomic(
-                    path,
-                    format!("{}\n", boot.token.expose()).as_bytes(),
-                )
-                .with_context(|| {
-                    format!(
-                        "writing the bootstrap admin token to {} (the ledger exists now: \
-                         issue a new token with `credledger admin recover --data {}`)",
-                        path.display(),
-                        args.data.data.display()
-                    )
-                })?;
-                eprintln!(
-                    "credledger: new ledger in {}; bootstrap admin token written to {}",
-                    args.data.data.display(),
-                    path.display()
-                );
-            }
-            None => {
-                eprintln!("credledger: new ledger in {}", args.data.data.display());
-                eprintln!("credledger: bootstrap admin token (shown once, store it now):");
-                println!("{}", boot.token.expose());
-            }
-        }
-    }
-    if let (false, Some(path)) = (fresh, &args.admin_token_file) {
-        eprintln!(
-            "credledger: {} already holds a ledger, so no admin token was written to {} \
-             (its token was issued when it was created; `credledger admin recover` issues a new one)",
-            args.data.data.display(),
-            path.display()
-        );
-    }
+    announce(boot, &args, &args.data.data.display().to_string())?;
     let ledger = Arc::new(ledger);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -220,13 +200,60 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Writes or prints the bootstrap admin token of a new ledger (`place` names where it
+/// lives), or says that an existing ledger wrote none.
+pub(super) fn announce(
+    boot: Option<credledger::ledger::Bootstrap>,
+    args: &ServeArgs,
+    place: &str,
+) -> anyhow::Result<()> {
+    let fresh = boot.is_some();
+    if let Some(boot) = boot {
+        match &args.admin_token_file {
+            Some(path) => {
+                credledger::fsutil::write_private_atomic(
+                    path,
+                    format!("{}\n", boot.token.expose()).as_bytes(),
+                )
+                .with_context(|| {
+                    format!(
+                        "writing the bootstrap admin token to {} (the ledger exists now: \
+                         issue a new token with `credledger admin recover --data {}`)",
+                        path.display(),
+                        place
+                    )
+                })?;
+                eprintln!(
+                    "credledger: new ledger in {}; bootstrap admin token written to {}",
+                    place,
+                    path.display()
+                );
+            }
+            None => {
+                eprintln!("credledger: new ledger in {}", place);
+                eprintln!("credledger: bootstrap admin token (shown once, store it now):");
+                println!("{}", boot.token.expose());
+            }
+        }
+    }
+    if let (false, Some(path)) = (fresh, &args.admin_token_file) {
+        eprintln!(
+            "credledger: {} already holds a ledger, so no admin token was written to {} \
+             (its token was issued when it was created; `credledger admin recover` issues a new one)",
+            place,
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// The commit counters at the end of a shutdown, for the watchdog once the ledger is
 /// being dropped.
 static FINAL_STATS: std::sync::OnceLock<credledger::commit::CommitStats> =
     std::sync::OnceLock::new();
 
 /// "events 0..=N are durable" for a log of `size` events.
-fn durable_text(size: u64) -> String {
+pub(super) fn durable_text(size: u64) -> String {
     match size {
         0 => "no event is durable".into(),
         n => format!(
@@ -240,7 +267,7 @@ fn durable_text(size: u64) -> String {
 /// After a shutdown signal, ends the process if the shutdown has not finished within
 /// `timeout` (a request or the store stuck on a failed disk), saying how far the log is
 /// durable. Nothing acknowledged is lost: acknowledgements follow the sync.
-fn arm_watchdog(ledger: std::sync::Weak<Ledger>, timeout: Duration) {
+pub(super) fn arm_watchdog(ledger: std::sync::Weak<Ledger>, timeout: Duration) {
     let spawned = std::thread::Builder::new()
         .name("credledger-shutdown-watchdog".into())
         .spawn(move || {
@@ -288,7 +315,7 @@ pub(super) fn check_token_destination(flag: &str, path: &std::path::Path) -> any
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -228,6 +228,11 @@ impl From<LedgerError> for ApiError {
                 "gone",
                 "the secret of this version was shredded",
             ),
+            // A follower over a shared store: retryable, at the writer it names.
+            LedgerError::Commit(c @ crate::commit::CommitError::NotWriter(_)) => ApiError {
+                retry_after_s: Some(1),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_writer", c.to_string())
+            },
             LedgerError::Commit(c) => ApiError {
                 internal: Some(Arc::from(format!("ledger unavailable: {c}"))),
                 ..ApiError::unavailable()

@@ -384,11 +384,23 @@ impl Ledger {
             Ok((Staged { bodies, keyring }, ()))
         })
         .await?;
-        if self.config.master_keys_text.is_some() {
-            return Ok(false);
+        let rotated = self.config.master_keys_text.is_none();
+        if rotated {
+            self.rotate_master_key_after_shred(ctx, caller).await?;
         }
-        self.rotate_master_key_after_shred(ctx, caller).await?;
-        Ok(true)
+        self.reclaim_deleted_keys().await;
+        Ok(rotated)
+    }
+
+    /// After a shred: asks the store to make the deleted data keys unreadable in its own
+    /// files where it can (`LogStore::reclaim_deleted_keys`). The destroy stands if this
+    /// fails (it is logged): the key-ring rows are deleted either way.
+    pub(super) async fn reclaim_deleted_keys(&self) {
+        let store = self.store.clone();
+        let done = tokio::task::spawn_blocking(move || store.reclaim_deleted_keys()).await;
+        if let Ok(Err(e)) = done {
+            tracing::warn!(error = %e, "the store could not reclaim the deleted data keys' space");
+        }
     }
 }
 

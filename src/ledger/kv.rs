@@ -198,11 +198,15 @@ impl Ledger {
                 Ok((Staged { bodies, keyring }, any))
             })
             .await?;
-        if !destroyed || self.config.master_keys_text.is_some() {
+        if !destroyed {
             return Ok(false);
         }
-        self.rotate_master_key_after_shred(ctx, caller).await?;
-        Ok(true)
+        let rotated = self.config.master_keys_text.is_none();
+        if rotated {
+            self.rotate_master_key_after_shred(ctx, caller).await?;
+        }
+        self.reclaim_deleted_keys().await;
+        Ok(rotated)
     }
 
     /// Sets a secret's KV metadata.

@@ -30,6 +30,7 @@ mod auth_failures;
 mod config;
 mod credentials;
 mod error;
+mod follow;
 mod groups;
 mod key_rotation;
 mod keycheck;
@@ -68,6 +69,8 @@ pub struct Ledger {
     config: Config,
     http: reqwest::Client,
     failures: Mutex<auth_failures::FailureTracker>,
+    /// Set on a follower (a node over a shared store that does not write).
+    follow: Option<follow::Follow>,
 }
 
 impl Ledger {
@@ -91,6 +94,9 @@ impl Ledger {
 
     /// Whether writes are possible (not poisoned, not shut down).
     pub fn writable(&self) -> Result<(), LedgerError> {
+        if self.committer.is_refusing() {
+            return Err(CommitError::NotWriter(self.writer_address()).into());
+        }
         match self.committer.poisoned() {
             Some(why) => Err(CommitError::Unavailable(why).into()),
             None => Ok(()),

@@ -42,13 +42,26 @@ impl Ledger {
         config: Config,
         store: Arc<dyn Backend>,
     ) -> Result<(Ledger, Option<Bootstrap>), LedgerError> {
+        let folded = recovery::fold_log(&*store)?;
+        Self::open_folded(config, store, folded)
+    }
+
+    /// [`Ledger::open_with_backend`] from a log already folded into `folded` (a
+    /// follower's state, when it becomes the writer).
+    pub(super) fn open_folded(
+        config: Config,
+        store: Arc<dyn Backend>,
+        folded: Folded,
+    ) -> Result<(Ledger, Option<Bootstrap>), LedgerError> {
         let dir = config.data_dir.clone();
         // Read only: nothing is written unless the log and the keys check out.
-        let head_path = head::path(&dir);
-        let recorded = head::read(&dir).map_err(Incomplete::from)?;
-        let head_required = store.meta(HEAD_MARKER)?.is_some();
-        let folded = recovery::fold_log(&*store)?;
-        integrity::check_length(&*store, folded.next_seq, recorded, head_path, head_required)?;
+        let keeps_head = store.stored_head()?.is_some();
+        let recorded = match keeps_head {
+            true => None,
+            false => head::read(&dir).map_err(Incomplete::from)?,
+        };
+        let head_required = keeps_head || store.meta(HEAD_MARKER)?.is_some();
+        integrity::check_log(&*store, folded.next_seq, &dir)?;
         let fresh = folded.next_seq == 0;
         let (logged, orphans) = recovery::read_keyring(&*store, &folded.state)?;
         let keys = keycheck::load(&config, &*store, &folded.state, &logged, fresh)?;
@@ -60,7 +73,7 @@ impl Ledger {
             );
         }
         keycheck::record(&*store, &keys.to_record)?;
-        if recorded.is_none() && !fresh {
+        if recorded.is_none() && !fresh && !keeps_head {
             tracing::warn!(
                 events = folded.next_seq,
                 "this ledger predates its head record; recording DATA/head now (from here on a shortened log is refused)"
@@ -76,38 +89,33 @@ impl Ledger {
             last_at,
             pending_shred,
         } = folded;
-        let head_file = HeadFile::open(
-            &dir,
-            Head {
-                size: next_seq,
-                hash: last_hash,
-            },
-        )
-        .map_err(Incomplete::from)?;
+        let head_file = match keeps_head {
+            true => None,
+            false => Some(
+                HeadFile::open(
+                    &dir,
+                    Head {
+                        size: next_seq,
+                        hash: last_hash,
+                    },
+                )
+                .map_err(Incomplete::from)?,
+            ),
+        };
         recovery::finish_signing_rotation(&dir, keys.next_signing)?;
         projection::catch_up(&*store, |_| {})?;
         recovery::delete_orphans(&*store, &orphans)?;
         let committer = Committer::start(store.clone(), head_file, next_seq);
-        let http = crate::verify::client()
-            .map_err(|e| LedgerError::Startup(format!("cannot build the HTTP client: {e}")))?;
-        let ledger = Ledger {
-            store,
-            committer,
-            writer: Mutex::new(Writer {
-                state,
-                next_seq,
-                last_hash,
-                last_at,
-                signing: keys.signing,
-                masters: keys.masters,
-                keyring: logged,
-            }),
-            catalog: Catalog::builtin(),
-            token_key: keys.token_key,
-            config,
-            http,
-            failures: Default::default(),
+        let writer = Writer {
+            state,
+            next_seq,
+            last_hash,
+            last_at,
+            signing: keys.signing,
+            masters: keys.masters,
+            keyring: logged,
         };
+        let ledger = Self::assemble(config, store, committer, writer, keys.token_key, None)?;
         let boot = if fresh {
             Some(ledger.bootstrap()?)
         } else {
@@ -115,6 +123,30 @@ impl Ledger {
         };
         ledger.finish_shred(pending_shred)?;
         Ok((ledger, boot))
+    }
+
+    /// The ledger of a checked log and keys.
+    pub(super) fn assemble(
+        config: Config,
+        store: Arc<dyn Backend>,
+        committer: Committer,
+        writer: Writer,
+        token_key: zeroize::Zeroizing<[u8; 32]>,
+        follow: Option<super::follow::Follow>,
+    ) -> Result<Ledger, LedgerError> {
+        let http = crate::verify::client()
+            .map_err(|e| LedgerError::Startup(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Ledger {
+            store,
+            committer,
+            writer: Mutex::new(writer),
+            catalog: Catalog::builtin(),
+            token_key,
+            config,
+            http,
+            failures: Default::default(),
+            follow,
+        })
     }
 
     pub(super) fn bootstrap(&self) -> Result<Bootstrap, LedgerError> {

@@ -111,10 +111,15 @@ impl Ledger {
         actor: Actor,
         staged: Staged,
     ) -> Result<CommitReceiver, LedgerError> {
+        let nothing = staged.bodies.is_empty() && staged.keyring.is_empty();
+        if self.committer.is_refusing() && !nothing {
+            // A follower: the writer decides, seals and records; nothing is applied here.
+            return Err(CommitError::NotWriter(self.writer_address()).into());
+        }
         if let Some(why) = self.committer.poisoned() {
             return Err(CommitError::Unavailable(why).into());
         }
-        if staged.bodies.is_empty() && staged.keyring.is_empty() {
+        if nothing {
             // Nothing to make durable (a check that passed): answer at once, no sync.
             let (tx, rx) = oneshot::channel();
             let _ = tx.send(Ok(()));
@@ -222,7 +227,9 @@ impl Ledger {
     /// Stages system events no request waits for (aggregated failed authentications):
     /// they join the next group commit. Returns the receiver for those who want to wait.
     pub(super) fn stage_detached(&self, bodies: Vec<Body>) -> Option<CommitReceiver> {
-        if bodies.is_empty() {
+        if bodies.is_empty() || self.committer.is_refusing() {
+            // A follower records nothing: requests it cannot answer alone (a failed
+            // authentication among them) are answered by the writer, which counts them.
             return None;
         }
         let mut w = self.lock();

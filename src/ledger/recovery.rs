@@ -44,26 +44,8 @@ pub(super) fn fold_log(store: &dyn Backend) -> Result<Folded, LedgerError> {
     let mut pending_shred = None;
     for r in records(store, 0) {
         let (seq, rec) = r?;
-        let integrity = |detail: String| LedgerError::Integrity { seq, detail };
-        let signed = SignedEvent::from_record(&rec).map_err(|e| integrity(e.to_string()))?;
-        if seq != next || signed.seq() != seq {
-            return Err(integrity(format!("expected event {next}")));
-        }
-        if signed.event().prev != last_hash {
-            return Err(integrity(
-                "hash link to the previous event is broken".into(),
-            ));
-        }
-        if let Body::CredentialDestroyed { credential, .. }
-        | Body::VersionsDestroyed { credential, .. } = &signed.event().body
-        {
-            pending_shred = Some(PendingShred {
-                seq,
-                credential: *credential,
-            });
-        } else if matches!(signed.event().body, Body::MasterKeyRotated { .. }) {
-            pending_shred = None;
-        }
+        let signed = next_event(seq, &rec, next, &last_hash)?;
+        note_shred(&signed, &mut pending_shred);
         state.apply(signed.event());
         last_hash = *signed.hash();
         last_at = signed.event().at_ms;
@@ -76,6 +58,40 @@ pub(super) fn fold_log(store: &dyn Backend) -> Result<Folded, LedgerError> {
         last_at,
         pending_shred,
     })
+}
+
+/// Decodes record `seq` and checks that it is event `next` and links to `last_hash`.
+pub(super) fn next_event(
+    seq: u64,
+    rec: &[u8],
+    next: u64,
+    last_hash: &Hash32,
+) -> Result<SignedEvent, LedgerError> {
+    let integrity = |detail: String| LedgerError::Integrity { seq, detail };
+    let signed = SignedEvent::from_record(rec).map_err(|e| integrity(e.to_string()))?;
+    if seq != next || signed.seq() != seq {
+        return Err(integrity(format!("expected event {next}")));
+    }
+    if signed.event().prev != *last_hash {
+        return Err(integrity(
+            "hash link to the previous event is broken".into(),
+        ));
+    }
+    Ok(signed)
+}
+
+/// Notes a destroy whose shred is pending, or its completion (a master-key rotation).
+pub(super) fn note_shred(signed: &SignedEvent, pending: &mut Option<PendingShred>) {
+    if let Body::CredentialDestroyed { credential, .. }
+    | Body::VersionsDestroyed { credential, .. } = &signed.event().body
+    {
+        *pending = Some(PendingShred {
+            seq: signed.seq(),
+            credential: *credential,
+        });
+    } else if matches!(signed.event().body, Body::MasterKeyRotated { .. }) {
+        *pending = None;
+    }
 }
 
 /// The key ring: the data keys of logged versions, and the orphans. A commit writes the

@@ -1,6 +1,6 @@
 //! The storage boundary: three narrow, byte-level, object-safe, synchronous traits and
 //! the error they share. Nothing here names a backend type; each backend lives in its own
-//! file behind the traits (`sled` today, PostgreSQL next).
+//! folder or file behind the traits (`sled`, the embedded default; `postgres`).
 //!
 //! * [`LogStore`]: the truth. The append-only log of stored records, the key ring that
 //!   must be durable with it, and a few metadata values (key check values, markers).
@@ -15,13 +15,16 @@
 //! implement them as well as a sled range.
 //!
 //! The store is not trusted to know the log's length: the ledger keeps its own durable
-//! head record ([`head`]) outside the backend and refuses a log that ends before it.
+//! head record ([`head`]) outside the backend and refuses a log that ends before it. A
+//! backend that advances a head record in the very transaction of every batch
+//! (PostgreSQL's `head` row) reports it through [`LogStore::stored_head`] instead.
 //!
 //! **Opening a backend is a constructor duty, not a trait method:** it takes the
-//! exclusive writer lock or lease (sled: its file lock; PostgreSQL: an advisory lock
-//! and a writer epoch), and fails with [`StoreError::Locked`] when another writer holds
-//! it. A backend that loses its lease MUST fail every later append with
-//! [`StoreError::Backend`].
+//! exclusive writer lock (sled: its file lock, [`StoreError::Locked`] when another
+//! process holds it). A backend shared by several nodes (PostgreSQL) elects its one
+//! writer through [`lease::WriterLease`] instead; it MUST fail every append of a node
+//! that does not hold the lease, or lost it, with [`StoreError::Fenced`], writing
+//! nothing.
 //!
 //! Who may call what (`docs/ARCHITECTURE.md` has the table): `commit` appends,
 //! `ledger::open` recovers, `projection` owns [`ProjectionStore`], `proof` owns
@@ -29,6 +32,9 @@
 
 mod copy;
 pub mod head;
+pub mod lease;
+pub mod postgres;
+pub mod select;
 pub mod sled;
 
 use crate::id::Id;
@@ -132,6 +138,16 @@ pub enum StoreError {
     /// process (or work on a copy).
     #[error("a server is using this directory ({path} is locked by another process); stop it, or copy the directory and use the copy")]
     Locked { path: PathBuf },
+    /// This node does not hold the writer lease, or lost it (another node took over):
+    /// nothing was written. Writes: the committer stops; answer 503 (retryable, on any
+    /// node); the node rebuilds its state from the log before it writes again.
+    #[error("this node is not the ledger's writer: {0}")]
+    Fenced(String),
+    /// The store is configured so that an acknowledged event could be lost (PostgreSQL
+    /// with `synchronous_commit` or `fsync` off): refuse to start; fix the setting or
+    /// accept the loss explicitly.
+    #[error("{0}")]
+    Durability(String),
     /// An append broke the log's shape (not contiguous from `next_seq`, or a record
     /// over [`MAX_RECORD`]): a bug above the store. Nothing was written; poison.
     #[error("refused append: {0}")]
@@ -143,6 +159,15 @@ impl StoreError {
     pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
         StoreError::Backend(Box::new(e))
     }
+}
+
+/// The head record a backend keeps in the same transaction as the records (see
+/// [`LogStore::stored_head`]): records `0..size` are durable, and record `size - 1` has
+/// the BLAKE3 hash `record_hash` of its stored bytes (zeros when `size` is 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredHead {
+    pub size: Seq,
+    pub record_hash: [u8; 32],
 }
 
 /// The truth: the append-only log, the key ring that must be durable with it, and a few
@@ -177,6 +202,25 @@ pub trait LogStore: Send + Sync {
     /// (recovery's deletion of orphan data keys) is allowed. Records are never
     /// overwritten or deleted.
     fn append_durable(&self, append: Append<'_>) -> Result<(), StoreError>;
+
+    /// The head record this backend advances in the transaction of every
+    /// [`LogStore::append_durable`], or `None` (the default) for a backend whose head
+    /// record the ledger keeps itself (sled: `DIR/head`, [`head`]).
+    ///
+    /// A backend that returns `Some` MUST advance it atomically with the records, so
+    /// that it never claims a record that is not durable; the ledger then writes no
+    /// head file and checks the log against this head instead.
+    fn stored_head(&self) -> Result<Option<StoredHead>, StoreError> {
+        Ok(None)
+    }
+
+    /// Makes key-ring entries deleted so far unreadable in the backend's own files where
+    /// it can, after a destroy (PostgreSQL: `VACUUM FULL` of the key-ring table, so the
+    /// deleted rows stop lingering as dead tuples). The default does nothing (sled
+    /// reclaims its segments itself; the master-key rotation covers stale copies).
+    fn reclaim_deleted_keys(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// Every key-ring entry: `(key, encoded WrappedKey)`, in key order.
     ///

@@ -108,7 +108,17 @@ impl Pg {
         Pg::start_with(true)
     }
 
+    /// Like [`Pg::start`], with `fsync = on` (the default [`Pg::start`] turns it off for
+    /// speed): for the ledger's durability checks and its benchmarks.
+    pub fn start_durable() -> Pg {
+        Pg::start_opts(false, true)
+    }
+
     fn start_with(tls: bool) -> Pg {
+        Pg::start_opts(tls, false)
+    }
+
+    fn start_opts(tls: bool, fsync: bool) -> Pg {
         let bin = find_bin();
         let as_postgres = rustix::process::geteuid().is_root();
         let dir = tempfile::Builder::new()
@@ -182,8 +192,9 @@ impl Pg {
                 .arg(pg.path("server.log"))
                 .arg("-o")
                 .arg(format!(
-                    "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off {ssl}",
-                    pg.socket_dir().display()
+                    "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync={} {ssl}",
+                    pg.socket_dir().display(),
+                    if fsync { "on" } else { "off" }
                 ))
                 .output()
                 .unwrap();

@@ -1,0 +1,257 @@
+//! `credledger serve --store postgres://…`: one node of several over one PostgreSQL.
+//!
+//! The node binds its address once and then alternates between two phases on it:
+//! - **follower**: the log is folded into a follower ledger (`Ledger::open_follower`),
+//!   tailed from the store, and served: reads are answered locally, writes get a
+//!   retryable 503 (the writer's address is in the log line and the lease table; this
+//!   node does not forward). Every lease period it tries to take the writer lease;
+//! - **writer**: once it holds the lease (a [`Keeper`] renews it), it opens the writer
+//!   ledger afresh from the log and serves everything. If it loses the lease, it stops
+//!   serving writes at once (the store refuses its appends anyway) and goes back to
+//!   following, so its state is rebuilt before it could ever write again.
+//!
+//! On an empty store the first node to take the lease bootstraps the ledger; the other
+//! nodes wait until it holds an event, and need the same keys (`DIR/keys`, or the
+//! environment) — they check them against the store's key check values at start.
+
+use super::serve::{announce, arm_watchdog, shutdown_signal, ServeArgs};
+use anyhow::Context;
+use credledger::api;
+use credledger::cluster::{self, Keeper};
+use credledger::ledger::{Config, Ledger};
+use credledger::store::lease::WriterLease;
+use credledger::store::postgres::{PgBackend, PgOptions};
+use credledger::store::{Backend, LogStore};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often an idle follower looks at the log.
+const TAIL_IDLE: Duration = Duration::from_millis(100);
+
+pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&args.data.data)
+        .with_context(|| format!("creating {}", args.data.data.display()))?;
+    let options = PgOptions {
+        accept_lost_commits: args.accept_lost_commits,
+    };
+    let cache = args.data.data.join("pg-cache");
+    let pg = Arc::new(
+        PgBackend::connect(url, Some(&cache), &options).context("opening the PostgreSQL store")?,
+    );
+    let place = format!("postgresql://{}", pg.place());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let timeout = Duration::from_secs(args.shutdown_timeout);
+    let ttl = Duration::from_millis(args.lease_ms);
+    rt.block_on(async move {
+        let std_listener = std::net::TcpListener::bind(&args.listen)
+            .with_context(|| format!("binding {}", args.listen))?;
+        std_listener.set_nonblocking(true)?;
+        let bound = std_listener.local_addr()?;
+        let address = args
+            .advertise
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"));
+        let holder = cluster::node_id();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let stop_now = Arc::new(tokio::sync::Notify::new());
+        let current: Arc<Mutex<Option<std::sync::Weak<Ledger>>>> = Default::default();
+        {
+            let (stopping, stop_now, current) = (stopping.clone(), stop_now.clone(), current.clone());
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                stopping.store(true, Ordering::Release);
+                stop_now.notify_waiters();
+                let watched = current.lock().unwrap().clone().unwrap_or_default();
+                arm_watchdog(watched, timeout);
+            });
+        }
+        tracing::info!(listen = %bound, store = %place, node = %holder, "credledger node starting");
+        // Said once, when the node first serves (as the writer or a follower).
+        let listening = std::sync::Once::new();
+        let say_listening = || listening.call_once(|| eprintln!("credledger: listening on http://{bound}"));
+        let lease: Arc<dyn WriterLease> = pg.clone();
+        loop {
+            if stopping.load(Ordering::Acquire) {
+                break;
+            }
+            // Follow until this node holds the lease.
+            let keeper = match take_now(&pg, &holder, &address, ttl).await? {
+                Some(k) => k,
+                None => {
+                    let k = follow_until_writer(
+                        &pg, &config, &std_listener, &holder, &address, ttl, &stopping, &stop_now, &current,
+                        &say_listening,
+                    )
+                    .await?;
+                    match k {
+                        Some(k) => k,
+                        None => break,
+                    }
+                }
+            };
+            // The writer.
+            let store: Arc<dyn Backend> = pg.clone();
+            let cfg = config.clone();
+            let opened = tokio::task::spawn_blocking(move || Ledger::open_with_backend(cfg, store))
+                .await?;
+            let (ledger, boot) = match opened {
+                Ok(x) => x,
+                Err(e) if keeper.is_lost() => {
+                    tracing::warn!(error = %e, "lost the lease while opening the writer; following again");
+                    continue;
+                }
+                Err(e) => return Err(anyhow::Error::new(e).context(format!("opening the ledger in {place}"))),
+            };
+            announce(boot, &args, &place)?;
+            say_listening();
+            tracing::info!(node = %holder, "this node is the writer");
+            eprintln!("credledger: writer (epoch {})", lease.epoch().unwrap_or(0));
+            let ledger = Arc::new(ledger);
+            *current.lock().unwrap() = Some(Arc::downgrade(&ledger));
+            let listener = tokio::net::TcpListener::from_std(std_listener.try_clone()?)?;
+            let until = {
+                let stop_now = stop_now.clone();
+                let stopping = stopping.clone();
+                let keeper = &keeper;
+                async move {
+                    if stopping.load(Ordering::Acquire) {
+                        return;
+                    }
+                    tokio::select! { _ = stop_now.notified() => {}, _ = keeper.lost() => {} }
+                }
+            };
+            // `api::serve` needs a 'static shutdown future: bridge through a Notify.
+            let done = Arc::new(tokio::sync::Notify::new());
+            let served = {
+                let done = done.clone();
+                let ledger = ledger.clone();
+                tokio::spawn(async move { api::serve(listener, ledger, async move { done.notified().await }).await })
+            };
+            until.await;
+            done.notify_one();
+            served.await??;
+            let stats = ledger.commit_stats();
+            drop(ledger);
+            if stopping.load(Ordering::Acquire) {
+                let l = lease.clone();
+                let _ = tokio::task::spawn_blocking(move || l.release()).await;
+                drop(keeper);
+                eprintln!("credledger: shut down cleanly: {} events durable", stats.durable);
+                break;
+            }
+            drop(keeper);
+            eprintln!("credledger: lost the writer lease; following again");
+        }
+        anyhow::Ok(())
+    })?;
+    rt.shutdown_timeout(Duration::from_secs(1));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Tries to take the lease once; on success starts its keeper.
+async fn take_now(
+    pg: &Arc<PgBackend>,
+    holder: &str,
+    address: &str,
+    ttl: Duration,
+) -> anyhow::Result<Option<Keeper>> {
+    let (p, h, a) = (pg.clone(), holder.to_string(), address.to_string());
+    let taken =
+        tokio::task::spawn_blocking(move || cluster::try_become_writer(&*p, &h, &a, ttl)).await??;
+    Ok(taken.map(|_| Keeper::start(pg.clone(), ttl)))
+}
+
+/// Serves a follower ledger until this node takes the lease (`Some(keeper)`) or the
+/// node stops (`None`). On an empty log it waits without serving.
+#[allow(clippy::too_many_arguments)]
+async fn follow_until_writer(
+    pg: &Arc<PgBackend>,
+    config: &Config,
+    std_listener: &std::net::TcpListener,
+    holder: &str,
+    address: &str,
+    ttl: Duration,
+    stopping: &Arc<AtomicBool>,
+    stop_now: &Arc<tokio::sync::Notify>,
+    current: &Arc<Mutex<Option<std::sync::Weak<Ledger>>>>,
+    say_listening: &dyn Fn(),
+) -> anyhow::Result<Option<Keeper>> {
+    let poll = ttl / 4;
+    // An empty ledger: its writer is bootstrapping it.
+    loop {
+        let p = pg.clone();
+        let len = tokio::task::spawn_blocking(move || p.next_seq()).await??;
+        if len > 0 {
+            break;
+        }
+        if stopping.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        if let Some(k) = take_now(pg, holder, address, ttl).await? {
+            return Ok(Some(k));
+        }
+        tokio::time::sleep(poll).await;
+    }
+    let (p, cfg) = (pg.clone(), config.clone());
+    let follower = tokio::task::spawn_blocking(move || {
+        let store: Arc<dyn Backend> = p;
+        Ledger::open_follower(cfg, store)
+    })
+    .await?
+    .context("opening the ledger as a follower")?;
+    let follower = Arc::new(follower);
+    *current.lock().unwrap() = Some(Arc::downgrade(&follower));
+    let writer = {
+        let p = pg.clone();
+        tokio::task::spawn_blocking(move || p.lease()).await??
+    };
+    tracing::info!(writer = %writer.address, epoch = writer.epoch, "following the writer");
+    eprintln!("credledger: following the writer at {}", writer.address);
+    follower.set_writer_address(&writer.address);
+    let tail_stop = Arc::new(AtomicBool::new(false));
+    let tail = {
+        let (f, s) = (follower.clone(), tail_stop.clone());
+        std::thread::Builder::new()
+            .name("credledger-tail".into())
+            .spawn(move || cluster::tail(&f, &s, TAIL_IDLE))?
+    };
+    let listener = tokio::net::TcpListener::from_std(std_listener.try_clone()?)?;
+    let done = Arc::new(tokio::sync::Notify::new());
+    let served = {
+        let done = done.clone();
+        let follower = follower.clone();
+        tokio::spawn(async move {
+            api::serve(listener, follower, async move { done.notified().await }).await
+        })
+    };
+    say_listening();
+    let keeper = loop {
+        tokio::select! {
+            _ = stop_now.notified() => break None,
+            _ = tokio::time::sleep(poll) => {}
+        }
+        if stopping.load(Ordering::Acquire) {
+            break None;
+        }
+        match take_now(pg, holder, address, ttl).await {
+            Ok(Some(k)) => break Some(k),
+            Ok(None) => {
+                let p = pg.clone();
+                if let Ok(Ok(l)) = tokio::task::spawn_blocking(move || p.lease()).await {
+                    follower.set_writer_address(&l.address);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot look at the writer lease"),
+        }
+    };
+    done.notify_one();
+    served.await??;
+    tail_stop.store(true, Ordering::Release);
+    let _ = tokio::task::spawn_blocking(move || tail.join()).await;
+    drop(follower);
+    Ok(keeper)
+}
