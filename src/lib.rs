@@ -28,6 +28,7 @@ pub mod integrity;
 pub mod keys;
 pub mod ledger;
 pub mod merkle;
+pub mod metrics;
 pub mod note;
 pub mod projection;
 pub mod proof;

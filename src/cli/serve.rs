@@ -67,6 +67,10 @@ pub struct ServeArgs {
     /// `X-Forwarded-For`/`Forwarded` headers name the client that is audited.
     #[arg(long, env = "CREDLEDGER_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxy: Vec<credledger::http::proxy::Cidr>,
+    /// Also serve `GET /metrics` (Prometheus) on this address, without a token; on the
+    /// main address it needs a system admin's or system auditor's token.
+    #[arg(long, env = "CREDLEDGER_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
 }
 
 /// Environment fallbacks: `CREDLEDGER_FALLBACK_<SERVICE>_<FIELD>=value` for any service
@@ -228,6 +232,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             tracing::info!(listen = %bound, data = %args.data.data.display(), "credledger serving");
             // A stable line for scripts and tests (with `--listen 127.0.0.1:0`, the port).
             eprintln!("credledger: listening on {scheme}://{bound}");
+            let metrics = match &args.metrics_listen {
+                Some(addr) => {
+                    let l = tokio::net::TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("binding --metrics-listen {addr}"))?;
+                    eprintln!("credledger: metrics on http://{}/metrics", l.local_addr()?);
+                    let router = api::metrics::unauthenticated_router(ledger.clone());
+                    Some(tokio::spawn(async move { axum::serve(l, router).await }))
+                }
+                None => None,
+            };
             let watched = Arc::downgrade(&ledger);
             let signal = async move {
                 shutdown_signal().await;
@@ -236,7 +251,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let app = credledger::http::app(credledger::http::AppState {
                 ledger: ledger.clone(),
             });
-            credledger::http::serve_with(listener, app, ledger, signal, options).await?;
+            let served = credledger::http::serve_with(listener, app, ledger, signal, options).await;
+            if let Some(m) = metrics {
+                m.abort();
+            }
+            served?;
             anyhow::Ok(())
         }
     });

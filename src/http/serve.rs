@@ -43,7 +43,8 @@ pub fn is_secure(extensions: &axum::http::Extensions) -> bool {
 }
 
 /// How to serve: TLS or not, the handshake timeout, the proxies trusted for
-/// `X-Forwarded-For`/`Forwarded`.
+/// `X-Forwarded-For`/`Forwarded`. (Every served app also counts its requests in
+/// [`crate::metrics`].)
 #[derive(Clone, Default)]
 pub struct ServeOptions {
     pub tls: Option<Arc<Tls>>,
@@ -81,7 +82,17 @@ pub async fn serve_with(
             }
         })
     };
-    let app = app.layer(axum::Extension(options.trusted_proxies.clone()));
+    crate::metrics::install();
+    let upkeep = tokio::spawn(async {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            crate::metrics::upkeep();
+        }
+    });
+    let app = app
+        .layer(axum::middleware::from_fn(count_request))
+        .layer(axum::Extension(options.trusted_proxies.clone()));
     let served = match &options.tls {
         None => {
             axum::serve(
@@ -100,6 +111,7 @@ pub async fn serve_with(
         }
     };
     sweeper.abort();
+    upkeep.abort();
     let l = ledger.clone();
     tokio::task::spawn_blocking(move || {
         l.flush_auth_failures(true);
@@ -108,6 +120,39 @@ pub async fn serve_with(
     .await
     .ok();
     served
+}
+
+/// Counts a request by its route template (never its raw path), method and status.
+async fn count_request(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    // Methods are bounded to the standard ones; anything else is `other`.
+    let method = match req.method().as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "LIST" => "LIST",
+        _ => "other",
+    };
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    crate::metrics::http_request(
+        &route,
+        method,
+        resp.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    resp
 }
 
 /// The HTTPS accept loop.
