@@ -15,6 +15,7 @@ pub mod dto;
 pub mod groups;
 pub mod ledger;
 pub mod metrics;
+pub mod operations;
 pub mod review;
 pub mod templates;
 pub mod vault;
@@ -48,6 +49,7 @@ pub fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
     info(title = "credledger", description = "An event-sourced, audit-first credential ledger. Every call that touches a credential is a signed, hash-chained event."),
     paths(
         health, ready, openapi_json, metrics::scrape,
+        operations::backup, operations::rotate_master, operations::rotate_signing,
         admin::create_tenant, admin::create_principal, admin::list_principals, admin::disable_principal,
         admin::issue_token, admin::revoke_token, admin::grant_delegation, admin::revoke_delegation, admin::whoami,
         templates::list, templates::get, templates::create, templates::put, templates::delete,
@@ -119,6 +121,15 @@ pub fn router() -> Router<AppState> {
         .route("/v1/ready", get(ready))
         .route("/v1/openapi.json", get(openapi_json))
         .route("/metrics", get(metrics::scrape))
+        .route("/v1/admin/backup", get(operations::backup))
+        .route(
+            "/v1/admin/keys/rotate-master",
+            post(operations::rotate_master),
+        )
+        .route(
+            "/v1/admin/keys/rotate-signing",
+            post(operations::rotate_signing),
+        )
         .route("/v1/whoami", get(admin::whoami))
         .route("/v1/tenants", post(admin::create_tenant))
         .route(

@@ -18,6 +18,7 @@ macro_rules! outln {
 mod admin;
 mod args;
 mod audit;
+mod backup;
 mod bundle;
 mod client;
 mod config;
@@ -30,6 +31,7 @@ mod fields;
 mod forensics;
 mod group;
 mod import;
+mod keys;
 mod logging;
 mod lookup;
 mod output;
@@ -98,6 +100,14 @@ pub enum Command {
     Materialize(exec::MaterializeArgs),
     /// Import .env files into credentials of the matching templates.
     ImportEnv(import::ImportArgs),
+    /// Write a consistent backup (from the running server, or a directory no server
+    /// uses), verified in full before it is reported done.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a new data directory, verified in full.
+    Restore(backup::RestoreArgs),
+    /// Key rotation through the running server (system admins): rotate-master,
+    /// rotate-signing.
+    Keys(args::Group<keys::KeysCommand>),
     /// A C2SP tlog-witness for credledger (or any) checkpoints: serve, key.
     #[command(subcommand)]
     Witness(witness::WitnessCommand),
@@ -130,6 +140,9 @@ pub fn main() -> ExitCode {
         Command::Export(args) => (bundle::export(args), 2),
         Command::VerifyBundle(args) => (bundle::verify(args), 2),
         Command::Witness(cmd) => (witness::run(cmd), 2),
+        Command::Backup(a) => (backup::backup(a), 1),
+        Command::Restore(a) => (backup::restore(a), 2),
+        Command::Keys(g) => (keys::run(g), 1),
     };
     match result {
         Ok(code) => code,
