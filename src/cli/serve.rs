@@ -45,6 +45,9 @@ pub struct ServeArgs {
     /// Log format: `text` or `json`.
     #[arg(long, env = "CREDLEDGER_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// Log JSON lines (`--log-format json`), as every command's `--json` is for scripts.
+    #[arg(long)]
+    pub json: bool,
     /// Seconds a shutdown (SIGTERM, Ctrl-C) may take to finish in-flight requests and
     /// close the store before the process exits anyway (nothing unacknowledged is lost).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -135,7 +138,7 @@ pub fn fallbacks_from_env(
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    super::logging::init(&args.log_format);
+    super::logging::init(if args.json { "json" } else { &args.log_format });
     if !api::vault::valid_mount(&args.vault_mount) {
         anyhow::bail!(
             "--vault-mount must be 1-64 characters of a-z, 0-9, '_' or '-' and not a native API path"
@@ -179,8 +182,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 )
                 .with_context(|| {
                     format!(
-                        "writing the bootstrap admin token to {} (the ledger exists now: \
-                         issue a new token with `credledger admin recover --data {}`)",
+                        "writing the bootstrap admin token to {} (the ledger in {} exists now \
+                         and its token is lost: remove the directory and start again)",
                         path.display(),
                         args.data.data.display()
                     )
@@ -201,7 +204,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let (false, Some(path)) = (fresh, &args.admin_token_file) {
         eprintln!(
             "credledger: {} already holds a ledger, so no admin token was written to {} \
-             (its token was issued when it was created; `credledger admin recover` issues a new one)",
+             (its token was issued when it was created; use that one, or start on a new directory)",
             args.data.data.display(),
             path.display()
         );
