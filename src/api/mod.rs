@@ -15,6 +15,7 @@ pub mod dto;
 pub mod groups;
 pub mod ledger;
 pub mod metrics;
+mod openapi;
 pub mod operations;
 pub mod review;
 pub mod templates;
@@ -29,6 +30,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use error::ApiError;
+use openapi::Complete as CompleteDoc;
 use serde_json::{json, Value};
 use std::future::Future;
 use std::sync::Arc;
@@ -63,7 +65,7 @@ pub fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
         ledger::checkpoint, ledger::checkpoints, ledger::publickey, ledger::events, ledger::inclusion,
         ledger::consistency, ledger::prove_audit_entry,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CompleteDoc),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;
