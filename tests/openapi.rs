@@ -1,13 +1,12 @@
 //! The OpenAPI document describes the API as served: query parameters are `in: query`,
 //! every `{name}` of a path is a declared path parameter, every operation behind a token
 //! lists 401/403/429/503, bodies list 400/413/415/422, `GET /v1/principals` answers
-//! `{"principals": […]}`, and the operator endpoints are in it.
+//! `{"principals": […]}`, and the operator endpoints and the Vault KV dialect are in it.
 
 use serde_json::Value;
-use utoipa::OpenApi;
 
 fn doc() -> Value {
-    serde_json::to_value(credledger::api::ApiDoc::openapi()).unwrap()
+    serde_json::to_value(credledger::api::document("secret")).unwrap()
 }
 
 fn operations(doc: &Value) -> Vec<(String, String, Value)> {
@@ -77,6 +76,14 @@ fn error_answers_are_listed() {
     let d = doc();
     for (path, method, op) in operations(&d) {
         let responses = op["responses"].as_object().unwrap();
+        if op["tags"][0] == "vault" {
+            // Vault's own error shape for every status.
+            assert!(
+                responses.contains_key("default") || path == "/v1/sys/health",
+                "{method} {path}"
+            );
+            continue;
+        }
         let open = op["security"].as_array().is_some_and(|s| {
             s.iter()
                 .all(|r| r.as_object().is_some_and(|o| o.is_empty()))
@@ -122,4 +129,15 @@ fn shapes_and_operator_endpoints() {
     ] {
         assert!(d["paths"][path][method].is_object(), "{method} {path}");
     }
+    for (path, method) in [
+        ("/v1/secret/data/{path}", "get"),
+        ("/v1/secret/data/{path}", "post"),
+        ("/v1/secret/metadata/{path}", "delete"),
+        ("/v1/secret/destroy/{path}", "post"),
+        ("/v1/sys/health", "get"),
+    ] {
+        assert!(d["paths"][path][method].is_object(), "{method} {path}");
+    }
+    let moved = serde_json::to_value(credledger::api::document("kv")).unwrap();
+    assert!(moved["paths"]["/v1/kv/data/{path}"].is_object());
 }

@@ -20,6 +20,7 @@ pub mod operations;
 pub mod review;
 pub mod templates;
 pub mod vault;
+mod vault_openapi;
 
 pub use crate::http::error;
 pub use crate::http::AppState;
@@ -107,8 +108,15 @@ async fn ready(State(st): State<AppState>) -> (StatusCode, Json<Value>) {
 }
 
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "service", security(()), responses((status = 200)))]
-async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+async fn openapi_json(State(st): State<AppState>) -> Json<utoipa::openapi::OpenApi> {
+    Json(document(&st.ledger.config().vault_mount))
+}
+
+/// The whole OpenAPI document: the JSON API and the Vault dialect on `mount`.
+pub fn document(mount: &str) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    vault_openapi::add(&mut doc, mount);
+    doc
 }
 
 /// The answer for a path no dialect serves.
