@@ -155,6 +155,7 @@ impl Committer {
             open.records.extend(records);
             open.keyring.extend(keyring);
             open.waiters.push(tx);
+            crate::metrics::queue_depth(open.records.len());
             self.shared.wake.notify_one();
         }
         rx
@@ -212,7 +213,13 @@ fn run(shared: &Shared, store: &dyn Backend, mut head: Option<HeadFile>) {
                 std::mem::take(&mut open.waiters),
             )
         };
+        crate::metrics::queue_depth(0);
         let result = commit(shared, store, &mut head, &records, &keyring);
+        match &result {
+            Ok(()) if !records.is_empty() => crate::metrics::committed(records.len()),
+            Ok(()) => {}
+            Err(_) => crate::metrics::audit_write_failure(),
+        }
         if result.is_ok() && !records.is_empty() {
             shared.syncs.fetch_add(1, Ordering::Relaxed);
             shared
@@ -250,6 +257,7 @@ fn commit(
 ) -> Result<(), StoreError> {
     let raw: Vec<(u64, Vec<u8>)> = records.iter().map(|e| (e.seq(), e.to_record())).collect();
     let borrowed: Vec<(u64, &[u8])> = raw.iter().map(|(s, r)| (*s, r.as_slice())).collect();
+    let started = std::time::Instant::now();
     LogStore::append_durable(
         store,
         Append {
@@ -257,6 +265,7 @@ fn commit(
             records: &borrowed,
         },
     )?;
+    crate::metrics::synced(started.elapsed());
     let Some(last) = records.last() else {
         return Ok(());
     };

@@ -35,6 +35,7 @@ pub mod integrity;
 pub mod keys;
 pub mod ledger;
 pub mod merkle;
+pub mod metrics;
 pub mod migrate;
 pub mod note;
 pub mod projection;

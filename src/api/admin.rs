@@ -60,7 +60,7 @@ pub async fn create_principal(
     Ok((StatusCode::CREATED, Json(Created { id: id.to_string() })))
 }
 
-#[utoipa::path(get, path = "/v1/principals", tag = "admin", responses((status = 200, body = Vec<PrincipalDto>)))]
+#[utoipa::path(get, path = "/v1/principals", tag = "admin", responses((status = 200, body = PrincipalList)))]
 pub async fn list_principals(
     State(st): State<AppState>,
     Auth(caller): Auth,

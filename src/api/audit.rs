@@ -24,6 +24,7 @@ use axum::Json;
 use serde::Deserialize;
 
 #[derive(Deserialize, utoipa::IntoParams, Default)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// A credential id.
@@ -315,6 +316,7 @@ pub async fn rotation(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryQuery {
     /// `template` (default) or `service`.

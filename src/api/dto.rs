@@ -58,6 +58,12 @@ pub struct Created {
     pub id: String,
 }
 
+/// `GET /v1/principals`.
+#[derive(Serialize, ToSchema)]
+pub struct PrincipalList {
+    pub principals: Vec<PrincipalDto>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct PrincipalDto {
     pub id: String,

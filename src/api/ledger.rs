@@ -47,6 +47,7 @@ pub async fn checkpoints(
 }
 
 #[derive(Deserialize, utoipa::IntoParams, Default)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct KeyQuery {
     /// `current` (default: the key that signs new checkpoints) or `genesis` (the ledger's
@@ -75,6 +76,7 @@ pub async fn publickey(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// First sequence number (default 0).
@@ -139,6 +141,7 @@ pub async fn events(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct InclusionQuery {
     pub index: u64,
@@ -156,6 +159,7 @@ pub async fn inclusion(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyQuery {
     pub old: u64,

@@ -14,9 +14,13 @@ pub mod credentials;
 pub mod dto;
 pub mod groups;
 pub mod ledger;
+pub mod metrics;
+mod openapi;
+pub mod operations;
 pub mod review;
 pub mod templates;
 pub mod vault;
+mod vault_openapi;
 
 pub use crate::http::error;
 pub use crate::http::AppState;
@@ -27,6 +31,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use error::ApiError;
+use openapi::Complete as CompleteDoc;
 use serde_json::{json, Value};
 use std::future::Future;
 use std::sync::Arc;
@@ -46,7 +51,8 @@ pub fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
 #[openapi(
     info(title = "credledger", description = "An event-sourced, audit-first credential ledger. Every call that touches a credential is a signed, hash-chained event."),
     paths(
-        health, ready, openapi_json,
+        health, ready, openapi_json, metrics::scrape,
+        operations::backup, operations::rotate_master, operations::rotate_signing,
         admin::create_tenant, admin::create_principal, admin::list_principals, admin::disable_principal,
         admin::issue_token, admin::revoke_token, admin::grant_delegation, admin::revoke_delegation, admin::whoami,
         templates::list, templates::get, templates::create, templates::put, templates::delete,
@@ -60,7 +66,7 @@ pub fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
         ledger::checkpoint, ledger::checkpoints, ledger::publickey, ledger::events, ledger::inclusion,
         ledger::consistency, ledger::prove_audit_entry,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CompleteDoc),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;
@@ -102,8 +108,15 @@ async fn ready(State(st): State<AppState>) -> (StatusCode, Json<Value>) {
 }
 
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "service", security(()), responses((status = 200)))]
-async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+async fn openapi_json(State(st): State<AppState>) -> Json<utoipa::openapi::OpenApi> {
+    Json(document(&st.ledger.config().vault_mount))
+}
+
+/// The whole OpenAPI document: the JSON API and the Vault dialect on `mount`.
+pub fn document(mount: &str) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    vault_openapi::add(&mut doc, mount);
+    doc
 }
 
 /// The answer for a path no dialect serves.
@@ -117,6 +130,16 @@ pub fn router() -> Router<AppState> {
         .route("/v1/health", get(health))
         .route("/v1/ready", get(ready))
         .route("/v1/openapi.json", get(openapi_json))
+        .route("/metrics", get(metrics::scrape))
+        .route("/v1/admin/backup", get(operations::backup))
+        .route(
+            "/v1/admin/keys/rotate-master",
+            post(operations::rotate_master),
+        )
+        .route(
+            "/v1/admin/keys/rotate-signing",
+            post(operations::rotate_signing),
+        )
         .route("/v1/whoami", get(admin::whoami))
         .route("/v1/tenants", post(admin::create_tenant))
         .route(

@@ -50,7 +50,25 @@ pub struct Client {
 
 impl Client {
     pub fn new(conn: &Connection) -> Result<Self, CliError> {
-        let http = reqwest::blocking::Client::builder()
+        let mut builder = reqwest::blocking::Client::builder();
+        if let Some(path) = &conn.ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                CliError::usage(format!("cannot read the CA file {}: {e}", path.display()))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    CliError::usage(format!(
+                        "the CA file {} holds no PEM certificate",
+                        path.display()
+                    ))
+                })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(120))
             .user_agent(concat!("credledger-cli/", env!("CARGO_PKG_VERSION")))

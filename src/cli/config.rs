@@ -37,6 +37,10 @@ pub struct ConnArgs {
     /// Config file [env: CREDLEDGER_CONFIG].
     #[arg(long, global = true, value_name = "FILE", help_heading = "Connection")]
     pub config: Option<PathBuf>,
+    /// Trust the CA certificates (PEM) in this file for an `https://` server, besides the
+    /// public roots [env: CREDLEDGER_CA_FILE].
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Connection")]
+    pub ca_file: Option<PathBuf>,
     /// Print JSON for scripts instead of tables.
     #[arg(long, global = true, help_heading = "Output")]
     pub json: bool,
@@ -54,6 +58,8 @@ pub struct Connection {
     pub addr: String,
     pub token: Option<Zeroizing<String>>,
     pub out: Out,
+    /// Extra CA certificates to trust (`--ca-file`, `CREDLEDGER_CA_FILE`).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Normalizes an address: `host:port` gets `http://`.
@@ -162,6 +168,10 @@ impl Connection {
             addr: normalize_addr(&addr),
             token,
             out: Out { json: args.json },
+            ca_file: args
+                .ca_file
+                .clone()
+                .or_else(|| nonempty("CREDLEDGER_CA_FILE").map(PathBuf::from)),
         })
     }
 }
@@ -237,6 +247,7 @@ mod tests {
             addr: "http://saved:1".into(),
             token: Some(Zeroizing::new("ts".into())),
             out: Out { json: false },
+            ca_file: None,
         };
         save_config(&cfg, &conn).unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;

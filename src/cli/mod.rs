@@ -18,6 +18,7 @@ macro_rules! outln {
 mod admin;
 mod args;
 mod audit;
+mod backup;
 mod bundle;
 mod client;
 mod config;
@@ -30,6 +31,7 @@ mod fields;
 mod forensics;
 mod group;
 mod import;
+mod keys;
 mod logging;
 mod lookup;
 mod migrate;
@@ -106,6 +108,14 @@ pub enum Command {
     /// Local administration of a stopped server's data directory: recover.
     #[command(subcommand)]
     Admin(recover::AdminCommand),
+    /// Write a consistent backup (from the running server, or a directory no server
+    /// uses), verified in full before it is reported done.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a new data directory, verified in full.
+    Restore(backup::RestoreArgs),
+    /// Key rotation through the running server (system admins): rotate-master,
+    /// rotate-signing.
+    Keys(args::Group<keys::KeysCommand>),
     /// A C2SP tlog-witness for credledger (or any) checkpoints: serve, key.
     #[command(subcommand)]
     Witness(witness::WitnessCommand),
@@ -140,6 +150,9 @@ pub fn main() -> ExitCode {
         Command::Migrate(args) => (migrate::run(args), 2),
         Command::VerifyBundle(args) => (bundle::verify(args), 2),
         Command::Witness(cmd) => (witness::run(cmd), 2),
+        Command::Backup(a) => (backup::backup(a), 1),
+        Command::Restore(a) => (backup::restore(a), 2),
+        Command::Keys(g) => (keys::run(g), 1),
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,9 @@ use super::args::DataArg;
 use anyhow::Context;
 use clap::Args;
 use credledger::api;
+use credledger::http::proxy::TrustedProxies;
+use credledger::http::tls::Tls;
+use credledger::http::ServeOptions;
 use credledger::ledger::{Config, Ledger};
 use credledger::secret::{SecretFields, SecretString};
 use credledger::store::select::StoreSpec;
@@ -43,6 +46,9 @@ pub struct ServeArgs {
     /// Log format: `text` or `json`.
     #[arg(long, env = "CREDLEDGER_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// Log JSON lines (`--log-format json`), as every command's `--json` is for scripts.
+    #[arg(long)]
+    pub json: bool,
     /// Seconds a shutdown (SIGTERM, Ctrl-C) may take to finish in-flight requests and
     /// close the store before the process exits anyway (nothing unacknowledged is lost).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -59,6 +65,28 @@ pub struct ServeArgs {
     /// replaced within about this long.
     #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u64).range(500..=60000))]
     pub lease_ms: u64,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); reloaded on SIGHUP and
+    /// when the file changes.
+    #[arg(long, env = "CREDLEDGER_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of `--tls-cert`.
+    #[arg(long, env = "CREDLEDGER_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds a new connection has to finish its TLS handshake.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub tls_handshake_timeout: u64,
+    /// Allow plain HTTP on an address other than loopback (tokens and secrets then cross
+    /// the network in clear: only behind a TLS-terminating proxy on a trusted network).
+    #[arg(long, env = "CREDLEDGER_INSECURE_HTTP")]
+    pub insecure_http: bool,
+    /// Reverse proxies (addresses or CIDR blocks, comma-separated or repeated) whose
+    /// `X-Forwarded-For`/`Forwarded` headers name the client that is audited.
+    #[arg(long, env = "CREDLEDGER_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxy: Vec<credledger::http::proxy::Cidr>,
+    /// Also serve `GET /metrics` (Prometheus) on this address, without a token; on the
+    /// main address it needs a system admin's or system auditor's token.
+    #[arg(long, env = "CREDLEDGER_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
 }
 
 /// Environment fallbacks: `CREDLEDGER_FALLBACK_<SERVICE>_<FIELD>=value` for any service
@@ -123,7 +151,7 @@ pub fn fallbacks_from_env(
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    super::logging::init(&args.log_format);
+    super::logging::init(if args.json { "json" } else { &args.log_format });
     if !api::vault::valid_mount(&args.vault_mount) {
         anyhow::bail!(
             "--vault-mount must be 1-64 characters of a-z, 0-9, '_' or '-' and not a native API path"
@@ -140,6 +168,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     for service in config.fallbacks.keys() {
         tracing::info!(service, tenants = ?config.fallback_tenants, "environment fallback configured");
     }
+    // Certificates are read before anything is created, so a typo costs nothing.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(Tls::load(cert, key).context("loading the TLS certificate")?)
+        }
+        _ => None,
+    };
+    // Refused before the ledger is created when the address says so already.
+    if let (Ok(addr), false) = (args.listen.parse(), args.insecure_http) {
+        check_plain_http(addr, tls.is_some(), false)?;
+    }
     // The token of a new ledger must reach its file: check before anything is created.
     if let Some(path) = &args.admin_token_file {
         check_token_destination("--admin-token-file", path)?;
@@ -151,6 +190,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("opening the ledger in {}", args.data.data.display()))?;
     announce(boot, &args, &args.data.data.display().to_string())?;
     let ledger = Arc::new(ledger);
+    let options = ServeOptions {
+        tls,
+        handshake_timeout: Some(Duration::from_secs(args.tls_handshake_timeout)),
+        trusted_proxies: TrustedProxies(args.trusted_proxy.clone()),
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -162,15 +206,39 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("binding {}", args.listen))?;
             let bound = listener.local_addr()?;
+            check_plain_http(bound, options.tls.is_some(), args.insecure_http)?;
+            let scheme = if options.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
             tracing::info!(listen = %bound, data = %args.data.data.display(), "credledger serving");
             // A stable line for scripts and tests (with `--listen 127.0.0.1:0`, the port).
-            eprintln!("credledger: listening on http://{bound}");
+            eprintln!("credledger: listening on {scheme}://{bound}");
+            let metrics = match &args.metrics_listen {
+                Some(addr) => {
+                    let l = tokio::net::TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("binding --metrics-listen {addr}"))?;
+                    eprintln!("credledger: metrics on http://{}/metrics", l.local_addr()?);
+                    let router = api::metrics::unauthenticated_router(ledger.clone());
+                    Some(tokio::spawn(async move { axum::serve(l, router).await }))
+                }
+                None => None,
+            };
             let watched = Arc::downgrade(&ledger);
             let signal = async move {
                 shutdown_signal().await;
                 arm_watchdog(watched, timeout);
             };
-            api::serve(listener, ledger, signal).await?;
+            let app = credledger::http::app(credledger::http::AppState {
+                ledger: ledger.clone(),
+            });
+            let served = credledger::http::serve_with(listener, app, ledger, signal, options).await;
+            if let Some(m) = metrics {
+                m.abort();
+            }
+            served?;
             anyhow::Ok(())
         }
     });
@@ -288,6 +356,28 @@ pub(super) fn arm_watchdog(ledger: std::sync::Weak<Ledger>, timeout: Duration) {
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start the shutdown watchdog");
     }
+}
+
+/// Plain HTTP beyond loopback puts tokens and secrets on the network in clear: refused
+/// unless `--insecure-http`, and then warned about.
+fn check_plain_http(bound: std::net::SocketAddr, tls: bool, insecure: bool) -> anyhow::Result<()> {
+    if tls || bound.ip().is_loopback() {
+        return Ok(());
+    }
+    if !insecure {
+        anyhow::bail!(
+            "refusing to serve plain HTTP on {bound}, which is not a loopback address: tokens and \
+             secrets would cross the network in clear. Give --tls-cert and --tls-key, or listen on \
+             127.0.0.1 behind a TLS-terminating proxy, or pass --insecure-http if the network is \
+             trusted"
+        );
+    }
+    tracing::warn!(listen = %bound, "serving PLAIN HTTP beyond loopback (--insecure-http)");
+    eprintln!(
+        "credledger: WARNING: serving plain HTTP on {bound} (--insecure-http): tokens and secrets \
+         cross the network in clear"
+    );
+    Ok(())
 }
 
 /// Refuses a token file that could not be written, before a ledger is bootstrapped: its

@@ -251,27 +251,53 @@ impl From<LedgerError> for ApiError {
     }
 }
 
-/// Removes quoted fragments (which may echo input values) from a parser message.
+/// Removes the quoted fragments of a parser message that may echo input values, and keeps
+/// those that are names from the request schema: serde's `` missing field `x` ``,
+/// `` duplicate field `x` `` and the `` expected one of `a`, `b` `` (or `` expected `a` or `b` ``)
+/// lists. A user-supplied key or value (`` unknown field `…` ``, `` unknown variant `…` ``,
+/// `invalid type: string "…"`) is replaced by `…`; double-quoted fragments always are.
 pub fn sanitize_parser_message(msg: &str) -> String {
     let mut out = String::with_capacity(msg.len());
-    let mut quote: Option<char> = None;
-    for c in msg.chars() {
-        match quote {
-            Some(q) if c == q => {
-                out.push('…');
-                out.push(c);
-                quote = None;
-            }
-            Some(_) => {}
-            None if c == '`' || c == '"' => {
-                out.push(c);
-                quote = Some(c);
-            }
-            None => out.push(c),
+    // The unquoted text since the last fragment.
+    let mut between = String::new();
+    // Whether fragments are currently the schema's ("expected …" lists).
+    let mut expected = false;
+    let mut chars = msg.chars();
+    while let Some(c) = chars.next() {
+        if c != '`' && c != '"' {
+            out.push(c);
+            between.push(c);
+            continue;
         }
-    }
-    if quote.is_some() {
-        out.push('…');
+        let mut fragment = String::new();
+        let mut closed = false;
+        for d in chars.by_ref() {
+            if d == c {
+                closed = true;
+                break;
+            }
+            fragment.push(d);
+        }
+        let gap = between.trim_start_matches(',').trim();
+        expected = if between.contains("expected") {
+            true
+        } else {
+            expected && (gap.is_empty() || gap == "or")
+        };
+        let schema = c == '`'
+            && (expected
+                || between.ends_with("missing field ")
+                || between.ends_with("duplicate field "));
+        out.push(c);
+        if schema && closed {
+            out.push_str(&fragment);
+        } else {
+            out.push('…');
+        }
+        if closed {
+            out.push(c);
+        }
+        between.clear();
     }
     out
 }
@@ -290,5 +316,32 @@ mod tests {
         let m =
             sanitize_parser_message("unknown variant `sk-x`, expected one of `user`, `service`");
         assert!(!m.contains("sk-x"));
+        assert_eq!(m, "unknown variant `…`, expected one of `user`, `service`");
+    }
+
+    #[test]
+    fn schema_field_names_stay() {
+        assert_eq!(
+            sanitize_parser_message(
+                "unknown field `sk-9`, expected one of `name`, `kind`, `role` at line 1 column 7"
+            ),
+            "unknown field `…`, expected one of `name`, `kind`, `role` at line 1 column 7"
+        );
+        assert_eq!(
+            sanitize_parser_message("missing field `template` at line 1 column 2"),
+            "missing field `template` at line 1 column 2"
+        );
+        assert_eq!(
+            sanitize_parser_message("unknown variant `x`, expected `json` or `slack`"),
+            "unknown variant `…`, expected `json` or `slack`"
+        );
+        assert_eq!(
+            sanitize_parser_message("fields.api_key: invalid type: string \"sk-z\", expected u32"),
+            "fields.api_key: invalid type: string \"…\", expected u32"
+        );
+        // A value after an expected list is stripped again.
+        let m = sanitize_parser_message("expected `a`, found `sk-secret-1` then `b`");
+        assert!(!m.contains("sk-secret-1"), "{m}");
+        assert!(sanitize_parser_message("unterminated `sk-abc").ends_with('…'));
     }
 }

@@ -32,12 +32,27 @@ pub fn token_from(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// The remote address of the connection (no port), when served over a socket.
+/// The client's address (no port), when served over a socket: the connection's peer,
+/// or behind a trusted proxy the nearest untrusted hop of its forwarding headers (see
+/// [`super::proxy`]). Failed authentications are counted against it.
 pub fn remote_addr(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+    peer_and_proxy(parts).map(|(client, _)| client.to_string())
+}
+
+/// The address recorded in events: [`remote_addr`], with `" via PROXY"` when a trusted
+/// proxy forwarded the request.
+pub fn audited_addr(parts: &Parts) -> Option<String> {
+    peer_and_proxy(parts).map(|(client, proxy)| super::proxy::audited(client, proxy))
+}
+
+fn peer_and_proxy(parts: &Parts) -> Option<(std::net::IpAddr, Option<std::net::IpAddr>)> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    Some(
+        match parts.extensions.get::<super::proxy::TrustedProxies>() {
+            Some(trusted) => trusted.client(peer, &parts.headers),
+            None => (peer, None),
+        },
+    )
 }
 
 /// Authenticates the request's token, counting a failure against the remote address and
@@ -76,7 +91,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             .map(|s| s.chars().take(128).collect());
         Ok(Ctx(RequestCtx {
             request_id,
-            remote_addr: remote_addr(parts),
+            remote_addr: audited_addr(parts),
         }))
     }
 }

@@ -5,7 +5,8 @@
 //! (`api::router`) and the Vault KV dialect (`api::vault::router`); the web console
 //! (`console::router`, under `/ui`) will be merged here too, never inside another
 //! dialect. [`serve`] runs an app on a listener until a shutdown signal, then records the
-//! pending failed authentications and drains the ledger so nothing acknowledged is lost.
+//! pending failed authentications and drains the ledger so nothing acknowledged is lost
+//! ([`serve_with`]: over TLS, [`tls`], and with trusted proxies, [`proxy`]).
 //! Tests call `app` with `tower::ServiceExt::oneshot`, or `serve` on port 0.
 //!
 //! **Invariant:** no handler logs a request body or an `Authorization` header; the trace
@@ -15,15 +16,16 @@
 pub mod error;
 pub mod extract;
 pub mod layers;
+pub mod proxy;
+pub mod serve;
+pub mod tls;
 
 use crate::ledger::Ledger;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderName;
 use axum::Router;
-use std::future::Future;
-use std::net::SocketAddr;
+pub use serve::{serve, serve_with, ServeOptions};
 use std::sync::Arc;
-use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 /// The largest request body accepted (secret file fields are at most 64 KiB each).
@@ -51,42 +53,4 @@ pub fn app(state: AppState) -> Router {
         .layer(layers::trace())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-}
-
-/// How often counted failed authentications whose window is over are recorded.
-const AUTH_FAILURE_SWEEP: Duration = Duration::from_secs(10);
-
-/// Serves `app` on `listener` until `shutdown` completes, then records the pending
-/// failed authentications and commits what is queued.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    ledger: Arc<Ledger>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let sweeper = {
-        let ledger = ledger.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(AUTH_FAILURE_SWEEP);
-            loop {
-                tick.tick().await;
-                ledger.flush_auth_failures(false);
-            }
-        })
-    };
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
-    sweeper.abort();
-    let l = ledger.clone();
-    tokio::task::spawn_blocking(move || {
-        l.flush_auth_failures(true);
-        l.shutdown()
-    })
-    .await
-    .ok();
-    served
 }

@@ -27,6 +27,7 @@ use zeroize::Zeroizing;
 
 mod auth;
 mod auth_failures;
+pub mod backup;
 mod config;
 mod credentials;
 mod error;

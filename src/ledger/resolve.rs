@@ -122,8 +122,16 @@ impl Ledger {
             Ok((Staged::events(vec![body]), opened))
         })?;
         // The secret is held (zeroized on drop) until the event covering it is durable.
-        wait(rx).await?;
-        Ok(value?)
+        let done = wait(rx).await.and_then(|()| Ok(value?));
+        crate::metrics::resolve(match &done {
+            Ok(_) => "ok",
+            Err(LedgerError::Domain(DomainError::Forbidden(..))) => "denied",
+            Err(LedgerError::Domain(
+                DomainError::NotFound(..) | DomainError::NotConfigured(..) | DomainError::Gone(..),
+            )) => "not_found",
+            Err(_) => "error",
+        });
+        done
     }
 
     /// Runs a connection test: records the use, sends the secret to the template's
@@ -180,6 +188,7 @@ impl Ledger {
             }
         };
         drop(secrets);
+        crate::metrics::connection_test(outcome.ok, "manual");
         let result = VerifyResult {
             version,
             ok: outcome.ok,
