@@ -52,6 +52,10 @@ fn write_line(out: &mut impl Write, v: &impl Serialize) -> Result<(), ExportErro
 
 /// Writes a bundle of events `[from, to)` (`to` defaults to the checkpoint's size), tied
 /// to `cp`, which must be a checkpoint of this store (e.g. from `proof::checkpoint`).
+#[allow(
+    clippy::too_many_lines,
+    reason = "the bundle is written in its format's order (header, events, keys, proofs, end) in one pass over the store"
+)]
 pub fn export(
     store: &dyn Backend,
     cp: &SignedCheckpoint,

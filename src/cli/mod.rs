@@ -35,6 +35,7 @@ mod lookup;
 mod migrate;
 mod node;
 mod output;
+mod recover;
 mod replay;
 mod serve;
 mod session;
@@ -102,6 +103,9 @@ pub enum Command {
     Materialize(exec::MaterializeArgs),
     /// Import .env files into credentials of the matching templates.
     ImportEnv(import::ImportArgs),
+    /// Local administration of a stopped server's data directory: recover.
+    #[command(subcommand)]
+    Admin(recover::AdminCommand),
     /// A C2SP tlog-witness for credledger (or any) checkpoints: serve, key.
     #[command(subcommand)]
     Witness(witness::WitnessCommand),
@@ -114,6 +118,7 @@ pub fn main() -> ExitCode {
     let (result, default_code) = match cli.command {
         Command::Serve(args) => (serve::run(args), 2),
         Command::Replay(cmd) => (replay::run(cmd), 2),
+        Command::Admin(cmd) => (recover::run(cmd), 2),
         Command::Debug(cmd) => (debug::run(cmd), 2),
         Command::Login(a) => (session::login(a), 1),
         Command::Logout(a) => (session::logout(a), 1),

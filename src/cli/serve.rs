@@ -142,7 +142,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     // The token of a new ledger must reach its file: check before anything is created.
     if let Some(path) = &args.admin_token_file {
-        check_token_destination(path)?;
+        check_token_destination("--admin-token-file", path)?;
     }
     if let StoreSpec::Postgres(url) = args.data.spec()? {
         return super::node::run(args, config, &url);
@@ -293,20 +293,20 @@ pub(super) fn arm_watchdog(ledger: std::sync::Weak<Ledger>, timeout: Duration) {
 /// Refuses a token file that could not be written, before a ledger is bootstrapped: its
 /// directory (the current one for a bare name) must exist and be writable, and the path
 /// must not be a directory.
-fn check_token_destination(path: &std::path::Path) -> anyhow::Result<()> {
+pub(super) fn check_token_destination(flag: &str, path: &std::path::Path) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => std::path::Path::new("."),
     };
     if path.is_dir() {
-        anyhow::bail!("--admin-token-file {} is a directory", path.display());
+        anyhow::bail!("{flag} {} is a directory", path.display());
     }
     let probe = tempfile::Builder::new()
         .prefix(".credledger-probe-")
         .tempfile_in(dir)
         .with_context(|| {
             format!(
-                "--admin-token-file {}: cannot create a file in {}",
+                "{flag} {}: cannot create a file in {}",
                 path.display(),
                 dir.display()
             )

@@ -40,6 +40,7 @@ mod overview;
 mod pipeline;
 mod principals;
 mod reads;
+mod recover;
 mod recovery;
 mod resolve;
 mod templates;
@@ -54,6 +55,7 @@ pub use kv::{KvWrite, VaultTokenInfo, KV_TEMPLATE};
 pub use overview::{AccessLine, AccessReview, GroupInfo};
 use pipeline::{wait, wait_blocking, Staged, Writer};
 pub use reads::{Leaf, Leaves, PrincipalInfo, Reads};
+pub use recover::RECOVERY_REQUEST_ID;
 pub use templates::TemplateRef;
 pub use types::*;
 

@@ -134,6 +134,10 @@ fn apply_one(ov: &mut Overlay<'_>, event: &Event, record: &[u8]) -> Result<(), S
     Ok(())
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one arm per event kind that changes a credential view, exhaustive over Body"
+)]
 fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
     let at = event.at_ms;
     let actor = event.actor.principal;

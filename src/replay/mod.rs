@@ -247,6 +247,10 @@ impl Verifier {
 
     /// Checks one chunk; on failure returns the first bad position (and leaves `next` at
     /// the number of events verified before it).
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one chunk's checks in their order (decode, links, key changes, batch signatures): the verifier's state machine"
+    )]
     fn check_chunk(&mut self, chunk: &[(u64, Vec<u8>)]) -> Option<Failure> {
         let decoded: Vec<Decoded> = chunk
             .par_iter()

@@ -337,7 +337,10 @@ fn from_sled(e: ::sled::Error) -> StoreError {
             what: "the sled store",
             detail: "sled found damaged data in its data or snapshot files".into(),
         },
-        other => StoreError::backend(other),
+        other @ (::sled::Error::CollectionNotFound(_)
+        | ::sled::Error::Unsupported(_)
+        | ::sled::Error::ReportableBug(_)
+        | ::sled::Error::Io(_)) => StoreError::backend(other),
     }
 }
 

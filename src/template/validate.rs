@@ -87,7 +87,7 @@ fn scalar_to_string(v: &Value) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
-        _ => None,
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
     }
 }
 
@@ -271,7 +271,7 @@ fn validate_free_form(
                     })
                 }
             },
-            _ => {
+            Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Object(_) => {
                 return Err(TemplateError::WrongType {
                     field: key.clone(),
                     expected: "a string",

@@ -112,6 +112,10 @@ impl AddCheckpointError {
 
     /// For a 409, the witness's latest size for the origin: the body of the
     /// answer (`<size>\n`, `text/x.tlog.size`).
+    #[allow(
+        clippy::wildcard_enum_match_arm,
+        reason = "only the two conflicts carry a size"
+    )]
     pub fn conflict_size(&self) -> Option<u64> {
         match self {
             AddCheckpointError::Refused(Refusal::SizeMismatch { current }) => Some(*current),
@@ -316,6 +320,10 @@ impl Witness {
 }
 
 /// Maps a note error to 400 (format), 403 (signatures) or 500 (config).
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "every note error not about signatures or configuration is a malformed request (400)"
+)]
 fn note_error(e: NoteError) -> AddCheckpointError {
     match e {
         NoteError::InvalidSignature { .. } | NoteError::NoVerifiedSignature => {

@@ -301,7 +301,9 @@ fn write_body(body: &[u8]) -> Result<(crate::secret::SecretFields, Option<i64>),
                     VaultError::bad_request("error parsing check-and-set parameter")
                 })?),
             },
-            _ => return Err(VaultError::bad_request("options must be a JSON object")),
+            Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Array(_) => {
+                return Err(VaultError::bad_request("options must be a JSON object"))
+            }
         },
     };
     Ok((data, cas))

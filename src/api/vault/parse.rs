@@ -79,7 +79,9 @@ pub fn weak_int_list(v: &Value) -> Option<Vec<i64>> {
         Value::String(s) if s.trim().is_empty() => Some(vec![]),
         Value::String(s) => s.split(',').map(|p| parse_int(p.trim())).collect(),
         Value::Null => Some(vec![]),
-        other => weak_int(other).map(|n| vec![n]),
+        other @ (Value::Bool(_) | Value::Number(_) | Value::Object(_)) => {
+            weak_int(other).map(|n| vec![n])
+        }
     }
 }
 

@@ -73,7 +73,13 @@ pub fn check_create(
     may_create(caller, owner).map_err(|(reason, message)| {
         let reason = match reason {
             DenyReason::NotGranted => RefusalReason::NotGranted,
-            _ => RefusalReason::Role,
+            DenyReason::Role
+            | DenyReason::OtherTenant
+            | DenyReason::Deleted
+            | DenyReason::Destroyed
+            | DenyReason::Expired
+            | DenyReason::NotConfigured
+            | DenyReason::Unavailable => RefusalReason::Role,
         };
         refused(
             caller,

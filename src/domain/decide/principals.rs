@@ -282,3 +282,45 @@ pub fn list_principals(caller: &Caller) -> Decision<()> {
         DomainError::Forbidden("listing principals needs the admin, editor or auditor role".into()),
     ))
 }
+
+/// Break-glass recovery, run offline by whoever holds the data directory and its key
+/// files (`credledger admin recover`): a new system-admin principal `name` in the system
+/// tenant with a token. The events carry no actor principal (like the bootstrap's), so
+/// the audit shows that the operator's recovery, not an API caller, issued them.
+pub fn recover_admin(
+    state: &State,
+    principal: Id,
+    name: &str,
+    token: Id,
+    token_hash: Hash32,
+) -> Result<Vec<Body>, DomainError> {
+    check_simple_name("name", name)?;
+    let tenant = state
+        .principals
+        .values()
+        .find(|p| p.system_admin)
+        .map(|p| p.tenant)
+        .ok_or_else(|| DomainError::Conflict("the ledger has no system tenant".into()))?;
+    if state.principal_by_name(tenant, name).is_some() {
+        return Err(DomainError::Conflict(format!(
+            "a principal named '{name}' already exists in the system tenant: choose another --name"
+        )));
+    }
+    Ok(vec![
+        Body::PrincipalCreated {
+            tenant,
+            principal,
+            name: name.to_string(),
+            kind: PrincipalKind::User,
+            role: Role::Admin,
+            system_admin: true,
+        },
+        Body::TokenIssued {
+            tenant,
+            principal,
+            token,
+            hash: token_hash,
+            expires_at_ms: None,
+        },
+    ])
+}

@@ -152,6 +152,10 @@ pub(super) async fn run(p: &SqlProbe, values: &Values<'_>, timeout_ms: u64) -> V
     .await
 }
 
+#[allow(
+    clippy::wildcard_enum_match_arm,
+    reason = "io::ErrorKind is non-exhaustive: any other kind is a failed connection"
+)]
 async fn unix_stream(dir: PathBuf, port: u16) -> Result<tokio::net::UnixStream, Failure> {
     let path = dir.join(format!(".s.PGSQL.{port}"));
     tokio::net::UnixStream::connect(path)
