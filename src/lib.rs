@@ -15,7 +15,10 @@
 #![forbid(unsafe_code)]
 // The library keeps functions short and matches over its own enums exhaustive (a new
 // event kind or error must be handled everywhere); each exception says why inline.
-#![cfg_attr(not(test), warn(clippy::too_many_lines, clippy::wildcard_enum_match_arm))]
+#![cfg_attr(
+    not(test),
+    warn(clippy::too_many_lines, clippy::wildcard_enum_match_arm)
+)]
 
 pub mod api;
 pub mod audit;

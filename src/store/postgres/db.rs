@@ -49,6 +49,9 @@ impl From<PgError> for StoreError {
 }
 
 impl From<deadpool_postgres::PoolError> for PgError {
+    // Every other variant (timeout, closed, hooks, a missing runtime) is a pool
+    // condition reported by its text, including any deadpool adds later.
+    #[allow(clippy::wildcard_enum_match_arm)]
     fn from(e: deadpool_postgres::PoolError) -> Self {
         match e {
             deadpool_postgres::PoolError::Backend(e) => PgError::Db(e),
