@@ -339,3 +339,102 @@ async fn three_nodes_failover_without_losing_an_acknowledged_write() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgresql_restart_during_load_answers_retryable_503s_and_loses_nothing() {
+    let pg = pg::Pg::start();
+    pg.superuser_sql(&format!("CREATE DATABASE restart OWNER {}", pg::ROLE));
+    let url = pg.url(pg::PASSWORD).replace(pg::DATABASE, "restart");
+    let args = [
+        "--store",
+        url.as_str(),
+        "--accept-lost-commits",
+        "--lease-ms",
+        LEASE_MS,
+    ];
+    let root = tempfile::tempdir().unwrap();
+    let node = Served::start(&root.path().join("n"), &args, &[]);
+    let (addr, token) = (node.addr.clone(), node.admin.clone());
+    let client = reqwest::Client::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let restarted: Arc<Mutex<Option<Instant>>> = Default::default();
+    let load = {
+        let (client, addr, token, stop, restarted) = (
+            client.clone(),
+            addr.clone(),
+            token.clone(),
+            stop.clone(),
+            restarted.clone(),
+        );
+        tokio::spawn(async move {
+            let (mut acked, mut unavailable, mut after) = (vec![], 0, 0);
+            let mut i = 0;
+            while !stop.load(Ordering::Acquire) {
+                i += 1;
+                let r = client
+                    .post(format!("{addr}/v1/credentials"))
+                    .bearer_auth(&token)
+                    .timeout(Duration::from_secs(15))
+                    .json(&json!({"name": format!("r-{i}"), "template": "api_key", "fields": {"api_key": "v"}}))
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status().is_success() => {
+                        let v: Value = r.json().await.unwrap();
+                        acked.push(v["id"].as_str().unwrap().to_string());
+                        if restarted.lock().unwrap().is_some() {
+                            after += 1;
+                        }
+                    }
+                    Ok(r) => {
+                        assert_eq!(
+                            r.status(),
+                            503,
+                            "only retryable refusals while the store is away"
+                        );
+                        unavailable += 1;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+            (acked, unavailable, after)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    pg.stop();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    pg.start_again();
+    *restarted.lock().unwrap() = Some(Instant::now());
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    stop.store(true, Ordering::Release);
+    let (acked, unavailable, after) = load.await.unwrap();
+    eprintln!("restart: {} acknowledged, {unavailable} retryable 503s, {after} acknowledged after the restart", acked.len());
+    assert!(unavailable > 0, "the store's absence was answered 503");
+    assert!(
+        after > 0,
+        "writes are acknowledged again after the restart:\n{}",
+        node.log()
+    );
+    for id in &acked {
+        assert!(
+            eventually_ok(
+                &client,
+                format!("{addr}/v1/credentials/{id}"),
+                &token,
+                Duration::from_secs(10)
+            )
+            .await,
+            "lost {id}"
+        );
+    }
+    let (ok, text) = credledger(&[
+        "replay",
+        "verify",
+        "--data",
+        root.path().join("n").to_str().unwrap(),
+        "--store",
+        &url,
+    ]);
+    assert!(ok, "{text}");
+}

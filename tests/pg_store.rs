@@ -326,3 +326,33 @@ fn round_trip_of_a_store_read_against_the_local_cache() {
     eprintln!("store read: PostgreSQL {remote:?} per round trip, local cache {local:?}");
     assert!(remote > local);
 }
+
+/// `admin recover --store`: refused while a node holds the writer lease, then a new
+/// system admin whose token authenticates (on a server with `fsync` on, the default
+/// the offline command insists on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_recover_on_postgresql_takes_the_lease_or_refuses() {
+    let pg = pg::Pg::start_durable();
+    let url = database(&pg, "recover");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let node = writer(&url, None);
+    let store: Arc<dyn Backend> = node.clone();
+    let (ledger, boot) = Ledger::open_with_backend(Config::new(dir.path()), store).unwrap();
+    assert!(boot.is_some());
+    let recover = [
+        "admin", "recover", "--data", data, "--store", &url, "--name", "rescue",
+    ];
+    let (ok, text) = credledger(&recover);
+    assert!(!ok && text.contains("writer lease"), "{text}");
+    ledger.shutdown();
+    drop(ledger);
+    node.release().unwrap();
+    let (ok, text) = credledger(&recover);
+    assert!(ok, "{text}");
+    let token = text.lines().next().unwrap().trim().to_string(); // stdout comes first
+    let store: Arc<dyn Backend> = writer(&url, None);
+    let (ledger, _) = Ledger::open_with_backend(Config::new(dir.path()), store).unwrap();
+    assert!(ledger.authenticate(&token).is_ok(), "{text}");
+    ledger.shutdown();
+}

@@ -78,18 +78,32 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
             if stopping.load(Ordering::Acquire) {
                 break;
             }
-            // Follow until this node holds the lease.
-            let keeper = match take_now(&pg, &holder, &address, ttl).await? {
+            // Follow until this node holds the lease. A store that is down is waited for.
+            let retry = ttl / 4;
+            let taken = match take_now(&pg, &holder, &address, ttl).await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot reach the store; retrying");
+                    tokio::time::sleep(retry).await;
+                    continue;
+                }
+            };
+            let keeper = match taken {
                 Some(k) => k,
                 None => {
-                    let k = follow_until_writer(
+                    let followed = follow_until_writer(
                         &pg, &config, &std_listener, &holder, &address, ttl, &stopping, &stop_now, &current,
                         &say_listening,
                     )
-                    .await?;
-                    match k {
-                        Some(k) => k,
-                        None => break,
+                    .await;
+                    match followed {
+                        Ok(Some(k)) => k,
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "following the writer failed; retrying");
+                            tokio::time::sleep(retry).await;
+                            continue;
+                        }
                     }
                 }
             };
@@ -100,8 +114,12 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
                 .await?;
             let (ledger, boot) = match opened {
                 Ok(x) => x,
-                Err(e) if keeper.is_lost() => {
-                    tracing::warn!(error = %e, "lost the lease while opening the writer; following again");
+                Err(e) if keeper.is_lost() || matches!(e, credledger::ledger::LedgerError::Store(_)) => {
+                    tracing::warn!(error = %e, "cannot open the writer (store unreachable or lease lost); following again");
+                    let l = lease.clone();
+                    drop(keeper);
+                    let _ = tokio::task::spawn_blocking(move || l.release()).await;
+                    tokio::time::sleep(retry).await;
                     continue;
                 }
                 Err(e) => return Err(anyhow::Error::new(e).context(format!("opening the ledger in {place}"))),
@@ -117,11 +135,19 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
                 let stop_now = stop_now.clone();
                 let stopping = stopping.clone();
                 let keeper = &keeper;
+                let watched = ledger.clone();
                 async move {
                     if stopping.load(Ordering::Acquire) {
                         return;
                     }
-                    tokio::select! { _ = stop_now.notified() => {}, _ = keeper.lost() => {} }
+                    // A failed commit (the store went away) poisons the committer: hand
+                    // the lease back and start afresh once the store answers again.
+                    let poisoned = async {
+                        while !watched.commit_stats().poisoned {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    };
+                    tokio::select! { _ = stop_now.notified() => {}, _ = keeper.lost() => {}, _ = poisoned => {} }
                 }
             };
             // `api::serve` needs a 'static shutdown future: bridge through a Notify.
@@ -144,7 +170,13 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
                 break;
             }
             drop(keeper);
-            eprintln!("credledger: lost the writer lease; following again");
+            if stats.poisoned {
+                let l = lease.clone();
+                let _ = tokio::task::spawn_blocking(move || l.release()).await;
+                eprintln!("credledger: a commit failed; gave the writer lease up, starting afresh");
+            } else {
+                eprintln!("credledger: lost the writer lease; following again");
+            }
         }
         anyhow::Ok(())
     })?;

@@ -10,8 +10,14 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use credledger::ledger::{Config, Ledger};
 use credledger::store::head;
+use credledger::store::lease::WriterLease;
+use credledger::store::postgres::{PgBackend, PgOptions};
+use credledger::store::select::StoreSpec;
+use credledger::store::{Backend, LogStore};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 use zeroize::Zeroizing;
 
 #[derive(Subcommand, Debug)]
@@ -36,6 +42,16 @@ pub struct RecoverArgs {
 pub fn run(cmd: AdminCommand) -> anyhow::Result<ExitCode> {
     let AdminCommand::Recover(args) = cmd;
     let dir = &args.data.data;
+    let mut config = Config::new(dir);
+    if let Ok(text) = std::env::var("CREDLEDGER_MASTER_KEYS") {
+        config.master_keys_text = Some(Zeroizing::new(text));
+    }
+    if let StoreSpec::Postgres(url) = args.data.spec()? {
+        if let Some(path) = &args.token_file {
+            check_token_destination("--token-file", path)?;
+        }
+        return recover_on_postgres(&args, config, &url);
+    }
     let holds_ledger = dir.join("ledger").exists()
         || head::read(dir)
             .with_context(|| format!("reading {}", head::path(dir).display()))?
@@ -49,10 +65,6 @@ pub fn run(cmd: AdminCommand) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.token_file {
         check_token_destination("--token-file", path)?;
     }
-    let mut config = Config::new(dir);
-    if let Ok(text) = std::env::var("CREDLEDGER_MASTER_KEYS") {
-        config.master_keys_text = Some(Zeroizing::new(text));
-    }
     let (ledger, boot) =
         Ledger::open(config).with_context(|| format!("opening the ledger in {}", dir.display()))?;
     if boot.is_some() {
@@ -64,6 +76,46 @@ pub fn run(cmd: AdminCommand) -> anyhow::Result<ExitCode> {
     }
     let issued = ledger.recover_admin(&args.name);
     ledger.shutdown();
+    hand_out(&args, issued)
+}
+
+/// `admin recover --store postgres://…`: every node must be stopped (this takes the
+/// writer lease for the one event, and gives it back).
+fn recover_on_postgres(args: &RecoverArgs, config: Config, url: &str) -> anyhow::Result<ExitCode> {
+    let pg = PgBackend::connect(url, None, &PgOptions::default())
+        .context("opening the PostgreSQL store")?;
+    if pg.next_seq()? == 0 {
+        bail!(
+            "{} holds no ledger: `admin recover` never creates one",
+            pg.place()
+        );
+    }
+    if pg
+        .try_take("admin-recover", "", Duration::from_secs(60))?
+        .is_none()
+    {
+        bail!(
+            "a credledger node holds the writer lease of {}: stop every node first",
+            pg.place()
+        );
+    }
+    let pg = Arc::new(pg);
+    let store: Arc<dyn Backend> = pg.clone();
+    let opened = Ledger::open_with_backend(config, store);
+    let issued = opened.map(|(ledger, _)| {
+        let issued = ledger.recover_admin(&args.name);
+        ledger.shutdown();
+        issued
+    });
+    let _ = pg.release();
+    hand_out(args, issued.context("opening the ledger")?)
+}
+
+/// Writes or prints the new token.
+fn hand_out(
+    args: &RecoverArgs,
+    issued: Result<credledger::ledger::Bootstrap, credledger::ledger::LedgerError>,
+) -> anyhow::Result<ExitCode> {
     let issued = issued.context("recovering system administration")?;
     let line = format!("{}\n", issued.token.expose());
     match &args.token_file {

@@ -35,6 +35,8 @@ pub struct Pg {
     as_postgres: bool,
     /// The TCP port on 127.0.0.1.
     pub port: u16,
+    /// The server options `pg_ctl start -o` got (for [`Pg::start_again`]).
+    options: String,
 }
 
 /// The newest `/usr/lib/postgresql/<version>/bin` with an `initdb`.
@@ -134,6 +136,7 @@ impl Pg {
             bin,
             as_postgres,
             port: 0,
+            options: String::new(),
         };
         let pwfile = pg.path("superuser-password");
         std::fs::write(&pwfile, SUPERUSER_PASSWORD).unwrap();
@@ -184,6 +187,11 @@ impl Pg {
         let mut last = None;
         for _ in 0..5 {
             let port = free_port();
+            let options = format!(
+                "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync={} {ssl}",
+                pg.socket_dir().display(),
+                if fsync { "on" } else { "off" }
+            );
             let out = pg
                 .command("pg_ctl")
                 .args(["start", "-w", "-t", "60", "-D"])
@@ -191,15 +199,12 @@ impl Pg {
                 .arg("-l")
                 .arg(pg.path("server.log"))
                 .arg("-o")
-                .arg(format!(
-                    "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync={} {ssl}",
-                    pg.socket_dir().display(),
-                    if fsync { "on" } else { "off" }
-                ))
+                .arg(&options)
                 .output()
                 .unwrap();
             if out.status.success() {
                 pg.port = port;
+                pg.options = options;
                 break;
             }
             // A port taken between the check and the bind: try another.
@@ -279,6 +284,34 @@ impl Pg {
             "postgres://{ROLE}:{password}@127.0.0.1:{}/{DATABASE}?sslmode=disable",
             self.port
         )
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`, which still writes its checkpoint).
+    pub fn stop(&self) {
+        check(
+            "pg_ctl stop",
+            self.command("pg_ctl")
+                .args(["stop", "-m", "fast", "-w", "-D"])
+                .arg(self.data_dir())
+                .output()
+                .unwrap(),
+        );
+    }
+
+    /// Starts the stopped server again on the same port and options.
+    pub fn start_again(&self) {
+        check(
+            "pg_ctl start",
+            self.command("pg_ctl")
+                .args(["start", "-w", "-t", "60", "-D"])
+                .arg(self.data_dir())
+                .arg("-l")
+                .arg(self.path("server.log"))
+                .arg("-o")
+                .arg(&self.options)
+                .output()
+                .unwrap(),
+        );
     }
 
     /// The server's log so far.

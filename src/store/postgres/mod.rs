@@ -172,7 +172,10 @@ impl PgBackend {
 fn schema_error(e: migrate::SchemaError) -> PgError {
     match e {
         migrate::SchemaError::Pg(e) => e,
-        other => PgError::Pool(other.to_string()),
+        other @ (migrate::SchemaError::Changed { .. }
+        | migrate::SchemaError::Newer { .. }
+        | migrate::SchemaError::Missing
+        | migrate::SchemaError::Older { .. }) => PgError::Pool(other.to_string()),
     }
 }
 
