@@ -164,3 +164,62 @@ fn run(inner: &Inner, shared: &Shared, mut file: HeadFile) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicU64};
+    use std::time::Duration;
+    use tokio::sync::oneshot;
+
+    fn shared() -> Arc<Shared> {
+        Arc::new(Shared {
+            open: Mutex::new(super::super::Open::default()),
+            wake: Condvar::new(),
+            syncs: AtomicU64::new(0),
+            events: AtomicU64::new(0),
+            durable: AtomicU64::new(0),
+            poisoned: AtomicBool::new(false),
+        })
+    }
+
+    #[test]
+    fn a_waiter_is_answered_only_after_a_head_that_covers_its_batch_is_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let zero = Head {
+            size: 0,
+            hash: [0; 32],
+        };
+        let file = HeadFile::open(dir.path(), zero).unwrap();
+        let s = shared();
+        let mut hs = HeadSync::start(s.clone(), file, 0);
+        let (tx1, mut rx1) = oneshot::channel();
+        let (tx2, mut rx2) = oneshot::channel();
+        hs.answer_after(1, vec![tx1]);
+        hs.answer_after(2, vec![tx2]);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(rx1.try_recv().is_err(), "nothing advanced: no answer");
+        let one = Head {
+            size: 1,
+            hash: [1; 32],
+        };
+        hs.advance(one);
+        let answered = futures::executor::block_on(rx1);
+        assert!(matches!(answered, Ok(Ok(()))));
+        assert_eq!(crate::store::head::read(dir.path()).unwrap(), Some(one));
+        assert!(s.durable.load(Ordering::Acquire) >= 1);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(rx2.try_recv().is_err(), "the head covers 1 event, not 2");
+        let two = Head {
+            size: 2,
+            hash: [2; 32],
+        };
+        hs.advance(two);
+        hs.shutdown();
+        assert!(
+            matches!(rx2.try_recv(), Ok(Ok(()))),
+            "shutdown writes the last head first"
+        );
+        assert_eq!(crate::store::head::read(dir.path()).unwrap(), Some(two));
+    }
+}
