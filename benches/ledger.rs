@@ -4,11 +4,16 @@
 //!   one durable `used` event), with the fdatasyncs per event from `commit_stats()`;
 //! * the one-fdatasync-per-event rate of the same disk (append + `sync_data` of a small
 //!   file in a loop), to show the group-commit factor;
-//! * replay-verify events/s over a log of `LEDGER_BENCH_EVENTS` events (default 1M);
-//! * bytes on disk per event.
+//! * replay-verify events/s over a log of `LEDGER_BENCH_EVENTS` events (default 1M), next
+//!   to the **batch-verify ceiling** of the same run: the same signatures, decoded and
+//!   hashed beforehand, checked with `ed25519_dalek::verify_batch` in chunks of 4096 on
+//!   every core (what replay verify would reach if reading, decoding and the chain checks
+//!   cost nothing);
+//! * `Ledger::open` time of that log (start-up) and the resident memory just after it;
+//! * bytes on disk per event, in all and by file.
 //!
 //! Run: `cargo bench --bench ledger`. Environment: `LEDGER_BENCH_EVENTS` (log size for
-//! replay, default 1000000), `LEDGER_BENCH_SECS` (seconds per append measurement,
+//! replay and start-up, default 1000000; 10000000 for start-up at 10M), `LEDGER_BENCH_SECS` (seconds per append measurement,
 //! default 3), `LEDGER_BENCH_DIR` (where temp dirs go, default the system temp dir).
 
 use credledger::domain::Caller;
@@ -198,6 +203,74 @@ fn raw_sync_rate(secs: u64, preallocated: bool) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Bytes by file under `dir` (relative paths; sled's `blobs/*` and `snap.*` summed).
+fn du_by_file(dir: &Path) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let m = e.metadata().expect("metadata");
+            if m.is_dir() {
+                stack.push(e.path());
+                continue;
+            }
+            let rel = e.path();
+            let rel = rel
+                .strip_prefix(dir)
+                .expect("under dir")
+                .display()
+                .to_string();
+            let name = if rel.contains("/blobs/") {
+                "ledger/blobs/*".to_string()
+            } else if rel.starts_with("ledger/snap.") {
+                "ledger/snap.*".to_string()
+            } else if rel.starts_with("keys/") {
+                "keys/*".to_string()
+            } else {
+                rel
+            };
+            *out.entry(name).or_insert(0) += m.len();
+        }
+    }
+    out
+}
+
+/// A field of `/proc/self/status` in kB (`VmRSS`, `VmHWM`).
+fn status_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The batch-verify ceiling: every signature of the log, decoded and hashed beforehand,
+/// checked in chunks of 4096 with `verify_batch` on all cores. Events/s.
+fn batch_verify_ceiling(store: &dyn Backend, key: ed25519_dalek::VerifyingKey) -> f64 {
+    use rayon::prelude::*;
+    let mut msgs = Vec::new();
+    let mut sigs = Vec::new();
+    for r in store.records(0) {
+        let e =
+            credledger::event::SignedEvent::from_record(&r.expect("record").1).expect("decodes");
+        msgs.push(credledger::event::signing_message(e.hash()));
+        sigs.push(ed25519_dalek::Signature::from_bytes(e.signature()));
+    }
+    let keys = vec![key; 4096];
+    let start = Instant::now();
+    let ok = msgs
+        .par_chunks(4096)
+        .zip(sigs.par_chunks(4096))
+        .all(|(m, s)| {
+            let m: Vec<&[u8]> = m.iter().map(Vec::as_slice).collect();
+            ed25519_dalek::verify_batch(&m, s, &keys[..s.len()]).is_ok()
+        });
+    let t = start.elapsed().as_secs_f64();
+    assert!(ok, "every signature verifies");
+    msgs.len() as f64 / t
+}
+
 fn du(dir: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
@@ -292,11 +365,32 @@ fn main() {
         (after.events - before.events) as f64 / fill,
         (after.syncs - before.syncs) as f64 / (after.events - before.events).max(1) as f64
     );
+    let signing_key = ledger.signing_public_key();
     ledger.shutdown();
     drop(ledger);
 
     let bytes = du(dir.path());
     println!("bytes on disk: {bytes} for {n} events = {:.0} bytes/event (log, key ring, projections, keys)", bytes as f64 / n as f64);
+    for (file, b) in du_by_file(dir.path()) {
+        println!(
+            "  {file:<22} {b:>14} bytes  {:>8.1} bytes/event",
+            b as f64 / n as f64
+        );
+    }
+
+    // Start-up: open the filled ledger (fold, checks, projections caught up, committer).
+    let rss0 = status_kb("VmRSS");
+    let start = Instant::now();
+    let (reopened, _) = Ledger::open(Config::new(dir.path())).expect("reopen");
+    let startup = start.elapsed().as_secs_f64();
+    let rss1 = status_kb("VmRSS");
+    println!(
+        "start-up (Ledger::open) at {n} events: {startup:.2} s; resident memory {} MB after it ({} MB before, this process)",
+        rss1 / 1024,
+        rss0 / 1024
+    );
+    reopened.shutdown();
+    drop(reopened);
 
     let store = SledBackend::open(dir.path()).expect("open store");
     let store: &dyn Backend = &store;
@@ -320,6 +414,11 @@ fn main() {
         report.verified as f64 / t,
         cpu / t,
         cpu * 1e6 / report.verified.max(1) as f64
+    );
+    let ceiling = batch_verify_ceiling(store, signing_key);
+    println!(
+        "batch-verify ceiling: {ceiling:.0} events/s ({cores} cores, verify_batch of 4096); replay verify = {:.2} x ceiling",
+        report.verified as f64 / t / ceiling
     );
     if std::env::var_os("LEDGER_BENCH_KEEP").is_some() {
         let kept = dir.keep();

@@ -3,13 +3,15 @@
 //! Appenders (holding the ledger's writer lock, so batches keep sequence order) push their
 //! sealed events and key-ring changes into the open batch and get a receiver. One
 //! committer thread repeatedly takes the whole open batch and runs the durable step:
-//! [`LogStore::append_durable`] (key ring, then records, flushed and `fdatasync`'d), then
-//! the ledger's own head record ([`HeadFile::write`]: one small `pwrite` and an
-//! `fdatasync`; none for a backend that advances its own head row in the append's
-//! transaction, see `LogStore::stored_head`), then the projections, and only then
-//! answers every waiter of that batch.
-//! While it syncs, the next batch fills up: the busier the ledger, the more events one
-//! sync covers.
+//! [`LogStore::append_durable`] (key ring, then records, flushed and `fdatasync`'d), hands
+//! the new head to the head thread ([`head_sync`]: the ledger's own head record, one small
+//! `pwrite` and an `fdatasync` of [`HeadFile`]; no write for a backend that advances its
+//! own head row in the append's transaction, see `LogStore::stored_head`), applies the
+//! projections, and hands the
+//! waiters to the head thread, which answers them once the head that covers their batch
+//! is durable. So the head sync of one batch overlaps its projections and the next
+//! batch's log write, instead of running in sequence with them. While it syncs, the next
+//! batch fills up: the busier the ledger, the more events one sync covers.
 //!
 //! **Invariant:** a waiter is answered `Ok` only after the records of its batch and the
 //! head record that covers them are durable.
@@ -26,6 +28,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use tokio::sync::oneshot;
+
+mod head_sync;
+use head_sync::HeadSync;
 
 /// Why a commit did not happen.
 #[derive(Debug, thiserror::Error, Clone)]
@@ -101,7 +106,11 @@ impl Committer {
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("credledger-commit".into())
-            .spawn(move || run(&s, &*store, head))
+            .spawn(move || {
+                let mut head = HeadSync::start(s.clone(), head, durable);
+                run(&s, &*store, &head);
+                head.shutdown();
+            })
             .expect("spawning the committer thread");
         Committer {
             shared,
@@ -197,7 +206,10 @@ impl Drop for Committer {
     }
 }
 
-fn run(shared: &Shared, store: &dyn Backend, mut head: Option<HeadFile>) {
+fn run(shared: &Shared, store: &dyn Backend, head: &HeadSync) {
+    // The end of the last batch handed to the head thread: a batch without records (key
+    // ring changes only) is answered in order after it.
+    let mut last_size = shared.durable.load(Ordering::Acquire);
     loop {
         let (records, keyring, waiters) = {
             let mut open = shared.open.lock().unwrap_or_else(|p| p.into_inner());
@@ -214,47 +226,55 @@ fn run(shared: &Shared, store: &dyn Backend, mut head: Option<HeadFile>) {
             )
         };
         crate::metrics::queue_depth(0);
-        let result = commit(shared, store, &mut head, &records, &keyring);
-        match &result {
-            Ok(()) if !records.is_empty() => crate::metrics::committed(records.len()),
-            Ok(()) => {}
-            Err(_) => crate::metrics::audit_write_failure(),
-        }
-        if result.is_ok() && !records.is_empty() {
-            shared.syncs.fetch_add(1, Ordering::Relaxed);
-            shared
-                .events
-                .fetch_add(records.len() as u64, Ordering::Relaxed);
-        }
-        let answer = result.map_err(|why| {
-            let why = Arc::new(why);
-            tracing::error!(
-                error = %why,
-                durable = shared.durable.load(Ordering::Acquire),
-                "ledger write failed; refusing further writes until restart"
-            );
-            shared.poisoned.store(true, Ordering::Release);
-            let mut open = shared.open.lock().unwrap_or_else(|p| p.into_inner());
-            open.poisoned = Some(why.clone());
-            for w in open.waiters.drain(..) {
-                let _ = w.send(Err(CommitError::Unavailable(why.clone())));
+        match commit(store, head, &records, &keyring) {
+            Ok(size) => {
+                if !records.is_empty() {
+                    crate::metrics::committed(records.len());
+                    shared.syncs.fetch_add(1, Ordering::Relaxed);
+                    shared
+                        .events
+                        .fetch_add(records.len() as u64, Ordering::Relaxed);
+                }
+                last_size = size.unwrap_or(last_size);
+                head.answer_after(last_size, waiters);
             }
-            CommitError::Unavailable(why)
-        });
-        for w in waiters {
-            let _ = w.send(answer.clone());
+            Err(why) => {
+                crate::metrics::audit_write_failure();
+                let why = Arc::new(why);
+                poison(shared, &why);
+                for w in waiters {
+                    let _ = w.send(Err(CommitError::Unavailable(why.clone())));
+                }
+            }
         }
     }
 }
 
-/// The durable step of one batch: log (and key ring), head record, projections.
+/// After a failed write or sync: log it, refuse every queued and later submission.
+fn poison(shared: &Shared, why: &Arc<StoreError>) {
+    tracing::error!(
+        error = %why,
+        durable = shared.durable.load(Ordering::Acquire),
+        "ledger write failed; refusing further writes until restart"
+    );
+    shared.poisoned.store(true, Ordering::Release);
+    let mut open = shared.open.lock().unwrap_or_else(|p| p.into_inner());
+    if open.poisoned.is_none() {
+        open.poisoned = Some(why.clone());
+    }
+    for w in open.waiters.drain(..) {
+        let _ = w.send(Err(CommitError::Unavailable(why.clone())));
+    }
+}
+
+/// The durable step of one batch: log (and key ring), the head handed over, projections.
+/// Returns the log's new length (`None` for a batch without records).
 fn commit(
-    shared: &Shared,
     store: &dyn Backend,
-    head: &mut Option<HeadFile>,
+    head: &HeadSync,
     records: &[SignedEvent],
     keyring: &[KeyOp],
-) -> Result<(), StoreError> {
+) -> Result<Option<u64>, StoreError> {
     let raw: Vec<(u64, Vec<u8>)> = records.iter().map(|e| (e.seq(), e.to_record())).collect();
     let borrowed: Vec<(u64, &[u8])> = raw.iter().map(|(s, r)| (*s, r.as_slice())).collect();
     let started = std::time::Instant::now();
@@ -267,16 +287,13 @@ fn commit(
     )?;
     crate::metrics::synced(started.elapsed());
     let Some(last) = records.last() else {
-        return Ok(());
+        return Ok(None);
     };
     let size = last.seq() + 1;
-    if let Some(head) = head {
-        head.write(Head {
-            size,
-            hash: *last.hash(),
-        })?;
-    }
-    shared.durable.store(size, Ordering::Release);
+    head.advance(Head {
+        size,
+        hash: *last.hash(),
+    });
     // Projections are caches: if this fails, the events are durable and the next open
     // catches the projections up from the log (the committer is poisoned meanwhile, so
     // no read is served from projections that miss an acknowledged event).
@@ -284,5 +301,6 @@ fn commit(
         .iter()
         .map(SignedEvent::event)
         .zip(raw.iter().map(|(_, r)| r.as_slice()));
-    projection::apply_records(store.proj(), items)
+    projection::apply_records(store.proj(), items)?;
+    Ok(Some(size))
 }

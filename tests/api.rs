@@ -1134,6 +1134,17 @@ async fn rotation_schedule_and_expiry_follow_the_clock() {
     app.assert_never_leaked(SECRET2);
 }
 
+/// The load benchmark's ceiling route (src/api/ceiling.rs) exists only with
+/// `CREDLEDGER_BENCH_CEILING=1` at start; the test server is started without it.
+#[tokio::test]
+async fn the_benchmark_ceiling_route_is_off_by_default() {
+    assert!(std::env::var_os("CREDLEDGER_BENCH_CEILING").is_none());
+    let app = TestApp::new().await;
+    let path = format!("/v1/credentials/{UNKNOWN_ID}/resolve-ceiling");
+    let (s, _) = app.call("POST", &path, Some(&app.admin), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
 #[tokio::test]
 async fn openapi_document_lists_every_route() {
     let app = TestApp::new().await;

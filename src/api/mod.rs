@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod ceiling;
 pub mod credentials;
 pub mod dto;
 pub mod groups;
@@ -126,7 +127,7 @@ pub async fn not_found() -> ApiError {
 
 /// The JSON API's routes (merged by `http::app`).
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let routes = Router::new()
         .route("/v1/health", get(health))
         .route("/v1/ready", get(ready))
         .route("/v1/openapi.json", get(openapi_json))
@@ -213,7 +214,15 @@ pub fn router() -> Router<AppState> {
         .route("/v1/ledger/publickey", get(ledger::publickey))
         .route("/v1/ledger/events", get(ledger::events))
         .route("/v1/ledger/proof/inclusion", get(ledger::inclusion))
-        .route("/v1/ledger/proof/consistency", get(ledger::consistency))
+        .route("/v1/ledger/proof/consistency", get(ledger::consistency));
+    if ceiling::enabled() {
+        routes.route(
+            "/v1/credentials/{id}/resolve-ceiling",
+            post(ceiling::resolve_ceiling),
+        )
+    } else {
+        routes
+    }
 }
 
 /// Serves the whole application (`http::app`) for `ledger` on `listener` until
