@@ -147,6 +147,33 @@ pub enum Purpose {
     Verify,
     /// A read through the Vault-compatible API.
     VaultRead,
+    /// A "Reveal" in the web console: the value is shown once, in that response only.
+    Console,
+}
+
+/// Why a web console session ended ([`Body::ConsoleSignedOut`]).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SessionEnd {
+    /// The person signed out.
+    SignedOut,
+    /// No request within the idle timeout.
+    IdleTimeout,
+    /// The session reached its absolute lifetime.
+    AbsoluteTimeout,
+    /// The session's API token stopped working (revoked, expired, principal disabled).
+    TokenInvalid,
+}
+
+impl SessionEnd {
+    /// The snake_case name used by the audit view.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionEnd::SignedOut => "signed_out",
+            SessionEnd::IdleTimeout => "idle_timeout",
+            SessionEnd::AbsoluteTimeout => "absolute_timeout",
+            SessionEnd::TokenInvalid => "token_invalid",
+        }
+    }
 }
 
 /// Why an action on a credential was refused.
@@ -439,6 +466,20 @@ pub enum Body {
         malformed: u64,
         tokens: Vec<Id>,
     },
+    /// A person signed in to the web console with an API token of `principal` (the
+    /// actor). `session` is the session's public id, never the cookie's secret value.
+    ConsoleSignedIn {
+        tenant: Id,
+        principal: Id,
+        session: Id,
+    },
+    /// A web console session ended (`reason`).
+    ConsoleSignedOut {
+        tenant: Id,
+        principal: Id,
+        session: Id,
+        reason: SessionEnd,
+    },
 }
 
 impl Body {
@@ -474,6 +515,8 @@ impl Body {
             Body::DelegationGranted { .. } => "delegation_granted",
             Body::DelegationRevoked { .. } => "delegation_revoked",
             Body::AuthFailures { .. } => "auth_failures",
+            Body::ConsoleSignedIn { .. } => "console_signed_in",
+            Body::ConsoleSignedOut { .. } => "console_signed_out",
         }
     }
 
@@ -510,6 +553,8 @@ impl Body {
         "delegation_granted",
         "delegation_revoked",
         "auth_failures",
+        "console_signed_in",
+        "console_signed_out",
     ];
 
     /// The audit outcome: `ok`, `denied` or `failed`.
@@ -544,7 +589,9 @@ impl Body {
             | Body::KvMetadataSet { .. }
             | Body::KvConfigSet { .. }
             | Body::DelegationGranted { .. }
-            | Body::DelegationRevoked { .. } => Outcome::Ok,
+            | Body::DelegationRevoked { .. }
+            | Body::ConsoleSignedIn { .. }
+            | Body::ConsoleSignedOut { .. } => Outcome::Ok,
         }
     }
 
@@ -579,7 +626,9 @@ impl Body {
             | Body::KvConfigSet { tenant, .. }
             | Body::AccessDeniedV2 { tenant, .. }
             | Body::DelegationGranted { tenant, .. }
-            | Body::DelegationRevoked { tenant, .. } => Some(*tenant),
+            | Body::DelegationRevoked { tenant, .. }
+            | Body::ConsoleSignedIn { tenant, .. }
+            | Body::ConsoleSignedOut { tenant, .. } => Some(*tenant),
         }
     }
 
@@ -619,7 +668,9 @@ impl Body {
             | Body::AccessDeniedV2 { .. }
             | Body::DelegationGranted { .. }
             | Body::DelegationRevoked { .. }
-            | Body::AuthFailures { .. } => None,
+            | Body::AuthFailures { .. }
+            | Body::ConsoleSignedIn { .. }
+            | Body::ConsoleSignedOut { .. } => None,
         }
     }
 }
@@ -827,7 +878,7 @@ mod tests {
 
     #[test]
     fn action_names_follow_variant_order() {
-        assert_eq!(Body::ACTIONS.len(), 29);
+        assert_eq!(Body::ACTIONS.len(), 31);
         assert_eq!(Body::ACTIONS[9], "used");
     }
 

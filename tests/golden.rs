@@ -23,7 +23,8 @@ use credledger::codec::{self, CodecError};
 use credledger::event::{
     event_hash, rotation_message, signing_message, Actor, Body, DenyReason, Event, Hash32,
     MetadataChange, Owner, PrincipalKind, Purpose, RefusalReason, RequestContext, Role, Sealed,
-    SignedEvent, Source, Target, EVENT_FORMAT, HASH_DOMAIN, KEY_ROTATION_DOMAIN, SIG_DOMAIN,
+    SessionEnd, SignedEvent, Source, Target, EVENT_FORMAT, HASH_DOMAIN, KEY_ROTATION_DOMAIN,
+    SIG_DOMAIN,
 };
 use credledger::id::Id;
 use credledger::secret::{self, Binding, MasterKey, MasterKeys, SecretFields, WrappedKey};
@@ -462,6 +463,17 @@ fn sample_bodies() -> Vec<Body> {
             malformed: 4,
             tokens: vec![TOKEN],
         },
+        Body::ConsoleSignedIn {
+            tenant: TENANT,
+            principal: PRINCIPAL,
+            session: GRANTEE,
+        },
+        Body::ConsoleSignedOut {
+            tenant: TENANT,
+            principal: PRINCIPAL,
+            session: GRANTEE,
+            reason: SessionEnd::IdleTimeout,
+        },
     ]
 }
 
@@ -751,6 +763,18 @@ fn describe(body: &Body) -> (&'static str, &'static str, Value) {
              tenant, no actor): 12 failures, 4 of them malformed, one parseable token id.",
             json!({"source": source, "first_ms": first_ms, "last_ms": last_ms, "count": count,
                    "malformed": malformed, "tokens": tokens.iter().map(id).collect::<Vec<_>>()}),
+        ),
+        Body::ConsoleSignedIn { tenant, principal, session } => (
+            "console_signed_in",
+            "A person signed in to the web console with an API token of the actor principal; the \
+             session is its public id (never the cookie's value).",
+            json!({"tenant": id(tenant), "principal": id(principal), "session": id(session)}),
+        ),
+        Body::ConsoleSignedOut { tenant, principal, session, reason } => (
+            "console_signed_out",
+            "A web console session ended: here by its idle timeout (reason IdleTimeout).",
+            json!({"tenant": id(tenant), "principal": id(principal), "session": id(session),
+                   "reason": variant_name(reason)}),
         ),
     }
 }

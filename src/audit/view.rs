@@ -147,7 +147,7 @@ fn details(body: &Body) -> Value {
         } => json!({
             "version": version, "service": service, "for_user": subject.map(|s| s.to_string()),
             "source": source_name(*source),
-            "purpose": match purpose { Purpose::Resolve => "resolve", Purpose::Verify => "verify", Purpose::VaultRead => "vault_read" },
+            "purpose": match purpose { Purpose::Resolve => "resolve", Purpose::Verify => "verify", Purpose::VaultRead => "vault_read", Purpose::Console => "console" },
         }),
         Body::UseDenied {
             service,
@@ -249,6 +249,17 @@ fn details(body: &Body) -> Value {
             "source": source, "first": rfc3339(*first_ms), "last": rfc3339(*last_ms),
             "count": count, "malformed": malformed,
             "tokens": tokens.iter().map(Id::to_string).collect::<Vec<_>>(),
+        }),
+        Body::ConsoleSignedIn {
+            principal, session, ..
+        } => json!({"principal": principal.to_string(), "session": session.to_string()}),
+        Body::ConsoleSignedOut {
+            principal,
+            session,
+            reason,
+            ..
+        } => json!({
+            "principal": principal.to_string(), "session": session.to_string(), "reason": reason.as_str(),
         }),
     }
 }

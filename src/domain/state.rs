@@ -484,7 +484,9 @@ impl State {
             | Body::CredentialVerified { .. }
             | Body::AccessDenied { .. }
             | Body::AccessDeniedV2 { .. }
-            | Body::AuthFailures { .. } => {}
+            | Body::AuthFailures { .. }
+            | Body::ConsoleSignedIn { .. }
+            | Body::ConsoleSignedOut { .. } => {}
         }
     }
 

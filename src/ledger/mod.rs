@@ -26,6 +26,7 @@ use zeroize::Zeroizing;
 mod auth;
 mod auth_failures;
 mod config;
+mod console;
 mod credentials;
 mod error;
 mod key_rotation;
@@ -38,7 +39,7 @@ mod resolve;
 mod types;
 
 pub use crate::domain::decide::kv::KvMetadata;
-pub use config::{system_clock, Clock, Config};
+pub use config::{system_clock, Clock, Config, ConsoleConfig};
 use credentials::into_secret_fields;
 pub use error::ErrorKind;
 pub use error::LedgerError;

@@ -53,7 +53,7 @@ pub struct Leaves {
 
 /// The query façade of an open ledger (see the module doc).
 pub struct Reads<'a> {
-    ledger: &'a Arc<Ledger>,
+    pub(super) ledger: &'a Arc<Ledger>,
 }
 
 impl Ledger {
@@ -74,7 +74,7 @@ fn query_error(e: QueryError) -> LedgerError {
 
 impl Reads<'_> {
     /// Runs `f` on the blocking pool with the store.
-    async fn store<T: Send + 'static>(
+    pub(super) async fn store<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Store) -> Result<T, LedgerError> + Send + 'static,
     ) -> Result<T, LedgerError> {

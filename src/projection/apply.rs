@@ -302,6 +302,8 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
         | Body::DelegationGranted { .. }
         | Body::DelegationRevoked { .. }
         | Body::AuthFailures { .. }
+        | Body::ConsoleSignedIn { .. }
+        | Body::ConsoleSignedOut { .. }
         | Body::LedgerInitialized { .. }
         | Body::TenantCreated { .. }
         | Body::PrincipalCreated { .. }
@@ -407,6 +409,8 @@ fn apply_kv(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
         | Body::DelegationGranted { .. }
         | Body::DelegationRevoked { .. }
         | Body::AuthFailures { .. }
+        | Body::ConsoleSignedIn { .. }
+        | Body::ConsoleSignedOut { .. }
         | Body::MasterKeyRotated { .. }
         | Body::SigningKeyRotated { .. } => Ok(()),
     }
@@ -464,6 +468,8 @@ fn apply_usage(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
         | Body::DelegationGranted { .. }
         | Body::DelegationRevoked { .. }
         | Body::AuthFailures { .. }
+        | Body::ConsoleSignedIn { .. }
+        | Body::ConsoleSignedOut { .. }
         | Body::MasterKeyRotated { .. }
         | Body::SigningKeyRotated { .. }
         | Body::VersionsDeleted { .. }
