@@ -6,10 +6,9 @@
 //! layout, the group commit and the read models; `ledger` orchestrates a request;
 //! `http` is the shared web layer under which `api` (JSON, and its Vault dialect)
 //! serves it; `replay` and `audit` serve forensics and reviewers;
-//! `merkle`, `note`, `proof` and `bundle` prove the log to outsiders.
-//! `api` serves it over HTTP; `replay` and `audit` serve forensics and reviewers;
-//! `merkle`, `note`, `proof` and `bundle` prove the log to outsiders; `witness` runs and
-//! calls C2SP witnesses that cosign its checkpoints.
+//! `console` is the web console beside `api`; `merkle`, `note`, `proof` and `bundle`
+//! prove the log to outsiders; `witness` runs and calls C2SP witnesses that cosign its
+//! checkpoints.
 
 #![forbid(unsafe_code)]
 
@@ -18,6 +17,7 @@ pub mod audit;
 pub mod bundle;
 pub mod codec;
 pub mod commit;
+pub mod console;
 pub mod domain;
 pub mod event;
 pub mod fsutil;

@@ -121,6 +121,18 @@ impl Reads<'_> {
         })
     }
 
+    /// The id of the caller's tenant's principal named `name` (without case), if any.
+    pub fn principal_named(&self, caller: &Caller, name: &str) -> Option<Id> {
+        self.ledger
+            .with_state(|s| s.principal_by_name(caller.tenant, name))
+    }
+
+    /// The id of the caller's tenant's credential named exactly `name`, if any.
+    pub fn credential_named(&self, caller: &Caller, name: &str) -> Option<Id> {
+        self.ledger
+            .with_state(|s| s.names.get(&(caller.tenant, name.to_string())).copied())
+    }
+
     /// The tenant's tokens (reviewers, as for the principals).
     pub async fn tokens(
         &self,

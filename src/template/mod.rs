@@ -25,6 +25,7 @@
 //! the builtin set and `error` the one error type.
 
 mod catalog;
+mod category;
 mod check;
 mod error;
 mod probe;
@@ -35,6 +36,7 @@ mod validate;
 mod tests;
 
 pub use catalog::Catalog;
+pub use category::category;
 pub use error::TemplateError;
 pub(crate) use probe::{segments, Segment};
 pub use probe::{AuthPlacement, HttpMethod, HttpProbe, Probe, TcpProbe, VerifySpec};

@@ -1,0 +1,734 @@
+//! A credential's page: metadata and public fields, version history, Reveal (a resolve
+//! recorded as `used` with purpose `console`, answered once with `no-store`), copy,
+//! rotate, edit, make default, delete/restore, destroy (type the name to confirm),
+//! grants, verify now, usage, its audit timeline and a proof bundle of its events.
+//!
+//! Buttons follow `domain::decide::console::credential_actions`; every action is decided
+//! again by the ledger, and a refusal is shown as the ledger's error.
+
+use super::add::{self, build_fields, problem, Fields, Problem};
+use super::credentials::{expiry_cell, rotation_cell, test_cell, Cell};
+use super::{download, html, is_htmx, parse_id, see_other};
+use crate::audit::{AuditEntry, Filter};
+use crate::console::csrf::Posted;
+use crate::console::error::ConsoleError;
+use crate::console::layout::{Nav, Page};
+use crate::console::signed::Signed;
+use crate::console::view;
+use crate::console::ConsoleState;
+use crate::domain::decide::console::CredentialActions;
+use crate::domain::{AuditScope, DomainError};
+use crate::event::{MetadataChange, Owner, Purpose};
+use crate::http::extract::Ctx;
+use crate::id::Id;
+use crate::ledger::{RequestCtx, ResolveTarget};
+use crate::projection::CredentialView;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+pub struct VersionRow {
+    pub version: u32,
+    pub at: String,
+    pub by: String,
+    pub state: String,
+    pub event: String,
+}
+
+pub struct EventRow {
+    pub seq: u64,
+    pub at: String,
+    pub action: &'static str,
+    pub outcome: &'static str,
+    pub actor: String,
+    pub detail: String,
+}
+
+pub struct GrantRow {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/detail.html")]
+struct DetailPage {
+    page: Page,
+    id: String,
+    name: String,
+    template: String,
+    service: String,
+    owner: String,
+    status: String,
+    description: String,
+    default: bool,
+    shared: bool,
+    version: u32,
+    created: String,
+    public: Vec<(String, String)>,
+    secret_names: Vec<(String, String)>,
+    test: Cell,
+    rotation: Cell,
+    expiry: Cell,
+    actions: CredentialActions,
+    versions: Vec<VersionRow>,
+    grants: Vec<GrantRow>,
+    principals: Vec<(String, String)>,
+    uses: u64,
+    denied: u64,
+    verifies: u64,
+    last_use: String,
+    last_from: String,
+    timeline: Vec<EventRow>,
+    verifiable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/reveal.html")]
+struct RevealPage {
+    page: Page,
+    id: String,
+    name: String,
+    version: u32,
+    values: Vec<(String, String, String, bool)>,
+}
+
+#[derive(Template)]
+#[template(path = "console/reveal_fragment.html")]
+struct RevealFragment {
+    version: u32,
+    values: Vec<(String, String, String, bool)>,
+}
+
+#[derive(Template)]
+#[template(path = "console/rotate.html")]
+struct RotatePage {
+    page: Page,
+    id: String,
+    name: String,
+    version: u32,
+    fields: Fields,
+    problems: Vec<Problem>,
+}
+
+#[derive(Template)]
+#[template(path = "console/edit.html")]
+struct EditPage {
+    page: Page,
+    id: String,
+    name: String,
+    description: String,
+    rotate_every_days: String,
+    expires_at: String,
+    problems: Vec<Problem>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+}
+
+fn notice_text(n: Option<&str>) -> Option<String> {
+    let t = match n? {
+        "created" => "Credential saved.",
+        "rotated" => "Rotated: a new version is current.",
+        "updated" => "Changes saved.",
+        "default" => "Default changed.",
+        "deleted" => "Deleted. It can be restored.",
+        "restored" => "Restored.",
+        "verified" => "Connection tested: see “Last connection test”.",
+        "granted" => "Grant added.",
+        "revoked" => "Grant revoked.",
+        _ => return None,
+    };
+    Some(t.to_string())
+}
+
+fn entry_detail(e: &AuditEntry) -> String {
+    let d = &e.details;
+    let mut parts = Vec::new();
+    for k in ["version", "purpose", "source", "reason", "ok", "attempted"] {
+        if let Some(v) = d.get(k).filter(|v| !v.is_null()) {
+            parts.push(format!(
+                "{k}: {}",
+                v.as_str().map_or_else(|| v.to_string(), str::to_string)
+            ));
+        }
+    }
+    parts.join(", ")
+}
+
+async fn load(
+    st: &ConsoleState,
+    ctx: &RequestCtx,
+    signed: &Signed,
+    id: Id,
+) -> Result<(CredentialView, Vec<crate::projection::VersionView>), ConsoleError> {
+    Ok(st
+        .ledger()
+        .reads()
+        .versions(ctx, &signed.caller, id, "credential_read")
+        .await?)
+}
+
+/// `GET /ui/credentials/{id}`.
+pub async fn show(
+    State(st): State<ConsoleState>,
+    signed: Signed,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, ConsoleError> {
+    let id = parse_id(&id)?;
+    let ledger = st.ledger();
+    let reads = ledger.reads();
+    let caller = signed.caller;
+    let now = ledger.now_ms();
+    let (v, versions) = load(&st, &ctx, &signed, id).await?;
+    let actions = reads.credential_actions(&caller, &[id])[0];
+    let usage = reads.credential_usage(&ctx, &caller, id).await?;
+    let timeline: Vec<AuditEntry> = if signed.caps.review {
+        let filter = Filter {
+            credential: Some(id),
+            limit: 200,
+            ..Filter::default()
+        };
+        reads
+            .audit(&ctx, &caller, AuditScope::Tenant, filter)
+            .await?
+            .events
+    } else {
+        Vec::new()
+    };
+    let principals_listed = if signed.caps.review && actions.manage {
+        reads.principals(&ctx, &caller).await?
+    } else {
+        Vec::new()
+    };
+    let mut ids: Vec<Id> = v.grants.clone();
+    ids.extend(versions.iter().filter_map(|x| x.created_by));
+    ids.extend(
+        timeline
+            .iter()
+            .filter_map(|e| e.actor.as_deref().and_then(|a| a.parse::<Id>().ok())),
+    );
+    if let Owner::Principal(p) = v.owner {
+        ids.push(p);
+    }
+    let names = reads.names(&caller, &ids, &[]);
+    let name_of = |p: &Id| {
+        names
+            .principals
+            .get(p)
+            .cloned()
+            .unwrap_or_else(|| view::short_id(&p.to_string()))
+    };
+    let catalog = ledger.catalog();
+    let tpl = catalog.get(&v.template).ok();
+    let label = |k: &str| {
+        tpl.and_then(|t| t.field(k))
+            .map_or_else(|| k.to_string(), |f| f.label().to_string())
+    };
+    let secret_names = tpl
+        .map(|t| {
+            t.fields
+                .iter()
+                .filter(|f| f.is_secret())
+                .map(|f| (f.name.clone(), f.label().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let version_event = |ver: u32| {
+        timeline
+            .iter()
+            .find(|e| {
+                matches!(e.action, "created" | "rotated")
+                    && e.details.get("version").and_then(serde_json::Value::as_u64)
+                        == Some(u64::from(ver))
+            })
+            .map(|e| format!("{} #{}", e.action, e.seq))
+            .unwrap_or_default()
+    };
+    let page = DetailPage {
+        page: Page::new(&signed, v.name.clone(), Nav::Credentials)
+            .notice(notice_text(q.notice.as_deref())),
+        id: id.to_string(),
+        name: v.name.clone(),
+        template: tpl.map_or_else(|| v.template.clone(), |t| t.title.clone()),
+        service: v.service.clone(),
+        owner: match v.owner {
+            Owner::Tenant => "shared (tenant)".into(),
+            Owner::Principal(p) => name_of(&p),
+        },
+        status: v.status.clone(),
+        description: v.description.clone(),
+        default: v.is_default,
+        shared: v.owner == Owner::Tenant,
+        version: v.current_version,
+        created: view::time(v.created_at_ms),
+        public: v
+            .public
+            .iter()
+            .map(|(k, x)| (label(k), x.clone()))
+            .collect(),
+        secret_names,
+        test: test_cell(&v, now),
+        rotation: rotation_cell(&v, now).0,
+        expiry: expiry_cell(&v, now),
+        actions,
+        versions: versions
+            .iter()
+            .rev()
+            .map(|x| VersionRow {
+                version: x.version,
+                at: view::time(x.created_at_ms),
+                by: x.created_by.as_ref().map(name_of).unwrap_or_default(),
+                state: x.state.clone(),
+                event: version_event(x.version),
+            })
+            .collect(),
+        grants: v
+            .grants
+            .iter()
+            .map(|g| GrantRow {
+                id: g.to_string(),
+                name: name_of(g),
+            })
+            .collect(),
+        principals: principals_listed
+            .into_iter()
+            .filter(|p| !p.disabled && !v.grants.contains(&p.id))
+            .map(|p| {
+                (
+                    p.id.to_string(),
+                    format!("{} ({})", p.name, p.role.as_str()),
+                )
+            })
+            .collect(),
+        uses: usage.uses,
+        denied: usage.denied,
+        verifies: usage.verifies,
+        last_use: usage
+            .last_used_at_ms
+            .map_or_else(|| "never".into(), view::time),
+        last_from: usage.last_remote_addr.unwrap_or_default(),
+        timeline: timeline
+            .iter()
+            .rev()
+            .map(|e| EventRow {
+                seq: e.seq,
+                at: e.at.chars().take(19).collect::<String>().replace('T', " "),
+                action: e.action,
+                outcome: e.outcome,
+                actor: e
+                    .actor
+                    .as_deref()
+                    .and_then(|a| a.parse::<Id>().ok())
+                    .map(|p| name_of(&p))
+                    .unwrap_or_else(|| "system".into()),
+                detail: entry_detail(e),
+            })
+            .collect(),
+        verifiable: tpl.is_some_and(|t| t.verify.is_some()),
+    };
+    html(page)
+}
+
+/// `POST /ui/credentials/{id}/reveal`: resolve (purpose `console`) and show the values
+/// once.
+pub async fn reveal(
+    State(st): State<ConsoleState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let id = parse_id(&id)?;
+    let signed = posted.signed;
+    let ledger = st.ledger();
+    let r = ledger
+        .resolve_as(
+            &ctx,
+            &signed.caller,
+            ResolveTarget::Id { id, version: None },
+            Purpose::Console,
+        )
+        .await?;
+    let tpl = r
+        .template
+        .as_deref()
+        .and_then(|t| ledger.catalog().get(t).ok());
+    let values = r
+        .fields
+        .0
+        .iter()
+        .map(|(k, v)| {
+            let f = tpl.and_then(|t| t.field(k));
+            (
+                format!("reveal-{k}"),
+                f.map_or_else(|| k.clone(), |f| f.label().to_string()),
+                v.expose().to_string(),
+                f.is_some_and(|f| f.is_secret()) || tpl.is_some_and(|t| t.free_form),
+            )
+        })
+        .collect();
+    let fragment = RevealFragment {
+        version: r.version.unwrap_or(0),
+        values,
+    };
+    if is_htmx(&headers) {
+        return html(fragment);
+    }
+    let name = ledger
+        .reads()
+        .names(&signed.caller, &[], &[id])
+        .credentials
+        .remove(&id)
+        .unwrap_or_default();
+    html(RevealPage {
+        page: Page::new(&signed, format!("{name}: values"), Nav::Credentials),
+        id: id.to_string(),
+        name,
+        version: fragment.version,
+        values: fragment.values,
+    })
+}
+
+fn rotate_page(
+    signed: &Signed,
+    v: &CredentialView,
+    t: &crate::template::Template,
+    values: &HashMap<String, String>,
+    errors: HashMap<String, String>,
+) -> RotatePage {
+    let fields = build_fields(t, values, &v.public, &errors);
+    let mut problems: Vec<Problem> = fields
+        .inputs
+        .iter()
+        .filter_map(|i| {
+            i.error.as_ref().map(|m| Problem {
+                anchor: i.id.clone(),
+                message: m.clone(),
+            })
+        })
+        .collect();
+    for (k, m) in &errors {
+        if !fields.inputs.iter().any(|i| i.id == format!("field-{k}")) {
+            problems.push(Problem {
+                anchor: "template-fields".into(),
+                message: m.clone(),
+            });
+        }
+    }
+    RotatePage {
+        page: Page::new(signed, format!("Rotate {}", v.name), Nav::Credentials),
+        id: v.id.to_string(),
+        name: v.name.clone(),
+        version: v.current_version,
+        fields,
+        problems,
+    }
+}
+
+/// `GET /ui/credentials/{id}/rotate`: the rotation form (public values kept, secrets
+/// typed again).
+pub async fn rotate_form(
+    State(st): State<ConsoleState>,
+    signed: Signed,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    let id = parse_id(&id)?;
+    let (v, _) = load(&st, &ctx, &signed, id).await?;
+    let t = st
+        .ledger()
+        .catalog()
+        .get(&v.template)
+        .map_err(|e| ConsoleError::Ledger(e.into()))?;
+    html(rotate_page(&signed, &v, t, &HashMap::new(), HashMap::new()))
+}
+
+/// `POST /ui/credentials/{id}/rotate`.
+pub async fn rotate(
+    State(st): State<ConsoleState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let id = parse_id(&id)?;
+    let Posted { signed, form } = posted;
+    let (v, _) = load(&st, &ctx, &signed, id).await?;
+    let t = st
+        .ledger()
+        .catalog()
+        .get(&v.template)
+        .map_err(|e| ConsoleError::Ledger(e.into()))?;
+    let values = add::values(t, &form);
+    if form.get("_action") == Some("refresh") {
+        return html(rotate_page(&signed, &v, t, &values, HashMap::new()));
+    }
+    match st
+        .ledger()
+        .rotate(&ctx, &signed.caller, id, add::input(t, &values))
+        .await
+    {
+        Ok(_) => Ok(see_other(&format!("/ui/credentials/{id}?notice=rotated"))),
+        Err(e) => match problem(&e) {
+            Some((field, message)) if !field.starts_with("meta-") => {
+                let mut r = html(rotate_page(
+                    &signed,
+                    &v,
+                    t,
+                    &values,
+                    HashMap::from([(field, message)]),
+                ))?;
+                *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+                Ok(r)
+            }
+            _ => Err(e.into()),
+        },
+    }
+}
+
+fn date(ms: Option<i64>) -> String {
+    ms.map(|m| crate::time::rfc3339(m).chars().take(10).collect())
+        .unwrap_or_default()
+}
+
+/// `GET /ui/credentials/{id}/edit`.
+pub async fn edit_form(
+    State(st): State<ConsoleState>,
+    signed: Signed,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    let id = parse_id(&id)?;
+    let (v, _) = load(&st, &ctx, &signed, id).await?;
+    html(EditPage {
+        page: Page::new(&signed, format!("Edit {}", v.name), Nav::Credentials),
+        id: id.to_string(),
+        name: v.name.clone(),
+        description: v.description.clone(),
+        rotate_every_days: v
+            .rotate_every_days
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        expires_at: date(v.expires_at_ms),
+        problems: Vec::new(),
+    })
+}
+
+/// `POST /ui/credentials/{id}/edit`: the changed metadata.
+pub async fn edit(
+    State(st): State<ConsoleState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let id = parse_id(&id)?;
+    let Posted { signed, form } = posted;
+    let (v, _) = load(&st, &ctx, &signed, id).await?;
+    let mut problems = Vec::new();
+    let name = form.get("name").unwrap_or_default().trim().to_string();
+    let description = form.get("description").unwrap_or_default().to_string();
+    let days = form.get("rotate_every_days").unwrap_or_default().trim();
+    let rotate_every_days = match days {
+        "" => None,
+        s => match s.parse::<u32>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                problems.push(Problem {
+                    anchor: "meta-rotate_every_days".into(),
+                    message: "Enter the rotation schedule as a whole number of days".into(),
+                });
+                None
+            }
+        },
+    };
+    let expires = form.get("expires_at").unwrap_or_default().trim();
+    let expires_at_ms = match expires {
+        "" => None,
+        s => match crate::time::parse_rfc3339(&format!("{s}T00:00:00Z")) {
+            Some(ms) => Some(ms),
+            None => {
+                problems.push(Problem {
+                    anchor: "meta-expires_at".into(),
+                    message: "Enter the expiry as a date, for example 2027-01-31".into(),
+                });
+                None
+            }
+        },
+    };
+    let change = MetadataChange {
+        name: (name != v.name).then(|| name.clone()),
+        description: (description != v.description).then(|| description.clone()),
+        rotate_every_days: (rotate_every_days != v.rotate_every_days).then_some(rotate_every_days),
+        expires_at_ms: (date(expires_at_ms) != date(v.expires_at_ms)).then_some(expires_at_ms),
+        is_default: None,
+    };
+    if problems.is_empty() {
+        match st.ledger().update(&ctx, &signed.caller, id, change).await {
+            Ok(()) => return Ok(see_other(&format!("/ui/credentials/{id}?notice=updated"))),
+            Err(e) => match problem(&e) {
+                Some((field, message)) => problems.push(Problem {
+                    anchor: if field.starts_with("meta-") {
+                        field
+                    } else {
+                        "meta-name".into()
+                    },
+                    message,
+                }),
+                None => match &e {
+                    crate::ledger::LedgerError::Domain(DomainError::Invalid {
+                        message, ..
+                    }) => problems.push(Problem {
+                        anchor: "meta-name".into(),
+                        message: message.clone(),
+                    }),
+                    _ => return Err(e.into()),
+                },
+            },
+        }
+    }
+    let mut r = html(EditPage {
+        page: Page::new(&signed, format!("Edit {}", v.name), Nav::Credentials),
+        id: id.to_string(),
+        name,
+        description,
+        rotate_every_days: days.to_string(),
+        expires_at: expires.to_string(),
+        problems,
+    })?;
+    *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(r)
+}
+
+/// `POST /ui/credentials/{id}/default`: make it the tenant default (or stop being it).
+pub async fn make_default(
+    State(st): State<ConsoleState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let id = parse_id(&id)?;
+    let unset = posted.form.get("unset").is_some();
+    let change = MetadataChange {
+        is_default: Some(!unset),
+        ..MetadataChange::default()
+    };
+    st.ledger()
+        .update(&ctx, &posted.signed.caller, id, change)
+        .await?;
+    Ok(see_other(&format!("/ui/credentials/{id}?notice=default")))
+}
+
+/// `POST /ui/credentials/{id}/delete`.
+pub async fn delete(
+    State(st): State<ConsoleState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let id = parse_id(&id)?;
+    st.ledger().delete(&ctx, &posted.signed.caller, id).await?;
+    Ok(see_other(&format!("/ui/credentials/{id}?notice=deleted")))
+}
+
+/// `POST /ui/credentials/{id}/restore`.
+pub async fn restore(
+    State(st): State<ConsoleState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let id = parse_id(&id)?;
+    st.ledger().restore(&ctx, &posted.signed.caller, id).await?;
+    Ok(see_other(&format!("/ui/credentials/{id}?notice=restored")))
+}
+
+/// `POST /ui/credentials/{id}/destroy`: crypto-shred, after the name was typed.
+pub async fn destroy(
+    State(st): State<ConsoleState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let id = parse_id(&id)?;
+    let (v, _) = load(&st, &ctx, &posted.signed, id).await?;
+    if posted.form.get("confirm_name").map(str::trim) != Some(v.name.as_str()) {
+        return Err(ConsoleError::BadRequest(
+            "Type the credential's name exactly to confirm that it is destroyed; nothing was done."
+                .into(),
+        ));
+    }
+    st.ledger().destroy(&ctx, &posted.signed.caller, id).await?;
+    Ok(see_other("/ui/?status=destroyed"))
+}
+
+/// `POST /ui/credentials/{id}/verify`: run the connection test now.
+pub async fn verify(
+    State(st): State<ConsoleState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let id = parse_id(&id)?;
+    st.ledger().verify(&ctx, &posted.signed.caller, id).await?;
+    Ok(see_other(&format!("/ui/credentials/{id}?notice=verified")))
+}
+
+/// `POST /ui/credentials/{id}/grants`: grant it to a principal.
+pub async fn grant(
+    State(st): State<ConsoleState>,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let id = parse_id(&id)?;
+    let principal = posted
+        .form
+        .text("principal")
+        .ok_or_else(|| ConsoleError::BadRequest("Choose whom to grant it to.".into()))
+        .and_then(parse_id)?;
+    st.ledger()
+        .grant(&ctx, &posted.signed.caller, id, principal)
+        .await?;
+    Ok(see_other(&format!("/ui/credentials/{id}?notice=granted")))
+}
+
+/// `POST /ui/credentials/{id}/grants/{principal}/revoke`.
+pub async fn revoke_grant(
+    State(st): State<ConsoleState>,
+    Ctx(ctx): Ctx,
+    Path((id, principal)): Path<(String, String)>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let id = parse_id(&id)?;
+    let principal = parse_id(&principal)?;
+    st.ledger()
+        .revoke_grant(&ctx, &posted.signed.caller, id, principal)
+        .await?;
+    Ok(see_other(&format!("/ui/credentials/{id}?notice=revoked")))
+}
+
+/// `GET /ui/credentials/{id}/bundle`: a proof bundle of the credential's events.
+pub async fn bundle(
+    State(st): State<ConsoleState>,
+    signed: Signed,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    let id = parse_id(&id)?;
+    let bytes = st
+        .ledger()
+        .reads()
+        .credential_bundle(&ctx, &signed.caller, id)
+        .await?;
+    Ok(download(
+        "application/x-ndjson",
+        &format!("credential-{id}.bundle"),
+        bytes,
+    ))
+}

@@ -1,0 +1,100 @@
+//! Small view helpers shared by the pages: times, ages, ids, the template catalog as the
+//! console groups it.
+//!
+//! **Invariant:** nothing here decides anything; it formats what the ledger returned.
+
+use crate::template::{Catalog, Template};
+
+/// `2026-03-01 14:05 UTC`.
+pub fn time(ms: i64) -> String {
+    let s = crate::time::rfc3339(ms);
+    // 2026-03-01T14:05:07.123Z
+    match (s.get(..10), s.get(11..16)) {
+        (Some(d), Some(t)) => format!("{d} {t} UTC"),
+        _ => s,
+    }
+}
+
+/// An optional time, or "—".
+pub fn time_or_dash(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "—".to_string(), time)
+}
+
+/// "3 days ago", "in 5 days", "just now".
+pub fn relative(ms: i64, now_ms: i64) -> String {
+    let d = now_ms - ms;
+    let (n, unit) = match d.unsigned_abs() {
+        x if x < 60_000 => return "just now".into(),
+        x if x < 3_600_000 => (x / 60_000, "minute"),
+        x if x < 86_400_000 => (x / 3_600_000, "hour"),
+        x => (x / 86_400_000, "day"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if d >= 0 {
+        format!("{n} {unit}{plural} ago")
+    } else {
+        format!("in {n} {unit}{plural}")
+    }
+}
+
+/// A category's heading.
+pub fn category_title(c: &str) -> &'static str {
+    match c {
+        "virtualization" => "Virtualization platforms",
+        "cloud" => "Cloud providers",
+        "ai" => "AI services",
+        "containers" => "Container orchestration",
+        "databases" => "Databases",
+        "monitoring" => "Monitoring",
+        _ => "Generic",
+    }
+}
+
+/// The category order of the console.
+pub const CATEGORIES: [&str; 7] = [
+    "virtualization",
+    "cloud",
+    "ai",
+    "containers",
+    "databases",
+    "monitoring",
+    "generic",
+];
+
+/// The position of a category in [`CATEGORIES`].
+pub fn category_rank(c: &str) -> usize {
+    CATEGORIES
+        .iter()
+        .position(|x| *x == c)
+        .unwrap_or(CATEGORIES.len())
+}
+
+/// The category of template `name` (`generic` for an unknown one).
+pub fn category_of(catalog: &Catalog, name: &str) -> &'static str {
+    catalog
+        .get(name)
+        .map(crate::template::category)
+        .unwrap_or("generic")
+}
+
+/// The catalog's templates grouped by category, in console order.
+pub fn by_category(catalog: &Catalog) -> Vec<(&'static str, Vec<&Template>)> {
+    CATEGORIES
+        .iter()
+        .map(|c| {
+            (
+                category_title(c),
+                catalog
+                    .iter()
+                    .filter(|t| crate::template::category(t) == *c)
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .filter(|(_, ts)| !ts.is_empty())
+        .collect()
+}
+
+/// A short form of an id for tables (the full id is in the link or title).
+pub fn short_id(id: &str) -> String {
+    id.chars().take(8).collect()
+}
