@@ -118,7 +118,7 @@ pub fn build_fields(
             options: f.options.iter().map(|o| (o.clone(), *o == given)).collect(),
             help: f.help.clone().unwrap_or_default(),
             placeholder: f.placeholder.clone().unwrap_or_default(),
-            error: errors.get(&f.name).cloned(),
+            error: errors.get(&f.name).map(|m| labelled(m, &f.name, f.label())),
             drives: drivers.contains(&f.name.as_str()),
         });
     }
@@ -184,10 +184,9 @@ pub fn problem(e: &LedgerError) -> Option<(String, String)> {
             | TemplateError::InvalidFieldName { .. }
             | TemplateError::TooManyFields { .. }
             | TemplateError::PublicFieldNotSupplied { .. }
-            | TemplateError::NoFields => Some((
-                t.field().unwrap_or("fields").to_string(),
-                sentence(&t.to_string()),
-            )),
+            | TemplateError::NoFields => {
+                Some((t.field().unwrap_or("fields").to_string(), t.to_string()))
+            }
         },
         LedgerError::Domain(DomainError::Invalid { field, message }) => Some((
             format!("meta-{}", field.as_deref().unwrap_or("name")),
@@ -198,6 +197,21 @@ pub fn problem(e: &LedgerError) -> Option<(String, String)> {
         }
         _ => None,
     }
+}
+
+/// A template error's message about field `name` in the words of the form: the field's
+/// label instead of its name, and without the condition (the field is shown because it
+/// holds).
+fn labelled(message: &str, name: &str, label: &str) -> String {
+    let m = match message.strip_prefix(name) {
+        Some(rest) => format!("{label}{rest}"),
+        None => message.to_string(),
+    };
+    let m = match m.split_once(" when ") {
+        Some((head, _)) => head.to_string(),
+        None => m,
+    };
+    sentence(&m)
 }
 
 /// A message as a sentence (capital first letter).

@@ -236,6 +236,7 @@ pub async fn show(
             t.fields
                 .iter()
                 .filter(|f| f.is_secret())
+                .filter(|f| f.when.as_ref().is_none_or(|c| c.holds(&v.public)))
                 .map(|f| (f.name.clone(), f.label().to_string()))
                 .collect()
         })
