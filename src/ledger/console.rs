@@ -133,16 +133,14 @@ impl Reads<'_> {
             .with_state(|s| s.names.get(&(caller.tenant, name.to_string())).copied())
     }
 
-    /// The tenant's tokens (reviewers, as for the principals).
+    /// The tenant's tokens (admins).
     pub async fn tokens(
         &self,
         ctx: &RequestCtx,
         caller: &Caller,
     ) -> Result<Vec<TokenInfo>, LedgerError> {
         self.ledger
-            .check(ctx, caller, |_| {
-                crate::domain::decide::list_principals(caller)
-            })
+            .check(ctx, caller, |_| console::list_tokens(caller))
             .await?;
         let mut list: Vec<TokenInfo> = self.ledger.with_state(|s| {
             s.tokens

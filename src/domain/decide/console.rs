@@ -7,7 +7,7 @@
 //! that is not shown is refused by the ledger, and the refusal recorded), so a wrong
 //! answer here can hide a button but never grant anything.
 
-use super::access::{can_manage, can_resolve, refused, system_admin_only, Access};
+use super::access::{admin_only, can_manage, can_resolve, refused, system_admin_only, Access};
 use super::resolve::resolvable;
 use super::{require_reviewer, Caller, Decision, DomainError};
 use crate::domain::state::State;
@@ -34,6 +34,12 @@ pub fn sign_out(caller: &Caller, session: Id, reason: SessionEnd) -> Decision {
         session,
         reason,
     }])
+}
+
+/// Listing the tenant's API tokens (ids, owners, expiry; never a secret): admins, who
+/// administer them.
+pub fn list_tokens(caller: &Caller) -> Decision<()> {
+    admin_only(caller, "tokens_listed", None)
 }
 
 /// Listing every tenant: system admins.
