@@ -79,7 +79,7 @@ pub fn run(cmd: DebugCommand) -> anyhow::Result<ExitCode> {
                 while count == 0 || i < count {
                     let name = format!("{prefix}-{worker}-{i}");
                     let mut fields = serde_json::Map::new();
-                    let large = large_bytes > 0 && i % large_every.max(1) == 0;
+                    let large = large_bytes > 0 && i.is_multiple_of(large_every.max(1));
                     let template = if large {
                         // Several file-sized values: one record over sled's inline limit.
                         for part in 0..large_bytes.div_ceil(60_000) {

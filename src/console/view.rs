@@ -3,7 +3,7 @@
 //!
 //! **Invariant:** nothing here decides anything; it formats what the ledger returned.
 
-use crate::template::{Catalog, Template};
+use crate::template::{Catalog, Category, Template};
 
 /// `2026-03-01 14:05 UTC`.
 pub fn time(ms: i64) -> String {
@@ -50,43 +50,32 @@ pub fn category_title(c: &str) -> &'static str {
     }
 }
 
-/// The category order of the console.
-pub const CATEGORIES: [&str; 7] = [
-    "virtualization",
-    "cloud",
-    "ai",
-    "containers",
-    "databases",
-    "monitoring",
-    "generic",
-];
-
-/// The position of a category in [`CATEGORIES`].
+/// The position of a category in the console's order (`Category::ALL`).
 pub fn category_rank(c: &str) -> usize {
-    CATEGORIES
+    Category::ALL
         .iter()
-        .position(|x| *x == c)
-        .unwrap_or(CATEGORIES.len())
+        .position(|x| x.as_str() == c)
+        .unwrap_or(Category::ALL.len())
 }
 
-/// The category of template `name` (`generic` for an unknown one).
+/// The category of template `name` (the template data's `category`; `generic` for an
+/// unknown template).
 pub fn category_of(catalog: &Catalog, name: &str) -> &'static str {
     catalog
         .get(name)
-        .map(crate::template::category)
-        .unwrap_or("generic")
+        .map_or(Category::Generic.as_str(), |t| t.category.as_str())
 }
 
 /// The catalog's templates grouped by category, in console order.
 pub fn by_category(catalog: &Catalog) -> Vec<(&'static str, Vec<&Template>)> {
-    CATEGORIES
+    Category::ALL
         .iter()
         .map(|c| {
             (
-                category_title(c),
+                category_title(c.as_str()),
                 catalog
                     .iter()
-                    .filter(|t| crate::template::category(t) == *c)
+                    .filter(|t| t.category == *c)
                     .collect::<Vec<_>>(),
             )
         })

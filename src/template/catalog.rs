@@ -34,19 +34,36 @@ pub(super) const BUILTIN: &[(&str, &str)] = &[
         "db_dsn",
         include_str!("../../schemas/templates/db_dsn.json"),
     ),
+    (
+        "docker",
+        include_str!("../../schemas/templates/docker.json"),
+    ),
     ("gcp", include_str!("../../schemas/templates/gcp.json")),
     (
         "github",
         include_str!("../../schemas/templates/github.json"),
     ),
     (
+        "grafana",
+        include_str!("../../schemas/templates/grafana.json"),
+    ),
+    (
         "http_basic",
         include_str!("../../schemas/templates/http_basic.json"),
+    ),
+    (
+        "hyperv",
+        include_str!("../../schemas/templates/hyperv.json"),
     ),
     (
         "kubernetes",
         include_str!("../../schemas/templates/kubernetes.json"),
     ),
+    (
+        "langsmith",
+        include_str!("../../schemas/templates/langsmith.json"),
+    ),
+    ("mysql", include_str!("../../schemas/templates/mysql.json")),
     (
         "openai",
         include_str!("../../schemas/templates/openai.json"),
@@ -56,10 +73,18 @@ pub(super) const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../schemas/templates/postgres.json"),
     ),
     (
+        "prometheus",
+        include_str!("../../schemas/templates/prometheus.json"),
+    ),
+    (
         "proxmox",
         include_str!("../../schemas/templates/proxmox.json"),
     ),
     ("ssh", include_str!("../../schemas/templates/ssh.json")),
+    (
+        "vmware",
+        include_str!("../../schemas/templates/vmware.json"),
+    ),
     ("vultr", include_str!("../../schemas/templates/vultr.json")),
 ];
 

@@ -3,7 +3,9 @@
 //!
 //! **Invariant:** a template in a catalog has conditions that name an earlier select
 //! field and one of its options, valid defaults, and `{{field}}` placeholders in its
-//! connection tests that name existing fields present whenever the test runs.
+//! connection tests that name existing fields present whenever the test runs; a probe
+//! parameter that carries a secret (a password, a secret key, a private key, a key
+//! file, a DSN) names secret fields only, so a template cannot make a secret public.
 
 use super::probe::{segments, Probe, Segment};
 use super::{Condition, EnvMode, FieldSpec, FieldType, Template};
@@ -133,8 +135,9 @@ impl Template {
         // unconditional or has exactly the probe's condition.
         let present_with_probe = |f: &FieldSpec| f.when.is_none() || f.when.as_ref() == when;
         let mut uses_secret = false;
-        for s in p.strings() {
-            for seg in segments(s)? {
+        for param in p.params() {
+            let mut fields = 0;
+            for seg in segments(param.value)? {
                 if let Segment::Field(name) = seg {
                     let f = self
                         .field(name)
@@ -144,9 +147,25 @@ impl Template {
                             "placeholder {{{{{name}}}}} is conditional but the probe is not under the same condition"
                         ));
                     }
+                    if param.secret && !f.is_secret() {
+                        return Err(format!(
+                            "{} carries a secret but {{{{{name}}}}} is not a secret field",
+                            param.name
+                        ));
+                    }
                     uses_secret |= f.is_secret();
+                    fields += 1;
                 }
             }
+            if param.secret && fields == 0 {
+                return Err(format!(
+                    "{} must be a secret field's placeholder",
+                    param.name
+                ));
+            }
+        }
+        if p.timeout_ms() == Some(0) {
+            return Err("timeout_ms must be positive".into());
         }
         match p {
             Probe::Http(h) => {
@@ -164,18 +183,13 @@ impl Template {
                 {
                     return Err("expect_status needs statuses in 100..=599".into());
                 }
-                if h.timeout_ms == Some(0) {
-                    return Err("timeout_ms must be positive".into());
-                }
                 if !uses_secret {
                     return Err("an http probe must use a secret field".into());
                 }
             }
-            Probe::Tcp(t) => {
-                if t.timeout_ms == Some(0) {
-                    return Err("timeout_ms must be positive".into());
-                }
-            }
+            Probe::Sql(s) => s.check_shape()?,
+            Probe::Ssh(s) => s.check_shape()?,
+            Probe::Tcp(_) | Probe::AwsSts(_) | Probe::GcpToken(_) => {}
         }
         Ok(())
     }

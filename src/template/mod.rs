@@ -5,7 +5,9 @@
 //! and parsed once into the [`Catalog`]. Each one lists typed fields (text, secret, select,
 //! json, file), which may be required, have a default, depend on a select (`when`) and map
 //! to an environment variable (`env`), and optionally a connection test (`verify`, run by
-//! [`crate::verify`]). The `custom` template is free-form (see [`Template::validate`]).
+//! [`crate::verify`]: HTTP, TCP, AWS STS, Google service-account token, SQL or SSH). Each
+//! template names the [`Category`] a console groups it under. The `custom` template is
+//! free-form (see [`Template::validate`]). `docs/TEMPLATES.md` describes the format.
 //!
 //! **Invariants:**
 //! - Template definitions are checked when loaded: conditions name an earlier select field
@@ -25,7 +27,6 @@
 //! the builtin set and `error` the one error type.
 
 mod catalog;
-mod category;
 mod check;
 mod error;
 mod probe;
@@ -36,11 +37,13 @@ mod validate;
 mod tests;
 
 pub use catalog::Catalog;
-pub use category::category;
 pub use error::TemplateError;
 pub(crate) use probe::{segments, Segment};
-pub use probe::{AuthPlacement, HttpMethod, HttpProbe, Probe, TcpProbe, VerifySpec};
-pub use spec::{Condition, EnvMode, FieldSpec, FieldType, Template};
+pub use probe::{
+    AuthPlacement, AwsStsProbe, GcpTokenProbe, HttpMethod, HttpProbe, Probe, SqlEngine, SqlProbe,
+    SshProbe, TcpProbe, VerifySpec, GCP_DEFAULT_SCOPE,
+};
+pub use spec::{Category, Condition, EnvMode, FieldSpec, FieldType, Template};
 pub use validate::Validated;
 
 /// The longest accepted value of one field, in bytes (after JSON compaction for json

@@ -1,91 +1,39 @@
 //! Connection tests: the [`VerifySpec`] of a template and its [`Probe`]s, and the
 //! `{{field}}` placeholder syntax their strings use. This is what [`crate::verify`]
-//! consumes.
+//! consumes. The probe kinds live by family in `net` (HTTP, TCP), `cloud` (AWS STS,
+//! Google service-account token) and `login` (SQL, SSH).
 //!
 //! **Invariant:** errors from [`segments`] describe the template, never a value.
+
+mod cloud;
+mod login;
+mod net;
+
+pub use cloud::{AwsStsProbe, GcpTokenProbe, GCP_DEFAULT_SCOPE};
+pub use login::{SqlEngine, SqlProbe, SshProbe};
+pub use net::{AuthPlacement, HttpMethod, HttpProbe, TcpProbe};
 
 use super::check::is_field_name;
 use super::Condition;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Where a probe puts the credential. Every string may hold `{{field}}` placeholders.
+/// One connection test, tagged by `kind` in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum AuthPlacement {
-    /// `Authorization: Bearer <value>`.
-    Bearer(String),
-    /// A header with this name and value.
-    Header { name: String, value: String },
-    /// HTTP Basic authentication.
-    Basic { username: String, password: String },
-    /// A query parameter with this name and value.
-    Query { name: String, value: String },
-}
-
-/// The method of an HTTP probe.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum HttpMethod {
-    #[default]
-    Get,
-    Head,
-    Post,
-}
-
-/// A connection test by HTTP request: it passes when the status is in `expect_status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpProbe {
-    /// The probe runs only when this holds (the first applicable probe runs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub when: Option<Condition>,
-    #[serde(default)]
-    pub method: HttpMethod,
-    /// The URL, usually built from a public `base_url` or `host` field.
-    pub url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth: Option<AuthPlacement>,
-    /// Extra request headers.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, String>,
-    /// A form body (`application/x-www-form-urlencoded`); none when empty.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub form: BTreeMap<String, String>,
-    /// The statuses that mean success.
-    #[serde(default = "default_expect_status")]
-    pub expect_status: Vec<u16>,
-    /// The timeout; 10 s when absent, capped at 30 s.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<u64>,
-    /// Certificates are not checked when this holds (self-signed Proxmox, test clusters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub skip_tls_verify_when: Option<Condition>,
-}
-
-fn default_expect_status() -> Vec<u16> {
-    vec![200]
-}
-
-/// A connection test by TCP connect: it passes when the connection is accepted. It says
-/// nothing about the credential's validity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TcpProbe {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub when: Option<Condition>,
-    pub host: String,
-    pub port: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<u64>,
-}
-
-/// One connection test.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Probe {
+    /// `http`: a request that passes on an expected status.
     Http(HttpProbe),
+    /// `tcp`: a connect that passes when accepted.
     Tcp(TcpProbe),
+    /// `aws_sts`: a SigV4-signed STS `GetCallerIdentity`.
+    AwsSts(AwsStsProbe),
+    /// `gcp_token`: a service-account JWT exchanged for an access token.
+    GcpToken(GcpTokenProbe),
+    /// `sql`: a database login and `SELECT 1`.
+    Sql(SqlProbe),
+    /// `ssh`: an SSH login.
+    Ssh(SshProbe),
 }
 
 impl Probe {
@@ -94,42 +42,88 @@ impl Probe {
         match self {
             Probe::Http(p) => p.when.as_ref(),
             Probe::Tcp(p) => p.when.as_ref(),
+            Probe::AwsSts(p) => p.when.as_ref(),
+            Probe::GcpToken(p) => p.when.as_ref(),
+            Probe::Sql(p) => p.when.as_ref(),
+            Probe::Ssh(p) => p.when.as_ref(),
         }
     }
 
-    /// Every placeholder-bearing string of the probe.
-    pub(super) fn strings(&self) -> Vec<&str> {
+    /// The timeout the probe names, if any (see `crate::verify::effective_timeout_ms`).
+    pub fn timeout_ms(&self) -> Option<u64> {
         match self {
-            Probe::Http(p) => {
-                let mut v = vec![p.url.as_str()];
-                match &p.auth {
-                    Some(AuthPlacement::Bearer(t)) => v.push(t),
-                    Some(
-                        AuthPlacement::Header { name, value }
-                        | AuthPlacement::Query { name, value },
-                    ) => {
-                        v.push(name);
-                        v.push(value);
-                    }
-                    Some(AuthPlacement::Basic { username, password }) => {
-                        v.push(username);
-                        v.push(password);
-                    }
-                    None => {}
-                }
-                for (k, val) in p.headers.iter().chain(p.form.iter()) {
-                    v.push(k);
-                    v.push(val);
-                }
-                v
-            }
-            Probe::Tcp(p) => vec![p.host.as_str(), p.port.as_str()],
+            Probe::Http(p) => p.timeout_ms,
+            Probe::Tcp(p) => p.timeout_ms,
+            Probe::AwsSts(p) => p.timeout_ms,
+            Probe::GcpToken(p) => p.timeout_ms,
+            Probe::Sql(p) => p.timeout_ms,
+            Probe::Ssh(p) => p.timeout_ms,
+        }
+    }
+
+    /// The `kind` tag, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Probe::Http(_) => "http",
+            Probe::Tcp(_) => "tcp",
+            Probe::AwsSts(_) => "aws_sts",
+            Probe::GcpToken(_) => "gcp_token",
+            Probe::Sql(_) => "sql",
+            Probe::Ssh(_) => "ssh",
+        }
+    }
+
+    /// Every placeholder-bearing string of the probe, with how it may be filled.
+    pub(super) fn params(&self) -> Vec<Param<'_>> {
+        match self {
+            Probe::Http(p) => p.params(),
+            Probe::Tcp(p) => p.params(),
+            Probe::AwsSts(p) => p.params(),
+            Probe::GcpToken(p) => p.params(),
+            Probe::Sql(p) => p.params(),
+            Probe::Ssh(p) => p.params(),
+        }
+    }
+}
+
+/// One placeholder-bearing string of a probe, as the load-time checks see it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Param<'a> {
+    /// The probe's parameter, for error messages.
+    pub name: &'static str,
+    pub value: &'a str,
+    /// Carries a secret: every placeholder must name a secret field, and there must be
+    /// at least one.
+    pub secret: bool,
+}
+
+impl<'a> Param<'a> {
+    /// A parameter the probe needs.
+    pub(super) fn required(name: &'static str, value: &'a str) -> Param<'a> {
+        Param {
+            name,
+            value,
+            secret: false,
+        }
+    }
+
+    /// A parameter left out at run time when one of its fields is empty (a session
+    /// token, a port). Checked at load exactly like a required one.
+    pub(super) fn optional(name: &'static str, value: &'a str) -> Param<'a> {
+        Param::required(name, value)
+    }
+
+    pub(super) fn secret(self) -> Param<'a> {
+        Param {
+            secret: true,
+            ..self
         }
     }
 }
 
 /// A template's connection tests: the first probe whose `when` holds (or that has none)
-/// runs. In JSON it is an array of probes, each tagged by `kind` (`http` or `tcp`).
+/// runs. In JSON it is an array of probes, each tagged by `kind` (`http`, `tcp`,
+/// `aws_sts`, `gcp_token`, `sql` or `ssh`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct VerifySpec {

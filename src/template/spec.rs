@@ -45,6 +45,60 @@ impl EnvMode {
     }
 }
 
+/// The group a template belongs to, for a console that lists credentials by kind of
+/// service. In JSON one of the lowercase names; `generic` when absent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    /// Hypervisors and their management APIs (Proxmox, vSphere, Hyper-V).
+    Virtualization,
+    /// Cloud providers (AWS, Azure, Google Cloud, Vultr).
+    Cloud,
+    /// AI services (OpenAI, Anthropic, LangSmith).
+    Ai,
+    /// Container platforms and registries (Kubernetes, Docker).
+    Containers,
+    /// Databases (PostgreSQL, connection strings).
+    Databases,
+    /// Monitoring (Prometheus, Grafana).
+    Monitoring,
+    /// Everything else: API keys, tokens, logins, free-form.
+    #[default]
+    Generic,
+}
+
+impl Category {
+    /// Every category, in the order a console shows them.
+    pub const ALL: [Category; 7] = [
+        Category::Virtualization,
+        Category::Cloud,
+        Category::Ai,
+        Category::Containers,
+        Category::Databases,
+        Category::Monitoring,
+        Category::Generic,
+    ];
+
+    /// The name used in JSON.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Category::Virtualization => "virtualization",
+            Category::Cloud => "cloud",
+            Category::Ai => "ai",
+            Category::Containers => "containers",
+            Category::Databases => "databases",
+            Category::Monitoring => "monitoring",
+            Category::Generic => "generic",
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A field or probe applies only when a select field has a given value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,6 +188,9 @@ pub struct Template {
     pub title: String,
     /// What the template is for and how (or whether) it is verified.
     pub description: String,
+    /// The group a console lists it under; `generic` when absent. Always serialized.
+    #[serde(default)]
+    pub category: Category,
     /// The fields in form order; a condition only refers to an earlier field.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldSpec>,

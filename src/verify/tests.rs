@@ -1,8 +1,12 @@
+//! Connection tests against local servers: every probe kind, placement and failure.
+
+use super::http::client_builder;
 use super::*;
 use crate::template::{Catalog, Template};
 use base64::Engine as _;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -337,21 +341,21 @@ async fn tcp_probe_ok_and_refused() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let out = verify(
-        builtin("ssh"),
-        json!({"host": "127.0.0.1", "port": port, "username": "root", "private_key": SECRET}),
+        builtin("hyperv"),
+        json!({"host": "127.0.0.1", "port": port, "username": "u", "password": SECRET}),
     )
     .await;
     assert_eq!((out.ok, out.reason.as_str()), (true, "TCP connect ok"));
     drop(listener);
     let out = verify(
-        builtin("postgres"),
-        json!({"host": "127.0.0.1", "port": port.to_string(), "database": "d", "username": "u", "password": SECRET}),
+        builtin("hyperv"),
+        json!({"host": "127.0.0.1", "port": port.to_string(), "username": "u", "password": SECRET}),
     )
     .await;
     assert_eq!((out.ok, out.reason.as_str()), (false, "connection refused"));
     let out = verify(
-        builtin("ssh"),
-        json!({"host": "127.0.0.1", "port": "99999", "username": "root", "auth_method": "password", "password": SECRET}),
+        builtin("hyperv"),
+        json!({"host": "127.0.0.1", "port": "99999", "username": "u", "password": SECRET}),
     )
     .await;
     assert_eq!((out.ok, out.reason.as_str()), (false, "invalid port"));
@@ -366,8 +370,8 @@ async fn dns_failures() {
     .await;
     assert_eq!((out.ok, out.reason.as_str()), (false, "dns failure"));
     let out = verify(
-        builtin("ssh"),
-        json!({"host": "credledger-test.invalid", "username": "root", "private_key": SECRET}),
+        builtin("hyperv"),
+        json!({"host": "credledger-test.invalid", "username": "root", "password": SECRET}),
     )
     .await;
     assert_eq!((out.ok, out.reason.as_str()), (false, "dns failure"));

@@ -125,6 +125,8 @@ fn invalid_template_definitions_are_rejected() {
         assert!(err.to_string().contains(reason), "{err} lacks {reason:?}");
     }
     let dup = edited(|_| {});
+    let err = Template::from_json(&edited(|t| t["category"] = json!("games"))).unwrap_err();
+    assert!(err.to_string().contains("unknown variant `games`"), "{err}");
     let err = Catalog::from_sources([dup.as_str(), dup.as_str()]).unwrap_err();
     assert!(err.to_string().contains("defined twice"));
 }
@@ -146,4 +148,124 @@ fn placeholder_segments() {
     );
     assert!(segments("{{Bad}}").is_err());
     assert!(segments("{{open").is_err());
+}
+
+/// A template with the fields every new probe kind needs and one probe.
+fn with_probe(probe: Value) -> Result<Template, TemplateError> {
+    let t = json!({
+        "name": "t",
+        "title": "T",
+        "description": "d",
+        "category": "cloud",
+        "fields": [
+            {"name": "mode", "type": "select", "options": ["a", "b"], "default": "a"},
+            {"name": "host", "type": "text"},
+            {"name": "user", "type": "text"},
+            {"name": "pw", "type": "secret"},
+            {"name": "key", "type": "file", "secret": true},
+            {"name": "phrase", "type": "secret", "when": {"field": "mode", "equals": "b"}},
+            {"name": "region", "type": "text", "default": "us-east-1"}
+        ],
+        "verify": [probe]
+    });
+    Template::from_json(&t.to_string())
+}
+
+#[test]
+fn new_probe_kinds_are_checked_like_the_others() {
+    let accepted = [
+        json!({"kind": "aws_sts", "access_key_id": "{{user}}", "secret_access_key": "{{pw}}", "region": "{{region}}"}),
+        json!({"kind": "aws_sts", "access_key_id": "{{user}}", "secret_access_key": "{{pw}}", "session_token": "{{key}}", "region": "{{region}}", "endpoint": "{{host}}", "timeout_ms": 5000}),
+        json!({"kind": "gcp_token", "key": "{{key}}"}),
+        json!({"kind": "gcp_token", "key": "{{key}}", "token_uri": "{{host}}", "scope": "https://www.googleapis.com/auth/cloud-platform.read-only"}),
+        json!({"kind": "sql", "dsn": "{{pw}}"}),
+        json!({"kind": "sql", "host": "{{host}}", "username": "{{user}}", "password": "{{pw}}"}),
+        json!({"kind": "sql", "engine": "postgres", "host": "{{host}}", "port": "5433", "database": "app", "username": "{{user}}", "password": "{{pw}}", "sslmode": "require"}),
+        json!({"kind": "ssh", "host": "{{host}}", "username": "{{user}}", "password": "{{pw}}"}),
+        json!({"kind": "ssh", "host": "{{host}}", "port": "2222", "username": "{{user}}", "private_key": "{{key}}", "host_key_fingerprint": "{{region}}"}),
+        json!({"kind": "ssh", "when": {"field": "mode", "equals": "b"}, "host": "{{host}}", "username": "{{user}}", "private_key": "{{key}}", "passphrase": "{{phrase}}"}),
+    ];
+    for probe in accepted {
+        let t = with_probe(probe.clone()).unwrap_or_else(|e| panic!("{probe}: {e}"));
+        let back = serde_json::to_string(&t).unwrap();
+        assert_eq!(
+            Template::from_json(&back).unwrap(),
+            t,
+            "{probe} round-trips"
+        );
+    }
+    let rejected = [
+        (
+            json!({"kind": "aws_sts", "access_key_id": "{{user}}", "secret_access_key": "{{host}}", "region": "{{region}}"}),
+            "secret_access_key carries a secret but {{host}} is not a secret field",
+        ),
+        (
+            json!({"kind": "aws_sts", "access_key_id": "{{user}}", "secret_access_key": "literal", "region": "{{region}}"}),
+            "secret_access_key must be a secret field's placeholder",
+        ),
+        (
+            json!({"kind": "aws_sts", "access_key_id": "{{user}}", "secret_access_key": "{{pw}}"}),
+            "missing field `region`",
+        ),
+        (
+            json!({"kind": "aws_sts", "access_key_id": "{{user}}", "secret_access_key": "{{pw}}", "region": "{{nope}}"}),
+            "placeholder {{nope}} is not a field",
+        ),
+        (
+            json!({"kind": "aws_sts", "access_key_id": "{{user}}", "secret_access_key": "{{pw}}", "region": "x", "timeout_ms": 0}),
+            "timeout_ms must be positive",
+        ),
+        (
+            json!({"kind": "gcp_token", "key": "{{host}}"}),
+            "key carries a secret",
+        ),
+        (
+            json!({"kind": "gcp_token", "key": "{{key}}", "audience": "x"}),
+            "unknown field `audience`",
+        ),
+        (
+            json!({"kind": "sql", "dsn": "{{host}}"}),
+            "dsn carries a secret",
+        ),
+        (
+            json!({"kind": "sql", "dsn": "{{pw}}", "host": "{{host}}"}),
+            "not both",
+        ),
+        (
+            json!({"kind": "sql", "host": "{{host}}", "username": "{{user}}"}),
+            "needs dsn, or host, username and password",
+        ),
+        (
+            json!({"kind": "sql", "dsn": "{{pw}}", "engine": "oracle"}),
+            "unknown variant `oracle`",
+        ),
+        (
+            json!({"kind": "ssh", "host": "{{host}}", "username": "{{user}}"}),
+            "exactly one of password and private_key",
+        ),
+        (
+            json!({"kind": "ssh", "host": "{{host}}", "username": "{{user}}", "password": "{{pw}}", "private_key": "{{key}}"}),
+            "exactly one of password and private_key",
+        ),
+        (
+            json!({"kind": "ssh", "host": "{{host}}", "username": "{{user}}", "password": "{{pw}}", "passphrase": "{{pw}}"}),
+            "passphrase goes with private_key",
+        ),
+        (
+            json!({"kind": "ssh", "host": "{{host}}", "username": "{{user}}", "private_key": "{{key}}", "passphrase": "{{phrase}}"}),
+            "not under the same condition",
+        ),
+        (
+            json!({"kind": "ssh", "host": "{{host}}", "username": "{{user}}", "password": "{{user}}"}),
+            "password carries a secret",
+        ),
+    ];
+    for (probe, reason) in rejected {
+        let err = with_probe(probe.clone()).unwrap_err();
+        assert_eq!(err.code(), "invalid_template", "{probe}");
+        assert!(
+            err.to_string().contains(reason),
+            "{probe}: {err} lacks {reason:?}"
+        );
+    }
 }

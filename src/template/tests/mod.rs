@@ -157,5 +157,30 @@ fn minimal_inputs() -> Vec<(&'static str, Value)> {
             json!({"host": "server.example", "username": "root", "private_key": SECRET}),
         ),
         ("vultr", json!({"api_key": SECRET})),
+        (
+            "vmware",
+            json!({"host": "https://vcenter.example", "username": "administrator@vsphere.local", "password": SECRET}),
+        ),
+        (
+            "hyperv",
+            json!({"host": "hv.example", "username": "admin", "password": SECRET}),
+        ),
+        (
+            "docker",
+            json!({"url": "https://registry.example", "username": "ci", "password": SECRET}),
+        ),
+        (
+            "prometheus",
+            json!({"url": "https://prom.example", "token": SECRET}),
+        ),
+        (
+            "grafana",
+            json!({"url": "https://grafana.example", "token": SECRET}),
+        ),
+        ("langsmith", json!({"api_key": SECRET})),
+        (
+            "mysql",
+            json!({"host": "db.example", "username": "app", "password": SECRET}),
+        ),
     ]
 }
