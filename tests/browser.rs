@@ -194,8 +194,41 @@ async fn the_console_in_a_real_browser() {
     assert!(!b.html().await.contains(TOKEN_SECRET2));
     b.screenshot(&shots, "detail").await;
 
+    // A few more, so the manager shows its categories.
+    for (name, template, fields) in [
+        (
+            "openai-gpt4",
+            "openai",
+            serde_json::json!({"api_key": "sk-shot-1"}),
+        ),
+        (
+            "anthropic-claude",
+            "anthropic",
+            serde_json::json!({"api_key": "sk-ant-shot-2"}),
+        ),
+        (
+            "vultr-prod",
+            "vultr",
+            serde_json::json!({"api_key": "vultr-shot-3"}),
+        ),
+        (
+            "grafana-ops",
+            "grafana",
+            serde_json::json!({"url": "https://grafana.example", "token": "glsa-shot-4"}),
+        ),
+    ] {
+        let r = http
+            .post(format!("{addr}/v1/credentials"))
+            .bearer_auth(&served.admin)
+            .json(&serde_json::json!({"name": name, "template": template, "fields": fields, "rotate_every_days": 90}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{name}: {}", r.status());
+    }
     b.goto(&format!("{addr}/ui/")).await;
     b.text_contains("main", "pve-lab").await;
+    b.text_contains("main", "AI services").await;
     b.screenshot(&shots, "credentials").await;
     b.goto(&format!("{addr}/ui/admin")).await;
     b.el("#principals").await;
