@@ -4,14 +4,15 @@
 //!
 //! Run: `PROOF_BENCH_EVENTS=1000000 cargo bench --bench proofs`. CI never runs benches.
 //! The events are sealed with the ledger's codec and signing (`SignedEvent::seal`),
-//! written with `Store::write_durable` and projected (Merkle tree included) by
+//! written with `LogStore::append_durable` and projected (Merkle tree included) by
 //! `projection::catch_up`, which is the committer's path without the per-request locking.
 
 use credledger::event::{
     event_hash, Actor, Body, Event, Purpose, RequestContext, SignedEvent, Source, EVENT_FORMAT,
 };
 use credledger::id::Id;
-use credledger::store::Store;
+use credledger::store::sled::SledBackend as Store;
+use credledger::store::{Append, LogStore};
 use credledger::{bundle, codec, note, projection, proof};
 use ed25519_dalek::SigningKey;
 use rand::{rngs::OsRng, Rng};
@@ -74,7 +75,13 @@ fn build(store: &Store, n: u64, key: &SigningKey) {
             .into_par_iter()
             .map(|e| (e.seq, SignedEvent::seal(e, key).expect("seals").to_record()))
             .collect();
-        store.write_durable(&[], &records).expect("durable write");
+        let borrowed: Vec<(u64, &[u8])> = records.iter().map(|(s, r)| (*s, r.as_slice())).collect();
+        store
+            .append_durable(Append {
+                keyring: &[],
+                records: &borrowed,
+            })
+            .expect("durable write");
         start = end;
     }
     projection::catch_up(store, |_| {}).expect("projection");

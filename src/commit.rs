@@ -1,32 +1,38 @@
-//! Group commit: many concurrent appends share one sled flush and one `fdatasync`.
+//! Group commit: many concurrent appends share one durable step.
 //!
 //! Appenders (holding the ledger's writer lock, so batches keep sequence order) push their
 //! sealed events and key-ring changes into the open batch and get a receiver. One
-//! committer thread repeatedly takes the whole open batch, writes it, makes it durable
-//! (`Store::write_durable`), brings the projections up to date, and only then answers
-//! every waiter of that batch. While it syncs, the next batch fills up: the busier the
-//! ledger, the more events one sync covers.
+//! committer thread repeatedly takes the whole open batch and runs the durable step:
+//! [`LogStore::append_durable`] (key ring, then records, flushed and `fdatasync`'d), then
+//! the ledger's own head record ([`HeadFile::write`]: one small `pwrite` and an
+//! `fdatasync`), then the projections, and only then answers every waiter of that batch.
+//! While it syncs, the next batch fills up: the busier the ledger, the more events one
+//! sync covers.
 //!
-//! **Invariant:** a waiter is answered `Ok` only after the sync that covers its events.
+//! **Invariant:** a waiter is answered `Ok` only after the records of its batch and the
+//! head record that covers them are durable.
 //! **Invariant:** after a failed write or sync the committer is poisoned: the in-memory
 //! state may be ahead of the disk, so every later append fails until restart (which
-//! rebuilds state from the log).
+//! rebuilds state from the log). [`CommitStats::durable`] always says how far the log is
+//! durable.
 
 use crate::event::SignedEvent;
 use crate::projection;
-use crate::store::{KeyOp, Store};
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::store::head::{Head, HeadFile};
+use crate::store::{Append, Backend, KeyOp, LogStore, StoreError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
 /// Why a commit did not happen.
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error, Clone)]
 #[non_exhaustive]
 pub enum CommitError {
-    /// Writing or syncing failed (now or earlier): answer 503, do not retry in-process.
+    /// Writing or syncing failed (now or earlier; the error is the first failure): answer
+    /// 503, do not retry in-process, restart.
     #[error("the ledger cannot be written: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Arc<StoreError>),
     /// The ledger is shutting down: answer 503; the client may retry elsewhere.
     #[error("the ledger is shutting down")]
     ShuttingDown,
@@ -40,7 +46,7 @@ struct Open {
     keyring: Vec<KeyOp>,
     waiters: Vec<Waiter>,
     shutdown: bool,
-    poisoned: Option<String>,
+    poisoned: Option<Arc<StoreError>>,
 }
 
 struct Shared {
@@ -48,13 +54,21 @@ struct Shared {
     wake: Condvar,
     syncs: AtomicU64,
     events: AtomicU64,
+    durable: AtomicU64,
+    poisoned: AtomicBool,
 }
 
-/// Counters for benchmarks and `/v1/ready`.
+/// Counters for benchmarks, `/v1/ready` and the shutdown report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CommitStats {
+    /// Durable steps that wrote events.
     pub syncs: u64,
+    /// Events made durable by this committer.
     pub events: u64,
+    /// The log is durable up to here: events `0..durable` (covered by the head record).
+    pub durable: u64,
+    /// Whether a write failed (nothing after `durable` was acknowledged).
+    pub poisoned: bool,
 }
 
 /// Handle to the committer thread.
@@ -64,18 +78,21 @@ pub struct Committer {
 }
 
 impl Committer {
-    /// Starts the committer thread over `store`.
-    pub fn start(store: Arc<Store>) -> Committer {
+    /// Starts the committer thread over `store`, writing `head` after every durable
+    /// batch. `durable` is the log's length at start.
+    pub fn start(store: Arc<dyn Backend>, head: HeadFile, durable: u64) -> Committer {
         let shared = Arc::new(Shared {
             open: Mutex::new(Open::default()),
             wake: Condvar::new(),
             syncs: AtomicU64::new(0),
             events: AtomicU64::new(0),
+            durable: AtomicU64::new(durable),
+            poisoned: AtomicBool::new(false),
         });
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("credledger-commit".into())
-            .spawn(move || run(&s, &store))
+            .spawn(move || run(&s, &*store, head))
             .expect("spawning the committer thread");
         Committer {
             shared,
@@ -91,7 +108,7 @@ impl Committer {
         keyring: Vec<KeyOp>,
     ) -> oneshot::Receiver<Result<(), CommitError>> {
         let (tx, rx) = oneshot::channel();
-        let mut open = self.shared.open.lock().expect("commit lock");
+        let mut open = self.lock();
         if let Some(why) = &open.poisoned {
             let _ = tx.send(Err(CommitError::Unavailable(why.clone())));
         } else if open.shutdown {
@@ -105,29 +122,31 @@ impl Committer {
         rx
     }
 
-    /// Whether a write or sync has failed.
-    pub fn poisoned(&self) -> Option<String> {
-        self.shared
-            .open
-            .lock()
-            .expect("commit lock")
-            .poisoned
-            .clone()
+    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
+        self.shared.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Sync and event counters.
+    /// The first write failure, if one happened.
+    pub fn poisoned(&self) -> Option<Arc<StoreError>> {
+        self.lock().poisoned.clone()
+    }
+
+    /// Sync and event counters, and how far the log is durable.
     pub fn stats(&self) -> CommitStats {
         CommitStats {
             syncs: self.shared.syncs.load(Ordering::Relaxed),
             events: self.shared.events.load(Ordering::Relaxed),
+            durable: self.shared.durable.load(Ordering::Acquire),
+            poisoned: self.shared.poisoned.load(Ordering::Acquire),
         }
     }
 
     /// Commits what is queued, then stops the thread. Later submissions fail.
     pub fn shutdown(&self) {
-        self.shared.open.lock().expect("commit lock").shutdown = true;
+        self.lock().shutdown = true;
         self.shared.wake.notify_one();
-        if let Some(t) = self.thread.lock().expect("thread lock").take() {
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = thread {
             let _ = t.join();
         }
     }
@@ -139,12 +158,12 @@ impl Drop for Committer {
     }
 }
 
-fn run(shared: &Shared, store: &Store) {
+fn run(shared: &Shared, store: &dyn Backend, mut head: HeadFile) {
     loop {
         let (records, keyring, waiters) = {
-            let mut open = shared.open.lock().expect("commit lock");
+            let mut open = shared.open.lock().unwrap_or_else(|p| p.into_inner());
             while open.waiters.is_empty() && !open.shutdown {
-                open = shared.wake.wait(open).expect("commit lock");
+                open = shared.wake.wait(open).unwrap_or_else(|p| p.into_inner());
             }
             if open.waiters.is_empty() {
                 return;
@@ -155,16 +174,22 @@ fn run(shared: &Shared, store: &Store) {
                 std::mem::take(&mut open.waiters),
             )
         };
-        let result = commit(store, &records, &keyring);
-        if result.is_ok() {
+        let result = commit(shared, store, &mut head, &records, &keyring);
+        if result.is_ok() && !records.is_empty() {
             shared.syncs.fetch_add(1, Ordering::Relaxed);
             shared
                 .events
                 .fetch_add(records.len() as u64, Ordering::Relaxed);
         }
         let answer = result.map_err(|why| {
-            tracing::error!(error = %why, "ledger write failed; refusing further writes until restart");
-            let mut open = shared.open.lock().expect("commit lock");
+            let why = Arc::new(why);
+            tracing::error!(
+                error = %why,
+                durable = shared.durable.load(Ordering::Acquire),
+                "ledger write failed; refusing further writes until restart"
+            );
+            shared.poisoned.store(true, Ordering::Release);
+            let mut open = shared.open.lock().unwrap_or_else(|p| p.into_inner());
             open.poisoned = Some(why.clone());
             for w in open.waiters.drain(..) {
                 let _ = w.send(Err(CommitError::Unavailable(why.clone())));
@@ -177,16 +202,38 @@ fn run(shared: &Shared, store: &Store) {
     }
 }
 
-fn commit(store: &Store, records: &[SignedEvent], keyring: &[KeyOp]) -> Result<(), String> {
+/// The durable step of one batch: log (and key ring), head record, projections.
+fn commit(
+    shared: &Shared,
+    store: &dyn Backend,
+    head: &mut HeadFile,
+    records: &[SignedEvent],
+    keyring: &[KeyOp],
+) -> Result<(), StoreError> {
     let raw: Vec<(u64, Vec<u8>)> = records.iter().map(|e| (e.seq(), e.to_record())).collect();
-    store
-        .write_durable(keyring, &raw)
-        .map_err(|e| e.to_string())?;
+    let borrowed: Vec<(u64, &[u8])> = raw.iter().map(|(s, r)| (*s, r.as_slice())).collect();
+    LogStore::append_durable(
+        store,
+        Append {
+            keyring,
+            records: &borrowed,
+        },
+    )?;
+    let Some(last) = records.last() else {
+        return Ok(());
+    };
+    let size = last.seq() + 1;
+    head.write(Head {
+        size,
+        hash: *last.hash(),
+    })?;
+    shared.durable.store(size, Ordering::Release);
     // Projections are caches: if this fails, the events are durable and the next open
-    // catches the projections up from the log.
+    // catches the projections up from the log (the committer is poisoned meanwhile, so
+    // no read is served from projections that miss an acknowledged event).
     let items = records
         .iter()
         .map(SignedEvent::event)
         .zip(raw.iter().map(|(_, r)| r.as_slice()));
-    projection::apply_records(store.proj(), items).map_err(|e| e.to_string())
+    projection::apply_records(store.proj(), items)
 }

@@ -5,6 +5,11 @@
 //! environment (the binary passes the text in); then the ledger cannot rotate them
 //! itself. This is the only module that reads or writes key files.
 //!
+//! Each master key and the token-hash key also has a **check value** ([`check_value`]):
+//! 16 bytes of keyed BLAKE3 of a fixed label, which the ledger records in its store and
+//! compares at open, so a wrong, corrupted or swapped key refuses to start instead of
+//! sealing under the wrong key. A check value reveals nothing about the key.
+//!
 //! **Invariant:** key files are created with mode 0600 and never logged; a discarded
 //! master-key file is overwritten with zeros in place before it is replaced.
 
@@ -23,6 +28,10 @@ use zeroize::Zeroizing;
 const SIGNING_HEADER: &str = "credledger-signing-key v1";
 const MASTER_HEADER: &str = "credledger-master-keys v1";
 const TOKEN_HEADER: &str = "credledger-token-key v1";
+const CHECK_LABEL: &[u8] = b"credledger/key-check/v1\n";
+
+/// Where master keys come from, named in every message about them.
+pub const MASTER_KEYS_ENV: &str = "CREDLEDGER_MASTER_KEYS";
 
 /// Errors reading or writing key files. Messages name files, never key material.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +46,46 @@ pub enum KeyError {
     /// The key file is readable by group or others: refuse to start until fixed.
     #[error("key file {0} must not be readable by group or others (chmod 600)")]
     Permissions(PathBuf),
+    /// A key file the ledger needs does not exist: refuse to start; restore it (or set
+    /// `CREDLEDGER_MASTER_KEYS` if the master keys came from there).
+    #[error("key file {0} is missing")]
+    Missing(PathBuf),
+    /// A key does not match the check value the ledger recorded for it (a wrong,
+    /// corrupted or swapped key): refuse to start; nothing was written.
+    #[error("{key} from {origin} is not this ledger's key: its check value differs from the one recorded in the store (a wrong or corrupted key); nothing was written")]
+    Mismatch { key: String, origin: String },
+    /// The signing key file is not the key the log says is in force (a key file of
+    /// another ledger, or an old one): refuse to start.
+    #[error("the signing key {path} is not this ledger's current signing key (the file holds public key {file}, the log says {log}); nothing was written")]
+    SigningKeyMismatch {
+        path: PathBuf,
+        file: String,
+        log: String,
+    },
+    /// Data keys are wrapped under a master key the source does not hold: refuse to
+    /// start; add the key back.
+    #[error("{key} is missing from {origin}, but {wrapped} data keys are wrapped under it; add it back (nothing was written)")]
+    NotInSource {
+        key: String,
+        origin: String,
+        wrapped: usize,
+    },
+    /// A master key without a recorded check value (an older ledger) opens none of the
+    /// data keys wrapped under its id: a wrong key; refuse to start.
+    #[error("{key} from {origin} opens none of the {wrapped} data keys wrapped under it (a wrong key); nothing was written")]
+    Unverifiable {
+        key: String,
+        origin: String,
+        wrapped: usize,
+    },
+}
+
+/// The check value of a 32-byte key: the first 16 bytes of
+/// `BLAKE3-keyed(key, "credledger/key-check/v1\n")` (docs/FORMAT.md, Key check values).
+pub fn check_value(key: &[u8; 32]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&blake3::keyed_hash(key, CHECK_LABEL).as_bytes()[..16]);
+    out
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> KeyError + '_ {
@@ -249,15 +298,24 @@ pub fn token_path(data: &Path) -> PathBuf {
     key_dir(data).join("token.key")
 }
 
-/// Reads the token-hash key, creating it on first use.
-pub fn token_key(data: &Path) -> Result<Zeroizing<[u8; 32]>, KeyError> {
-    let path = token_path(data);
-    if let Some(key) = read_key32(&path, TOKEN_HEADER)? {
-        return Ok(key);
-    }
+/// Reads the token-hash key, if the file exists.
+pub fn read_token_key(data: &Path) -> Result<Option<Zeroizing<[u8; 32]>>, KeyError> {
+    read_key32(&token_path(data), TOKEN_HEADER)
+}
+
+/// Generates and writes a new token-hash key (for a new ledger).
+pub fn create_token_key(data: &Path) -> Result<Zeroizing<[u8; 32]>, KeyError> {
     let key = random32();
-    write_key32(&path, TOKEN_HEADER, &key)?;
+    write_key32(&token_path(data), TOKEN_HEADER, &key)?;
     Ok(key)
+}
+
+/// Reads the token-hash key, creating it when the file does not exist.
+pub fn token_key(data: &Path) -> Result<Zeroizing<[u8; 32]>, KeyError> {
+    match read_token_key(data)? {
+        Some(key) => Ok(key),
+        None => create_token_key(data),
+    }
 }
 
 #[cfg(test)]
@@ -301,6 +359,17 @@ mod tests {
             read_signing_key(dir.path()),
             Err(KeyError::Permissions(_))
         ));
+    }
+
+    #[test]
+    fn check_values_differ_per_key_and_are_stable() {
+        let a = check_value(&[1; 32]);
+        assert_eq!(a, check_value(&[1; 32]));
+        assert_ne!(a, check_value(&[2; 32]));
+        assert_eq!(
+            hex::encode(check_value(&[0x09; 32])),
+            hex::encode(&blake3::keyed_hash(&[0x09; 32], CHECK_LABEL).as_bytes()[..16])
+        );
     }
 
     #[test]

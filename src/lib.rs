@@ -2,8 +2,9 @@
 //!
 //! See `docs/ARCHITECTURE.md` for the bird's-eye view and the codemap. In short:
 //! `codec` and `event` define the signed, chained bytes; `secret` the envelope
-//! encryption; `domain` the rules (no I/O); `store`, `commit` and `projection` the sled
-//! layout, the group commit and the read models; `ledger` orchestrates a request;
+//! encryption; `domain` the rules (no I/O); `store`, `commit` and `projection` the
+//! storage traits (sled behind them), the group commit and the read models;
+//! `integrity` whether the stored log is complete; `ledger` orchestrates a request;
 //! `http` is the shared web layer under which `api` (JSON, and its Vault dialect)
 //! serves it; `replay` and `audit` serve forensics and reviewers;
 //! `console` is the web console beside `api`; `merkle`, `note`, `proof` and `bundle`
@@ -23,6 +24,7 @@ pub mod event;
 pub mod fsutil;
 pub mod http;
 pub mod id;
+pub mod integrity;
 pub mod keys;
 pub mod ledger;
 pub mod merkle;

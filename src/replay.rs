@@ -39,6 +39,10 @@ pub enum Problem {
     BadKeyRotation { detail: String },
     /// The event's time is earlier than the previous event's.
     TimeWentBackwards { previous_ms: i64, at_ms: i64 },
+    /// The chain holds, but a witness outside the log disagrees with it: the log ends
+    /// before the ledger's head record or a signed checkpoint (events were lost), or a
+    /// signed checkpoint's root is not the root of the log's leaves.
+    Witness { detail: String },
 }
 
 impl std::fmt::Display for Problem {
@@ -60,6 +64,7 @@ impl std::fmt::Display for Problem {
             Problem::TimeWentBackwards { previous_ms, at_ms } => {
                 write!(f, "time went backwards ({at_ms} ms after {previous_ms} ms)")
             }
+            Problem::Witness { detail } => f.write_str(detail),
         }
     }
 }
@@ -81,6 +86,17 @@ pub struct Report {
     /// Signing keys in force, with the sequence number they start at (hex keys).
     pub keys: Vec<(u64, String)>,
     pub failure: Option<Failure>,
+    /// The last crypto-shred (`destroyed`, `versions_destroyed`) among the verified
+    /// events when no `master_key_rotated` follows it: its data keys may still be
+    /// readable from stale copies until the master key is rotated.
+    pub pending_shred: Option<PendingShred>,
+}
+
+/// A destroy whose master-key rotation has not happened (see [`Report::pending_shred`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PendingShred {
+    pub seq: u64,
+    pub credential: String,
 }
 
 impl Report {
@@ -114,6 +130,7 @@ pub fn verify<E: std::fmt::Display>(
             key: None,
             keys: vec![],
             pinned,
+            shred: None,
         },
         records,
         progress,
@@ -146,6 +163,7 @@ pub fn verify_from<E: std::fmt::Display>(
         key: Some(anchor.key),
         keys: vec![],
         pinned: None,
+        shred: None,
     };
     run(v, records, progress)
 }
@@ -212,6 +230,7 @@ struct Verifier {
     key: Option<VerifyingKey>,
     keys: Vec<(u64, String)>,
     pinned: Option<VerifyingKey>,
+    shred: Option<(u64, Id)>,
 }
 
 impl Verifier {
@@ -221,6 +240,10 @@ impl Verifier {
             head_hash: hex::encode(self.last_hash),
             keys: self.keys.clone(),
             failure,
+            pending_shred: self.shred.map(|(seq, c)| PendingShred {
+                seq,
+                credential: c.to_string(),
+            }),
         }
     }
 
@@ -242,6 +265,7 @@ impl Verifier {
         let mut last_at = self.last_at;
         let mut key = self.key;
         let mut keys = Vec::new();
+        let mut shred = self.shred;
         for d in &decoded {
             let fail = |problem| Some(Failure { seq: next, problem });
             if d.pos != next {
@@ -309,6 +333,13 @@ impl Verifier {
                     }
                 }
             }
+            if let Body::CredentialDestroyed { credential, .. }
+            | Body::VersionsDestroyed { credential, .. } = &e.event().body
+            {
+                shred = Some((next, *credential));
+            } else if matches!(e.event().body, Body::MasterKeyRotated { .. }) {
+                shred = None;
+            }
             last_hash = *e.hash();
             last_at = e.event().at_ms;
             next += 1;
@@ -334,6 +365,7 @@ impl Verifier {
         self.last_at = last_at;
         self.key = key;
         self.keys.extend(keys);
+        self.shred = shred;
         first_bad
     }
 

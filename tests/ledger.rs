@@ -242,7 +242,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
         (
             log_len(l),
             projection::dump(l.store().proj()).unwrap(),
-            l.store().keyring_entries().unwrap().len(),
+            util::keyring_entries(l.store()).unwrap().len(),
             l.commit_stats().events,
         )
     };
@@ -352,6 +352,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
     // recorded (and nothing else is).
     let after_version = snapshot(&ledger);
     assert_eq!(after_version.0, before.0 + 2);
+    let whole_store = util::store_dump(ledger.store());
 
     let err = ledger
         .create_principal(
@@ -377,6 +378,109 @@ async fn bad_input_is_refused_and_writes_nothing() {
         after, after_version,
         "refused input changed the log, projections or key ring"
     );
+    assert!(
+        util::store_dump(ledger.store()) == whole_store,
+        "refused input changed the store (log, key ring, projections, checkpoints or metadata)"
+    );
+}
+
+/// Values over the 128 KiB record limit are refused before anything is staged, with an
+/// error naming the fields (422 over HTTP), and the store is left exactly as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_values_are_refused_naming_the_fields_and_write_nothing() {
+    use tower::ServiceExt;
+    let dir = tempfile::tempdir().unwrap();
+    let Open { ledger, admin } = open(dir.path());
+    ledger
+        .create_credential(&ctx(), &admin, api_key_input("small", "sk-small"))
+        .await
+        .unwrap();
+    let before = util::store_dump(ledger.store());
+    // Each field may hold 64 KiB (the template's limit); three of them make an event
+    // over the record limit.
+    let part = "x".repeat(60_000);
+    let mut fields = serde_json::Map::new();
+    for i in 0..3 {
+        fields.insert(format!("blob_{i}"), part.clone().into());
+    }
+    let big = CreateInput {
+        name: "big".into(),
+        template: "custom".into(),
+        fields: fields.clone(),
+        ..Default::default()
+    };
+    let err = ledger
+        .create_credential(&ctx(), &admin, big)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, LedgerError::Domain(DomainError::Invalid { field: Some(f), .. }) if f == "fields"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("131072 bytes"), "{err}");
+    assert!(
+        util::store_dump(ledger.store()) == before,
+        "an oversized creation changed the store"
+    );
+    let custom = ledger
+        .create_credential(
+            &ctx(),
+            &admin,
+            CreateInput {
+                name: "custom".into(),
+                template: "custom".into(),
+                fields: [("blob_0".to_string(), serde_json::Value::from("small"))]
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let before = util::store_dump(ledger.store());
+    let err = ledger
+        .rotate(&ctx(), &admin, custom, fields.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, LedgerError::Domain(DomainError::Invalid { .. })),
+        "{err:?}"
+    );
+    assert!(
+        util::store_dump(ledger.store()) == before,
+        "an oversized value changed the store"
+    );
+    // The in-memory state did not move either: the next event continues the chain.
+    ledger
+        .create_credential(&ctx(), &admin, api_key_input("after", "sk-after"))
+        .await
+        .unwrap();
+    assert!(verify_store(ledger.store()).ok());
+
+    let token = ledger
+        .issue_token(&ctx(), &admin, admin.principal, None)
+        .await
+        .unwrap();
+    let app = credledger::http::app(credledger::api::AppState {
+        ledger: std::sync::Arc::new(ledger),
+    });
+    let body = serde_json::json!({"name": "big-http", "template": "custom", "fields": fields});
+    let resp = app
+        .oneshot(
+            axum::http::Request::post("/v1/credentials")
+                .header("authorization", format!("Bearer {}", token.token.expose()))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["error"]["field"], "fields", "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -414,7 +518,7 @@ async fn master_key_rotation_keeps_every_secret_readable_and_discards_the_old_ke
                 (*v, value.clone())
             );
         }
-        let entries = ledger.store().keyring_entries().unwrap();
+        let entries = util::keyring_entries(ledger.store()).unwrap();
         assert_eq!(entries.len(), expected.len());
         assert!(entries.iter().all(|(_, _, k)| k.master_key_id == 2));
         ledger.shutdown();
@@ -506,9 +610,7 @@ async fn destroy_crypto_shreds_secret_and_data_key_while_replay_verify_passes() 
     // What an attacker with an old copy of the disk would have: the key file and the
     // wrapped data keys as they are now (sled keeps stale copies in its segments).
     let old_masters = keys::read_master_keys(dir.path()).unwrap().unwrap();
-    let stale: Vec<_> = ledger
-        .store()
-        .keyring_entries()
+    let stale: Vec<_> = util::keyring_entries(ledger.store())
         .unwrap()
         .into_iter()
         .filter(|(c, _, _)| *c == id)
@@ -538,9 +640,7 @@ async fn destroy_crypto_shreds_secret_and_data_key_while_replay_verify_passes() 
     assert!(ledger.destroy(&ctx(), &admin, id).await.unwrap());
 
     assert!(
-        ledger
-            .store()
-            .keyring_entries()
+        util::keyring_entries(ledger.store())
             .unwrap()
             .iter()
             .all(|(c, _, _)| *c != id),
@@ -951,9 +1051,7 @@ mod model {
                 c.versions.keys().copied().collect::<Vec<_>>(),
                 "{when}: live versions of {id}"
             );
-            let keyring: Vec<u32> = ledger
-                .store()
-                .keyring_entries()
+            let keyring: Vec<u32> = util::keyring_entries(ledger.store())
                 .unwrap()
                 .into_iter()
                 .filter(|(k, _, _)| *k == id)
@@ -1010,9 +1108,17 @@ async fn regression_bootstrap_open_panicked_inside_an_async_runtime() {
 fn regression_reopen_right_after_close_failed_to_acquire_the_sled_lock() {
     let dir = tempfile::tempdir().unwrap();
     for i in 0..1000u64 {
-        let store = credledger::store::Store::open(dir.path())
+        let store = credledger::store::sled::SledBackend::open(dir.path())
             .unwrap_or_else(|e| panic!("reopen {i}: {e}"));
-        store.write_durable(&[], &[(i, vec![0u8; 64])]).unwrap();
+        let record = vec![0u8; 64];
+        credledger::store::LogStore::append_durable(
+            &store,
+            credledger::store::Append {
+                keyring: &[],
+                records: &[(i, record.as_slice())],
+            },
+        )
+        .unwrap();
     }
 }
 
@@ -1023,7 +1129,8 @@ fn regression_reopen_right_after_close_failed_to_acquire_the_sled_lock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_orphan_data_key_left_by_a_crash_broke_master_key_rotation() {
     use credledger::secret::{SecretFields, SecretString};
-    use credledger::store::{KeyOp, Store};
+    use credledger::store::sled::SledBackend;
+    use credledger::store::{Append, KeyOp, KeyRef, LogStore};
     let dir = tempfile::tempdir().unwrap();
     let (tenant, real) = {
         let Open { ledger, admin } = open(dir.path());
@@ -1051,16 +1158,18 @@ async fn regression_orphan_data_key_left_by_a_crash_broke_master_key_rotation() 
         &mut rand::rngs::OsRng,
     )
     .unwrap();
-    Store::open(dir.path())
+    SledBackend::open(dir.path())
         .unwrap()
-        .write_durable(
-            &[KeyOp::Put {
-                credential: orphan,
-                version: 1,
-                key: wrapped,
+        .append_durable(Append {
+            keyring: &[KeyOp::Put {
+                key: KeyRef {
+                    credential: orphan,
+                    version: 1,
+                },
+                wrapped: credledger::codec::encode(&wrapped).unwrap(),
             }],
-            &[],
-        )
+            records: &[],
+        })
         .unwrap();
 
     let Open { ledger, admin } = open(dir.path());
@@ -1074,7 +1183,7 @@ async fn regression_orphan_data_key_left_by_a_crash_broke_master_key_rotation() 
     );
     assert!(ledger.destroy(&ctx(), &admin, real).await.unwrap());
     assert!(
-        ledger.store().keyring_entries().unwrap().is_empty(),
+        util::keyring_entries(ledger.store()).unwrap().is_empty(),
         "the orphan data key protects nothing that was logged and must not linger"
     );
 }

@@ -15,7 +15,8 @@ use credledger::event::{
 };
 use credledger::id::Id;
 use credledger::ledger::{Config, CreateInput, Ledger, RequestCtx, ResolveTarget};
-use credledger::store::Store;
+use credledger::store::sled::SledBackend as Store;
+use credledger::store::{Append, Backend, LogStore};
 use credledger::{projection, proof, replay};
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::Value;
@@ -263,8 +264,8 @@ async fn create(ledger: &Ledger, caller: &Caller, name: &str) -> Id {
 }
 
 /// Every leaf (record) of the log.
-fn leaves(store: &Store) -> Vec<Vec<u8>> {
-    store.records(0).map(|r| r.unwrap().1.to_vec()).collect()
+fn leaves(store: &dyn Backend) -> Vec<Vec<u8>> {
+    store.records(0).map(|r| r.unwrap().1).collect()
 }
 
 #[test]
@@ -400,7 +401,7 @@ fn small_ledger(dir: &std::path::Path, n: usize) -> Vec<Id> {
     ids
 }
 
-fn export(store: &Store, from: u64, to: Option<u64>, sk: &SigningKey) -> Vec<u8> {
+fn export(store: &dyn Backend, from: u64, to: Option<u64>, sk: &SigningKey) -> Vec<u8> {
     let cp = proof::checkpoint_with_key(store, sk).unwrap();
     let mut out = Vec::new();
     bundle::export(store, &cp, from, to, &mut out).unwrap();
@@ -594,8 +595,7 @@ fn key_rotation_verifies_through_the_chain() {
     assert!(indep::open_checkpoint(&cp.note, &genesis).is_err());
     indep::open_checkpoint(&before.note, &genesis).unwrap();
     let store = ledger.store();
-    let records = store.records(0).map(|r| r.map(|(s, v)| (s, v.to_vec())));
-    let report = replay::verify(records, None, |_| {});
+    let report = replay::verify(store.records(0), None, |_| {});
     assert!(report.ok() && report.keys.len() == 3, "{report:?}");
 
     let mut full = Vec::new();
@@ -676,7 +676,13 @@ fn forged_verdict(possession_by: &SigningKey, rotation_signed_by: &SigningKey) -
     ]);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    store.write_durable(&[], &records).unwrap();
+    let borrowed: Vec<(u64, &[u8])> = records.iter().map(|(s, r)| (*s, r.as_slice())).collect();
+    store
+        .append_durable(Append {
+            keyring: &[],
+            records: &borrowed,
+        })
+        .unwrap();
     projection::catch_up(&store, |_| {}).unwrap();
     let report = replay::verify(
         records.clone().into_iter().map(Ok::<_, String>),
@@ -776,7 +782,7 @@ fn cli_export_verify_diff_and_report() {
     });
     ledger.shutdown();
     drop(ledger);
-    let n = Store::open(dir.path()).unwrap().len().unwrap();
+    let n = Store::open(dir.path()).unwrap().next_seq().unwrap();
     let last = (n - 1).to_string();
     let data = dir.path().to_str().unwrap();
     let out = dir.path().join("bundle.jsonl");

@@ -7,7 +7,7 @@ mod util;
 use credledger::event::{Body, Event, SignedEvent};
 use credledger::ledger::RequestCtx;
 use credledger::replay::{self, Failure, Problem};
-use credledger::store::Store;
+use credledger::store::sled::SledBackend;
 use ed25519_dalek::SigningKey;
 use std::path::Path;
 use std::process::Command;
@@ -64,8 +64,10 @@ fn build(dir: &Path) -> Vec<Vec<u8>> {
         }
         ledger.shutdown();
     });
-    let store = Store::open(dir).unwrap();
-    let records: Vec<Vec<u8>> = store.records(0).map(|r| r.unwrap().1.to_vec()).collect();
+    let store = SledBackend::open(dir).unwrap();
+    let records: Vec<Vec<u8>> = credledger::store::records(&store, 0)
+        .map(|r| r.unwrap().1)
+        .collect();
     assert!(records.len() >= 25, "{} events", records.len());
     let report = verify_records(&records);
     assert!(report.ok(), "{:?}", report.failure);
@@ -88,7 +90,7 @@ fn verify_records(records: &[Vec<u8>]) -> replay::Report {
 }
 
 fn verify_dir(dir: &Path) -> replay::Report {
-    let store = Store::open(dir).unwrap();
+    let store = SledBackend::open(dir).unwrap();
     util::verify_store(&store)
 }
 
@@ -98,8 +100,8 @@ fn signed(record: &[u8]) -> SignedEvent {
 
 /// Alters the log of the closed ledger in `dir` through sled.
 fn tamper(dir: &Path, f: impl FnOnce(&sled::Tree)) {
-    let store = Store::open(dir).unwrap();
-    f(store.log_tree());
+    let store = SledBackend::open(dir).unwrap();
+    f(store.raw_log());
     store.sync().unwrap();
 }
 
@@ -397,4 +399,188 @@ fn unreadable_record_is_reported_at_its_position() {
         f.problem
     );
     assert_eq!(report.verified, k);
+}
+
+// ---- the log must not be shorter than the ledger's own witnesses ------------------------
+
+/// A copy of a closed ledger's data directory, to damage without touching the original.
+fn copy_dir(from: &Path) -> tempfile::TempDir {
+    let to = tempfile::tempdir().unwrap();
+    for file in util::files_under(from) {
+        let target = to.path().join(file.strip_prefix(from).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &target).unwrap();
+    }
+    std::fs::create_dir_all(to.path().join("ledger/blobs")).unwrap();
+    to
+}
+
+/// What sled's recovery does to a corrupt segment: the log's last `n` records vanish.
+fn drop_tail(dir: &Path, n: u64) -> u64 {
+    let store = SledBackend::open(dir).unwrap();
+    let len = credledger::store::LogStore::next_seq(&store).unwrap();
+    for seq in len - n..len {
+        store
+            .raw_log()
+            .remove(key(seq))
+            .unwrap()
+            .expect("the event existed");
+    }
+    store.sync().unwrap();
+    len - n
+}
+
+/// `Ledger::open`, `replay verify` and `serve` all refuse the directory, each naming
+/// `needle` (the last good sequence number and what was expected).
+fn assert_refused_everywhere(dir: &Path, seq: u64, needles: &[&str]) {
+    let err = match credledger::ledger::Ledger::open(credledger::ledger::Config::new(dir)) {
+        Ok(_) => panic!("a shortened log was accepted by open"),
+        Err(e) => e.to_string(),
+    };
+    for n in needles {
+        assert!(err.contains(n), "open: {err} (expected {n:?})");
+    }
+    let bin = env!("CARGO_BIN_EXE_credledger");
+    let out = Command::new(bin)
+        .args(["replay", "verify", "--data"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!("FAILED at event {seq}:")),
+        "{stdout}"
+    );
+    for n in needles {
+        assert!(
+            stdout.contains(n),
+            "replay verify: {stdout} (expected {n:?})"
+        );
+    }
+    let out = Command::new(bin)
+        .args(["replay", "verify", "--json", "--data"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["failure"]["seq"], seq);
+    assert_eq!(report["failure"]["problem"]["kind"], "witness");
+    let out = Command::new(bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "serve: {stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "serve: {stderr} (expected {n:?})");
+    }
+    for cmd in [
+        &["replay", "state"][..],
+        &["replay", "rebuild"],
+        &["export", "--out", "/dev/null"],
+    ] {
+        let out = Command::new(bin)
+            .args(cmd)
+            .arg("--data")
+            .arg(dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}: {stderr}");
+        assert!(
+            stderr.contains("the log is incomplete"),
+            "{cmd:?}: {stderr}"
+        );
+    }
+}
+
+/// Found by corrupting `ledger/db` on a copy: sled's recovery dropped the corrupt
+/// segment as if it were a torn tail, `replay verify` said `ok` for fewer events, and
+/// `serve` went on to sign sequence numbers again. The head record outside sled's files
+/// now refuses such a log, naming the last good sequence number.
+#[test]
+fn regression_a_log_silently_shortened_by_the_store_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = build(dir.path());
+    let copy = copy_dir(dir.path());
+    let len = drop_tail(copy.path(), 3);
+    assert_eq!(len as usize, records.len() - 3);
+    assert_refused_everywhere(
+        copy.path(),
+        len,
+        &[
+            &format!("the last good sequence number is {}", len - 1),
+            &format!("says {} events were durable", records.len()),
+        ],
+    );
+    // The original, untouched, still opens and verifies.
+    assert!(verify_dir(dir.path()).ok());
+}
+
+#[test]
+fn a_log_shorter_than_a_signed_checkpoint_is_refused_without_a_head_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = build(dir.path());
+    {
+        let Open { ledger, .. } = open(dir.path());
+        let cp = credledger::proof::checkpoint(&ledger).unwrap();
+        assert_eq!(cp.tree_size as usize, records.len());
+        ledger.shutdown();
+    }
+    let copy = copy_dir(dir.path());
+    let len = drop_tail(copy.path(), 2);
+    // Without the head record (and its marker) only the checkpoint knows the length.
+    std::fs::remove_file(copy.path().join("head")).unwrap();
+    let store = SledBackend::open(copy.path()).unwrap();
+    credledger::store::LogStore::put_meta_durable(&store, "head-record", None).unwrap();
+    drop(store);
+    assert_refused_everywhere(
+        copy.path(),
+        len,
+        &[
+            &format!("a signed checkpoint covers {} events", records.len()),
+            &format!("the last good sequence number is {}", len - 1),
+        ],
+    );
+}
+
+#[test]
+fn a_deleted_head_record_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = build(dir.path());
+    std::fs::remove_file(dir.path().join("head")).unwrap();
+    assert_refused_everywhere(
+        dir.path(),
+        records.len() as u64,
+        &["head record", "is missing, but this ledger keeps one"],
+    );
+}
+
+/// A forger who holds the signing key (it lives in the data directory) rewrites the last
+/// event: the chain verifies, but it is not the event the head record names.
+#[test]
+fn a_rewritten_last_event_is_refused_by_the_head_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = build(dir.path());
+    let last = records.len() - 1;
+    let sk = credledger::keys::read_signing_key(dir.path())
+        .unwrap()
+        .unwrap();
+    let mut e = signed(&records[last]).into_event();
+    e.at_ms += 1;
+    let forged = SignedEvent::seal(e, &sk).unwrap().to_record();
+    tamper(dir.path(), |log| {
+        log.insert(key(last as u64), forged.clone()).unwrap();
+    });
+    let mut tampered = records.clone();
+    tampered[last] = forged;
+    assert!(verify_records(&tampered).ok(), "the forged chain is valid");
+    assert_refused_everywhere(
+        dir.path(),
+        last as u64,
+        &[&format!("event {last} is not the event the head record")],
+    );
 }

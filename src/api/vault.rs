@@ -138,6 +138,7 @@ impl From<LedgerError> for VaultError {
             | LedgerError::Secret(_)
             | LedgerError::Keys(_)
             | LedgerError::Integrity { .. }
+            | LedgerError::Incomplete(_)
             | LedgerError::Startup(_)
             | LedgerError::Proof(_)
             | LedgerError::Bug(_)) => {

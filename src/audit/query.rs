@@ -8,7 +8,7 @@ use super::view::{entry, AuditEntry};
 use crate::event::{Body, Event, Outcome, SignedEvent};
 use crate::id::Id;
 use crate::projection::{self, index};
-use crate::store::{Store, StoreError};
+use crate::store::{Backend, LogStore, StoreError};
 
 /// Filters of an audit query. All given filters must hold.
 #[derive(Clone, Debug, Default)]
@@ -41,14 +41,13 @@ pub struct Page {
 }
 
 /// Reads the event at `seq` from the log.
-pub fn event_at(store: &Store, seq: u64) -> Result<Option<Event>, StoreError> {
-    store
-        .record(seq)?
+pub fn event_at(log: &dyn LogStore, seq: u64) -> Result<Option<Event>, StoreError> {
+    log.read(seq)?
         .map(|r| {
             SignedEvent::from_record(&r)
                 .map(SignedEvent::into_event)
                 .map_err(|e| StoreError::Corrupt {
-                    tree: "log",
+                    what: "log",
                     detail: format!("event {seq}: {e}"),
                 })
         })
@@ -57,11 +56,11 @@ pub fn event_at(store: &Store, seq: u64) -> Result<Option<Event>, StoreError> {
 
 /// The first sequence number whose event is at or after `at_ms` (event times never
 /// decrease along the log, so this is a binary search).
-pub fn first_seq_at(store: &Store, at_ms: i64) -> Result<u64, StoreError> {
-    let (mut lo, mut hi) = (0u64, store.len()?);
+pub fn first_seq_at(log: &dyn LogStore, at_ms: i64) -> Result<u64, StoreError> {
+    let (mut lo, mut hi) = (0u64, log.next_seq()?);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        match event_at(store, mid)? {
+        match event_at(log, mid)? {
             Some(e) if e.at_ms < at_ms => lo = mid + 1,
             _ => hi = mid,
         }
@@ -72,7 +71,7 @@ pub fn first_seq_at(store: &Store, at_ms: i64) -> Result<u64, StoreError> {
 /// Runs a query over one tenant's audit log, calling `each` for every matching event in
 /// order until it returns false or `limit` is reached (limit 0 = no limit, for exports).
 pub fn scan(
-    store: &Store,
+    store: &dyn Backend,
     tenant: Id,
     f: &Filter,
     mut each: impl FnMut(Event) -> bool,
@@ -99,7 +98,7 @@ pub fn scan(
     }
     let mut taken = 0usize;
     let outcome = f.outcome.map(projection::outcome_code);
-    for entry in projection::audit_seqs(store.proj(), prefix, from) {
+    for entry in projection::audit_seqs(store, prefix, from) {
         let (seq, [tag_action, tag_outcome]) = entry?;
         if action.is_some_and(|a| a != tag_action) || outcome.is_some_and(|o| o != tag_outcome) {
             continue;
@@ -130,7 +129,7 @@ pub fn scan(
 }
 
 /// One page of a tenant's audit log.
-pub fn query(store: &Store, tenant: Id, f: &Filter) -> Result<Page, QueryError> {
+pub fn query(store: &dyn Backend, tenant: Id, f: &Filter) -> Result<Page, QueryError> {
     let mut events = Vec::new();
     let next_cursor = scan(store, tenant, f, |e| {
         events.push(entry(&e));

@@ -10,7 +10,7 @@ use crate::merkle::{self, NodeReader};
 use crate::note;
 use crate::projection::Nodes;
 use crate::proof::{self, b64, ProofError, SignedCheckpoint};
-use crate::store::{Store, StoreError};
+use crate::store::{records, Backend, StoreError};
 use serde::Serialize;
 use std::io::Write;
 
@@ -53,7 +53,7 @@ fn write_line(out: &mut impl Write, v: &impl Serialize) -> Result<(), ExportErro
 /// Writes a bundle of events `[from, to)` (`to` defaults to the checkpoint's size), tied
 /// to `cp`, which must be a checkpoint of this store (e.g. from `proof::checkpoint`).
 pub fn export(
-    store: &Store,
+    store: &dyn Backend,
     cp: &SignedCheckpoint,
     from: u64,
     to: Option<u64>,
@@ -107,7 +107,7 @@ pub fn export(
         )?;
     }
     if from > 0 {
-        let nodes = Nodes(store.proj());
+        let nodes = Nodes(store);
         let hashes = merkle::frontier_positions(from)
             .into_iter()
             .map(|(l, i)| nodes.node(l, i))
@@ -128,7 +128,7 @@ pub fn export(
         },
     )?;
     let mut expected = from;
-    for r in store.records(from) {
+    for r in records(store, from) {
         let (seq, rec) = r?;
         if seq >= to {
             break;

@@ -1,14 +1,16 @@
 //! `credledger export` and `credledger verify-bundle`: offline proof bundles.
 //!
-//! `export` works on a data directory while no server runs: it opens the store, brings
-//! the projections (and so the Merkle tree) up to the log, signs a checkpoint with the
-//! signing-key file, and writes the bundle. `verify-bundle` needs only the bundle and a
+//! `export` works on a data directory while no server runs, and never changes it: it
+//! opens a private copy of the store (see `evidence`), refuses an incomplete log, brings
+//! the copy's projections (and so the Merkle tree) up to the log, signs a checkpoint with
+//! the signing-key file (stored in the copy only; an identical note if the ledger signs
+//! that size itself), and writes the bundle. `verify-bundle` needs only the bundle and a
 //! verifier key. Exit codes: 0 ok, 1 verification failed, 2 usage or I/O error.
 
 use super::args::DataArg;
-use anyhow::{bail, Context};
+use super::evidence::Evidence;
+use anyhow::Context;
 use credledger::bundle::{self, BundleError};
-use credledger::store::Store;
 use credledger::{keys, projection, proof};
 use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
@@ -49,27 +51,17 @@ pub struct VerifyBundleArgs {
 
 pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let dir = &args.data.data;
-    if !dir.join("ledger").exists() {
-        bail!(
-            "no ledger at {} (expected {}/ledger)",
-            dir.display(),
-            dir.display()
-        );
-    }
-    let store = Store::open(dir).with_context(|| {
-        format!(
-            "opening the ledger in {} (is a server running on it?)",
-            dir.display()
-        )
-    })?;
-    projection::catch_up(&store, |_| {}).context("bringing the Merkle tree up to the log")?;
+    let ev = Evidence::open(dir, args.json)?;
+    ev.require_complete()?;
+    let store = ev.backend();
+    projection::catch_up(store, |_| {}).context("bringing the Merkle tree up to the log")?;
     let sk = keys::read_signing_key(dir)?
         .with_context(|| format!("no signing key in {}", keys::signing_path(dir).display()))?;
-    let cp = proof::checkpoint_with_key(&store, &sk).context("signing the checkpoint")?;
+    let cp = proof::checkpoint_with_key(store, &sk).context("signing the checkpoint")?;
     let file = std::fs::File::create(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let mut out = BufWriter::new(file);
-    let summary = bundle::export(&store, &cp, args.from, args.to, &mut out)?;
+    let summary = bundle::export(store, &cp, args.from, args.to, &mut out)?;
     out.into_inner()
         .map_err(|e| e.into_error())?
         .sync_all()

@@ -8,6 +8,7 @@ use credledger::domain::Caller;
 use credledger::event::PrincipalKind;
 use credledger::id::Id;
 use credledger::ledger::{Config, CreateInput, Ledger, RequestCtx};
+use credledger::store::sled::SledBackend;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -33,6 +34,10 @@ pub enum DebugCommand {
         large_bytes: usize,
         #[arg(long, default_value_t = 10)]
         large_every: u64,
+        /// Create a new store with this sled segment size (a power of two) instead of
+        /// the default, to test stores made by earlier versions (512 KiB segments).
+        #[arg(long)]
+        segment_size: Option<usize>,
     },
 }
 
@@ -62,7 +67,12 @@ pub fn run(cmd: DebugCommand) -> anyhow::Result<ExitCode> {
         prefix,
         large_bytes,
         large_every,
+        segment_size,
     } = cmd;
+    if let Some(size) = segment_size {
+        std::fs::create_dir_all(&data.data)?;
+        drop(SledBackend::open_with_segment_size(&data.data, size)?);
+    }
     let (ledger, _) = Ledger::open(Config::new(&data.data))?;
     let ledger = Arc::new(ledger);
     let caller = system_caller(&ledger)?;

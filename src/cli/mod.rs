@@ -1,12 +1,13 @@
 //! Command-line parsing (raw arguments → typed commands) and dispatch.
 
 /// Prints a line to stdout. A closed pipe (`credledger … | head`) ends the command
-/// quietly instead of panicking.
+/// quietly instead of panicking (removing any private copy of a store first).
 macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
+                $crate::cli::evidence::remove_copies();
                 std::process::exit(0);
             }
             panic!("cannot write to stdout: {e}");
@@ -23,6 +24,7 @@ mod config;
 mod cred;
 mod debug;
 mod error;
+mod evidence;
 mod exec;
 mod fields;
 mod forensics;

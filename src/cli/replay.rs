@@ -1,14 +1,21 @@
 //! `credledger replay`: verify, rebuild, state, history, diff, report.
+//!
+//! Every subcommand works on a private copy of the store (see `evidence`) and leaves the
+//! data directory byte for byte as it was; only `rebuild --in-place` writes it.
 
 use super::args::DataArg;
+use super::evidence::{self, Evidence};
 use super::{forensics, progress};
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use credledger::event::SignedEvent;
 use credledger::id::Id;
-use credledger::store::Store;
+use credledger::integrity::{self, Roots};
+use credledger::replay::{Failure, Problem};
+use credledger::store::sled::SledBackend;
+use credledger::store::{Backend, LogStore};
 use credledger::time::parse_rfc3339;
-use credledger::{projection, replay};
+use credledger::{projection, proof, replay};
 use std::process::ExitCode;
 
 #[derive(Subcommand, Debug)]
@@ -24,10 +31,14 @@ pub enum ReplayCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Drop every projection and rebuild them from the log.
+    /// Rebuild every projection from the log and compare with the stored ones (exit 1 if
+    /// they differ); with `--in-place`, replace them (the server must be stopped).
     Rebuild {
         #[command(flatten)]
         data: DataArg,
+        /// Replace the stored projections with the rebuild (writes the data directory).
+        #[arg(long)]
+        in_place: bool,
         #[arg(long)]
         json: bool,
     },
@@ -79,19 +90,9 @@ pub enum ReplayCommand {
     },
 }
 
-fn open_store(data: &DataArg) -> anyhow::Result<Store> {
-    if !data.data.join("ledger").exists() {
-        bail!(
-            "no ledger at {} (expected {}/ledger)",
-            data.data.display(),
-            data.data.display()
-        );
-    }
-    Store::open(&data.data)
-        .with_context(|| format!("opening the ledger in {}", data.data.display()))
-}
-
-fn events(store: &Store) -> impl Iterator<Item = anyhow::Result<credledger::event::Event>> + '_ {
+fn events(
+    store: &dyn Backend,
+) -> impl Iterator<Item = anyhow::Result<credledger::event::Event>> + '_ {
     store.records(0).map(|r| {
         let (seq, rec) = r?;
         SignedEvent::from_record(&rec)
@@ -100,10 +101,17 @@ fn events(store: &Store) -> impl Iterator<Item = anyhow::Result<credledger::even
     })
 }
 
+/// Opens the evidence and refuses an incomplete log (every command but `verify`, which
+/// reports it).
+fn open_complete(data: &DataArg, json: bool) -> anyhow::Result<Evidence> {
+    let ev = Evidence::open(&data.data, json)?;
+    ev.require_complete()?;
+    Ok(ev)
+}
+
 pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         ReplayCommand::Verify { data, key, json } => {
-            let store = open_store(&data)?;
             let pinned = key
                 .map(|k| -> anyhow::Result<_> {
                     let bytes: [u8; 32] = hex::decode(&k)
@@ -114,60 +122,29 @@ pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
                         .context("--key is not an ed25519 public key")
                 })
                 .transpose()?;
-            let total = store.len()?;
-            let bar = progress(total, "verifying");
-            let records = store.records(0).map(|r| r.map(|(s, v)| (s, v.to_vec())));
-            let report = replay::verify(records, pinned, |n| bar.set_position(n));
-            bar.finish_and_clear();
-            if json {
-                outln!("{}", serde_json::to_string_pretty(&report)?);
-            } else if let Some(f) = &report.failure {
-                outln!("FAILED at event {}: {}", f.seq, f.problem);
-                outln!("{} events before it verified", report.verified);
-            } else {
-                outln!(
-                    "ok: {} events, every hash link and signature verified",
-                    report.verified
-                );
-                outln!("head hash {}", report.head_hash);
-                for (from, k) in &report.keys {
-                    outln!("signing key from event {from}: {k}");
-                }
-            }
-            Ok(if report.ok() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            let ev = Evidence::open(&data.data, json)?;
+            verify(&ev, pinned, json)
         }
-        ReplayCommand::Rebuild { data, json } => {
-            let store = open_store(&data)?;
-            let total = store.len()?;
-            let bar = progress(total, "rebuilding");
-            projection::rebuild(&store, |n| bar.set_position(n))?;
-            store.sync()?;
-            bar.finish_and_clear();
-            if json {
-                outln!("{}", serde_json::json!({"rebuilt": total}));
-            } else {
-                outln!("rebuilt projections from {total} events");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        ReplayCommand::Rebuild {
+            data,
+            in_place,
+            json,
+        } => rebuild(&data, in_place, json),
         ReplayCommand::State {
             data,
             at_seq,
             at,
             json,
         } => {
-            let store = open_store(&data)?;
+            let ev = open_complete(&data, json)?;
+            let store = ev.backend();
             let at_ms = at
                 .map(|t| {
                     parse_rfc3339(&t)
                         .context("--at must be an RFC 3339 time, e.g. 2026-03-01T00:00:00Z")
                 })
                 .transpose()?;
-            let state = replay::state_until(events(&store), |e| {
+            let state = replay::state_until(events(store), |e| {
                 at_seq.is_none_or(|s| e.seq <= s) && at_ms.is_none_or(|t| e.at_ms <= t)
             })?;
             let v = replay::render_state(&state);
@@ -186,8 +163,9 @@ pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
             let id: Id = credential
                 .parse()
                 .context("the credential id must be a UUID")?;
-            let store = open_store(&data)?;
-            let rows = replay::history(events(&store), id)?;
+            let ev = open_complete(&data, json)?;
+            let store = ev.backend();
+            let rows = replay::history(events(store), id)?;
             if rows.is_empty() {
                 bail!("no event mentions credential {id}");
             }
@@ -218,15 +196,16 @@ pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
             if from_seq > to_seq {
                 bail!("--from-seq {from_seq} is after --to-seq {to_seq}");
             }
-            let store = open_store(&data)?;
-            let len = store.len()?;
+            let ev = open_complete(&data, json)?;
+            let store = ev.backend();
+            let len = store.next_seq()?;
             if to_seq >= len {
                 bail!(
                     "--to-seq {to_seq} is beyond the log (it has {len} events, the last is {})",
                     len.saturating_sub(1)
                 );
             }
-            let v = forensics::diff(events(&store), from_seq, to_seq)?;
+            let v = forensics::diff(events(store), from_seq, to_seq)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -242,8 +221,9 @@ pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
             let id: Id = credential
                 .parse()
                 .context("the credential id must be a UUID")?;
-            let store = open_store(&data)?;
-            let Some(v) = forensics::report(events(&store), id)? else {
+            let ev = open_complete(&data, json)?;
+            let store = ev.backend();
+            let Some(v) = forensics::report(events(store), id)? else {
                 bail!("no event mentions credential {id}");
             };
             if json {
@@ -254,6 +234,184 @@ pub fn run(cmd: ReplayCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `replay verify`: the chain, the signatures, the key chain, then the witnesses outside
+/// the log (head record, signed checkpoints and their roots).
+fn verify(
+    ev: &Evidence,
+    pinned: Option<ed25519_dalek::VerifyingKey>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let store = ev.backend();
+    let total = store.next_seq()?;
+    let checkpoints = proof::stored_checkpoints(store)?;
+    let mut roots = Roots::new(checkpoints.iter().map(|c| (c.tree_size, c.root)));
+    let bar = progress(total, "verifying");
+    let records = store.records(0).inspect(|r| {
+        if let Ok((_, rec)) = r {
+            roots.push(rec);
+        }
+    });
+    let mut report = replay::verify(records, pinned, |n| bar.set_position(n));
+    bar.finish_and_clear();
+    let (roots_checked, mismatches) = roots.finish();
+    if report.ok() {
+        report.failure = witness_failure(ev, &report, &checkpoints, &mismatches);
+    }
+    let latest = checkpoints.last().map(|c| c.tree_size);
+    if json {
+        let mut v = serde_json::to_value(&report)?;
+        v["checkpoints"] = serde_json::json!({"checked": roots_checked, "latest": latest});
+        outln!("{}", serde_json::to_string_pretty(&v)?);
+    } else if let Some(f) = &report.failure {
+        outln!("FAILED at event {}: {}", f.seq, f.problem);
+        outln!("{} events before it verified", report.verified);
+    } else {
+        outln!(
+            "ok: {} events, every hash link and signature verified",
+            report.verified
+        );
+        outln!("head hash {}", report.head_hash);
+        match latest {
+            Some(size) => outln!(
+                "the log reaches the ledger's head record and its {} signed checkpoints, whose roots match the log's leaves (the latest covers {size} events)",
+                checkpoints.len()
+            ),
+            None => outln!("the log reaches the ledger's head record (no checkpoint signed yet)"),
+        }
+        for (from, k) in &report.keys {
+            outln!("signing key from event {from}: {k}");
+        }
+    }
+    if let (Some(p), false) = (&report.pending_shred, json) {
+        outln!(
+            "note: a shred is pending: credential {} was destroyed at event {} and no master_key_rotated follows it; its data keys stay readable from stale copies until the master key is rotated (`serve` does it at start with file-based keys)",
+            p.credential,
+            p.seq
+        );
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The first disagreement between a verified log and its witnesses, as a failure.
+fn witness_failure(
+    ev: &Evidence,
+    report: &replay::Report,
+    checkpoints: &[proof::SignedCheckpoint],
+    mismatches: &[integrity::RootMismatch],
+) -> Option<Failure> {
+    let witness = |seq: u64, detail: String| {
+        Some(Failure {
+            seq,
+            problem: Problem::Witness { detail },
+        })
+    };
+    if let Err(e) = ev.check_complete() {
+        let seq = match &e {
+            integrity::Incomplete::HeadMismatch { seq, .. } => *seq,
+            _ => report.verified,
+        };
+        return witness(seq, e.to_string());
+    }
+    if let Some(m) = mismatches.first() {
+        return witness(
+            m.size - 1,
+            format!(
+                "the signed checkpoint of size {} has root {} but the log's first {} leaves have root {}: the log was altered below event {}",
+                m.size, m.signed, m.size, m.log, m.size
+            ),
+        );
+    }
+    let chain: Vec<(u64, ed25519_dalek::VerifyingKey)> = report
+        .keys
+        .iter()
+        .filter_map(|(from, k)| {
+            let bytes: [u8; 32] = hex::decode(k).ok()?.try_into().ok()?;
+            Some((*from, ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()?))
+        })
+        .collect();
+    let origin = proof::genesis(ev.backend()).ok()?.0;
+    integrity::bad_checkpoint_signature(checkpoints, &chain, &origin, report.verified)
+        .and_then(|(size, detail)| witness(size.saturating_sub(1), detail))
+}
+
+/// `replay rebuild`: on the private copy, catch the projections up, rebuild them from
+/// the log and compare; with `in_place`, rebuild the directory's own store.
+fn rebuild(data: &DataArg, in_place: bool, json: bool) -> anyhow::Result<ExitCode> {
+    if in_place {
+        let dir = &data.data;
+        if !dir.join("ledger").exists() {
+            bail!(
+                "no ledger at {} (expected {}/ledger)",
+                dir.display(),
+                dir.display()
+            );
+        }
+        let store = SledBackend::open(dir)
+            .with_context(|| format!("opening the ledger in {}", dir.display()))?;
+        evidence::check_store_complete(&store, dir)
+            .context("the log is incomplete; refusing to rebuild from it")?;
+        let total = store.next_seq()?;
+        let bar = progress(total, "rebuilding");
+        projection::rebuild(&store, |n| bar.set_position(n))?;
+        store.sync()?;
+        bar.finish_and_clear();
+        if json {
+            outln!(
+                "{}",
+                serde_json::json!({"rebuilt": total, "in_place": true})
+            );
+        } else {
+            outln!(
+                "rebuilt the projections of {} from {total} events",
+                dir.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ev = open_complete(data, json)?;
+    let store = ev.backend();
+    projection::catch_up(store, |_| {})?;
+    let stored = projection::dump(store.proj())?;
+    let total = store.next_seq()?;
+    let bar = progress(total, "rebuilding");
+    projection::rebuild(store, |n| bar.set_position(n))?;
+    bar.finish_and_clear();
+    let rebuilt = projection::dump(store.proj())?;
+    let differing = count_differences(&stored, &rebuilt);
+    if json {
+        outln!(
+            "{}",
+            serde_json::json!({"events": total, "entries": rebuilt.len(), "differing": differing})
+        );
+    } else if differing == 0 {
+        outln!(
+            "ok: the stored projections equal a rebuild from the {total} events ({} entries)",
+            rebuilt.len()
+        );
+    } else {
+        outln!(
+            "DIFFERENT: {differing} projection entries differ from a rebuild from the {total} events; run `credledger replay rebuild --in-place` with the server stopped to replace them"
+        );
+    }
+    Ok(if differing == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Entries present in one dump and not (or with another value) in the other.
+fn count_differences(a: &[projection::KeyValue], b: &[projection::KeyValue]) -> usize {
+    let a: std::collections::BTreeMap<_, _> = a.iter().map(|(k, v)| (k, v)).collect();
+    let b: std::collections::BTreeMap<_, _> = b.iter().map(|(k, v)| (k, v)).collect();
+    let missing = a.iter().filter(|(k, v)| b.get(*k) != Some(*v)).count();
+    missing + b.keys().filter(|k| !a.contains_key(*k)).count()
 }
 
 fn print_state(v: &serde_json::Value) {

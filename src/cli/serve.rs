@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 use zeroize::Zeroizing;
 
 #[derive(Args, Debug)]
@@ -50,6 +51,10 @@ pub struct ServeArgs {
     /// Log format: `text` or `json`.
     #[arg(long, env = "CREDLEDGER_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// Seconds a shutdown (SIGTERM, Ctrl-C) may take to finish in-flight requests and
+    /// close the store before the process exits anyway (nothing unacknowledged is lost).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub shutdown_timeout: u64,
 }
 
 /// Environment fallbacks: `CREDLEDGER_FALLBACK_<SERVICE>_<FIELD>=value` for any service
@@ -194,19 +199,93 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .with_context(|| format!("binding {}", args.listen))?;
-        let bound = listener.local_addr()?;
-        tracing::info!(listen = %bound, data = %args.data.data.display(), "credledger serving");
-        // A stable line for scripts and tests (with `--listen 127.0.0.1:0`, the port).
-        eprintln!("credledger: listening on http://{bound}");
-        api::serve(listener, ledger, shutdown_signal()).await?;
-        tracing::info!("shut down cleanly; every acknowledged event is durable");
-        anyhow::Ok(())
-    })?;
+    let timeout = Duration::from_secs(args.shutdown_timeout);
+    let served = rt.block_on({
+        let ledger = ledger.clone();
+        async move {
+            let listener = tokio::net::TcpListener::bind(&args.listen)
+                .await
+                .with_context(|| format!("binding {}", args.listen))?;
+            let bound = listener.local_addr()?;
+            tracing::info!(listen = %bound, data = %args.data.data.display(), "credledger serving");
+            // A stable line for scripts and tests (with `--listen 127.0.0.1:0`, the port).
+            eprintln!("credledger: listening on http://{bound}");
+            let watched = Arc::downgrade(&ledger);
+            let signal = async move {
+                shutdown_signal().await;
+                arm_watchdog(watched, timeout);
+            };
+            api::serve(listener, ledger, signal).await?;
+            anyhow::Ok(())
+        }
+    });
+    // Blocking tasks stuck on a failed disk must not hold the exit.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    served?;
+    let stats = ledger.commit_stats();
+    if stats.poisoned {
+        // sled's own flush on drop can block forever after a failed write: skip it. Every
+        // acknowledged event was made durable before it was acknowledged.
+        eprintln!(
+            "credledger: stopped after a failed write: {}; nothing after that was acknowledged",
+            durable_text(stats.durable)
+        );
+        std::process::exit(1);
+    }
+    let _ = FINAL_STATS.set(stats);
+    drop(ledger);
+    tracing::info!(
+        durable = stats.durable,
+        "shut down cleanly; every acknowledged event is durable"
+    );
+    eprintln!(
+        "credledger: shut down cleanly: {}",
+        durable_text(stats.durable)
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The commit counters at the end of a shutdown, for the watchdog once the ledger is
+/// being dropped.
+static FINAL_STATS: std::sync::OnceLock<credledger::commit::CommitStats> =
+    std::sync::OnceLock::new();
+
+/// "events 0..=N are durable" for a log of `size` events.
+fn durable_text(size: u64) -> String {
+    match size {
+        0 => "no event is durable".into(),
+        n => format!(
+            "events 0..={} are durable (the last durable sequence number is {})",
+            n - 1,
+            n - 1
+        ),
+    }
+}
+
+/// After a shutdown signal, ends the process if the shutdown has not finished within
+/// `timeout` (a request or the store stuck on a failed disk), saying how far the log is
+/// durable. Nothing acknowledged is lost: acknowledgements follow the sync.
+fn arm_watchdog(ledger: std::sync::Weak<Ledger>, timeout: Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("credledger-shutdown-watchdog".into())
+        .spawn(move || {
+            std::thread::sleep(timeout);
+            let stats = ledger
+                .upgrade()
+                .map(|l| l.commit_stats())
+                .or_else(|| FINAL_STATS.get().copied())
+                .unwrap_or_default();
+            eprintln!(
+                "credledger: shutdown did not finish within {} s; exiting: {}; requests still in flight were not acknowledged{}",
+                timeout.as_secs(),
+                durable_text(stats.durable),
+                if stats.poisoned { " (a write had failed)" } else { "" }
+            );
+            std::process::exit(1);
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the shutdown watchdog");
+    }
 }
 
 /// Refuses a token file that could not be written, before a ledger is bootstrapped: its

@@ -163,6 +163,7 @@ pub fn ledger(e: &LedgerError) -> (StatusCode, &'static str, String, Option<Stri
         | LedgerError::Secret(_)
         | LedgerError::Keys(_)
         | LedgerError::Integrity { .. }
+        | LedgerError::Incomplete(_)
         | LedgerError::Startup(_)
         | LedgerError::Bug(_) => {
             debug_assert_eq!(e.kind(), ErrorKind::Internal);

@@ -236,6 +236,7 @@ impl From<LedgerError> for ApiError {
             | LedgerError::Secret(_)
             | LedgerError::Keys(_)
             | LedgerError::Integrity { .. }
+            | LedgerError::Incomplete(_)
             | LedgerError::Startup(_)
             | LedgerError::Bug(_)) => {
                 debug_assert_eq!(kind, ErrorKind::Internal);

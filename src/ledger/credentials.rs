@@ -1,12 +1,12 @@
 //! The credential lifecycle: create, rotate, update, delete, restore, grant, destroy.
 
+use super::pipeline::KeyOp;
 use super::{CreateInput, Ledger, LedgerError, RequestCtx, Staged, Writer};
 use crate::domain::decide::{self, NewCredential};
 use crate::domain::{Caller, DomainError, Rejection};
 use crate::event::{Body, MetadataChange, Owner, Sealed};
 use crate::id::Id;
 use crate::secret::{self, Binding, SecretFields, SecretString, WrappedKey};
-use crate::store::KeyOp;
 use rand::rngs::OsRng;
 use std::collections::BTreeMap;
 use zeroize::Zeroizing;

@@ -3,6 +3,7 @@
 
 use crate::commit::CommitError;
 use crate::domain::DomainError;
+use crate::integrity::Incomplete;
 use crate::keys::KeyError;
 use crate::proof::ProofError;
 use crate::secret::SecretError;
@@ -39,6 +40,10 @@ pub enum LedgerError {
     /// A key file problem (at start-up or during a key rotation): 500.
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// The stored log ends before the head record or a signed checkpoint, or is not the
+    /// log they name: refuse to start (500 if it ever reached a request).
+    #[error(transparent)]
+    Incomplete(#[from] Incomplete),
     /// The stored log is inconsistent at `seq`: refuse to serve; run `replay verify`.
     #[error("the log is inconsistent at event {seq}: {detail} (run `credledger replay verify`)")]
     Integrity { seq: u64, detail: String },
@@ -81,6 +86,7 @@ impl LedgerError {
             | LedgerError::Secret(_)
             | LedgerError::Keys(_)
             | LedgerError::Integrity { .. }
+            | LedgerError::Incomplete(_)
             | LedgerError::Startup(_)
             | LedgerError::Bug(_) => ErrorKind::Internal,
         }

@@ -1,5 +1,6 @@
 //! Master-key and signing-key rotation.
 
+use super::pipeline::KeyOp;
 use super::{wait, Ledger, LedgerError, RequestCtx, Staged};
 use crate::domain::decide::{self, MasterKeyRotation};
 use crate::domain::Caller;
@@ -7,7 +8,6 @@ use crate::event::{rotation_message, Actor};
 use crate::id::Id;
 use crate::keys::{self};
 use crate::secret::{self, Binding, MasterKeys};
-use crate::store::KeyOp;
 use ed25519_dalek::Signer;
 use rand::rngs::OsRng;
 
@@ -46,6 +46,24 @@ impl Ledger {
             decide::rotate_master_key(caller, cause, from_env)
         })
         .await?;
+        self.rewrap_under_new_master(ctx, Actor::from(caller)).await
+    }
+
+    /// Finishes, at open, a crypto-shred whose `destroyed` event is durable but whose
+    /// master-key rotation was interrupted: the ledger itself acts (no caller), completing
+    /// what the destroy decision already allowed.
+    pub(super) async fn finish_interrupted_shred(&self) -> Result<u32, LedgerError> {
+        self.rewrap_under_new_master(&RequestCtx::default(), Actor::default())
+            .await
+    }
+
+    /// Adds a new master key, rewraps every live data key under it, logs the rotation as
+    /// `actor`, then discards the old keys from the key file.
+    async fn rewrap_under_new_master(
+        &self,
+        ctx: &RequestCtx,
+        actor: Actor,
+    ) -> Result<u32, LedgerError> {
         let dir = self.config.data_dir.clone();
         let (rx, new_id) = {
             let mut w = self.lock();
@@ -53,6 +71,7 @@ impl Ledger {
             let new_key = keys::generate_master_key(old_id + 1);
             let both = MasterKeys::new(w.masters.iter().cloned().chain([new_key.clone()]));
             keys::write_master_keys(&dir, &both)?;
+            super::keycheck::record_master(&*self.store, &new_key)?;
             let mut ops = Vec::new();
             let mut entries: Vec<_> = w.keyring.iter().map(|(k, v)| (*k, v.clone())).collect();
             entries.sort_by_key(|(k, _)| *k);
@@ -81,10 +100,7 @@ impl Ledger {
                 bodies: vec![body],
                 keyring: ops,
             };
-            (
-                self.stage(&mut w, ctx, Actor::from(caller), staged)?,
-                new_key.id,
-            )
+            (self.stage(&mut w, ctx, actor, staged)?, new_key.id)
         };
         wait(rx).await?;
         let mut w = self.lock();
@@ -92,8 +108,17 @@ impl Ledger {
         // can go.
         let only_new = MasterKeys::new(w.masters.iter().filter(|k| k.id >= new_id).cloned());
         if w.keyring.values().all(|k| k.master_key_id >= new_id) {
+            let discarded: Vec<u32> = w
+                .masters
+                .ids()
+                .into_iter()
+                .filter(|i| *i < new_id)
+                .collect();
             keys::write_master_keys(&dir, &only_new)?;
             w.masters = only_new;
+            for id in discarded {
+                super::keycheck::forget_master(&*self.store, id)?;
+            }
         }
         Ok(new_id)
     }

@@ -5,13 +5,13 @@
 //! (the check-and-set, the current version, the merge of a patch) is decided under the
 //! writer lock, so two racing writes with the same `cas` cannot both succeed.
 
+use super::pipeline::KeyOp;
 use super::{into_secret_fields, Ledger, LedgerError, RequestCtx, Staged};
 use crate::domain::decide::{self, kv, NewCredential};
 use crate::domain::{Caller, DomainError, Rejection};
 use crate::event::{Body, Owner};
 use crate::id::Id;
 use crate::secret::Binding;
-use crate::store::KeyOp;
 use crate::template::{TemplateError, Validated};
 use serde_json::{Map, Value};
 

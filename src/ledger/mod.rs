@@ -17,9 +17,11 @@
 
 use crate::commit::{CommitError, CommitStats, Committer};
 use crate::domain::State;
-use crate::store::Store;
+use crate::note::{Checkpoint, NoteError};
+use crate::proof::{CheckpointSigner, LiveLog};
+use crate::store::Backend;
 use crate::template::Catalog;
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::VerifyingKey;
 use std::sync::{Arc, Mutex};
 use zeroize::Zeroizing;
 
@@ -30,11 +32,13 @@ mod console;
 mod credentials;
 mod error;
 mod key_rotation;
+mod keycheck;
 mod kv;
 mod open;
 mod pipeline;
 mod principals;
 mod reads;
+mod recovery;
 mod resolve;
 mod types;
 
@@ -50,7 +54,7 @@ pub use types::*;
 
 /// The open ledger.
 pub struct Ledger {
-    store: Arc<Store>,
+    store: Arc<dyn Backend>,
     committer: Committer,
     writer: Mutex<Writer>,
     catalog: &'static Catalog,
@@ -63,9 +67,10 @@ pub struct Ledger {
 impl Ledger {
     /// The store, for the modules below the HTTP layer that read it directly (`proof`,
     /// `bundle`, the CLI's offline tools) and for tests. The HTTP dialects never use it:
-    /// they read through [`Ledger::reads`].
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// they read through [`Ledger::reads`]. Reads only: every write goes through the
+    /// ledger's commands.
+    pub fn store(&self) -> &dyn Backend {
+        &*self.store
     }
 
     /// The template catalog.
@@ -96,12 +101,6 @@ impl Ledger {
         self.lock().signing.verifying_key()
     }
 
-    /// Signs `message` with the ledger's signing key (for checkpoints).
-    pub fn sign_with_ledger_key<T>(&self, f: impl FnOnce(&SigningKey, u64) -> T) -> T {
-        let w = self.lock();
-        f(&w.signing, w.next_seq)
-    }
-
     /// The current time per the configured clock.
     pub fn now_ms(&self) -> i64 {
         self.now()
@@ -115,5 +114,27 @@ impl Ledger {
     /// Commits what is queued and stops accepting writes.
     pub fn shutdown(&self) {
         self.committer.shutdown();
+    }
+}
+
+/// Checkpoints are signed under the writer lock with the key in force, which never
+/// leaves the ledger.
+impl CheckpointSigner for Ledger {
+    fn public_key(&self) -> VerifyingKey {
+        self.signing_public_key()
+    }
+
+    fn sign_checkpoint(
+        &self,
+        cp: &Checkpoint,
+        expected: &VerifyingKey,
+    ) -> Result<Option<String>, NoteError> {
+        self.lock().signing.sign_checkpoint(cp, expected)
+    }
+}
+
+impl LiveLog for Ledger {
+    fn backend(&self) -> &dyn Backend {
+        self.store()
     }
 }

@@ -1,66 +1,93 @@
-//! Opening a ledger: keys, folding the log into state, recovery of interrupted commits
-//! and key rotations, and the bootstrap of an empty ledger.
+//! Opening a ledger: check that the stored log is complete and that the keys are this
+//! ledger's, then recover interrupted work and bootstrap an empty ledger.
+//!
+//! The order is the point. First, read only: fold the log, compare its length and head
+//! with the head record and the latest signed checkpoint (`integrity::check_length`), and
+//! load and check every key (`keycheck`). Any refusal there leaves the data directory as
+//! it was. Only then write: record missing check values, bring the head record to the
+//! log's end, finish an interrupted signing-key rotation, catch the projections up,
+//! delete orphan data keys, start the committer, bootstrap an empty ledger, and finish
+//! an interrupted shred.
 
-use super::{wait_blocking, Bootstrap, Config, Ledger, LedgerError, RequestCtx, Staged, Writer};
+use super::recovery::{self, Folded};
+use super::{keycheck, wait_blocking, Bootstrap, Config, Ledger, LedgerError, RequestCtx};
+use super::{Staged, Writer};
 use crate::commit::Committer;
-use crate::domain::State;
-use crate::event::{Actor, Hash32, SignedEvent};
+use crate::event::Actor;
 use crate::id::Id;
-use crate::keys::{self, KeyError};
+use crate::integrity::{self, Incomplete, HEAD_MARKER};
+use crate::keys::KeyError;
 use crate::projection;
-use crate::secret::{MasterKeys, WrappedKey};
-use crate::store::{KeyOp, Store};
+use crate::store::head::{self, Head, HeadFile};
+use crate::store::{self, Backend};
 use crate::template::Catalog;
-use ed25519_dalek::SigningKey;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 impl Ledger {
-    /// Opens the ledger in `config.data_dir`, bootstrapping an empty one.
+    /// Opens the ledger in `config.data_dir` on the embedded default store, bootstrapping
+    /// an empty one.
     pub fn open(config: Config) -> Result<(Ledger, Option<Bootstrap>), LedgerError> {
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir).map_err(|source| KeyError::Io {
             path: dir.clone(),
             source,
         })?;
-        let store = Arc::new(Store::open(dir)?);
-        let fresh = store.is_empty()?;
-        let masters = match &config.master_keys_text {
-            Some(text) => {
-                keys::parse_master_keys(std::path::Path::new("CREDLEDGER_MASTER_KEYS"), text)?
-            }
-            None => match keys::read_master_keys(dir)? {
-                Some(m) => m,
-                None if fresh => {
-                    let m = MasterKeys::new([keys::generate_master_key(1)]);
-                    keys::write_master_keys(dir, &m)?;
-                    m
-                }
-                None => return Err(KeyError::Malformed(keys::master_path(dir)).into()),
-            },
-        };
-        let signing = match keys::read_signing_key(dir)? {
-            Some(k) => k,
-            None if fresh => {
-                let k = keys::generate_signing_key();
-                keys::write_signing_key(dir, &k)?;
-                k
-            }
-            None => return Err(KeyError::Malformed(keys::signing_path(dir)).into()),
-        };
-        let token_key = keys::token_key(dir)?;
-        let (state, next_seq, last_hash, last_at) = fold_log(&store)?;
-        let signing = finish_signing_rotation(dir, &state, signing)?;
-        if !fresh && state.signing_key != Some(signing.verifying_key().to_bytes()) {
-            return Err(LedgerError::Integrity {
-                seq: next_seq.saturating_sub(1),
-                detail: "the signing key file does not match the ledger's current signing key"
-                    .into(),
-            });
+        let store = store::open_default(dir)?;
+        Self::open_with_backend(config, store)
+    }
+
+    /// Opens the ledger over a backend the caller opened (and whose writer lock it holds);
+    /// keys and the head record live in `config.data_dir`.
+    pub fn open_with_backend(
+        config: Config,
+        store: Arc<dyn Backend>,
+    ) -> Result<(Ledger, Option<Bootstrap>), LedgerError> {
+        let dir = config.data_dir.clone();
+        // Read only: nothing is written unless the log and the keys check out.
+        let head_path = head::path(&dir);
+        let recorded = head::read(&dir).map_err(Incomplete::from)?;
+        let head_required = store.meta(HEAD_MARKER)?.is_some();
+        let folded = recovery::fold_log(&*store)?;
+        integrity::check_length(&*store, folded.next_seq, recorded, head_path, head_required)?;
+        let fresh = folded.next_seq == 0;
+        let (logged, orphans) = recovery::read_keyring(&*store, &folded.state)?;
+        let keys = keycheck::load(&config, &*store, &folded.state, &logged, fresh)?;
+
+        // Writes.
+        if keys.first_time {
+            tracing::warn!(
+                "this ledger predates key check values; recording them now (each master key opened a data key wrapped under it)"
+            );
         }
-        projection::catch_up(&store, |_| {})?;
-        let keyring = load_keyring(&store, &state)?;
-        let committer = Committer::start(store.clone());
+        keycheck::record(&*store, &keys.to_record)?;
+        if recorded.is_none() && !fresh {
+            tracing::warn!(
+                events = folded.next_seq,
+                "this ledger predates its head record; recording DATA/head now (from here on a shortened log is refused)"
+            );
+        }
+        if !head_required {
+            store.put_meta_durable(HEAD_MARKER, Some(b"v1"))?;
+        }
+        let Folded {
+            state,
+            next_seq,
+            last_hash,
+            last_at,
+            pending_shred,
+        } = folded;
+        let head_file = HeadFile::open(
+            &dir,
+            Head {
+                size: next_seq,
+                hash: last_hash,
+            },
+        )
+        .map_err(Incomplete::from)?;
+        recovery::finish_signing_rotation(&dir, keys.next_signing)?;
+        projection::catch_up(&*store, |_| {})?;
+        recovery::delete_orphans(&*store, &orphans)?;
+        let committer = Committer::start(store.clone(), head_file, next_seq);
         let http = crate::verify::client()
             .map_err(|e| LedgerError::Startup(format!("cannot build the HTTP client: {e}")))?;
         let ledger = Ledger {
@@ -71,12 +98,12 @@ impl Ledger {
                 next_seq,
                 last_hash,
                 last_at,
-                signing,
-                masters,
-                keyring,
+                signing: keys.signing,
+                masters: keys.masters,
+                keyring: logged,
             }),
             catalog: Catalog::builtin(),
-            token_key,
+            token_key: keys.token_key,
             config,
             http,
             failures: Default::default(),
@@ -86,6 +113,7 @@ impl Ledger {
         } else {
             None
         };
+        ledger.finish_shred(pending_shred)?;
         Ok((ledger, boot))
     }
 
@@ -120,79 +148,4 @@ impl Ledger {
             token: secret,
         })
     }
-}
-
-/// Folds the log into state, checking sequence numbers and hash links (not signatures:
-/// that is `replay verify`'s job).
-pub(super) fn fold_log(store: &Store) -> Result<(State, u64, Hash32, i64), LedgerError> {
-    let mut state = State::default();
-    let (mut next, mut last_hash, mut last_at) = (0u64, [0u8; 32], i64::MIN);
-    for r in store.records(0) {
-        let (seq, rec) = r?;
-        let integrity = |detail: String| LedgerError::Integrity { seq, detail };
-        let signed = SignedEvent::from_record(&rec).map_err(|e| integrity(e.to_string()))?;
-        if seq != next || signed.seq() != seq {
-            return Err(integrity(format!("expected event {next}")));
-        }
-        if signed.event().prev != last_hash {
-            return Err(integrity(
-                "hash link to the previous event is broken".into(),
-            ));
-        }
-        state.apply(signed.event());
-        last_hash = *signed.hash();
-        last_at = signed.event().at_ms;
-        next += 1;
-    }
-    Ok((state, next, last_hash, last_at))
-}
-
-/// Loads the key ring, deleting data keys that no logged version uses. A commit writes
-/// the key ring before the log, so a crash between the two can leave the data key of an
-/// event that never became durable; it protects nothing, and rotating the master key
-/// could not rewrap it (its binding is unknown).
-pub(super) fn load_keyring(
-    store: &Store,
-    state: &State,
-) -> Result<HashMap<(Id, u32), WrappedKey>, LedgerError> {
-    let mut keyring = HashMap::new();
-    let mut orphans = Vec::new();
-    for (id, version, key) in store.keyring_entries()? {
-        if state
-            .credentials
-            .get(&id)
-            .is_some_and(|c| c.versions.contains_key(&version))
-        {
-            keyring.insert((id, version), key);
-        } else {
-            orphans.push(KeyOp::Delete {
-                credential: id,
-                version,
-            });
-        }
-    }
-    if !orphans.is_empty() {
-        tracing::warn!(
-            count = orphans.len(),
-            "deleting data keys whose events never reached the log (an interrupted commit)"
-        );
-        store.write_durable(&orphans, &[])?;
-    }
-    Ok(keyring)
-}
-
-/// Completes a signing-key rotation interrupted between its event and the key file.
-pub(super) fn finish_signing_rotation(
-    dir: &std::path::Path,
-    state: &State,
-    current: SigningKey,
-) -> Result<SigningKey, LedgerError> {
-    if let Some(next) = keys::read_signing_key_next(dir)? {
-        if state.signing_key == Some(next.verifying_key().to_bytes()) {
-            keys::promote_signing_key_next(dir)?;
-            return Ok(next);
-        }
-        keys::discard_signing_key_next(dir)?;
-    }
-    Ok(current)
 }

@@ -11,7 +11,7 @@ use crate::domain::{Caller, Decision, DomainError, Rejection, State};
 use crate::event::{Actor, Body, Event, Hash32, RequestContext, SignedEvent, EVENT_FORMAT};
 use crate::id::Id;
 use crate::secret::{MasterKeys, WrappedKey};
-use crate::store::KeyOp;
+use crate::store::{self, KeyRef, MAX_RECORD};
 use ed25519_dalek::SigningKey;
 use std::collections::HashMap;
 use std::sync::MutexGuard;
@@ -29,6 +29,48 @@ pub(super) struct Writer {
 
 /// Resolves when a staged batch is durable.
 pub(super) type CommitReceiver = oneshot::Receiver<Result<(), CommitError>>;
+
+/// A key-ring change as the ledger stages it; the store takes the encoded form.
+#[derive(Clone, Debug)]
+pub(super) enum KeyOp {
+    Put {
+        credential: Id,
+        version: u32,
+        key: WrappedKey,
+    },
+    Delete {
+        credential: Id,
+        version: u32,
+    },
+}
+
+impl KeyOp {
+    /// The store's byte-level form (the `WrappedKey` encoding is the ledger's).
+    pub(super) fn to_store(&self) -> store::KeyOp {
+        match self {
+            KeyOp::Put {
+                credential,
+                version,
+                key,
+            } => store::KeyOp::Put {
+                key: KeyRef {
+                    credential: *credential,
+                    version: *version,
+                },
+                wrapped: crate::codec::encode(key).expect("a wrapped key always encodes"),
+            },
+            KeyOp::Delete {
+                credential,
+                version,
+            } => store::KeyOp::Delete {
+                key: KeyRef {
+                    credential: *credential,
+                    version: *version,
+                },
+            },
+        }
+    }
+}
 
 /// Events and key-ring changes staged under the writer lock.
 pub(super) struct Staged {
@@ -79,13 +121,15 @@ impl Ledger {
             return Ok(rx);
         }
         let at = self.now().max(w.last_at);
+        // Seal everything first: a refused batch leaves the state untouched.
+        let (mut seq, mut prev) = (w.next_seq, w.last_hash);
         let mut sealed = Vec::with_capacity(staged.bodies.len());
         for body in staged.bodies {
             let event = Event {
                 format: EVENT_FORMAT,
-                seq: w.next_seq,
+                seq,
                 at_ms: at,
-                prev: w.last_hash,
+                prev,
                 actor: actor.clone(),
                 context: RequestContext {
                     request_id: ctx.request_id.clone(),
@@ -95,14 +139,29 @@ impl Ledger {
             };
             let signed =
                 SignedEvent::seal(event, &w.signing).map_err(|e| LedgerError::Integrity {
-                    seq: w.next_seq,
+                    seq,
                     detail: e.to_string(),
                 })?;
-            w.state.apply(signed.event());
-            w.next_seq += 1;
-            w.last_hash = *signed.hash();
-            w.last_at = at;
+            // The stored record is the event bytes plus 80 (docs/FORMAT.md).
+            let record = signed.bytes().len() + 80;
+            if record > MAX_RECORD {
+                return Err(DomainError::Invalid {
+                    field: Some("fields".into()),
+                    message: format!(
+                        "the values are too large: the event would be {record} bytes, over the ledger's limit of {MAX_RECORD} bytes (128 KiB) per event"
+                    ),
+                }
+                .into());
+            }
+            seq += 1;
+            prev = *signed.hash();
             sealed.push(signed);
+        }
+        for signed in &sealed {
+            w.state.apply(signed.event());
+        }
+        if !sealed.is_empty() {
+            (w.next_seq, w.last_hash, w.last_at) = (seq, prev, at);
         }
         for op in &staged.keyring {
             match op {
@@ -121,7 +180,8 @@ impl Ledger {
                 }
             }
         }
-        Ok(self.committer.submit(sealed, staged.keyring))
+        let ops = staged.keyring.iter().map(KeyOp::to_store).collect();
+        Ok(self.committer.submit(sealed, ops))
     }
 
     /// Runs a decision under the writer lock and stages its events (or the records of

@@ -15,7 +15,7 @@ use crate::event::{PrincipalKind, Role, SignedEvent};
 use crate::id::Id;
 use crate::projection::{self, CredentialView, KvConfigView, KvView, UsageView, VersionView};
 use crate::proof::{self, ConsistencyProof, EventProof, InclusionProof, SignedCheckpoint};
-use crate::store::Store;
+use crate::store::Backend;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -76,10 +76,10 @@ impl Reads<'_> {
     /// Runs `f` on the blocking pool with the store.
     pub(super) async fn store<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Store) -> Result<T, LedgerError> + Send + 'static,
+        f: impl FnOnce(&dyn Backend) -> Result<T, LedgerError> + Send + 'static,
     ) -> Result<T, LedgerError> {
         let store = self.ledger.store.clone();
-        tokio::task::spawn_blocking(move || f(&store))
+        tokio::task::spawn_blocking(move || f(&*store))
             .await
             .map_err(|_| LedgerError::Bug("a read task panicked"))?
     }
@@ -286,7 +286,7 @@ impl Reads<'_> {
         let (tx, rx) = mpsc::channel(64);
         let store = self.ledger.store.clone();
         tokio::task::spawn_blocking(move || {
-            let result = audit::scan(&store, tenant, &filter, |event| {
+            let result = audit::scan(&*store, tenant, &filter, |event| {
                 tx.blocking_send(Ok(audit::entry(&event))).is_ok()
             });
             if let Err(e) = result {

@@ -2,8 +2,9 @@
 //! version, KV and usage views, and the Merkle nodes of the event's leaf.
 //!
 //! **Invariants:**
-//! - [`apply_records`] writes one atomic sled batch holding every change of its events
-//!   and the new watermark, and accepts events only in sequence (a gap is an error).
+//! - [`apply_records`] hands the store one atomic change set holding every change of its
+//!   events and the new watermark ([`ProjectionStore::apply`]), and accepts events only
+//!   in sequence (a gap is an error).
 //! - Each `apply_*` matches [`Body`] exhaustively, naming the events it ignores, so a new
 //!   variant is a compile error here until its projection is decided.
 
@@ -11,19 +12,19 @@ use super::read::{read_node, watermark};
 use super::{
     audit_prefix, audit_tag, cred_key, index, kv_config_key, kv_key, node_key, usage_cred_key,
     usage_principal_key, version_key, CredentialView, KvConfigView, KvView, UsageView, VerifyView,
-    VersionView, WATERMARK,
+    VersionView,
 };
 use crate::codec;
 use crate::event::{Body, Event};
 use crate::id::Id;
 use crate::merkle;
-use crate::store::StoreError;
+use crate::store::{ProjectionStore, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Reads and buffers writes to the projection tree for one atomic batch.
+/// Reads and buffers writes to the projection store for one atomic change set.
 struct Overlay<'a> {
-    tree: &'a sled::Tree,
+    store: &'a dyn ProjectionStore,
     pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
@@ -31,7 +32,7 @@ impl Overlay<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         match self.pending.get(key) {
             Some(v) => Ok(v.clone()),
-            None => Ok(self.tree.get(key)?.map(|v| v.to_vec())),
+            None => self.store.get(key),
         }
     }
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
@@ -41,7 +42,7 @@ impl Overlay<'_> {
         self.get(key)?
             .map(|v| {
                 codec::decode(&v).map_err(|e| StoreError::Corrupt {
-                    tree: "proj",
+                    what: "proj",
                     detail: e.to_string(),
                 })
             })
@@ -62,11 +63,11 @@ impl merkle::NodeReader for Overlay<'_> {
 /// Applies `(event, record)` pairs; events below the watermark are skipped, a gap is an
 /// error.
 pub fn apply_records<'e>(
-    proj: &sled::Tree,
+    proj: &dyn ProjectionStore,
     items: impl Iterator<Item = (&'e Event, &'e [u8])>,
 ) -> Result<(), StoreError> {
     let mut ov = Overlay {
-        tree: proj,
+        store: proj,
         pending: BTreeMap::new(),
     };
     let mut next = watermark(proj)?;
@@ -76,23 +77,15 @@ pub fn apply_records<'e>(
         }
         if event.seq != next {
             return Err(StoreError::Corrupt {
-                tree: "proj",
+                what: "proj",
                 detail: format!("expected event {next}, got {}", event.seq),
             });
         }
         apply_one(&mut ov, event, record)?;
         next += 1;
     }
-    ov.put(WATERMARK.to_vec(), next.to_be_bytes().to_vec());
-    let mut batch = sled::Batch::default();
-    for (k, v) in ov.pending {
-        match v {
-            Some(v) => batch.insert(k, v),
-            None => batch.remove(k),
-        }
-    }
-    proj.apply_batch(batch)?;
-    Ok(())
+    let changes: Vec<(Vec<u8>, Option<Vec<u8>>)> = ov.pending.into_iter().collect();
+    proj.apply(&changes, next)
 }
 
 fn apply_one(ov: &mut Overlay<'_>, event: &Event, record: &[u8]) -> Result<(), StoreError> {

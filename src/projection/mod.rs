@@ -1,4 +1,5 @@
-//! Projections: read models folded from the log into the `proj` tree.
+//! Projections: read models folded from the log into the [`ProjectionStore`]; this
+//! module is the only owner of its key layout.
 //!
 //! * `v ‖ tenant ‖ credential ‖ version (u32 BE)` → [`VersionView`].
 //! * `c ‖ tenant ‖ credential` → [`CredentialView`] (metadata, status, the
@@ -11,15 +12,23 @@
 //! * `kv ‖ tenant ‖ credential` → [`KvView`] (Vault KV metadata and soft-deleted
 //!   versions) and `kg ‖ tenant` → [`KvConfigView`] (the KV mount configuration).
 //! * `m ‖ level ‖ index` → a Merkle subtree hash (RFC 9162, see `merkle`).
-//! * `w` → the number of events applied (the watermark).
 //!
-//! **Invariant:** the tree is a pure function of the log: [`rebuild`] from an empty tree
-//! gives byte-identical contents. Every batch of events is applied with its watermark in
-//! one atomic sled batch, so after a crash [`catch_up`] continues exactly where it was.
+//! The watermark (the number of events applied) is the store's own
+//! ([`ProjectionStore::watermark`]); sled keeps it under the key `w`, which no key above
+//! starts with.
+//!
+//! **Invariant:** the projections are a pure function of the log: [`rebuild`] from an
+//! empty store gives byte-identical contents. Every batch of events is applied with its
+//! watermark in one atomic change set ([`ProjectionStore::apply`]), so after a crash
+//! [`catch_up`] continues exactly where it was.
 //!
 //! The files: this one holds the key layout and the views; `apply` folds events into the
-//! tree (one atomic batch per call), `read` serves the views and indexes, and `rebuild`
-//! replays the log into the tree.
+//! store (one atomic change set per call), `read` serves the views and indexes, and
+//! `rebuild` replays the log into the store.
+//!
+//! [`ProjectionStore`]: crate::store::ProjectionStore
+//! [`ProjectionStore::watermark`]: crate::store::ProjectionStore::watermark
+//! [`ProjectionStore::apply`]: crate::store::ProjectionStore::apply
 
 mod apply;
 mod read;
@@ -63,8 +72,6 @@ pub fn outcome_code(o: crate::event::Outcome) -> u8 {
         crate::event::Outcome::Failed => 2,
     }
 }
-
-const WATERMARK: &[u8] = b"w";
 
 /// One version of a credential, as listed.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]

@@ -6,13 +6,16 @@
 
 use super::{
     cred_key, kv_config_key, kv_key, node_key, usage_cred_key, usage_principal_key, CredentialView,
-    KvConfigView, KvView, UsageView, VersionView, WATERMARK,
+    KvConfigView, KvView, UsageView, VersionView,
 };
 use crate::codec;
 use crate::id::Id;
 use crate::merkle;
-use crate::store::StoreError;
+use crate::store::{scan_all, scan_from, ProjectionStore, Seq, StoreError};
 use serde::Deserialize;
+
+/// Entries read per page of a scan.
+const PAGE: usize = 256;
 
 pub(super) fn read_node(
     v: Option<impl AsRef<[u8]>>,
@@ -20,99 +23,111 @@ pub(super) fn read_node(
     index: u64,
 ) -> Result<merkle::Hash, StoreError> {
     let v = v.ok_or_else(|| StoreError::Corrupt {
-        tree: "proj",
+        what: "proj",
         detail: format!("missing Merkle node {level}/{index}"),
     })?;
     v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
-        tree: "proj",
+        what: "proj",
         detail: format!("Merkle node {level}/{index} is not 32 bytes"),
     })
 }
 
-/// Reads Merkle nodes straight from the projection tree.
-pub struct Nodes<'a>(pub &'a sled::Tree);
+/// Reads Merkle nodes straight from the projection store.
+pub struct Nodes<'a>(pub &'a dyn ProjectionStore);
 
 impl merkle::NodeReader for Nodes<'_> {
     type Error = StoreError;
     fn node(&self, level: u8, index: u64) -> Result<merkle::Hash, StoreError> {
-        read_node(self.0.get(node_key(level, index))?, level, index)
+        read_node(self.0.get(&node_key(level, index))?, level, index)
     }
 }
 
 /// The number of events applied to the projections.
-pub fn watermark(proj: &sled::Tree) -> Result<u64, StoreError> {
-    Ok(match proj.get(WATERMARK)? {
-        None => 0,
-        Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
-            tree: "proj",
-            detail: "bad watermark".into(),
-        })?),
-    })
+pub fn watermark(proj: &dyn ProjectionStore) -> Result<Seq, StoreError> {
+    proj.watermark()
 }
 
 fn decode_view<T: for<'de> Deserialize<'de>>(v: &[u8]) -> Result<T, StoreError> {
     codec::decode(v).map_err(|e| StoreError::Corrupt {
-        tree: "proj",
+        what: "proj",
         detail: e.to_string(),
     })
 }
 
 /// One credential's view.
 pub fn credential(
-    proj: &sled::Tree,
+    proj: &dyn ProjectionStore,
     tenant: Id,
     id: Id,
 ) -> Result<Option<CredentialView>, StoreError> {
-    proj.get(cred_key(tenant, id))?
+    proj.get(&cred_key(tenant, id))?
         .map(|v| decode_view(&v))
         .transpose()
 }
 
 /// Every credential view of a tenant.
 pub fn credentials(
-    proj: &sled::Tree,
+    proj: &dyn ProjectionStore,
     tenant: Id,
 ) -> impl Iterator<Item = Result<CredentialView, StoreError>> + '_ {
-    proj.scan_prefix([&b"c"[..], tenant.as_bytes()].concat())
-        .map(|r| decode_view(&r?.1))
+    scan_all(proj, &[&b"c"[..], tenant.as_bytes()].concat(), PAGE).map(|r| decode_view(&r?.1))
 }
 
 /// Every version of a credential, oldest first.
-pub fn versions(proj: &sled::Tree, tenant: Id, id: Id) -> Result<Vec<VersionView>, StoreError> {
-    proj.scan_prefix([&b"v"[..], tenant.as_bytes(), id.as_bytes()].concat())
-        .map(|r| decode_view(&r?.1))
-        .collect()
+pub fn versions(
+    proj: &dyn ProjectionStore,
+    tenant: Id,
+    id: Id,
+) -> Result<Vec<VersionView>, StoreError> {
+    scan_all(
+        proj,
+        &[&b"v"[..], tenant.as_bytes(), id.as_bytes()].concat(),
+        PAGE,
+    )
+    .map(|r| decode_view(&r?.1))
+    .collect()
 }
 
 /// The Vault KV facts of a credential (defaults when the KV API never touched it).
-pub fn kv(proj: &sled::Tree, tenant: Id, id: Id) -> Result<KvView, StoreError> {
+pub fn kv(proj: &dyn ProjectionStore, tenant: Id, id: Id) -> Result<KvView, StoreError> {
     Ok(proj
-        .get(kv_key(tenant, id))?
+        .get(&kv_key(tenant, id))?
         .map(|v| decode_view(&v))
         .transpose()?
         .unwrap_or_default())
 }
 
 /// A tenant's Vault KV mount configuration, if it was ever set.
-pub fn kv_config(proj: &sled::Tree, tenant: Id) -> Result<Option<KvConfigView>, StoreError> {
-    proj.get(kv_config_key(tenant))?
+pub fn kv_config(
+    proj: &dyn ProjectionStore,
+    tenant: Id,
+) -> Result<Option<KvConfigView>, StoreError> {
+    proj.get(&kv_config_key(tenant))?
         .map(|v| decode_view(&v))
         .transpose()
 }
 
 /// Usage of a credential.
-pub fn credential_usage(proj: &sled::Tree, tenant: Id, id: Id) -> Result<UsageView, StoreError> {
+pub fn credential_usage(
+    proj: &dyn ProjectionStore,
+    tenant: Id,
+    id: Id,
+) -> Result<UsageView, StoreError> {
     Ok(proj
-        .get(usage_cred_key(tenant, id))?
+        .get(&usage_cred_key(tenant, id))?
         .map(|v| decode_view(&v))
         .transpose()?
         .unwrap_or_default())
 }
 
 /// Usage by a principal.
-pub fn principal_usage(proj: &sled::Tree, tenant: Id, id: Id) -> Result<UsageView, StoreError> {
+pub fn principal_usage(
+    proj: &dyn ProjectionStore,
+    tenant: Id,
+    id: Id,
+) -> Result<UsageView, StoreError> {
     Ok(proj
-        .get(usage_principal_key(tenant, id))?
+        .get(&usage_principal_key(tenant, id))?
         .map(|v| decode_view(&v))
         .transpose()?
         .unwrap_or_default())
@@ -120,22 +135,20 @@ pub fn principal_usage(proj: &sled::Tree, tenant: Id, id: Id) -> Result<UsageVie
 
 /// Sequence numbers in one audit index, ascending, starting at `from_seq`.
 pub fn audit_seqs(
-    proj: &sled::Tree,
+    proj: &dyn ProjectionStore,
     prefix: Vec<u8>,
     from_seq: u64,
 ) -> impl Iterator<Item = Result<(u64, [u8; 2]), StoreError>> + '_ {
     let start = [prefix.as_slice(), &from_seq.to_be_bytes()].concat();
     let n = prefix.len();
-    proj.range(start..)
-        .take_while(move |r| r.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
-        .map(move |r| {
-            let (k, v) = r?;
-            let corrupt = || StoreError::Corrupt {
-                tree: "proj",
-                detail: "bad audit index entry".into(),
-            };
-            let tail: [u8; 8] = k[n..].try_into().map_err(|_| corrupt())?;
-            let tag: [u8; 2] = v.as_ref().try_into().map_err(|_| corrupt())?;
-            Ok((u64::from_be_bytes(tail), tag))
-        })
+    scan_from(proj, prefix, start, PAGE).map(move |r| {
+        let (k, v) = r?;
+        let corrupt = || StoreError::Corrupt {
+            what: "proj",
+            detail: "bad audit index entry".into(),
+        };
+        let tail: [u8; 8] = k[n..].try_into().map_err(|_| corrupt())?;
+        let tag: [u8; 2] = v.as_slice().try_into().map_err(|_| corrupt())?;
+        Ok((u64::from_be_bytes(tail), tag))
+    })
 }

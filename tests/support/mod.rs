@@ -49,13 +49,10 @@ pub fn logs() -> String {
         .unwrap_or_default()
 }
 
-/// A full copy of the store's contents.
-#[derive(PartialEq, Eq)]
-pub struct StoreDump {
-    pub log: Vec<(u64, Vec<u8>)>,
-    pub keyring: Vec<(credledger::id::Id, u32, credledger::secret::WrappedKey)>,
-    pub projections: Vec<(Vec<u8>, Vec<u8>)>,
-}
+/// The ledger-core helpers (the whole-store dump among them), shared with these tests.
+#[path = "../util/mod.rs"]
+pub mod util;
+pub use util::StoreDump;
 
 pub struct TestApp {
     pub dir: tempfile::TempDir,
@@ -191,23 +188,13 @@ impl TestApp {
 
     /// Number of events in the log.
     pub fn events(&self) -> u64 {
-        self.ledger.store().len().unwrap()
+        self.ledger.store().next_seq().unwrap()
     }
 
-    /// The whole store: every log record, every key-ring entry and every projection key
-    /// and value ("writes nothing" means this is unchanged).
+    /// The whole store: log, key ring, projections, checkpoints and metadata ("writes
+    /// nothing" means this is unchanged).
     pub fn store_dump(&self) -> StoreDump {
-        let store = self.ledger.store();
-        let log = store
-            .records(0)
-            .map(|r| r.map(|(seq, rec)| (seq, rec.to_vec())).unwrap())
-            .collect();
-        let keyring = store.keyring_entries().unwrap();
-        StoreDump {
-            log,
-            keyring,
-            projections: credledger::projection::dump(store.proj()).unwrap(),
-        }
+        util::store_dump(self.ledger.store())
     }
 
     /// Creates a principal with a role and returns (id, token).

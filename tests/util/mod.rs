@@ -10,7 +10,8 @@ use credledger::id::Id;
 use credledger::ledger::{Config, CreateInput, Ledger, RequestCtx};
 use credledger::projection;
 use credledger::replay;
-use credledger::store::Store;
+use credledger::store::sled::SledBackend;
+use credledger::store::{Append, Backend, CheckpointStore, LogStore};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -94,15 +95,125 @@ pub fn api_key_input(name: &str, value: &str) -> CreateInput {
     }
 }
 
+/// Every wrapped data key of the key ring, decoded: `(credential, version, key)`.
+pub fn keyring_entries(
+    store: &dyn Backend,
+) -> Result<Vec<(Id, u32, credledger::secret::WrappedKey)>, credledger::store::StoreError> {
+    Ok(store
+        .keyring()?
+        .into_iter()
+        .map(|(k, v)| {
+            let w = credledger::codec::decode(&v).expect("a wrapped key");
+            (k.credential, k.version, w)
+        })
+        .collect())
+}
+
 /// The number of events in the log.
 pub fn log_len(ledger: &Ledger) -> u64 {
-    ledger.store().len().expect("log length")
+    ledger.store().next_seq().expect("log length")
 }
 
 /// Verifies every link and signature of a store's log.
-pub fn verify_store(store: &Store) -> replay::Report {
-    let records = store.records(0).map(|r| r.map(|(s, v)| (s, v.to_vec())));
-    replay::verify(records, None, |_| {})
+pub fn verify_store(store: &dyn Backend) -> replay::Report {
+    replay::verify(store.records(0), None, |_| {})
+}
+
+/// Everything a store holds, for "nothing was written" checks: the log, the key ring,
+/// the projections (watermark included), the issued checkpoints and the metadata the
+/// ledger keeps (key check values, markers).
+#[derive(Debug, PartialEq, Eq)]
+pub struct StoreDump {
+    pub log: Vec<(u64, Vec<u8>)>,
+    pub keyring: Vec<(Vec<u8>, Vec<u8>)>,
+    pub projections: Vec<(Vec<u8>, Vec<u8>)>,
+    pub checkpoints: Vec<(u64, Vec<u8>)>,
+    pub meta: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// The metadata names the ledger uses, for [`StoreDump`].
+fn meta_names(store: &dyn Backend) -> Vec<String> {
+    let mut names = vec!["head-record".to_string(), "key-check/token".to_string()];
+    let ids: std::collections::BTreeSet<u32> = store
+        .keyring()
+        .expect("key ring")
+        .iter()
+        .map(|(_, w)| u32::from_le_bytes(w[..4].try_into().unwrap()))
+        .chain(1..=16)
+        .collect();
+    names.extend(ids.into_iter().map(|id| format!("key-check/master/{id}")));
+    names
+}
+
+/// Dumps the whole store (see [`StoreDump`]).
+pub fn store_dump(store: &dyn Backend) -> StoreDump {
+    StoreDump {
+        log: store.records(0).map(|r| r.expect("read log")).collect(),
+        keyring: store
+            .keyring()
+            .expect("key ring")
+            .into_iter()
+            .map(|(k, v)| (k.to_bytes().to_vec(), v))
+            .collect(),
+        projections: projection::dump(store.proj()).expect("dump projections"),
+        checkpoints: CheckpointStore::checkpoints(store).expect("checkpoints"),
+        meta: meta_names(store)
+            .into_iter()
+            .map(|n| {
+                let v = store.meta(&n).expect("meta");
+                (n, v)
+            })
+            .collect(),
+    }
+}
+
+/// Asserts that `f` leaves the whole store of `ledger` unchanged (see [`StoreDump`]).
+pub fn assert_store_unchanged<T>(ledger: &Ledger, what: &str, f: impl FnOnce() -> T) -> T {
+    let before = store_dump(ledger.store());
+    let out = f();
+    let after = store_dump(ledger.store());
+    assert!(
+        before == after,
+        "{what} changed the store: log {} -> {} records, key ring {} -> {}, projections {} -> {}, checkpoints {} -> {}, metadata equal: {}",
+        before.log.len(),
+        after.log.len(),
+        before.keyring.len(),
+        after.keyring.len(),
+        before.projections.len(),
+        after.projections.len(),
+        before.checkpoints.len(),
+        after.checkpoints.len(),
+        before.meta == after.meta
+    );
+    out
+}
+
+/// The same check over a closed data directory (opened through a private copy, so the
+/// directory itself is not touched).
+pub fn dir_store_dump(dir: &Path) -> StoreDump {
+    let (store, _copy) = SledBackend::open_private_copy(dir).expect("open a copy");
+    store_dump(&store)
+}
+
+/// A hash of every file under `dir` (path → BLAKE3 of its bytes, and its mode), to show
+/// that a command left the directory byte for byte as it was.
+pub fn dir_fingerprint(dir: &Path) -> Vec<(PathBuf, String, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    files_under(dir)
+        .into_iter()
+        .map(|p| {
+            let bytes = std::fs::read(&p).expect("read file");
+            let mode = std::fs::metadata(&p)
+                .expect("metadata")
+                .permissions()
+                .mode();
+            (
+                p.strip_prefix(dir).unwrap().to_path_buf(),
+                blake3::hash(&bytes).to_hex().to_string(),
+                mode,
+            )
+        })
+        .collect()
 }
 
 /// A second store that receives copies of the live log and rebuilds its projections
@@ -110,14 +221,14 @@ pub fn verify_store(store: &Store) -> replay::Report {
 /// with replay(log) without touching them.
 pub struct Mirror {
     _dir: tempfile::TempDir,
-    store: Store,
+    store: SledBackend,
     copied: u64,
 }
 
 impl Mirror {
     pub fn new() -> Mirror {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(dir.path()).expect("open mirror store");
+        let store = SledBackend::open(dir.path()).expect("open mirror store");
         Mirror {
             _dir: dir,
             store,
@@ -127,22 +238,28 @@ impl Mirror {
 
     /// Copies the new records of `live`, rebuilds the mirror's projections from an empty
     /// tree and returns their dump.
-    pub fn rebuilt_dump(&mut self, live: &Store) -> Vec<(Vec<u8>, Vec<u8>)> {
+    pub fn rebuilt_dump(&mut self, live: &dyn Backend) -> Vec<(Vec<u8>, Vec<u8>)> {
         let new: Vec<(u64, Vec<u8>)> = live
             .records(self.copied)
-            .map(|r| r.map(|(s, v)| (s, v.to_vec())).expect("read log"))
+            .map(|r| r.expect("read log"))
             .collect();
         if let Some((last, _)) = new.last() {
             self.copied = last + 1;
-            self.store.write_durable(&[], &new).expect("copy records");
+            let borrowed: Vec<(u64, &[u8])> = new.iter().map(|(s, r)| (*s, r.as_slice())).collect();
+            self.store
+                .append_durable(Append {
+                    keyring: &[],
+                    records: &borrowed,
+                })
+                .expect("copy records");
         }
         projection::rebuild(&self.store, |_| {}).expect("rebuild mirror");
-        projection::dump(self.store.proj()).expect("dump mirror")
+        projection::dump(&self.store).expect("dump mirror")
     }
 }
 
 /// Asserts that the live projections equal a rebuild from the log (byte for byte).
-pub fn assert_projections_equal_replay(live: &Store, mirror: &mut Mirror, when: &str) {
+pub fn assert_projections_equal_replay(live: &dyn Backend, mirror: &mut Mirror, when: &str) {
     let live_dump = projection::dump(live.proj()).expect("dump live");
     let rebuilt = mirror.rebuilt_dump(live);
     if live_dump != rebuilt {

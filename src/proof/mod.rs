@@ -3,33 +3,37 @@
 //!
 //! The leaves of the tree are the stored record bytes of the events (`SignedEvent::
 //! to_record`), leaf index = sequence number. The committer keeps the tree's perfect
-//! subtree hashes in the `proj` tree (see `projection`), so the tree covers exactly the
-//! durable, projected events: its size is the projection watermark. Every read here is
-//! `O(log n)` node reads (`O(log² n)` at worst for a proof).
+//! subtree hashes in the projection store (see `projection`), so the tree covers exactly
+//! the durable, projected events: its size is the projection watermark. Every read here
+//! is `O(log n)` node reads (`O(log² n)` at worst for a proof).
 //!
 //! A checkpoint is a C2SP `tlog-checkpoint` body (origin, size, base64 root) in a C2SP
 //! signed note, signed with the ledger's ed25519 key under the key name = origin.
-//! Issued checkpoints are kept in the store's `checkpoints` tree (`size u64 BE` → note).
-//! They are not a cache of the log: a size signed before a signing-key rotation can no
-//! longer be signed once the old key is gone, so they survive a projection rebuild.
+//! Issued checkpoints are kept in the [`CheckpointStore`]. They are not a cache of the
+//! log: a size signed before a signing-key rotation can no longer be signed once the old
+//! key is gone, so they survive a projection rebuild.
+//!
+//! This module never holds a signing key: a [`CheckpointSigner`] signs for it (the
+//! running ledger, whose key never leaves it, or an offline tool's key file), and a
+//! [`LiveLog`] is what a running ledger offers: its store and its signer.
 //!
 //! **Invariant:** a checkpoint of size `n` is signed by the key in force after event
 //! `n - 1`: the genesis key, or the new key of the last `signing_key_rotated` event below
 //! `n`. A verifier that follows the key chain through those events can check it. If the
-//! key the caller holds is not that key (a rotation is being committed, or a key file
-//! does not belong to this ledger), nothing is signed.
+//! signer's key is not that key (a rotation is being committed, or a key file does not
+//! belong to this ledger), nothing is signed.
 //! **Invariant:** nothing here writes to the log; the only write is a new checkpoint, made
-//! durable before it is returned.
+//! durable (insert-if-absent) before it is returned.
 
 use crate::event::{Body, SignedEvent};
 use crate::id::Id;
-use crate::ledger::Ledger;
 use crate::merkle::{self, Hash};
 use crate::note::{self, Checkpoint, NoteError};
 use crate::projection::{self, index, Nodes};
-use crate::store::{Store, StoreError};
+use crate::store::{Backend, CheckpointStore, LogStore, ProjectionStore, StoreError};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// Why a checkpoint or proof could not be produced. Each variant names its HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +77,64 @@ pub enum ProofError {
     /// Storage failed: 500.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Signs checkpoints for [`issue_checkpoint`]. The running ledger implements it over its
+/// own key (which never leaves it); offline tools use the key file's [`SigningKey`].
+pub trait CheckpointSigner {
+    /// The public key this signer signs with now.
+    fn public_key(&self) -> VerifyingKey;
+
+    /// Signs `cp` as a C2SP note under the key name `cp.origin`, if the key held now is
+    /// `expected` (the key in force at `cp.size`); `None` if it is another key.
+    fn sign_checkpoint(
+        &self,
+        cp: &Checkpoint,
+        expected: &VerifyingKey,
+    ) -> Result<Option<String>, NoteError>;
+}
+
+impl CheckpointSigner for SigningKey {
+    fn public_key(&self) -> VerifyingKey {
+        self.verifying_key()
+    }
+
+    fn sign_checkpoint(
+        &self,
+        cp: &Checkpoint,
+        expected: &VerifyingKey,
+    ) -> Result<Option<String>, NoteError> {
+        if self.verifying_key() != *expected {
+            return Ok(None);
+        }
+        note::sign_checkpoint(cp, &cp.origin, self).map(Some)
+    }
+}
+
+/// A running ledger as the proof functions see it: its store and the signer of its
+/// checkpoints, whose key may be mid-rotation (so [`checkpoint`] waits briefly).
+pub trait LiveLog: CheckpointSigner {
+    /// The ledger's store.
+    fn backend(&self) -> &dyn Backend;
+}
+
+impl<T: CheckpointSigner + ?Sized> CheckpointSigner for Arc<T> {
+    fn public_key(&self) -> VerifyingKey {
+        (**self).public_key()
+    }
+    fn sign_checkpoint(
+        &self,
+        cp: &Checkpoint,
+        expected: &VerifyingKey,
+    ) -> Result<Option<String>, NoteError> {
+        (**self).sign_checkpoint(cp, expected)
+    }
+}
+
+impl<T: LiveLog + ?Sized> LiveLog for Arc<T> {
+    fn backend(&self) -> &dyn Backend {
+        (**self).backend()
+    }
 }
 
 /// A signed checkpoint: the tree size and root it commits to, and the signed note.
@@ -121,18 +183,18 @@ pub struct EventProof {
 }
 
 /// The number of leaves in the tree (= events durable and projected).
-pub fn tree_size(store: &Store) -> Result<u64, ProofError> {
-    Ok(projection::watermark(store.proj())?)
+pub fn tree_size(proj: &dyn ProjectionStore) -> Result<u64, ProofError> {
+    Ok(projection::watermark(proj)?)
 }
 
 /// The tree head of the first `size` leaves.
-pub fn root(store: &Store, size: u64) -> Result<Hash, ProofError> {
-    check_size(store, size)?;
-    Ok(merkle::root(size, &Nodes(store.proj()))?)
+pub fn root(proj: &dyn ProjectionStore, size: u64) -> Result<Hash, ProofError> {
+    check_size(proj, size)?;
+    Ok(merkle::root(size, &Nodes(proj))?)
 }
 
-fn check_size(store: &Store, size: u64) -> Result<(), ProofError> {
-    let tree_size = tree_size(store)?;
+fn check_size(proj: &dyn ProjectionStore, size: u64) -> Result<(), ProofError> {
+    let tree_size = tree_size(proj)?;
     if size > tree_size {
         return Err(ProofError::SizeTooLarge { size, tree_size });
     }
@@ -155,13 +217,16 @@ fn from_merkle(e: merkle::TreeError<StoreError>) -> ProofError {
 }
 
 /// The inclusion proof of leaf `index` in the tree of `size` leaves.
-pub fn inclusion(store: &Store, index: u64, size: u64) -> Result<InclusionProof, ProofError> {
+pub fn inclusion(
+    proj: &dyn ProjectionStore,
+    index: u64,
+    size: u64,
+) -> Result<InclusionProof, ProofError> {
     if index >= size {
         return Err(ProofError::IndexOutOfRange { index, size });
     }
-    check_size(store, size)?;
-    let audit_path =
-        merkle::inclusion_proof(index, size, &Nodes(store.proj())).map_err(from_merkle)?;
+    check_size(proj, size)?;
+    let audit_path = merkle::inclusion_proof(index, size, &Nodes(proj)).map_err(from_merkle)?;
     Ok(InclusionProof {
         leaf_index: index,
         tree_size: size,
@@ -170,16 +235,19 @@ pub fn inclusion(store: &Store, index: u64, size: u64) -> Result<InclusionProof,
 }
 
 /// The consistency proof between the trees of `old` and `new` leaves.
-pub fn consistency(store: &Store, old: u64, new: u64) -> Result<ConsistencyProof, ProofError> {
+pub fn consistency(
+    proj: &dyn ProjectionStore,
+    old: u64,
+    new: u64,
+) -> Result<ConsistencyProof, ProofError> {
     if old > new {
         return Err(ProofError::OldAfterNew { old, new });
     }
     if old == 0 {
         return Err(ProofError::OldSizeZero);
     }
-    check_size(store, new)?;
-    let consistency =
-        merkle::consistency_proof(old, new, &Nodes(store.proj())).map_err(from_merkle)?;
+    check_size(proj, new)?;
+    let consistency = merkle::consistency_proof(old, new, &Nodes(proj)).map_err(from_merkle)?;
     Ok(ConsistencyProof {
         old_size: old,
         new_size: new,
@@ -188,8 +256,8 @@ pub fn consistency(store: &Store, old: u64, new: u64) -> Result<ConsistencyProof
 }
 
 /// Reads and decodes the stored event at `seq`.
-pub fn event(store: &Store, seq: u64) -> Result<SignedEvent, ProofError> {
-    let rec = store.record(seq)?.ok_or(ProofError::Integrity {
+pub fn event(log: &dyn LogStore, seq: u64) -> Result<SignedEvent, ProofError> {
+    let rec = log.read(seq)?.ok_or(ProofError::Integrity {
         seq,
         detail: "the event is missing".into(),
     })?;
@@ -200,11 +268,11 @@ pub fn event(store: &Store, seq: u64) -> Result<SignedEvent, ProofError> {
 }
 
 /// The origin (checkpoint key name) and genesis key, from event 0.
-pub fn genesis(store: &Store) -> Result<(String, VerifyingKey), ProofError> {
-    if store.is_empty()? {
+pub fn genesis(log: &dyn LogStore) -> Result<(String, VerifyingKey), ProofError> {
+    if log.next_seq()? == 0 {
         return Err(ProofError::Empty);
     }
-    let e = event(store, 0)?;
+    let e = event(log, 0)?;
     let Body::LedgerInitialized {
         origin,
         signing_key,
@@ -225,14 +293,14 @@ pub fn genesis(store: &Store) -> Result<(String, VerifyingKey), ProofError> {
 /// The sequence numbers of the `signing_key_rotated` events below `size`, ascending. Read
 /// from the audit index of ledger-wide events (genesis and key rotations only), so it
 /// costs one read per such event.
-pub fn rotations(store: &Store, size: u64) -> Result<Vec<u64>, ProofError> {
+pub fn rotations(proj: &dyn ProjectionStore, size: u64) -> Result<Vec<u64>, ProofError> {
     let action = Body::ACTIONS
         .iter()
         .position(|a| *a == "signing_key_rotated")
         .expect("a listed action") as u8;
     let prefix = projection::audit_prefix(Id::NIL, index::TIME, &[]);
     let mut out = Vec::new();
-    for entry in projection::audit_seqs(store.proj(), prefix, 0) {
+    for entry in projection::audit_seqs(proj, prefix, 0) {
         let (seq, [tag_action, _]) = entry?;
         if seq >= size {
             break;
@@ -245,7 +313,7 @@ pub fn rotations(store: &Store, size: u64) -> Result<Vec<u64>, ProofError> {
 }
 
 /// The key chain below `size`: `(first sequence number it signs, key)`, genesis first.
-pub fn key_chain(store: &Store, size: u64) -> Result<Vec<(u64, VerifyingKey)>, ProofError> {
+pub fn key_chain(store: &dyn Backend, size: u64) -> Result<Vec<(u64, VerifyingKey)>, ProofError> {
     let (_, genesis) = genesis(store)?;
     let mut chain = vec![(0, genesis)];
     for seq in rotations(store, size)? {
@@ -267,17 +335,18 @@ pub fn key_chain(store: &Store, size: u64) -> Result<Vec<(u64, VerifyingKey)>, P
 
 /// The signing key in force after `size` events (the one that signs a checkpoint of
 /// that size).
-pub fn key_at(store: &Store, size: u64) -> Result<VerifyingKey, ProofError> {
+pub fn key_at(store: &dyn Backend, size: u64) -> Result<VerifyingKey, ProofError> {
     Ok(key_chain(store, size)?
         .last()
         .expect("the chain starts with the genesis key")
         .1)
 }
 
-fn parse_stored(size: u64, note: &[u8]) -> Result<SignedCheckpoint, ProofError> {
+/// Parses a stored note, checking that it is the checkpoint of `size`.
+pub fn parse_stored(size: u64, note: &[u8]) -> Result<SignedCheckpoint, ProofError> {
     let corrupt = |detail: String| {
         ProofError::Store(StoreError::Corrupt {
-            tree: "checkpoints",
+            what: "checkpoints",
             detail,
         })
     };
@@ -303,76 +372,76 @@ fn parse_stored(size: u64, note: &[u8]) -> Result<SignedCheckpoint, ProofError> 
 }
 
 /// The stored checkpoint of `size`, if one was issued.
-pub fn stored_checkpoint(store: &Store, size: u64) -> Result<Option<SignedCheckpoint>, ProofError> {
-    store
-        .checkpoints()
-        .get(size.to_be_bytes())
-        .map_err(StoreError::from)?
+pub fn stored_checkpoint(
+    cps: &dyn CheckpointStore,
+    size: u64,
+) -> Result<Option<SignedCheckpoint>, ProofError> {
+    cps.checkpoint(size)?
         .map(|v| parse_stored(size, &v))
         .transpose()
 }
 
 /// Every issued checkpoint, by ascending size.
-pub fn stored_checkpoints(store: &Store) -> Result<Vec<SignedCheckpoint>, ProofError> {
-    store
-        .checkpoints()
-        .iter()
-        .map(|r| {
-            let (k, v) = r.map_err(StoreError::from)?;
-            let size = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| {
-                ProofError::Store(StoreError::Corrupt {
-                    tree: "checkpoints",
-                    detail: "key is not 8 bytes".into(),
-                })
-            })?);
-            parse_stored(size, &v)
-        })
+pub fn stored_checkpoints(cps: &dyn CheckpointStore) -> Result<Vec<SignedCheckpoint>, ProofError> {
+    cps.checkpoints()?
+        .into_iter()
+        .map(|(size, v)| parse_stored(size, &v))
         .collect()
 }
 
-/// Signs (or returns the already issued) checkpoint of the current tree with `sk`, which
-/// must be the key in force at the current size. For offline tools that hold the key
-/// file; a running ledger uses [`checkpoint`].
-pub fn checkpoint_with_key(store: &Store, sk: &SigningKey) -> Result<SignedCheckpoint, ProofError> {
+/// The issued checkpoint with the largest tree size, if any.
+pub fn latest_checkpoint(
+    cps: &dyn CheckpointStore,
+) -> Result<Option<SignedCheckpoint>, ProofError> {
+    cps.latest_checkpoint()?
+        .map(|(size, v)| parse_stored(size, &v))
+        .transpose()
+}
+
+/// Signs (or returns the already issued) checkpoint of the current tree with `signer`,
+/// which must hold the key in force at the current size (else
+/// [`ProofError::WrongSigningKey`]). One attempt; a running ledger uses [`checkpoint`].
+pub fn issue_checkpoint<S: CheckpointSigner + ?Sized>(
+    store: &dyn Backend,
+    signer: &S,
+) -> Result<SignedCheckpoint, ProofError> {
     let size = tree_size(store)?;
     if let Some(cp) = stored_checkpoint(store, size)? {
         return Ok(cp);
     }
     let expected = key_at(store, size)?;
-    if expected != sk.verifying_key() {
-        return Err(ProofError::WrongSigningKey {
-            size,
-            expected: hex::encode(expected.as_bytes()),
-        });
-    }
     let (origin, _) = genesis(store)?;
-    let root = merkle::root(size, &Nodes(store.proj()))?;
+    let root = merkle::root(size, &Nodes(store))?;
     let cp = Checkpoint {
-        origin: origin.clone(),
+        origin,
         size,
         root,
         extensions: vec![],
     };
-    let note = note::sign_checkpoint(&cp, &origin, sk)?;
-    store
-        .checkpoints()
-        .insert(size.to_be_bytes(), note.as_bytes())
-        .map_err(StoreError::from)?;
-    store.sync()?;
-    Ok(SignedCheckpoint {
-        tree_size: size,
-        root,
-        note,
-    })
+    let Some(note) = signer.sign_checkpoint(&cp, &expected)? else {
+        return Err(ProofError::WrongSigningKey {
+            size,
+            expected: hex::encode(expected.as_bytes()),
+        });
+    };
+    let stored = store.insert_checkpoint_durable(size, note.as_bytes())?;
+    parse_stored(size, &stored)
 }
 
-/// Signs (or returns the already issued) checkpoint of the current tree with the ledger's
-/// key. During a signing-key rotation it waits briefly for the rotation to be durable.
-pub fn checkpoint(ledger: &Ledger) -> Result<SignedCheckpoint, ProofError> {
+/// [`issue_checkpoint`] with a key file's key, for offline tools.
+pub fn checkpoint_with_key(
+    store: &dyn Backend,
+    sk: &SigningKey,
+) -> Result<SignedCheckpoint, ProofError> {
+    issue_checkpoint(store, sk)
+}
+
+/// Signs (or returns the already issued) checkpoint of a running ledger's current tree.
+/// During a signing-key rotation it waits briefly for the rotation to be durable.
+pub fn checkpoint<L: LiveLog + ?Sized>(ledger: &L) -> Result<SignedCheckpoint, ProofError> {
     const ATTEMPTS: u32 = 200;
     for _ in 0..ATTEMPTS {
-        let sk = ledger.sign_with_ledger_key(|sk, _| sk.clone());
-        match checkpoint_with_key(ledger.store(), &sk) {
+        match issue_checkpoint(ledger.backend(), ledger) {
             Err(ProofError::WrongSigningKey { .. }) => {
                 std::thread::sleep(std::time::Duration::from_millis(5))
             }
@@ -384,7 +453,7 @@ pub fn checkpoint(ledger: &Ledger) -> Result<SignedCheckpoint, ProofError> {
 
 /// Proves event `seq` against `cp`: its leaf bytes and inclusion proof.
 pub fn prove_event_at(
-    store: &Store,
+    store: &dyn Backend,
     cp: &SignedCheckpoint,
     seq: u64,
 ) -> Result<EventProof, ProofError> {
@@ -394,13 +463,10 @@ pub fn prove_event_at(
             tree_size: cp.tree_size,
         });
     }
-    let leaf = store
-        .record(seq)?
-        .ok_or(ProofError::Integrity {
-            seq,
-            detail: "the event is missing".into(),
-        })?
-        .to_vec();
+    let leaf = store.read(seq)?.ok_or(ProofError::Integrity {
+        seq,
+        detail: "the event is missing".into(),
+    })?;
     let p = inclusion(store, seq, cp.tree_size)?;
     Ok(EventProof {
         seq,
@@ -412,94 +478,32 @@ pub fn prove_event_at(
     })
 }
 
-/// Proves event `seq` against a fresh checkpoint of the current tree.
-pub fn prove_event(ledger: &Ledger, seq: u64) -> Result<EventProof, ProofError> {
+/// Proves event `seq` against a fresh checkpoint of a running ledger's current tree.
+pub fn prove_event<L: LiveLog + ?Sized>(ledger: &L, seq: u64) -> Result<EventProof, ProofError> {
     let cp = checkpoint(ledger)?;
-    prove_event_at(ledger.store(), &cp, seq)
+    prove_event_at(ledger.backend(), &cp, seq)
 }
 
-/// The C2SP verifier key (`origin+keyid+base64`) of the ledger's current signing key,
-/// which signs new checkpoints.
-pub fn verifier_key(ledger: &Ledger) -> Result<String, ProofError> {
-    let origin = ledger
-        .with_state(|s| s.origin.clone())
-        .ok_or(ProofError::Empty)?;
-    Ok(note::verifier_key(&origin, &ledger.signing_public_key())?)
+/// The C2SP verifier key (`origin+keyid+base64`) of a running ledger's current signing
+/// key, which signs new checkpoints.
+pub fn verifier_key<L: LiveLog + ?Sized>(ledger: &L) -> Result<String, ProofError> {
+    let (origin, _) = genesis(ledger.backend())?;
+    Ok(note::verifier_key(&origin, &ledger.public_key())?)
 }
 
 /// The C2SP verifier key of the genesis signing key: the ledger's identity, from which a
 /// verifier follows the key chain.
-pub fn genesis_verifier_key(store: &Store) -> Result<String, ProofError> {
-    let (origin, key) = genesis(store)?;
+pub fn genesis_verifier_key(log: &dyn LogStore) -> Result<String, ProofError> {
+    let (origin, key) = genesis(log)?;
     Ok(note::verifier_key(&origin, &key)?)
 }
 
-/// Serde helpers: hashes and bytes as standard base64 with padding, as the C2SP tools
-/// write them.
-pub mod b64 {
-    use base64::engine::general_purpose::STANDARD;
-    use base64::Engine;
-    use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
-
-    /// Encodes bytes.
-    pub fn encode(bytes: &[u8]) -> String {
-        STANDARD.encode(bytes)
-    }
-
-    /// Decodes bytes.
-    pub fn decode(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
-        STANDARD.decode(s)
-    }
-
-    fn decode_hash(s: &str) -> Option<[u8; 32]> {
-        decode(s).ok()?.try_into().ok()
-    }
-
-    /// One 32-byte hash.
-    pub mod hash {
-        use super::*;
-        pub fn serialize<S: Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_str(&encode(h))
-        }
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
-            let s = String::deserialize(d)?;
-            decode_hash(&s).ok_or_else(|| D::Error::custom("not the base64 of 32 bytes"))
-        }
-    }
-
-    /// A list of 32-byte hashes.
-    pub mod hashes {
-        use super::*;
-        pub fn serialize<S: Serializer>(hs: &[[u8; 32]], s: S) -> Result<S::Ok, S::Error> {
-            s.collect_seq(hs.iter().map(|h| encode(h)))
-        }
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<[u8; 32]>, D::Error> {
-            let v = Vec::<String>::deserialize(d)?;
-            v.iter()
-                .map(|s| {
-                    decode_hash(s).ok_or_else(|| D::Error::custom("not the base64 of 32 bytes"))
-                })
-                .collect()
-        }
-    }
-
-    /// Arbitrary bytes.
-    pub mod bytes {
-        use super::*;
-        pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_str(&encode(b))
-        }
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-            let s = String::deserialize(d)?;
-            decode(&s).map_err(|_| D::Error::custom("not valid base64"))
-        }
-    }
-}
+pub mod b64;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::Config;
+    use crate::ledger::{Config, Ledger};
 
     #[test]
     fn proofs_and_checkpoints_of_a_fresh_ledger() {
@@ -552,12 +556,28 @@ mod tests {
             })
         ));
         let other = SigningKey::from_bytes(&[9; 32]);
-        store.checkpoints().clear().unwrap();
+        ledger.shutdown();
+        drop(ledger);
+        // A fresh copy of the same log without its issued checkpoint: a key of another
+        // ledger signs nothing.
+        let copy = tempfile::tempdir().unwrap();
+        let fresh = crate::store::sled::SledBackend::open(copy.path()).unwrap();
+        let original = crate::store::sled::SledBackend::open(dir.path()).unwrap();
+        let recs: Vec<(u64, Vec<u8>)> = crate::store::records(&original, 0)
+            .map(|r| r.unwrap())
+            .collect();
+        let borrowed: Vec<(u64, &[u8])> = recs.iter().map(|(s, r)| (*s, r.as_slice())).collect();
+        fresh
+            .append_durable(crate::store::Append {
+                keyring: &[],
+                records: &borrowed,
+            })
+            .unwrap();
+        projection::catch_up(&fresh, |_| {}).unwrap();
         assert!(matches!(
-            checkpoint_with_key(store, &other),
+            checkpoint_with_key(&fresh, &other),
             Err(ProofError::WrongSigningKey { size: 4, .. })
         ));
-        ledger.shutdown();
     }
 
     #[test]

@@ -1,0 +1,187 @@
+//! What opening a ledger recovers: the state folded from the log, the key ring (and the
+//! orphan data keys of an interrupted commit), an interrupted signing-key rotation, and an
+//! interrupted shred (a `destroy` whose master-key rotation never ran, or whose old master
+//! keys were never discarded).
+//!
+//! **Invariant:** [`fold_log`] and [`read_keyring`] only read; the functions that repair
+//! run after every check of `ledger::open` passed.
+
+use super::keycheck::{self, NextSigningKey};
+use super::{Ledger, LedgerError};
+use crate::domain::State;
+use crate::event::{Body, Hash32, SignedEvent};
+use crate::id::Id;
+use crate::keys;
+use crate::secret::{MasterKeys, WrappedKey};
+use crate::store::{records, Append, Backend, KeyOp, KeyRef};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The data keys of logged versions, by credential and version.
+pub(super) type Keyring = HashMap<(Id, u32), WrappedKey>;
+
+/// A destroy whose crypto-shred is not complete: no `master_key_rotated` followed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct PendingShred {
+    pub(super) seq: u64,
+    pub(super) credential: Id,
+}
+
+/// The log folded into state.
+pub(super) struct Folded {
+    pub(super) state: State,
+    pub(super) next_seq: u64,
+    pub(super) last_hash: Hash32,
+    pub(super) last_at: i64,
+    pub(super) pending_shred: Option<PendingShred>,
+}
+
+/// Folds the log into state, checking sequence numbers and hash links (not signatures:
+/// that is `replay verify`'s job), and notes a shred left pending.
+pub(super) fn fold_log(store: &dyn Backend) -> Result<Folded, LedgerError> {
+    let mut state = State::default();
+    let (mut next, mut last_hash, mut last_at) = (0u64, [0u8; 32], i64::MIN);
+    let mut pending_shred = None;
+    for r in records(store, 0) {
+        let (seq, rec) = r?;
+        let integrity = |detail: String| LedgerError::Integrity { seq, detail };
+        let signed = SignedEvent::from_record(&rec).map_err(|e| integrity(e.to_string()))?;
+        if seq != next || signed.seq() != seq {
+            return Err(integrity(format!("expected event {next}")));
+        }
+        if signed.event().prev != last_hash {
+            return Err(integrity(
+                "hash link to the previous event is broken".into(),
+            ));
+        }
+        if let Body::CredentialDestroyed { credential, .. }
+        | Body::VersionsDestroyed { credential, .. } = &signed.event().body
+        {
+            pending_shred = Some(PendingShred {
+                seq,
+                credential: *credential,
+            });
+        } else if matches!(signed.event().body, Body::MasterKeyRotated { .. }) {
+            pending_shred = None;
+        }
+        state.apply(signed.event());
+        last_hash = *signed.hash();
+        last_at = signed.event().at_ms;
+        next += 1;
+    }
+    Ok(Folded {
+        state,
+        next_seq: next,
+        last_hash,
+        last_at,
+        pending_shred,
+    })
+}
+
+/// The key ring: the data keys of logged versions, and the orphans. A commit writes the
+/// key ring before the log, so a crash between the two can leave the data key of an
+/// event that never became durable; it protects nothing, and rotating the master key
+/// could not rewrap it (its binding is unknown).
+pub(super) fn read_keyring(
+    store: &dyn Backend,
+    state: &State,
+) -> Result<(Keyring, Vec<KeyRef>), LedgerError> {
+    let mut logged = HashMap::new();
+    let mut orphans = Vec::new();
+    for (key, bytes) in store.keyring()? {
+        let wrapped: WrappedKey =
+            crate::codec::decode(&bytes).map_err(|e| crate::store::StoreError::Corrupt {
+                what: "keyring",
+                detail: e.to_string(),
+            })?;
+        if state
+            .credentials
+            .get(&key.credential)
+            .is_some_and(|c| c.versions.contains_key(&key.version))
+        {
+            logged.insert((key.credential, key.version), wrapped);
+        } else {
+            orphans.push(key);
+        }
+    }
+    Ok((logged, orphans))
+}
+
+/// Deletes orphan data keys (see [`read_keyring`]) in one durable step.
+pub(super) fn delete_orphans(store: &dyn Backend, orphans: &[KeyRef]) -> Result<(), LedgerError> {
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    tracing::warn!(
+        count = orphans.len(),
+        "deleting data keys whose events never reached the log (an interrupted commit)"
+    );
+    let ops: Vec<KeyOp> = orphans.iter().map(|k| KeyOp::Delete { key: *k }).collect();
+    store.append_durable(Append {
+        keyring: &ops,
+        records: &[],
+    })?;
+    Ok(())
+}
+
+/// Completes a signing-key rotation interrupted between its event and the key file.
+pub(super) fn finish_signing_rotation(dir: &Path, next: NextSigningKey) -> Result<(), LedgerError> {
+    match next {
+        NextSigningKey::None => {}
+        NextSigningKey::Promote => keys::promote_signing_key_next(dir)?,
+        NextSigningKey::Discard => keys::discard_signing_key_next(dir)?,
+    }
+    Ok(())
+}
+
+impl Ledger {
+    /// Finishes what a crash interrupted in a crypto-shred: the master-key rotation after
+    /// a destroy, or the discarding of the old master keys after that rotation. Only for
+    /// file-based master keys: environment keys are rotated by the operator.
+    pub(super) fn finish_shred(&self, pending: Option<PendingShred>) -> Result<(), LedgerError> {
+        if self.config.master_keys_text.is_some() {
+            if let Some(p) = pending {
+                tracing::warn!(
+                    seq = p.seq,
+                    credential = %p.credential,
+                    "a shred is pending: master keys come from CREDLEDGER_MASTER_KEYS, rotate them there to complete it"
+                );
+            }
+            return Ok(());
+        }
+        if let Some(p) = pending {
+            tracing::warn!(
+                seq = p.seq,
+                credential = %p.credential,
+                "a destroy was interrupted before its master-key rotation; rotating the master key now to finish the shred"
+            );
+            futures::executor::block_on(self.finish_interrupted_shred())?;
+            return Ok(());
+        }
+        // A rotation that reached the log but not the key file's rewrite.
+        let mut w = self.lock();
+        let Some(current) = w.masters.current().map(|k| k.id) else {
+            return Ok(());
+        };
+        let stale: Vec<u32> = w
+            .masters
+            .ids()
+            .into_iter()
+            .filter(|i| *i < current)
+            .collect();
+        if stale.is_empty() || w.keyring.values().any(|k| k.master_key_id != current) {
+            return Ok(());
+        }
+        tracing::warn!(
+            discarded = ?stale,
+            "discarding master keys a finished rotation left in the key file"
+        );
+        let only = MasterKeys::new(w.masters.iter().filter(|k| k.id == current).cloned());
+        keys::write_master_keys(&self.config.data_dir, &only)?;
+        w.masters = only;
+        for id in stale {
+            keycheck::forget_master(&*self.store, id)?;
+        }
+        Ok(())
+    }
+}

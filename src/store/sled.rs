@@ -1,0 +1,568 @@
+//! The embedded backend: one sled database under `DIR/ledger/`, the only file that names
+//! `sled`.
+//!
+//! Five trees: `log` (`seq u64 BE` → record), `keyring` (`credential ‖ version u32 BE` →
+//! encoded `WrappedKey`), `proj` (the projection store; its watermark is the key `w`,
+//! which no projection key equals), `checkpoints` (`size u64 BE` → note) and `meta`
+//! (name → small value).
+//!
+//! **Invariant (durability):** [`LogStore::append_durable`] returns only after sled's
+//! flush, an `fsync` of every blob file sled created since the last step (and of the
+//! `blobs` directory), and an `fdatasync` of sled's data file. sled 0.34's own flush ends
+//! in `sync_file_range`, which does not survive a power cut (sled issue #1452), and it
+//! never syncs blob files.
+//!
+//! **Invariant (no blobs):** sled writes a page larger than a quarter of its segment
+//! size as a separate blob file. New stores use 16 MiB segments (sled's maximum), so a
+//! leaf of up to ~18 records of at most [`MAX_RECORD`] stays far below the 4 MiB
+//! threshold; stores created with sled's default 512 KiB segments keep the size their
+//! `conf` says (sled cannot change it) and rely on the blob sync above.
+//!
+//! **Invariant (containment):** every call into sled runs under `catch_unwind`; a panic
+//! (sled panics on some corrupt files, e.g. "tried to serialize Uninitialized") becomes
+//! [`StoreError::Panicked`] and its message is not printed as a crash.
+
+use super::{
+    Append, CheckpointStore, Entry, KeyOp, KeyRef, LogStore, ProjectionStore, Seq, StoreError,
+    MAX_RECORD,
+};
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fs::File;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, Once};
+
+/// The segment size of stores this version creates: sled's maximum, 16 MiB.
+pub const NEW_STORE_SEGMENT_SIZE: usize = 1 << 24;
+
+const WATERMARK: &[u8] = b"w";
+
+/// The sled backend (see the module documentation).
+pub struct SledBackend {
+    db: ::sled::Db,
+    log: ::sled::Tree,
+    keyring: ::sled::Tree,
+    proj: ::sled::Tree,
+    checkpoints: ::sled::Tree,
+    meta: ::sled::Tree,
+    data_file: File,
+    data_path: PathBuf,
+    blobs_dir: PathBuf,
+    known_blobs: Mutex<HashSet<OsString>>,
+    blob_warned: AtomicBool,
+    segment_size: usize,
+}
+
+impl SledBackend {
+    /// Opens (or creates) the store under `dir/ledger`, taking sled's exclusive file
+    /// lock ([`StoreError::Locked`] if another process holds it).
+    pub fn open(dir: &Path) -> Result<SledBackend, StoreError> {
+        Self::open_with_segment_size(dir, NEW_STORE_SEGMENT_SIZE)
+    }
+
+    /// Like [`SledBackend::open`], creating a new store with `segment_size` (a power of
+    /// two, 256 B to 16 MiB). For tests of stores made before the 16 MiB default; an
+    /// existing store always keeps the size in its `conf`.
+    #[doc(hidden)]
+    pub fn open_with_segment_size(
+        dir: &Path,
+        segment_size: usize,
+    ) -> Result<SledBackend, StoreError> {
+        let path = dir.join("ledger");
+        let segment_size = match existing_segment_size(&path)? {
+            Some(s) => s,
+            None => segment_size,
+        };
+        let db = open_db(&path, segment_size)?;
+        // sled creates its files without syncing their directories, and never syncs
+        // `conf`; a power cut could lose the names of a fresh store's files. Make them
+        // durable once, before anything is acknowledged.
+        sync_path(&path.join("conf"))?;
+        let blobs_dir = path.join("blobs");
+        for d in [blobs_dir.clone(), path.clone(), dir.to_path_buf()] {
+            sync_path(&d)?;
+        }
+        let data_path = path.join("db");
+        let data_file = File::open(&data_path).map_err(|source| StoreError::Io {
+            path: data_path.clone(),
+            source,
+        })?;
+        let tree = |name: &'static str| guard("opening the store", || db.open_tree(name));
+        let backend = SledBackend {
+            log: tree("log")?,
+            keyring: tree("keyring")?,
+            proj: tree("proj")?,
+            checkpoints: tree("checkpoints")?,
+            meta: tree("meta")?,
+            db,
+            data_file,
+            data_path,
+            blobs_dir,
+            known_blobs: Mutex::new(HashSet::new()),
+            blob_warned: AtomicBool::new(false),
+            segment_size,
+        };
+        // Blob files an earlier process left unsynced: sync them once now.
+        backend.sync_new_blobs()?;
+        Ok(backend)
+    }
+
+    /// Opens a private copy of the store under `dir`, for tools that must not change
+    /// the evidence: sled cannot open a store read-only (its recovery writes), so the
+    /// store's files (and the head record) are copied into a new temporary directory
+    /// and opened there. Works on a read-only `dir`. Fails with [`StoreError::Locked`]
+    /// while a server holds the store, as the copy would be torn. Returns the backend
+    /// and the temporary directory (deleted when dropped).
+    pub fn open_private_copy(dir: &Path) -> Result<(SledBackend, tempfile::TempDir), StoreError> {
+        let src = dir.join("ledger");
+        super::copy::ensure_unlocked(&src.join("db"))?;
+        let tmp = tempfile::Builder::new()
+            .prefix("credledger-copy-")
+            .tempdir()
+            .map_err(|source| StoreError::Io {
+                path: std::env::temp_dir(),
+                source,
+            })?;
+        super::copy::copy_tree(&src, &tmp.path().join("ledger"))?;
+        let head = dir.join(super::head::FILE_NAME);
+        if head.exists() {
+            super::copy::copy_file(&head, &tmp.path().join(super::head::FILE_NAME))?;
+        }
+        let backend = SledBackend::open(tmp.path())?;
+        Ok((backend, tmp))
+    }
+
+    /// Bytes sled reports on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        guard("measuring the store", || self.db.size_on_disk())
+    }
+
+    /// The segment size of this store (from its `conf`).
+    pub fn segment_size(&self) -> usize {
+        self.segment_size
+    }
+
+    /// The raw log tree, for tamper tests only.
+    #[doc(hidden)]
+    pub fn raw_log(&self) -> &::sled::Tree {
+        &self.log
+    }
+
+    /// Flush + `fdatasync`, after raw writes in tamper tests.
+    #[doc(hidden)]
+    pub fn sync(&self) -> Result<(), StoreError> {
+        guard("flushing the store", || self.db.flush().map(|_| ()))?;
+        self.sync_new_blobs()?;
+        self.data_file.sync_data().map_err(|source| StoreError::Io {
+            path: self.data_path.clone(),
+            source,
+        })
+    }
+
+    /// `fsync`s every blob file not seen before, then the blobs directory.
+    fn sync_new_blobs(&self) -> Result<(), StoreError> {
+        let io = |source| StoreError::Io {
+            path: self.blobs_dir.clone(),
+            source,
+        };
+        let mut known = self.known_blobs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut fresh = Vec::new();
+        for entry in std::fs::read_dir(&self.blobs_dir).map_err(io)? {
+            let name = entry.map_err(io)?.file_name();
+            if !known.contains(&name) {
+                fresh.push(name);
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        if !self.blob_warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                segment_size = self.segment_size,
+                "sled wrote a page as a separate blob file (a store made with small segments); syncing blob files explicitly"
+            );
+        }
+        for name in &fresh {
+            match File::open(self.blobs_dir.join(name)) {
+                Ok(f) => f.sync_all().map_err(io)?,
+                // sled removes blobs it no longer needs.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(e)),
+            }
+        }
+        sync_path(&self.blobs_dir)?;
+        known.extend(fresh);
+        Ok(())
+    }
+}
+
+/// Opens sled, waiting a little while its lock is held. sled releases the lock of a
+/// closed database asynchronously (a thread of its I/O pool may still hold the file for a
+/// moment after the last handle drops), so a reopen in the same process right after a
+/// close can find it taken. Another process holding it still fails, after about 2 s.
+fn open_db(path: &Path, segment_size: usize) -> Result<::sled::Db, StoreError> {
+    let config = ::sled::Config::new()
+        .path(path)
+        .segment_size(segment_size)
+        .mode(::sled::Mode::HighThroughput);
+    let mut tries = 0;
+    loop {
+        match guard("opening the store", || config.open()) {
+            Err(StoreError::Locked { .. }) if tries < 400 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(StoreError::Locked { .. }) => {
+                return Err(StoreError::Locked {
+                    path: path.join("db"),
+                })
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The segment size recorded in an existing store's `conf`, or `None` for a new store.
+/// A store with a data file but no readable `conf` is refused: opening it with another
+/// segment size would misread every segment.
+fn existing_segment_size(path: &Path) -> Result<Option<usize>, StoreError> {
+    let conf = path.join("conf");
+    let text = match std::fs::read(&conf) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let has_data = std::fs::metadata(path.join("db")).is_ok_and(|m| m.len() > 0);
+            if has_data {
+                return Err(StoreError::Corrupt {
+                    what: "sled conf",
+                    detail: format!(
+                        "{} is missing but the store has data: its segment size is unknown",
+                        conf.display()
+                    ),
+                });
+            }
+            return Ok(None);
+        }
+        Err(source) => return Err(StoreError::Io { path: conf, source }),
+    };
+    let size = String::from_utf8_lossy(&text).lines().find_map(|l| {
+        l.strip_prefix("segment_size: ")?
+            .trim()
+            .parse::<usize>()
+            .ok()
+    });
+    match size {
+        Some(s) if s.is_power_of_two() && (256..=1 << 24).contains(&s) => Ok(Some(s)),
+        _ => Err(StoreError::Corrupt {
+            what: "sled conf",
+            detail: format!("{} does not name a valid segment size", conf.display()),
+        }),
+    }
+}
+
+/// `fsync` of a file or directory by path.
+fn sync_path(path: &Path) -> Result<(), StoreError> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+thread_local! {
+    /// How many guarded sled calls this thread is inside (the panic hook stays quiet).
+    static GUARDED: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Installs, once, a panic hook that is silent for panics inside [`guard`] (they become
+/// errors) and hands every other panic to the hook that was there before.
+fn install_quiet_hook() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if GUARDED.with(Cell::get) == 0 {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs one sled call, mapping its errors and containing its panics.
+fn guard<T>(
+    during: &'static str,
+    f: impl FnOnce() -> Result<T, ::sled::Error>,
+) -> Result<T, StoreError> {
+    install_quiet_hook();
+    GUARDED.with(|g| g.set(g.get() + 1));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(g.get() - 1));
+    match result {
+        Ok(r) => r.map_err(from_sled),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            Err(StoreError::Panicked { during, message })
+        }
+    }
+}
+
+/// Runs a fallible closure that is not a sled call itself but iterates sled's values.
+fn guard_iter<T>(
+    during: &'static str,
+    f: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut inner = None;
+    guard(during, || {
+        inner = Some(f());
+        Ok(())
+    })?;
+    inner.expect("the closure ran")
+}
+
+fn from_sled(e: ::sled::Error) -> StoreError {
+    match e {
+        ::sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            StoreError::Locked {
+                path: PathBuf::from("ledger/db"),
+            }
+        }
+        ::sled::Error::Corruption { .. } => StoreError::Corrupt {
+            what: "the sled store",
+            detail: "sled found damaged data in its data or snapshot files".into(),
+        },
+        other => StoreError::backend(other),
+    }
+}
+
+fn seq_of(key: &[u8]) -> Result<Seq, StoreError> {
+    let arr: [u8; 8] = key.try_into().map_err(|_| StoreError::Corrupt {
+        what: "log",
+        detail: format!("key of {} bytes", key.len()),
+    })?;
+    Ok(u64::from_be_bytes(arr))
+}
+
+impl SledBackend {
+    fn next_seq_inner(&self) -> Result<Seq, StoreError> {
+        match guard("reading the log", || self.log.last())? {
+            None => Ok(0),
+            Some((k, _)) => Ok(seq_of(&k)? + 1),
+        }
+    }
+
+    /// Flush, blob sync, then `fdatasync` of the data file.
+    fn durable(&self) -> Result<(), StoreError> {
+        self.sync()
+    }
+}
+
+impl LogStore for SledBackend {
+    fn next_seq(&self) -> Result<Seq, StoreError> {
+        self.next_seq_inner()
+    }
+
+    fn read(&self, seq: Seq) -> Result<Option<Vec<u8>>, StoreError> {
+        guard("reading the log", || {
+            self.log
+                .get(seq.to_be_bytes())
+                .map(|v| v.map(|v| v.to_vec()))
+        })
+    }
+
+    fn read_range(&self, from: Seq, limit: usize) -> Result<Vec<(Seq, Vec<u8>)>, StoreError> {
+        guard_iter("reading the log", || {
+            let mut out = Vec::with_capacity(limit.min(4096));
+            for r in self.log.range(from.to_be_bytes()..).take(limit) {
+                let (k, v) = r.map_err(from_sled)?;
+                out.push((seq_of(&k)?, v.to_vec()));
+            }
+            Ok(out)
+        })
+    }
+
+    fn append_durable(&self, append: Append<'_>) -> Result<(), StoreError> {
+        if !append.records.is_empty() {
+            let first = self.next_seq_inner()?;
+            for (expected, (seq, bytes)) in (first..).zip(append.records) {
+                if *seq != expected {
+                    return Err(StoreError::BadAppend(format!(
+                        "record {seq} where {expected} comes next"
+                    )));
+                }
+                if bytes.len() > MAX_RECORD {
+                    return Err(StoreError::BadAppend(format!(
+                        "record {seq} is {} bytes, over the {MAX_RECORD}-byte limit",
+                        bytes.len()
+                    )));
+                }
+            }
+        }
+        guard("writing the log", || {
+            if !append.keyring.is_empty() {
+                let mut kb = ::sled::Batch::default();
+                for op in append.keyring {
+                    match op {
+                        KeyOp::Put { key, wrapped } => {
+                            kb.insert(&key.to_bytes()[..], wrapped.as_slice())
+                        }
+                        KeyOp::Delete { key } => kb.remove(&key.to_bytes()[..]),
+                    }
+                }
+                self.keyring.apply_batch(kb)?;
+            }
+            if !append.records.is_empty() {
+                let mut lb = ::sled::Batch::default();
+                for (seq, bytes) in append.records {
+                    lb.insert(&seq.to_be_bytes()[..], *bytes);
+                }
+                self.log.apply_batch(lb)?;
+            }
+            Ok(())
+        })?;
+        self.durable()
+    }
+
+    fn keyring(&self) -> Result<Vec<(KeyRef, Vec<u8>)>, StoreError> {
+        guard_iter("reading the key ring", || {
+            let mut out = Vec::new();
+            for r in self.keyring.iter() {
+                let (k, v) = r.map_err(from_sled)?;
+                out.push((KeyRef::from_bytes(&k)?, v.to_vec()));
+            }
+            Ok(out)
+        })
+    }
+
+    fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        guard("reading store metadata", || {
+            self.meta
+                .get(name.as_bytes())
+                .map(|v| v.map(|v| v.to_vec()))
+        })
+    }
+
+    fn put_meta_durable(&self, name: &str, value: Option<&[u8]>) -> Result<(), StoreError> {
+        guard("writing store metadata", || match value {
+            Some(v) => self.meta.insert(name.as_bytes(), v).map(|_| ()),
+            None => self.meta.remove(name.as_bytes()).map(|_| ()),
+        })?;
+        self.durable()
+    }
+}
+
+impl ProjectionStore for SledBackend {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        guard("reading the projections", || {
+            self.proj.get(key).map(|v| v.map(|v| v.to_vec()))
+        })
+    }
+
+    fn scan(&self, prefix: &[u8], from: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError> {
+        let start = if from < prefix { prefix } else { from };
+        guard_iter("reading the projections", || {
+            let mut out = Vec::new();
+            for r in self.proj.range(start..) {
+                if out.len() == limit {
+                    break;
+                }
+                let (k, v) = r.map_err(from_sled)?;
+                if !k.starts_with(prefix) {
+                    break;
+                }
+                out.push((k.to_vec(), v.to_vec()));
+            }
+            Ok(out)
+        })
+    }
+
+    fn watermark(&self) -> Result<Seq, StoreError> {
+        match guard("reading the projections", || self.proj.get(WATERMARK))? {
+            None => Ok(0),
+            Some(v) => Ok(u64::from_be_bytes(v.as_ref().try_into().map_err(|_| {
+                StoreError::Corrupt {
+                    what: "proj",
+                    detail: "the watermark is not 8 bytes".into(),
+                }
+            })?)),
+        }
+    }
+
+    fn apply(
+        &self,
+        changes: &[(Vec<u8>, Option<Vec<u8>>)],
+        watermark: Seq,
+    ) -> Result<(), StoreError> {
+        let mut batch = ::sled::Batch::default();
+        for (k, v) in changes {
+            match v {
+                Some(v) => batch.insert(k.as_slice(), v.as_slice()),
+                None => batch.remove(k.as_slice()),
+            }
+        }
+        batch.insert(WATERMARK, &watermark.to_be_bytes()[..]);
+        guard("writing the projections", || self.proj.apply_batch(batch))
+    }
+
+    fn clear(&self) -> Result<(), StoreError> {
+        guard("clearing the projections", || self.proj.clear())
+    }
+}
+
+impl CheckpointStore for SledBackend {
+    fn checkpoint(&self, size: Seq) -> Result<Option<Vec<u8>>, StoreError> {
+        guard("reading the checkpoints", || {
+            self.checkpoints
+                .get(size.to_be_bytes())
+                .map(|v| v.map(|v| v.to_vec()))
+        })
+    }
+
+    fn checkpoints(&self) -> Result<Vec<(Seq, Vec<u8>)>, StoreError> {
+        guard_iter("reading the checkpoints", || {
+            let mut out = Vec::new();
+            for r in self.checkpoints.iter() {
+                let (k, v) = r.map_err(from_sled)?;
+                out.push((checkpoint_size(&k)?, v.to_vec()));
+            }
+            Ok(out)
+        })
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<(Seq, Vec<u8>)>, StoreError> {
+        match guard("reading the checkpoints", || self.checkpoints.last())? {
+            None => Ok(None),
+            Some((k, v)) => Ok(Some((checkpoint_size(&k)?, v.to_vec()))),
+        }
+    }
+
+    fn insert_checkpoint_durable(&self, size: Seq, note: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let stored = guard("writing a checkpoint", || {
+            self.checkpoints
+                .compare_and_swap(size.to_be_bytes(), None as Option<&[u8]>, Some(note))
+        })?;
+        let stored = match stored {
+            Ok(()) => note.to_vec(),
+            Err(e) => e
+                .current
+                .map(|v| v.to_vec())
+                .unwrap_or_else(|| note.to_vec()),
+        };
+        self.durable()?;
+        Ok(stored)
+    }
+}
+
+fn checkpoint_size(key: &[u8]) -> Result<Seq, StoreError> {
+    let arr: [u8; 8] = key.try_into().map_err(|_| StoreError::Corrupt {
+        what: "checkpoints",
+        detail: "key is not 8 bytes".into(),
+    })?;
+    Ok(u64::from_be_bytes(arr))
+}
