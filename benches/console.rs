@@ -104,7 +104,7 @@ async fn create_all(ledger: &Arc<Ledger>, caller: &Caller, n: u64) -> Vec<Id> {
                     template: template.into(),
                     service: Some(format!("svc-{i:05}")),
                     fields,
-                    rotate_every_days: (i % 3 == 0).then_some(90),
+                    rotate_every_days: i.is_multiple_of(3).then_some(90),
                     ..CreateInput::default()
                 };
                 ledger
@@ -127,7 +127,7 @@ async fn fill(ledger: &Arc<Ledger>, caller: &Caller, ids: &[Id], events: u64) {
             let ledger = ledger.clone();
             let caller = *caller;
             // A few hot credentials take most uses, as in real life.
-            let id = if (i + k) % 4 == 0 {
+            let id = if (i + k).is_multiple_of(4) {
                 ids[((i + k) as usize) % ids.len()]
             } else {
                 ids[((i + k) % 16) as usize]
