@@ -44,6 +44,7 @@ mod types;
 
 pub use crate::domain::decide::kv::KvMetadata;
 pub use config::{system_clock, Clock, Config, ConsoleConfig};
+pub use console::{CredentialSummary, Names, TokenInfo};
 use credentials::into_secret_fields;
 pub use error::ErrorKind;
 pub use error::LedgerError;

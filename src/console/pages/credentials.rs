@@ -10,7 +10,6 @@ use crate::console::view::{self, category_of, category_rank, category_title};
 use crate::console::ConsoleState;
 use crate::domain::rotation::{self, RotationStatus};
 use crate::event::Owner;
-use crate::http::extract::Ctx;
 use crate::id::Id;
 use crate::projection::CredentialView;
 use crate::template::{Catalog, FieldType};
@@ -222,7 +221,6 @@ fn page_link(q: &ListQuery, page: usize) -> String {
 pub async fn list(
     State(st): State<ConsoleState>,
     signed: Signed,
-    Ctx(ctx): Ctx,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ConsoleError> {
     let ledger = st.ledger();
@@ -230,39 +228,75 @@ pub async fn list(
     let catalog = ledger.catalog();
     let now = ledger.now_ms();
     let caller = signed.caller;
-    let mut all: Vec<_> = reads
-        .console_credentials(&caller)
-        .await?
-        .into_iter()
-        .map(|(v, _)| v)
-        .filter(|v| keep(&q, caller.principal, v, now))
-        .map(|v| (category_rank(category_of(catalog, &v.template)), v))
-        .collect();
-    all.sort_by(|(ca, a), (cb, b)| {
-        ca.cmp(cb)
-            .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
-    });
-    let total = all.len();
+    let status = if q.status.is_empty() {
+        "active"
+    } else {
+        q.status.as_str()
+    };
+    let needle = q.q.trim().to_lowercase();
+    let owner_ok = |o: Owner| match q.owner.as_str() {
+        "tenant" => o == Owner::Tenant,
+        "me" => o == Owner::Principal(caller.principal),
+        _ => true,
+    };
+    // Sort and filter the whole list from the in-memory index; read the views of one
+    // page only. The health filters need the views (last test, rotation, expiry).
+    let mut keyed: Vec<((usize, String), Id)> = if q.health.is_empty() {
+        reads
+            .console_index(&caller)
+            .into_iter()
+            .filter(|c| status == "all" || c.status == status)
+            .filter(|c| q.template.is_empty() || c.template == q.template)
+            .filter(|c| owner_ok(c.owner))
+            .map(|c| {
+                let lower = c.name.to_lowercase();
+                (
+                    (category_rank(category_of(catalog, &c.template)), lower),
+                    c.id,
+                )
+            })
+            .filter(|((_, lower), _)| needle.is_empty() || lower.contains(&needle))
+            .collect()
+    } else {
+        reads
+            .console_credentials(&caller)
+            .await?
+            .into_iter()
+            .map(|(v, _)| v)
+            .filter(|v| keep(&q, caller.principal, v, now))
+            .map(|v| {
+                (
+                    (
+                        category_rank(category_of(catalog, &v.template)),
+                        v.name.to_lowercase(),
+                    ),
+                    v.id,
+                )
+            })
+            .collect()
+    };
+    keyed.sort_unstable();
+    let total = keyed.len();
     let pages = total.div_ceil(PAGE_SIZE).max(1);
     let page = q.page.unwrap_or(1).clamp(1, pages);
     let start = (page - 1) * PAGE_SIZE;
-    let shown: Vec<CredentialView> = all
+    let ids: Vec<Id> = keyed
         .into_iter()
         .skip(start)
         .take(PAGE_SIZE)
-        .map(|(_, v)| v)
+        .map(|(_, id)| id)
         .collect();
+    let shown = reads.credential_rows(&caller, ids).await?;
     let owners: Vec<Id> = shown
         .iter()
-        .filter_map(|v| match v.owner {
+        .filter_map(|(v, _)| match v.owner {
             Owner::Principal(p) => Some(p),
             Owner::Tenant => None,
         })
         .collect();
     let names = reads.names(&caller, &owners, &[]);
     let mut groups: Vec<Group> = Vec::new();
-    for v in shown {
-        let usage = reads.credential_usage(&ctx, &caller, v.id).await?;
+    for (v, usage) in shown {
         let title = category_title(category_of(catalog, &v.template));
         let row = Row {
             id: v.id.to_string(),

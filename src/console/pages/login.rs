@@ -135,10 +135,15 @@ pub async fn submit(
         Err(e) => return Err(e.into()),
     };
     let (value, evicted) = st.sessions.open(public_id, caller, token, ledger.now_ms());
-    for (id, c) in evicted {
-        let _ = ledger
-            .console_sign_out(&ctx, &c, id, SessionEnd::IdleTimeout)
-            .await;
+    // Sessions that timed out unseen, and those ended to make room, are recorded now.
+    let mut ended = st.sessions.sweep(ledger.now_ms());
+    ended.extend(
+        evicted
+            .into_iter()
+            .map(|(id, c)| (id, c, SessionEnd::IdleTimeout)),
+    );
+    for (id, c, reason) in ended {
+        let _ = ledger.console_sign_out(&ctx, &c, id, reason).await;
     }
     let mut resp = see_other(&next);
     let cookie = format!(
