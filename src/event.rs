@@ -66,13 +66,16 @@ pub struct RequestContext {
     pub remote_addr: Option<String>,
 }
 
-/// A principal's role within its tenant.
+/// A principal's role within its tenant. Variant order is part of the format: append
+/// only.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
     Admin,
     Editor,
     Resolver,
     Auditor,
+    /// A person who keeps personal credentials and uses what was granted to them.
+    Member,
 }
 
 impl Role {
@@ -83,13 +86,22 @@ impl Role {
             Role::Editor => "editor",
             Role::Resolver => "resolver",
             Role::Auditor => "auditor",
+            Role::Member => "member",
         }
     }
+
+    /// Every role, in the order the API lists them.
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Editor,
+        Role::Member,
+        Role::Resolver,
+        Role::Auditor,
+    ];
+
     /// Parses the snake_case name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Role::Admin, Role::Editor, Role::Resolver, Role::Auditor]
-            .into_iter()
-            .find(|r| r.as_str() == s)
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
 }
 
@@ -121,6 +133,43 @@ impl PrincipalKind {
 pub enum Owner {
     Tenant,
     Principal(Id),
+}
+
+/// What a grant allows, cumulatively: `Admin` includes `Manage`, which includes `Use`.
+/// Variant order is part of the format (and the order of the levels): append only.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GrantLevel {
+    /// Resolve the credential.
+    Use,
+    /// Also rotate, update and verify it.
+    Manage,
+    /// Also grant it, delete, restore and destroy it.
+    Admin,
+}
+
+impl GrantLevel {
+    /// The snake_case name used by the API and the audit view.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantLevel::Use => "use",
+            GrantLevel::Manage => "manage",
+            GrantLevel::Admin => "admin",
+        }
+    }
+
+    /// Parses the snake_case name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [GrantLevel::Use, GrantLevel::Manage, GrantLevel::Admin]
+            .into_iter()
+            .find(|l| l.as_str() == s)
+    }
+}
+
+/// Who a grant is to: one principal, or every member of a group.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Grantee {
+    Principal(Id),
+    Group(Id),
 }
 
 /// Where a resolved value came from.
@@ -229,7 +278,8 @@ impl RefusalReason {
     }
 }
 
-/// What a refused operation was aimed at (ids only, never a value).
+/// What a refused operation was aimed at (ids only, never a value). Variant order is part
+/// of the format: append only.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     Credential(Id),
@@ -238,6 +288,8 @@ pub enum Target {
     Tenant(Id),
     /// A log entry, by sequence number.
     Event(u64),
+    /// A group of principals.
+    Group(Id),
 }
 
 /// A sealed secret payload: XChaCha20-Poly1305 ciphertext under the version's data key.
@@ -466,6 +518,64 @@ pub enum Body {
         malformed: u64,
         tokens: Vec<Id>,
     },
+    /// A group of principals of the tenant, to grant credentials to.
+    GroupCreated {
+        tenant: Id,
+        group: Id,
+        name: String,
+    },
+    /// `principal` joined `group`: from the next resolve on it gets the group's grants.
+    GroupMemberAdded {
+        tenant: Id,
+        group: Id,
+        principal: Id,
+    },
+    /// `principal` left `group`: from the next resolve on it no longer gets its grants.
+    GroupMemberRemoved {
+        tenant: Id,
+        group: Id,
+        principal: Id,
+    },
+    /// A grant of a shared credential to a principal or a group at `level` (the
+    /// successor of [`Body::GrantAdded`], which is a grant at level `Use`). Replaces an
+    /// earlier grant to the same grantee.
+    GrantAddedV2 {
+        tenant: Id,
+        credential: Id,
+        grantee: Grantee,
+        level: GrantLevel,
+    },
+    /// The grant to `grantee` was withdrawn (the successor of [`Body::GrantRevoked`]).
+    GrantRevokedV2 {
+        tenant: Id,
+        credential: Id,
+        grantee: Grantee,
+    },
+    /// A tenant template: `definition` is its JSON (the format of
+    /// `schemas/templates/`), checked like the builtin templates. Replaces an earlier
+    /// definition of the same name.
+    TemplateDefined {
+        tenant: Id,
+        name: String,
+        definition: String,
+    },
+    /// The tenant template `name` was removed.
+    TemplateDeleted {
+        tenant: Id,
+        name: String,
+    },
+    /// A connection test's outcome (the successor of [`Body::CredentialVerified`], same
+    /// action name), naming the template; `credential` and `version` are `None` for a
+    /// test of unsaved input ("test before save"). Never a value.
+    CredentialVerifiedV2 {
+        tenant: Id,
+        credential: Option<Id>,
+        version: Option<u32>,
+        template: String,
+        ok: bool,
+        reason: String,
+        latency_ms: u64,
+    },
     /// A person signed in to the web console with an API token of `principal` (the
     /// actor). `session` is the session's public id, never the cookie's secret value.
     ConsoleSignedIn {
@@ -515,6 +625,14 @@ impl Body {
             Body::DelegationGranted { .. } => "delegation_granted",
             Body::DelegationRevoked { .. } => "delegation_revoked",
             Body::AuthFailures { .. } => "auth_failures",
+            Body::GroupCreated { .. } => "group_created",
+            Body::GroupMemberAdded { .. } => "group_member_added",
+            Body::GroupMemberRemoved { .. } => "group_member_removed",
+            Body::GrantAddedV2 { .. } => "granted",
+            Body::GrantRevokedV2 { .. } => "grant_revoked",
+            Body::TemplateDefined { .. } => "template_defined",
+            Body::TemplateDeleted { .. } => "template_deleted",
+            Body::CredentialVerifiedV2 { .. } => "verified",
             Body::ConsoleSignedIn { .. } => "console_signed_in",
             Body::ConsoleSignedOut { .. } => "console_signed_out",
         }
@@ -553,6 +671,14 @@ impl Body {
         "delegation_granted",
         "delegation_revoked",
         "auth_failures",
+        "group_created",
+        "group_member_added",
+        "group_member_removed",
+        "granted",
+        "grant_revoked",
+        "template_defined",
+        "template_deleted",
+        "verified",
         "console_signed_in",
         "console_signed_out",
     ];
@@ -564,7 +690,8 @@ impl Body {
             | Body::AccessDenied { .. }
             | Body::AccessDeniedV2 { .. }
             | Body::AuthFailures { .. } => Outcome::Denied,
-            Body::CredentialVerified { ok: false, .. } => Outcome::Failed,
+            Body::CredentialVerified { ok: false, .. }
+            | Body::CredentialVerifiedV2 { ok: false, .. } => Outcome::Failed,
             Body::LedgerInitialized { .. }
             | Body::TenantCreated { .. }
             | Body::PrincipalCreated { .. }
@@ -590,6 +717,14 @@ impl Body {
             | Body::KvConfigSet { .. }
             | Body::DelegationGranted { .. }
             | Body::DelegationRevoked { .. }
+            | Body::GroupCreated { .. }
+            | Body::GroupMemberAdded { .. }
+            | Body::GroupMemberRemoved { .. }
+            | Body::GrantAddedV2 { .. }
+            | Body::GrantRevokedV2 { .. }
+            | Body::TemplateDefined { .. }
+            | Body::TemplateDeleted { .. }
+            | Body::CredentialVerifiedV2 { ok: true, .. }
             | Body::ConsoleSignedIn { .. }
             | Body::ConsoleSignedOut { .. } => Outcome::Ok,
         }
@@ -627,6 +762,14 @@ impl Body {
             | Body::AccessDeniedV2 { tenant, .. }
             | Body::DelegationGranted { tenant, .. }
             | Body::DelegationRevoked { tenant, .. }
+            | Body::GroupCreated { tenant, .. }
+            | Body::GroupMemberAdded { tenant, .. }
+            | Body::GroupMemberRemoved { tenant, .. }
+            | Body::GrantAddedV2 { tenant, .. }
+            | Body::GrantRevokedV2 { tenant, .. }
+            | Body::TemplateDefined { tenant, .. }
+            | Body::TemplateDeleted { tenant, .. }
+            | Body::CredentialVerifiedV2 { tenant, .. }
             | Body::ConsoleSignedIn { tenant, .. }
             | Body::ConsoleSignedOut { tenant, .. } => Some(*tenant),
         }
@@ -648,10 +791,12 @@ impl Body {
             | Body::VersionsDeleted { credential, .. }
             | Body::VersionsUndeleted { credential, .. }
             | Body::VersionsDestroyed { credential, .. }
-            | Body::KvMetadataSet { credential, .. } => Some(*credential),
-            Body::CredentialUsed { credential, .. } | Body::UseDenied { credential, .. } => {
-                *credential
-            }
+            | Body::KvMetadataSet { credential, .. }
+            | Body::GrantAddedV2 { credential, .. }
+            | Body::GrantRevokedV2 { credential, .. } => Some(*credential),
+            Body::CredentialUsed { credential, .. }
+            | Body::UseDenied { credential, .. }
+            | Body::CredentialVerifiedV2 { credential, .. } => *credential,
             Body::AccessDeniedV2 {
                 target: Some(Target::Credential(c)),
                 ..
@@ -669,6 +814,11 @@ impl Body {
             | Body::DelegationGranted { .. }
             | Body::DelegationRevoked { .. }
             | Body::AuthFailures { .. }
+            | Body::GroupCreated { .. }
+            | Body::GroupMemberAdded { .. }
+            | Body::GroupMemberRemoved { .. }
+            | Body::TemplateDefined { .. }
+            | Body::TemplateDeleted { .. }
             | Body::ConsoleSignedIn { .. }
             | Body::ConsoleSignedOut { .. } => None,
         }
@@ -878,7 +1028,7 @@ mod tests {
 
     #[test]
     fn action_names_follow_variant_order() {
-        assert_eq!(Body::ACTIONS.len(), 31);
+        assert_eq!(Body::ACTIONS.len(), 39);
         assert_eq!(Body::ACTIONS[9], "used");
     }
 

@@ -12,6 +12,8 @@
 //! whose `Debug` and `Display` print `[REDACTED]` and whose memory is zeroized on drop.
 
 use crate::codec;
+
+pub mod json;
 use crate::id::Id;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -25,26 +27,69 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::event::Sealed;
 
 const SECRET_AD_DOMAIN: &[u8] = b"credledger/secret/v1\n";
+/// The first bytes of a version-2 (typed) sealed plaintext. A version-1 plaintext starts
+/// with its `u64` LE entry count, which is below 2^20 (the codec's limit), so its bytes
+/// 3 to 7 are zero; these are not, so the two forms cannot be confused.
+pub const TYPED_PLAINTEXT_MAGIC: &[u8] = b"credledger/secret-fields/v2\n";
 const WRAP_AD_DOMAIN: &[u8] = b"credledger/data-key/v1\n";
 
 /// A secret string: redacted in `Debug`/`Display`, zeroized on drop, compared in
 /// constant time.
-#[derive(Clone, Default, Serialize, Deserialize)]
-pub struct SecretString(Zeroizing<String>);
+///
+/// A value of Vault KV data that is not a JSON string (a number, boolean, null, array or
+/// object) is a *JSON* secret string: [`SecretString::expose`] gives its canonical JSON
+/// text (see [`json`]), which is what a consumer that needs a string (an environment
+/// variable, a file, a connection test) receives; [`SecretString::is_json`] tells a JSON
+/// dialect to answer the value itself. Serde sees the text only.
+#[derive(Clone, Default)]
+pub struct SecretString {
+    text: Zeroizing<String>,
+    json: bool,
+}
 
 impl SecretString {
     pub fn new(s: String) -> Self {
-        SecretString(Zeroizing::new(s))
+        SecretString {
+            text: Zeroizing::new(s),
+            json: false,
+        }
     }
-    /// The plaintext. Call only where the value is about to be released.
+    /// A non-string JSON value, given as its canonical JSON text ([`json::canonical`]).
+    pub fn json(canonical_text: Zeroizing<String>) -> Self {
+        SecretString {
+            text: canonical_text,
+            json: true,
+        }
+    }
+    /// The plaintext (for a JSON value, its JSON text). Call only where the value is
+    /// about to be released.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.text
+    }
+    /// Whether this is a non-string JSON value whose text is [`SecretString::expose`].
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+}
+
+impl Serialize for SecretString {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(SecretString::new(String::deserialize(d)?))
     }
 }
 
 impl From<Zeroizing<String>> for SecretString {
     fn from(s: Zeroizing<String>) -> Self {
-        SecretString(s)
+        SecretString {
+            text: s,
+            json: false,
+        }
     }
 }
 
@@ -56,7 +101,7 @@ impl From<&str> for SecretString {
 
 impl PartialEq for SecretString {
     fn eq(&self, other: &Self) -> bool {
-        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+        self.json == other.json && bool::from(self.text.as_bytes().ct_eq(other.text.as_bytes()))
     }
 }
 impl Eq for SecretString {}
@@ -197,7 +242,7 @@ pub fn seal(
     master: &MasterKey,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<(Sealed, WrappedKey), SecretError> {
-    let plaintext = Zeroizing::new(codec::encode(fields).map_err(|_| SecretError::TooLarge)?);
+    let plaintext = plaintext(fields)?;
     let dk = DataKey::generate(rng);
     let nonce = random_nonce(rng);
     let cipher = XChaCha20Poly1305::new(dk.0.as_ref().into());
@@ -288,7 +333,66 @@ pub fn open(
             )
             .map_err(|_| SecretError::Open)?,
     );
-    codec::decode(&plain).map_err(|_| SecretError::Open)
+    from_plaintext(&plain)
+}
+
+/// One value of a version-2 sealed plaintext.
+#[derive(Serialize, Deserialize)]
+enum TypedValue {
+    /// A string, as the bytes of a version-1 value.
+    String(Zeroizing<String>),
+    /// Any other JSON value, as its canonical JSON text.
+    Json(Zeroizing<String>),
+}
+
+/// The sealed plaintext of `fields`: version 1 (the codec encoding of the map of
+/// strings) when every value is a string, so string-only secrets keep their bytes;
+/// otherwise version 2, [`TYPED_PLAINTEXT_MAGIC`] followed by the codec encoding of the
+/// map of [`TypedValue`]s (docs/FORMAT.md, "Sealed secrets").
+pub fn plaintext(fields: &SecretFields) -> Result<Zeroizing<Vec<u8>>, SecretError> {
+    if !fields.0.values().any(SecretString::is_json) {
+        return Ok(Zeroizing::new(
+            codec::encode(fields).map_err(|_| SecretError::TooLarge)?,
+        ));
+    }
+    let typed: BTreeMap<&str, TypedValue> = fields
+        .0
+        .iter()
+        .map(|(k, v)| {
+            let text = Zeroizing::new(v.expose().to_string());
+            let value = if v.is_json() {
+                TypedValue::Json(text)
+            } else {
+                TypedValue::String(text)
+            };
+            (k.as_str(), value)
+        })
+        .collect();
+    let body = Zeroizing::new(codec::encode(&typed).map_err(|_| SecretError::TooLarge)?);
+    let mut out = Zeroizing::new(Vec::with_capacity(TYPED_PLAINTEXT_MAGIC.len() + body.len()));
+    out.extend_from_slice(TYPED_PLAINTEXT_MAGIC);
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// The fields of a sealed plaintext of either version.
+pub fn from_plaintext(plain: &[u8]) -> Result<SecretFields, SecretError> {
+    let Some(body) = plain.strip_prefix(TYPED_PLAINTEXT_MAGIC) else {
+        return codec::decode(plain).map_err(|_| SecretError::Open);
+    };
+    let typed: BTreeMap<String, TypedValue> = codec::decode(body).map_err(|_| SecretError::Open)?;
+    Ok(SecretFields(
+        typed
+            .into_iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    TypedValue::String(s) => SecretString::from(s),
+                    TypedValue::Json(s) => SecretString::json(s),
+                };
+                (k, value)
+            })
+            .collect(),
+    ))
 }
 
 /// Rewraps a data key under `to` (master-key rotation). The data key never leaves memory.

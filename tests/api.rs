@@ -8,6 +8,8 @@ use support::TestApp;
 
 const SECRET: &str = "sk-live-Zq8uT4mN2pX9vB6c";
 const SECRET2: &str = "sk-live-rotated-Hh3kLw7Yp";
+/// An id that names nothing.
+const UNKNOWN_ID: &str = "00000000-0000-0000-0000-0000000000ff";
 
 async fn create(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
     app.call("POST", "/v1/credentials", Some(token), Some(body))
@@ -328,12 +330,14 @@ async fn resolution_order_and_env_fallback() {
 
 /// Every role against every endpoint. Every 403/404 leaves exactly one event: a denial
 /// in the caller's tenant naming the caller; a permitted call is arranged so that it does
-/// not change what later calls see (or runs last).
+/// not change what later calls see (or runs last). The README's roles matrix is this
+/// table.
 #[tokio::test]
 async fn authorization_matrix() {
     let app = TestApp::new().await;
     let admin = app.admin.clone();
     let (_, editor) = app.principal("ed", "user", "editor").await;
+    let (_, member) = app.principal("mem", "user", "member").await;
     let (_, resolver) = app.principal("svc", "service", "resolver").await;
     let (_, auditor) = app.principal("aud", "user", "auditor").await;
     let (victim, victim_token) = app.principal("victim", "user", "editor").await;
@@ -347,221 +351,347 @@ async fn authorization_matrix() {
     )
     .await;
     let id = c["id"].as_str().unwrap().to_string();
-    let mut grantees = Vec::new();
-    for r in 0..4 {
+    let (mut grantees, mut groups) = (Vec::new(), Vec::new());
+    for r in 0..5 {
         grantees.push(app.principal(&format!("g{r}"), "user", "resolver").await.0);
+        let (s, g) = app
+            .call(
+                "POST",
+                "/v1/groups",
+                Some(&admin),
+                Some(json!({"name": format!("team{r}")})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{g}");
+        groups.push(g["id"].as_str().unwrap().to_string());
     }
+    let team = groups[0].clone();
+    let bench = |name: &str| {
+        json!({"name": name, "title": "Benchmarker", "description": "API URL and key.",
+               "fields": [{"name": "api_url", "type": "text", "required": true},
+                          {"name": "api_key", "type": "secret", "required": true}]})
+    };
     let ev = |s: &str| s.to_string();
-    // (method, path, body, [admin, editor, resolver, auditor]) expected statuses.
-    let cases: Vec<(&str, String, Option<Value>, [u16; 4])> = vec![
-        ("GET", ev("/v1/whoami"), None, [200, 200, 200, 200]),
-        ("GET", ev("/v1/credentials"), None, [200, 200, 200, 200]),
+    // (method, path, body, [admin, editor, member, resolver, auditor]) expected statuses.
+    let cases: Vec<(&str, String, Option<Value>, [u16; 5])> = vec![
+        ("GET", ev("/v1/whoami"), None, [200, 200, 200, 200, 200]),
+        (
+            "GET",
+            ev("/v1/credentials"),
+            None,
+            [200, 200, 200, 200, 200],
+        ),
         (
             "GET",
             format!("/v1/credentials/{id}"),
             None,
-            [200, 200, 200, 200],
+            [200, 200, 200, 200, 200],
         ),
         (
             "GET",
             format!("/v1/credentials/{id}/versions"),
             None,
-            [200, 200, 200, 200],
+            [200, 200, 200, 200, 200],
         ),
         (
             "GET",
             format!("/v1/credentials/{id}/usage"),
             None,
-            [200, 200, 200, 200],
+            [200, 200, 200, 200, 200],
         ),
+        (
+            "GET",
+            format!("/v1/credentials/{id}/access"),
+            None,
+            [200, 403, 403, 403, 200],
+        ),
+        // Editors manage shared credentials but resolve only what they own or were granted.
         (
             "POST",
             format!("/v1/credentials/{id}/resolve"),
             None,
-            [200, 200, 403, 403],
+            [200, 403, 403, 403, 403],
         ),
         (
             "POST",
             ev("/v1/resolve"),
             Some(json!({"service": "api_key"})),
-            [404, 404, 404, 403],
+            [404, 404, 404, 404, 403],
         ),
         (
             "POST",
             format!("/v1/credentials/{id}/verify"),
             None,
-            [200, 200, 403, 403],
+            [200, 200, 403, 403, 403],
         ),
-        ("GET", ev("/v1/audit"), None, [200, 403, 403, 200]),
-        ("GET", ev("/v1/audit/export"), None, [200, 403, 403, 200]),
+        (
+            "POST",
+            ev("/v1/verify"),
+            Some(
+                json!({"template": "bearer_token", "fields": {"token": "t", "url": "http://127.0.0.1:1/"}}),
+            ),
+            [200, 200, 200, 403, 403],
+        ),
+        ("GET", ev("/v1/audit"), None, [200, 403, 403, 403, 200]),
+        (
+            "GET",
+            ev("/v1/audit/export"),
+            None,
+            [200, 403, 403, 403, 200],
+        ),
         (
             "GET",
             ev("/v1/audit?scope=system"),
             None,
-            [200, 403, 403, 403],
+            [200, 403, 403, 403, 403],
         ),
         (
             "GET",
             ev("/v1/compliance/rotation"),
             None,
-            [200, 403, 403, 200],
+            [200, 403, 403, 403, 200],
         ),
-        ("GET", ev("/v1/usage"), None, [200, 200, 200, 200]),
+        ("GET", ev("/v1/usage"), None, [200, 200, 200, 200, 200]),
+        (
+            "GET",
+            ev("/v1/usage/summary?by=service"),
+            None,
+            [200, 200, 200, 200, 200],
+        ),
         (
             "GET",
             format!("/v1/usage/principals/{victim}"),
             None,
-            [200, 403, 403, 200],
+            [200, 403, 403, 403, 200],
         ),
-        ("GET", ev("/v1/principals"), None, [200, 403, 403, 200]),
-        ("GET", ev("/v1/ledger/events"), None, [200, 403, 403, 200]),
-        ("GET", ev("/v1/audit/1/proof"), None, [200, 403, 403, 200]),
+        ("GET", ev("/v1/principals"), None, [200, 200, 403, 403, 200]),
+        (
+            "GET",
+            ev("/v1/ledger/events"),
+            None,
+            [200, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            ev("/v1/audit/1/proof"),
+            None,
+            [200, 403, 403, 403, 200],
+        ),
         (
             "GET",
             ev("/v1/ledger/checkpoint"),
             None,
-            [200, 200, 200, 200],
+            [200, 200, 200, 200, 200],
         ),
         (
             "GET",
             ev("/v1/ledger/proof/inclusion?index=0"),
             None,
-            [200, 200, 200, 200],
+            [200, 200, 200, 200, 200],
         ),
         (
             "GET",
             ev("/v1/ledger/proof/consistency?old=1"),
             None,
-            [200, 200, 200, 200],
+            [200, 200, 200, 200, 200],
+        ),
+        ("GET", ev("/v1/templates"), None, [200, 200, 200, 200, 200]),
+        (
+            "GET",
+            ev("/v1/templates/openai"),
+            None,
+            [200, 200, 200, 200, 200],
+        ),
+        (
+            "POST",
+            ev("/v1/templates"),
+            Some(bench("bench_{role}")),
+            [201, 403, 403, 403, 403],
+        ),
+        (
+            "PUT",
+            ev("/v1/templates/bench_put"),
+            Some(bench("bench_put")),
+            [200, 403, 403, 403, 403],
+        ),
+        (
+            "DELETE",
+            ev("/v1/templates/bench_admin"),
+            None,
+            [204, 403, 403, 403, 403],
+        ),
+        ("GET", ev("/v1/groups"), None, [200, 200, 200, 200, 200]),
+        (
+            "POST",
+            ev("/v1/groups"),
+            Some(json!({"name": "grp-{role}"})),
+            [201, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
+            format!("/v1/groups/{team}/members"),
+            Some(json!({"principal": "{grantee}"})),
+            [204, 403, 403, 403, 403],
+        ),
+        (
+            "DELETE",
+            format!("/v1/groups/{team}/members/{}", grantees[0]),
+            None,
+            [204, 403, 403, 403, 403],
         ),
         (
             "POST",
             ev("/v1/principals"),
             Some(json!({"name": "n-{role}", "kind": "user", "role": "auditor"})),
-            [201, 403, 403, 403],
+            [201, 403, 403, 403, 403],
         ),
         (
             "POST",
             format!("/v1/principals/{victim}/tokens"),
             None,
-            [201, 403, 403, 403],
+            [201, 403, 403, 403, 403],
         ),
         (
             "DELETE",
             format!("/v1/tokens/{victim_token_id}"),
             None,
-            [204, 403, 403, 403],
+            [204, 403, 403, 403, 403],
         ),
         (
             "POST",
             format!("/v1/principals/{delegate}/delegation"),
             Some(json!({"all_users": true})),
-            [204, 403, 403, 403],
+            [204, 403, 403, 403, 403],
         ),
         (
             "DELETE",
             format!("/v1/principals/{delegate}/delegation"),
             None,
-            [204, 403, 403, 403],
+            [204, 403, 403, 403, 403],
         ),
         (
             "POST",
             ev("/v1/tenants"),
             Some(json!({"name": "t-{role}"})),
-            [201, 403, 403, 403],
+            [201, 403, 403, 403, 403],
         ),
         (
             "POST",
             ev("/v1/credentials"),
             Some(json!({"name": "c-{role}", "template": "api_key", "fields": {"api_key": "x"}})),
-            [201, 201, 403, 403],
+            [201, 201, 403, 403, 403],
+        ),
+        (
+            "POST",
+            ev("/v1/credentials"),
+            Some(
+                json!({"name": "mine", "template": "api_key", "fields": {"api_key": "x"}, "owner": "me"}),
+            ),
+            [201, 201, 201, 403, 403],
         ),
         (
             "PATCH",
             format!("/v1/credentials/{id}"),
             Some(json!({"description": "d-{role}"})),
-            [200, 200, 403, 403],
+            [200, 200, 403, 403, 403],
+        ),
+        (
+            "PATCH",
+            format!("/v1/credentials/{id}"),
+            Some(json!({"fields": {"header_name": "X-Key-{role}"}})),
+            [200, 403, 403, 403, 403],
         ),
         (
             "POST",
             format!("/v1/credentials/{id}/grants"),
             Some(json!({"principal": "{grantee}"})),
-            [201, 201, 403, 403],
+            [201, 201, 403, 403, 403],
+        ),
+        (
+            "POST",
+            format!("/v1/credentials/{id}/grants"),
+            Some(json!({"group": "{group}", "level": "manage"})),
+            [201, 201, 403, 403, 403],
         ),
         (
             "DELETE",
             format!("/v1/credentials/{id}/grants/{}", grantees[0]),
             None,
-            [204, 404, 403, 403],
+            [204, 404, 403, 403, 403],
         ),
         (
             "POST",
             format!("/v1/credentials/{id}/rotate"),
             Some(json!({"fields": {"api_key": "rot"}})),
-            [200, 200, 403, 403],
+            [200, 200, 403, 403, 403],
         ),
         (
             "GET",
             ev("/v1/secret/data/shared"),
             None,
-            [200, 200, 403, 403],
+            [200, 403, 403, 403, 403],
         ),
         (
             "GET",
             ev("/v1/secret/metadata/shared"),
             None,
-            [200, 200, 200, 200],
+            // KV metadata follows the resolve rule: only those who may resolve it see it.
+            [200, 404, 404, 404, 200],
         ),
         (
             "POST",
             ev("/v1/secret/data/kv-{role}"),
             Some(json!({"data": {"k": "v"}})),
-            [200, 200, 403, 403],
+            [200, 200, 403, 403, 403],
         ),
         (
             "POST",
             ev("/v1/secret/config"),
             Some(json!({"max_versions": 5})),
-            [204, 403, 403, 403],
+            [204, 403, 403, 403, 403],
         ),
         (
             "DELETE",
             format!("/v1/principals/{victim2}"),
             None,
-            [204, 403, 403, 403],
+            [204, 403, 403, 403, 403],
+        ),
+        // The default switch: after the admin's, the editor's is a no-op (200).
+        (
+            "POST",
+            format!("/v1/credentials/{id}/default"),
+            None,
+            [200, 200, 403, 403, 403],
         ),
         (
             "DELETE",
             format!("/v1/credentials/{id}"),
             None,
-            [200, 409, 403, 403],
+            [200, 409, 403, 403, 403],
         ),
         (
             "POST",
             format!("/v1/credentials/{id}/restore"),
             None,
-            [200, 409, 403, 403],
+            [200, 409, 403, 403, 403],
         ),
         // Destroy is last: it ends the credential's life.
         (
             "POST",
             format!("/v1/credentials/{id}/destroy"),
             None,
-            [200, 403, 403, 403],
+            [200, 403, 403, 403, 403],
         ),
     ];
     let roles = [
         ("admin", admin.clone()),
         ("editor", editor),
+        ("member", member),
         ("resolver", resolver),
         ("auditor", auditor),
     ];
     for (method, path, body, expected) in &cases {
-        for (role, token) in &roles {
-            let i = ["admin", "editor", "resolver", "auditor"]
-                .iter()
-                .position(|r| r == role)
-                .unwrap();
+        for (i, (role, token)) in roles.iter().enumerate() {
             let me = app
                 .ledger
                 .authenticate(token)
@@ -572,7 +702,8 @@ async fn authorization_matrix() {
                 serde_json::from_str(
                     &b.to_string()
                         .replace("{role}", role)
-                        .replace("{grantee}", &grantees[i]),
+                        .replace("{grantee}", &grantees[i])
+                        .replace("{group}", &groups[i]),
                 )
                 .unwrap()
             });
@@ -723,7 +854,29 @@ async fn bad_input_is_a_clear_4xx_and_writes_nothing() {
         ("POST", "/v1/credentials".into(), json!({"name": "x", "template": "api_key", "fields": {"api_key": "v"}, "rotate_every_days": 0}).to_string(), 422, "invalid_field", Some("rotate_every_days")),
         ("POST", "/v1/credentials".into(), json!({"name": "x", "template": "api_key", "fields": {"api_key": "x".repeat(300 * 1024)}}).to_string(), 413, "payload_too_large", None),
         ("POST", format!("/v1/credentials/{id}/rotate"), json!({"fields": {"api_key": 42}}).to_string(), 422, "wrong_type", Some("api_key")),
-        ("POST", format!("/v1/credentials/{id}/rotate"), json!({"fields": {}}).to_string(), 422, "missing", Some("api_key")),
+        ("POST", format!("/v1/credentials/{id}/rotate"), json!({"fields": {}}).to_string(), 422, "invalid_field", Some("fields")),
+        ("POST", format!("/v1/credentials/{id}/rotate"), json!({"fields": {"api_key": null}}).to_string(), 422, "missing", Some("api_key")),
+        ("PATCH", format!("/v1/credentials/{id}"), json!({"fields": {"api_key": 42}}).to_string(), 422, "wrong_type", Some("api_key")),
+        ("PATCH", format!("/v1/credentials/{id}"), json!({"fields": {"placement": "carrier-pigeon"}}).to_string(), 422, "not_an_option", Some("placement")),
+        ("POST", format!("/v1/credentials/{id}/grants"), json!({"principal": "erin"}).to_string(), 422, "invalid_field", Some("principal")),
+        ("POST", format!("/v1/credentials/{id}/grants"), json!({"principal": id, "group": id}).to_string(), 422, "invalid_field", Some("group")),
+        ("POST", format!("/v1/credentials/{id}/grants"), json!({"group": UNKNOWN_ID}).to_string(), 422, "invalid_field", Some("group")),
+        ("POST", format!("/v1/credentials/{id}/grants"), json!({"principal": UNKNOWN_ID, "level": "owner"}).to_string(), 422, "invalid_field", Some("level")),
+        ("POST", "/v1/groups".into(), json!({"name": "team red!"}).to_string(), 422, "invalid_field", Some("name")),
+        ("POST", "/v1/groups".into(), json!({"name": 5}).to_string(), 422, "invalid_body", None),
+        ("POST", format!("/v1/groups/{UNKNOWN_ID}/members"), json!({"principal": "erin"}).to_string(), 422, "invalid_field", Some("principal")),
+        ("POST", "/v1/groups/not-an-id/members".into(), json!({"principal": UNKNOWN_ID}).to_string(), 400, "bad_request", None),
+        ("POST", "/v1/templates".into(), json!({"name": "openai", "title": "O", "description": "d", "fields": [{"name": "k", "type": "secret"}]}).to_string(), 409, "conflict", None),
+        ("POST", "/v1/templates".into(), json!({"name": "bench", "title": "B", "description": "d", "fields": [{"name": "api_url", "type": "select"}]}).to_string(), 422, "invalid_field", Some("fields.api_url")),
+        ("POST", "/v1/templates".into(), json!({"name": "bench", "description": "d", "fields": [{"name": "k", "type": "secret"}]}).to_string(), 422, "invalid_field", Some("title")),
+        ("POST", "/v1/templates".into(), json!({"name": "bench", "title": "B", "description": "d", "fields": [{"name": "k", "type": "secret"}], "colour": "red"}).to_string(), 422, "invalid_field", Some("colour")),
+        ("PUT", "/v1/templates/other".into(), json!({"name": "bench", "title": "B", "description": "d", "fields": [{"name": "k", "type": "secret"}]}).to_string(), 422, "invalid_field", Some("name")),
+        ("DELETE", "/v1/templates/no_such_template".into(), String::new(), 404, "not_found", None),
+        ("POST", "/v1/verify".into(), json!({"template": "nope", "fields": {}}).to_string(), 422, "unknown_template", Some("template")),
+        ("POST", "/v1/verify".into(), json!({"template": "bearer_token", "fields": {"url": "http://127.0.0.1:1/"}}).to_string(), 422, "missing", Some("token")),
+        ("POST", "/v1/verify".into(), json!({"template": "custom", "fields": {"k": SECRET}}).to_string(), 409, "conflict", None),
+        ("POST", "/v1/verify".into(), json!({"template": "bearer_token"}).to_string(), 422, "invalid_body", None),
+        ("GET", "/v1/usage/summary?by=provider".into(), String::new(), 422, "invalid_field", Some("by")),
         ("POST", "/v1/credentials/not-an-id/resolve".into(), String::new(), 400, "bad_request", None),
         ("POST", "/v1/principals".into(), json!({"name": "p", "kind": "robot", "role": "admin"}).to_string(), 422, "invalid_field", Some("kind")),
         ("POST", "/v1/resolve".into(), json!({"service": "Bad Service!"}).to_string(), 422, "invalid_field", Some("service")),
@@ -995,6 +1148,15 @@ async fn openapi_document_lists_every_route() {
         "/v1/audit/export",
         "/v1/tenants",
         "/v1/principals/{id}/tokens",
+        "/v1/groups",
+        "/v1/groups/{id}/members",
+        "/v1/groups/{id}/members/{principal}",
+        "/v1/credentials/{id}/default",
+        "/v1/credentials/{id}/access",
+        "/v1/verify",
+        "/v1/templates",
+        "/v1/templates/{name}",
+        "/v1/usage/summary",
     ] {
         assert!(paths.contains_key(p), "missing {p}");
     }

@@ -28,6 +28,11 @@ const SECRETS: &[&str] = &[
     "sk-mat",
     "pve-secret-7",
     "sk-env-scrub-4",
+    "sk-team-6",
+    "sk-erin-7",
+    "sk-raw-8",
+    "sk-claude-9",
+    "sk-bench-10",
 ];
 
 /// A server on a fresh data directory and a loopback port; killed on drop.
@@ -582,7 +587,13 @@ fn templates_principals_tokens_grants_and_tenants() {
     as_bot(&["cred", "resolve", "shared-openai"]).fails(4, "permission denied");
     s.run(&["grant", "add", "shared-openai", &svc]).ok();
     let grants = s.run(&["grant", "list", &id, "--json"]).ok().json();
-    assert_eq!(grants["grants"][0], svc.as_str());
+    assert_eq!(
+        (
+            grants["grants"][0]["principal"].as_str(),
+            grants["grants"][0]["level"].as_str()
+        ),
+        (Some(svc.as_str()), Some("use"))
+    );
     assert_eq!(
         as_bot(&["cred", "resolve", &id, "--field", "api_key"])
             .ok()
@@ -988,6 +999,278 @@ fn import_env_dry_run_writes_nothing_and_a_rerun_imports_nothing_twice() {
         .contains("sk-hidden-5"));
     s.run(&["import-env", "/no/such.env"])
         .fails(2, "cannot read");
+}
+
+#[test]
+fn names_groups_levels_defaults_and_partial_updates() {
+    let s = Server::start();
+    s.run(&["principal", "create", "erin", "--role", "member"])
+        .ok();
+    // Names wherever ids: a token for erin, a group with erin, a grant to the group.
+    let erin_token = s
+        .run(&["token", "create", "erin"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let as_erin = |args: &[&str], stdin: Option<&str>| {
+        s.run_env(args, stdin, &[("CREDLEDGER_TOKEN", &erin_token)])
+    };
+    s.run(&["group", "create", "team-red"]).ok();
+    s.run(&["group", "add-member", "team-red", "erin"]).ok();
+    let groups = s.run(&["group", "list"]).ok();
+    assert!(
+        groups.stdout.contains("team-red") && groups.stdout.contains("erin"),
+        "{groups:?}"
+    );
+    s.openai("team-openai", "sk-team-6");
+    s.run(&[
+        "grant",
+        "add",
+        "team-openai",
+        "--group",
+        "team-red",
+        "--level",
+        "manage",
+    ])
+    .ok();
+    let grants = s.run(&["grant", "list", "team-openai"]).ok();
+    assert!(
+        grants.stdout.contains("group") && grants.stdout.contains("manage"),
+        "{grants:?}"
+    );
+    s.run(&["grant", "add", "team-openai", "nobody"])
+        .fails(3, "no principal named 'nobody'");
+    // Erin gets it through the group, and (level manage) changes one field without the key.
+    let r = as_erin(&["cred", "resolve", "--service", "openai", "--json"], None).ok();
+    assert_eq!(
+        (
+            r.json()["source"].as_str(),
+            r.json()["fields"]["api_key"].as_str()
+        ),
+        (Some("granted"), Some("sk-team-6"))
+    );
+    let u = as_erin(
+        &[
+            "cred",
+            "update",
+            "team-openai",
+            "--field",
+            "organization=org-red",
+        ],
+        None,
+    )
+    .ok();
+    assert!(u.stdout.contains("now version 2"), "{u:?}");
+    let key = s
+        .run(&["cred", "resolve", "team-openai", "--field", "api_key"])
+        .ok();
+    assert_eq!(key.stdout.trim(), "sk-team-6", "the key was kept");
+    s.run(&[
+        "cred",
+        "update",
+        "team-openai",
+        "--rotate-every-days",
+        "30",
+        "--description",
+        "team key",
+    ])
+    .ok();
+    let shown = s
+        .run(&["cred", "show", "team-openai", "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        (
+            shown["version"].as_u64(),
+            shown["rotate_every_days"].as_u64(),
+            shown["fields"]["organization"].as_str()
+        ),
+        (Some(2), Some(30), Some("org-red"))
+    );
+    s.run(&["cred", "update", "team-openai"])
+        .fails(2, "nothing to update");
+    // But a member cannot grant by name (listing principals is not its role).
+    as_erin(&["grant", "add", "team-openai", "someone"], None).fails(4, "by name");
+    // A personal credential comes first for erin; `cred use` switches the default in one step.
+    as_erin(
+        &[
+            "cred",
+            "add",
+            "-t",
+            "openai",
+            "-n",
+            "my-openai",
+            "--owner",
+            "me",
+            "-f",
+            "api_key=-",
+        ],
+        Some("sk-erin-7"),
+    )
+    .ok();
+    assert_eq!(
+        as_erin(
+            &[
+                "cred",
+                "resolve",
+                "--service",
+                "openai",
+                "--field",
+                "api_key"
+            ],
+            None
+        )
+        .ok()
+        .stdout
+        .trim(),
+        "sk-erin-7"
+    );
+    let first = s.run(&["cred", "use", "team-openai"]).ok();
+    assert!(first.stdout.contains("tenant default"), "{first:?}");
+    let other = s.openai("other-openai", "sk-raw-8");
+    let used = s.run(&["cred", "use", &other]).ok();
+    assert!(
+        used.stdout
+            .contains("is now the tenant default for service openai"),
+        "{used:?}"
+    );
+    assert_eq!(
+        s.run(&[
+            "cred",
+            "resolve",
+            "--service",
+            "openai",
+            "--field",
+            "api_key"
+        ])
+        .ok()
+        .stdout
+        .trim(),
+        "sk-raw-8"
+    );
+    // materialize one field's exact content.
+    let raw = s.path("key.txt");
+    s.run(&[
+        "materialize",
+        "--cred",
+        "other-openai",
+        "--field",
+        "api_key",
+        "--format",
+        "raw",
+        "--out",
+        raw.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(
+        (std::fs::read(&raw).unwrap(), mode(&raw)),
+        (b"sk-raw-8".to_vec(), 0o600)
+    );
+    s.run(&[
+        "materialize",
+        "--cred",
+        "other-openai",
+        "--format",
+        "raw",
+        "--out",
+        raw.to_str().unwrap(),
+    ])
+    .fails(2, "needs --field");
+    s.run(&[
+        "materialize",
+        "--cred",
+        "other-openai",
+        "--field",
+        "nope",
+        "--out",
+        raw.to_str().unwrap(),
+    ])
+    .fails(3, "no field 'nope'");
+    // Leaving the group: erin's next resolve of the team key is refused.
+    s.run(&["group", "remove-member", "team-red", "erin"]).ok();
+    as_erin(&["cred", "resolve", "team-openai"], None).fails(4, "permission denied");
+    // import-env into one service, made its default.
+    let env = s.path("claude.env");
+    std::fs::write(&env, "ANTHROPIC_API_KEY=sk-claude-9\n").unwrap();
+    let imp = s
+        .run(&[
+            "import-env",
+            env.to_str().unwrap(),
+            "--service",
+            "claude",
+            "--default",
+        ])
+        .ok();
+    assert!(imp.stdout.contains("imported (default)"), "{imp:?}");
+    let e = s
+        .run(&[
+            "exec",
+            "--service",
+            "claude",
+            "--",
+            "sh",
+            "-c",
+            "echo \"key=$ANTHROPIC_API_KEY\"",
+        ])
+        .ok();
+    assert_eq!(e.stdout.trim(), "key=sk-claude-9");
+    let two = s.path("two.env");
+    std::fs::write(&two, "ANTHROPIC_API_KEY=a\nOPENAI_API_KEY=b\n").unwrap();
+    s.run(&["import-env", two.to_str().unwrap(), "--service", "x"])
+        .fails(2, "several templates");
+    // A tenant template: its env names serve exec and import-env.
+    let def = s.path("bench.json");
+    std::fs::write(&def, r#"{"name": "benchmarker", "title": "Benchmarker", "description": "API URL and key.", "fields": [{"name": "api_url", "type": "text", "required": true, "env": "BENCHMARKER_API_URL"}, {"name": "api_key", "type": "secret", "required": true, "env": "BENCHMARKER_API_KEY"}]}"#).unwrap();
+    s.run(&["templates", "define", def.to_str().unwrap()]).ok();
+    let listed = s.run(&["templates", "list"]).ok();
+    assert!(listed.stdout.contains("benchmarker"), "{listed:?}");
+    let benv = s.path("bench.env");
+    std::fs::write(
+        &benv,
+        "BENCHMARKER_API_URL=https://bench.example\nBENCHMARKER_API_KEY=sk-bench-10\n",
+    )
+    .unwrap();
+    let imp = s
+        .run(&["import-env", benv.to_str().unwrap(), "--default"])
+        .ok();
+    assert!(imp.stdout.contains("benchmarker-bench"), "{imp:?}");
+    let e = s
+        .run(&[
+            "exec",
+            "--service",
+            "benchmarker",
+            "--",
+            "sh",
+            "-c",
+            "echo \"$BENCHMARKER_API_URL ${#BENCHMARKER_API_KEY}\"",
+        ])
+        .ok();
+    assert_eq!(e.stdout.trim(), "https://bench.example 11");
+    // The summary by template.
+    let sum = s.run(&["usage", "--by", "template"]).ok();
+    assert!(
+        sum.stdout.contains("TEMPLATE")
+            && sum.stdout.contains("openai")
+            && sum.stdout.contains("benchmarker"),
+        "{sum:?}"
+    );
+    let sum = s.run(&["usage", "--by", "service", "--json"]).ok().json();
+    assert!(sum["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g["key"] == "claude"));
+    no_secret(
+        &[&groups, &grants, &u, &used, &imp, &listed],
+        &[
+            "sk-team-6",
+            "sk-erin-7",
+            "sk-raw-8",
+            "sk-claude-9",
+            "sk-bench-10",
+        ],
+    );
 }
 
 #[test]

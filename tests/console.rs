@@ -1014,7 +1014,11 @@ async fn the_add_flow_follows_the_template_and_shows_errors_at_their_field() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.body.contains("href=\"#meta-name\"") && r.body.contains("already exists"));
+    assert!(
+        r.body.contains("href=\"#meta-name\"") && r.body.contains("names are unique per owner"),
+        "{}",
+        r.body
+    );
     ui.assert_never_saw(SECRET);
     ui.assert_never_saw(PVE_SECRET);
 }
@@ -1060,7 +1064,12 @@ async fn the_detail_page_manages_the_credential_through_the_ledger() {
         .post(&app, &format!("/ui/credentials/{id}/rotate"), &[])
         .await;
     assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(missing.body.contains("href=\"#field-api_key\""));
+    assert!(
+        missing.body.contains("href=\"#template-fields\"")
+            && missing.body.contains("at least one field"),
+        "{}",
+        missing.body
+    );
     see(
         &ui.post(
             &app,

@@ -21,10 +21,10 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use credledger::codec::{self, CodecError};
 use credledger::event::{
-    event_hash, rotation_message, signing_message, Actor, Body, DenyReason, Event, Hash32,
-    MetadataChange, Owner, PrincipalKind, Purpose, RefusalReason, RequestContext, Role, Sealed,
-    SessionEnd, SignedEvent, Source, Target, EVENT_FORMAT, HASH_DOMAIN, KEY_ROTATION_DOMAIN,
-    SIG_DOMAIN,
+    event_hash, rotation_message, signing_message, Actor, Body, DenyReason, Event, GrantLevel,
+    Grantee, Hash32, MetadataChange, Owner, PrincipalKind, Purpose, RefusalReason, RequestContext,
+    Role, Sealed, SessionEnd, SignedEvent, Source, Target, EVENT_FORMAT, HASH_DOMAIN,
+    KEY_ROTATION_DOMAIN, SIG_DOMAIN,
 };
 use credledger::id::Id;
 use credledger::secret::{self, Binding, MasterKey, MasterKeys, SecretFields, WrappedKey};
@@ -55,6 +55,7 @@ const PRINCIPAL: Id = Id([0x22; 16]);
 const TOKEN: Id = Id([0x33; 16]);
 const CREDENTIAL: Id = Id([0x44; 16]);
 const GRANTEE: Id = Id([0x55; 16]);
+const GROUP: Id = Id([0x66; 16]);
 const ORIGIN: &str = "credledger.example/test-ledger";
 
 const REGENERATE_VAR: &str = "CREDLEDGER_REGENERATE_VECTORS";
@@ -463,6 +464,50 @@ fn sample_bodies() -> Vec<Body> {
             malformed: 4,
             tokens: vec![TOKEN],
         },
+        Body::GroupCreated {
+            tenant: TENANT,
+            group: GROUP,
+            name: "team-red".into(),
+        },
+        Body::GroupMemberAdded {
+            tenant: TENANT,
+            group: GROUP,
+            principal: GRANTEE,
+        },
+        Body::GroupMemberRemoved {
+            tenant: TENANT,
+            group: GROUP,
+            principal: GRANTEE,
+        },
+        Body::GrantAddedV2 {
+            tenant: TENANT,
+            credential: CREDENTIAL,
+            grantee: Grantee::Group(GROUP),
+            level: GrantLevel::Manage,
+        },
+        Body::GrantRevokedV2 {
+            tenant: TENANT,
+            credential: CREDENTIAL,
+            grantee: Grantee::Group(GROUP),
+        },
+        Body::TemplateDefined {
+            tenant: TENANT,
+            name: "benchmarker".into(),
+            definition: TEMPLATE_DEFINITION.into(),
+        },
+        Body::TemplateDeleted {
+            tenant: TENANT,
+            name: "benchmarker".into(),
+        },
+        Body::CredentialVerifiedV2 {
+            tenant: TENANT,
+            credential: None,
+            version: None,
+            template: "bearer_token".into(),
+            ok: false,
+            reason: "HTTP 401 (expected 200)".into(),
+            latency_ms: 12,
+        },
         Body::ConsoleSignedIn {
             tenant: TENANT,
             principal: PRINCIPAL,
@@ -476,6 +521,9 @@ fn sample_bodies() -> Vec<Body> {
         },
     ]
 }
+
+/// The definition in the `template_defined` vector (a template's JSON).
+const TEMPLATE_DEFINITION: &str = r#"{"name":"benchmarker","title":"Benchmarker IoT Platform","description":"API URL and key of a Benchmarker instance.","fields":[{"name":"api_url","type":"text","required":true,"env":"BENCHMARKER_API_URL"},{"name":"api_key","type":"secret","required":true,"env":"BENCHMARKER_API_KEY"}]}"#;
 
 /// A sample with everything needed to check its vector.
 struct Sample {
@@ -743,6 +791,7 @@ fn describe(body: &Body) -> (&'static str, &'static str, Value) {
                        Target::Token(i) => json!({"Token": id(i)}),
                        Target::Tenant(i) => json!({"Tenant": id(i)}),
                        Target::Event(seq) => json!({"Event": seq}),
+                       Target::Group(i) => json!({"Group": id(i)}),
                    }),
                    "reason": variant_name(reason)}),
         ),
@@ -764,6 +813,49 @@ fn describe(body: &Body) -> (&'static str, &'static str, Value) {
             json!({"source": source, "first_ms": first_ms, "last_ms": last_ms, "count": count,
                    "malformed": malformed, "tokens": tokens.iter().map(id).collect::<Vec<_>>()}),
         ),
+        Body::GroupCreated { tenant, group, name } => (
+            "group_created",
+            "A group (team) of principals, to grant credentials to.",
+            json!({"tenant": id(tenant), "group": id(group), "name": name}),
+        ),
+        Body::GroupMemberAdded { tenant, group, principal } => (
+            "group_member_added",
+            "A principal joined the group: from the next resolve on it gets the group's grants.",
+            json!({"tenant": id(tenant), "group": id(group), "principal": id(principal)}),
+        ),
+        Body::GroupMemberRemoved { tenant, group, principal } => (
+            "group_member_removed",
+            "The principal left the group: from the next resolve on it no longer gets them.",
+            json!({"tenant": id(tenant), "group": id(group), "principal": id(principal)}),
+        ),
+        Body::GrantAddedV2 { tenant, credential, grantee, level } => (
+            "granted_v2",
+            "Action granted (successor of GrantAdded): the shared credential was granted to a              group at level Manage (resolve, rotate, update, verify).",
+            json!({"tenant": id(tenant), "credential": id(credential),
+                   "grantee": grantee_json(grantee), "level": variant_name(level)}),
+        ),
+        Body::GrantRevokedV2 { tenant, credential, grantee } => (
+            "grant_revoked_v2",
+            "Action grant_revoked (successor of GrantRevoked): the group's grant was withdrawn.",
+            json!({"tenant": id(tenant), "credential": id(credential), "grantee": grantee_json(grantee)}),
+        ),
+        Body::TemplateDefined { tenant, name, definition } => (
+            "template_defined",
+            "A tenant template, its definition in the JSON format of schemas/templates/.",
+            json!({"tenant": id(tenant), "name": name, "definition": definition}),
+        ),
+        Body::TemplateDeleted { tenant, name } => (
+            "template_deleted",
+            "The tenant template was removed.",
+            json!({"tenant": id(tenant), "name": name}),
+        ),
+        Body::CredentialVerifiedV2 { tenant, credential, version, template, ok, reason, latency_ms } => (
+            "verified_v2",
+            "Action verified (successor of CredentialVerified, naming the template): a connection \
+             test of unsaved input (test before save), so no credential and no version; it failed.",
+            json!({"tenant": id(tenant), "credential": opt_id(credential), "version": version,
+                   "template": template, "ok": ok, "reason": reason, "latency_ms": latency_ms}),
+        ),
         Body::ConsoleSignedIn { tenant, principal, session } => (
             "console_signed_in",
             "A person signed in to the web console with an API token of the actor principal; the \
@@ -776,6 +868,13 @@ fn describe(body: &Body) -> (&'static str, &'static str, Value) {
             json!({"tenant": id(tenant), "principal": id(principal), "session": id(session),
                    "reason": variant_name(reason)}),
         ),
+    }
+}
+
+fn grantee_json(g: &Grantee) -> Value {
+    match g {
+        Grantee::Principal(i) => json!({"Principal": id(i)}),
+        Grantee::Group(i) => json!({"Group": id(i)}),
     }
 }
 

@@ -7,7 +7,7 @@ mod util;
 
 use credledger::audit::{self, Filter};
 use credledger::domain::{Caller, DomainError};
-use credledger::event::{MetadataChange, Owner, PrincipalKind, Role, Source};
+use credledger::event::{GrantLevel, Grantee, MetadataChange, Owner, PrincipalKind, Role, Source};
 use credledger::id::Id;
 use credledger::keys;
 use credledger::ledger::{Config, CreateInput, Ledger, LedgerError, RequestCtx, ResolveTarget};
@@ -313,8 +313,19 @@ async fn bad_input_is_refused_and_writes_nothing() {
         "{err:?}"
     );
 
+    // A rotation that changes nothing is refused (a partial rotation keeps the rest).
     let err = ledger
         .rotate(&ctx(), &admin, id, serde_json::Map::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, LedgerError::Domain(DomainError::Invalid { field: Some(f), .. }) if f == "fields"),
+        "{err:?}"
+    );
+    let mut cleared = serde_json::Map::new();
+    cleared.insert("api_key".into(), serde_json::Value::Null);
+    let err = ledger
+        .rotate(&ctx(), &admin, id, cleared)
         .await
         .unwrap_err();
     assert!(
@@ -700,8 +711,8 @@ mod model {
     use proptest::prelude::*;
 
     /// Who acts: 0 the system admin, 1 an editor, 2 a resolver service, 3 an auditor,
-    /// 4 the admin of another tenant.
-    const ACTORS: u8 = 5;
+    /// 4 the admin of another tenant, 5 a member.
+    const ACTORS: u8 = 6;
 
     #[derive(Clone, Debug)]
     pub enum Cmd {
@@ -759,6 +770,29 @@ mod model {
             for_user: Option<u8>,
         },
         RotateMaster,
+        /// A rotation of the `url` field only (the key is carried over).
+        PartialRotate {
+            cred: u8,
+            by: u8,
+        },
+        SetDefault {
+            cred: u8,
+            by: u8,
+        },
+        GroupMember {
+            by: u8,
+            who: u8,
+            add: bool,
+        },
+        GrantGroup {
+            cred: u8,
+            by: u8,
+            level: u8,
+        },
+        DefineTemplate {
+            by: u8,
+            fields: u8,
+        },
     }
 
     fn by() -> impl Strategy<Value = u8> {
@@ -782,7 +816,23 @@ mod model {
             4 => (c, by(), prop::option::of(0..4u8)).prop_map(|(cred, by, version)| Cmd::ResolveId { cred, by, version }),
             2 => (by(), 0..3u8, prop::option::of(by())).prop_map(|(by, service, for_user)| Cmd::ResolveService { by, service, for_user }),
             1 => Just(Cmd::RotateMaster),
+            2 => (c, by()).prop_map(|(cred, by)| Cmd::PartialRotate { cred, by }),
+            2 => (c, by()).prop_map(|(cred, by)| Cmd::SetDefault { cred, by }),
+            2 => (by(), by(), any::<bool>()).prop_map(|(by, who, add)| Cmd::GroupMember { by, who, add }),
+            2 => (c, by(), 0..3u8).prop_map(|(cred, by, level)| Cmd::GrantGroup { cred, by, level }),
+            1 => (by(), 1..3u8).prop_map(|(by, fields)| Cmd::DefineTemplate { by, fields }),
         ]
+    }
+
+    /// A tenant template with `fields` text fields besides its secret.
+    fn bench_template(fields: u8) -> String {
+        let extra: Vec<String> = (0..fields)
+            .map(|i| format!(r#"{{"name": "f{i}", "type": "text"}}"#))
+            .collect();
+        format!(
+            r#"{{"name": "bench", "title": "Bench", "description": "d", "fields": [{{"name": "key", "type": "secret", "required": true}}, {}]}}"#,
+            extra.join(", ")
+        )
     }
 
     const SERVICES: [&str; 3] = ["openai", "github", "nothing-here"];
@@ -816,7 +866,10 @@ mod model {
         .await;
         let (_, _, other_token) = ledger.create_tenant(&ctx(), &admin, "other").await.unwrap();
         let other = ledger.authenticate(other_token.token.expose()).unwrap();
-        let actors = [admin, editor, resolver, auditor, other];
+        let member =
+            util::principal(&ledger, &admin, "member", PrincipalKind::User, Role::Member).await;
+        let team = ledger.create_group(&ctx(), &admin, "team").await.unwrap();
+        let actors = [admin, editor, resolver, auditor, other, member];
         let mut mirror = Mirror::new();
         let mut ids: Vec<Id> = Vec::new();
         // What each live version must decrypt to.
@@ -955,6 +1008,47 @@ mod model {
                     .rotate_master_key(&ctx(), &actors[0])
                     .await
                     .map(|_| ()),
+                Cmd::PartialRotate { cred, by } => {
+                    let id = pick(&ids, *cred);
+                    let mut fields = serde_json::Map::new();
+                    fields.insert("url".into(), format!("https://x/{step}").into());
+                    let carried = secrets
+                        .range((id, 0)..=(id, u32::MAX))
+                        .next_back()
+                        .map(|(_, v)| v.clone());
+                    ledger.rotate(&ctx(), who(by), id, fields).await.map(|v| {
+                        secrets
+                            .insert((id, v), carried.expect("a rotated credential has a secret"));
+                    })
+                }
+                Cmd::SetDefault { cred, by } => {
+                    ledger.set_default(&ctx(), who(by), pick(&ids, *cred)).await
+                }
+                Cmd::GroupMember { by, who: w, add } => {
+                    let p = who(w).principal;
+                    if *add {
+                        ledger.add_group_member(&ctx(), who(by), team, p).await
+                    } else {
+                        ledger.remove_group_member(&ctx(), who(by), team, p).await
+                    }
+                }
+                Cmd::GrantGroup { cred, by, level } => {
+                    let level =
+                        [GrantLevel::Use, GrantLevel::Manage, GrantLevel::Admin][*level as usize];
+                    ledger
+                        .grant_to(
+                            &ctx(),
+                            who(by),
+                            pick(&ids, *cred),
+                            Grantee::Group(team),
+                            level,
+                        )
+                        .await
+                }
+                Cmd::DefineTemplate { by, fields } => ledger
+                    .define_template(&ctx(), who(by), None, &bench_template(*fields), true)
+                    .await
+                    .map(|_| ()),
             };
             let when = format!(
                 "after step {step} {cmd:?} -> {:?}",
@@ -970,8 +1064,9 @@ mod model {
                     assert!(util::log_len(&ledger) <= len_before + 2, "{when}")
                 }
                 Err(e) => panic!("{when}: unexpected error {e}"),
+                // Only a default switch to the current default writes nothing.
                 Ok(()) => assert!(
-                    util::log_len(&ledger) > len_before,
+                    util::log_len(&ledger) > len_before || matches!(cmd, Cmd::SetDefault { .. }),
                     "{when}: success wrote nothing"
                 ),
             }
@@ -1036,8 +1131,11 @@ mod model {
             assert_eq!(v.name, c.name, "{when}: name of {id}");
             assert_eq!(v.is_default, c.is_default, "{when}: default flag of {id}");
             assert_eq!(
-                v.grants,
-                c.grants.iter().copied().collect::<Vec<_>>(),
+                v.grantees
+                    .iter()
+                    .map(|g| (g.grantee, g.level))
+                    .collect::<Vec<_>>(),
+                c.grants.iter().map(|(g, l)| (*g, *l)).collect::<Vec<_>>(),
                 "{when}: grants of {id}"
             );
             let live: Vec<u32> = projection::versions(ledger.store().proj(), c.tenant, id)

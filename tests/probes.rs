@@ -51,7 +51,7 @@ pub fn capture_logs() {
         let buf = Arc::new(Mutex::new(Vec::new()));
         let writer = Capture(buf.clone());
         tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
+            .with_env_filter("trace,sled=warn")
             .with_writer(move || writer.clone())
             .with_ansi(false)
             .try_init()

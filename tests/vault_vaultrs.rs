@@ -161,9 +161,10 @@ async fn merge_patch_bad_input_and_the_native_view() {
     let before = s.ledger.store().len().unwrap();
     for body in [
         json!({"data": "pw-NotAnObject"}),
-        json!({"data": {"bad key!": "pw-x"}}),
-        json!({"data": {"password": 7}}),
+        json!({"data": {"": "pw-x"}}),
+        json!({"data": ["pw-x"]}),
         json!({"options": {"cas": -1}, "data": {"password": "pw-x"}}),
+        json!({"options": {"cas": "pw-x"}, "data": {"password": "pw-x"}}),
         json!({"nodata": true}),
     ] {
         let r = kv("POST", "data/db").json(&body).send().await.unwrap();

@@ -1,4 +1,4 @@
-//! Tenants, principals, tokens, delegations, identity and templates.
+//! Tenants, principals, tokens, delegations and identity.
 
 use super::dto::*;
 use super::error::{ApiError, ErrorBody};
@@ -6,7 +6,7 @@ use super::{parse_time, AppState};
 use crate::audit::rfc3339;
 use crate::event::{PrincipalKind, Role};
 use crate::http::extract::{Auth, Body, Ctx, IdPath, NoStore, OptionalBody};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
@@ -40,7 +40,10 @@ pub async fn create_principal(
     let kind = PrincipalKind::parse(&req.kind)
         .ok_or_else(|| ApiError::invalid("kind", "kind must be 'user' or 'service'"))?;
     let role = Role::parse(&req.role).ok_or_else(|| {
-        ApiError::invalid("role", "role must be admin, editor, resolver or auditor")
+        ApiError::invalid(
+            "role",
+            "role must be admin, editor, member, resolver or auditor",
+        )
     })?;
     let id = if req.system {
         if kind != PrincipalKind::User {
@@ -178,31 +181,4 @@ pub async fn whoami(State(st): State<AppState>, Auth(caller): Auth) -> Json<WhoA
         system_admin: caller.is_system_admin(),
         system: caller.system_admin,
     })
-}
-
-#[utoipa::path(get, path = "/v1/templates", tag = "templates", responses((status = 200)))]
-pub async fn list_templates(State(st): State<AppState>, Auth(_caller): Auth) -> Json<Value> {
-    let list: Vec<Value> = st
-        .ledger
-        .catalog()
-        .iter()
-        .map(|t| json!({"name": t.name, "title": t.title, "description": t.description, "verifiable": t.verify.is_some()}))
-        .collect();
-    Json(json!({ "templates": list }))
-}
-
-#[utoipa::path(get, path = "/v1/templates/{name}", tag = "templates", responses((status = 200), (status = 404, body = ErrorBody)))]
-pub async fn get_template(
-    State(st): State<AppState>,
-    Auth(_caller): Auth,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let t = st
-        .ledger
-        .catalog()
-        .get(&name)
-        .map_err(|_| ApiError::not_found("template"))?;
-    Ok(Json(
-        serde_json::to_value(t).map_err(|_| ApiError::not_found("template"))?,
-    ))
 }

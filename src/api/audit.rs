@@ -1,4 +1,5 @@
-//! Reviewer endpoints: the audit query and streamed export, usage, rotation compliance.
+//! Reviewer endpoints: the audit query and streamed export, usage and its summary by
+//! template or service, rotation compliance.
 //!
 //! Open to admins and auditors of the tenant (system admins and system auditors may add
 //! `scope=system` for the ledger-wide stream); the rules are `domain::decide`'s, applied
@@ -8,8 +9,9 @@ use super::credentials::dto;
 use super::dto::*;
 use super::error::{ApiError, ErrorBody};
 use super::{parse_time, AppState};
-use crate::audit::{self, Filter};
+use crate::audit::{self, csv_cell, Filter};
 use crate::domain::rotation::RotationStatus;
+use crate::domain::summary::SummaryBy;
 use crate::domain::AuditScope;
 use crate::event::Outcome;
 use crate::http::extract::{Auth, Ctx, IdPath, Params};
@@ -151,16 +153,6 @@ const CSV_COLUMNS: [&str; 11] = [
     "remote_addr",
     "details",
 ];
-
-/// A CSV cell that a spreadsheet will not run as a formula: a value starting with `=`,
-/// `+`, `-`, `@`, a tab or a carriage return gets a leading `'` (OWASP, CSV injection).
-pub fn csv_cell(s: String) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s
-    }
-}
 
 fn csv_row(e: &audit::AuditEntry) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -309,5 +301,46 @@ pub async fn rotation(
         overdue,
         due,
         unscheduled,
+    }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryQuery {
+    /// `template` (default) or `service`.
+    pub by: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/usage/summary", tag = "usage", params(SummaryQuery), responses((status = 200, body = UsageSummary), (status = 422, body = ErrorBody)))]
+/// The active credentials the caller may see, grouped by template or service: count,
+/// uses, last use, failed connection tests, overdue rotations.
+pub async fn usage_summary(
+    State(st): State<AppState>,
+    Auth(caller): Auth,
+    Params(q): Params<SummaryQuery>,
+) -> Result<Json<UsageSummary>, ApiError> {
+    let by = match q.by.as_deref() {
+        None => SummaryBy::Template,
+        Some(b) => SummaryBy::parse(b)
+            .ok_or_else(|| ApiError::invalid("by", "by must be 'template' or 'service'"))?,
+    };
+    let groups = st
+        .ledger
+        .reads()
+        .usage_summary(&caller, by)
+        .await?
+        .into_iter()
+        .map(|g| SummaryGroupDto {
+            key: g.key,
+            count: g.count,
+            uses: g.uses,
+            last_used_at: g.last_used_at_ms.map(audit::rfc3339),
+            failed_verifies: g.failed_verifies,
+            overdue_rotations: g.overdue_rotations,
+        })
+        .collect();
+    Ok(Json(UsageSummary {
+        by: by.as_str(),
+        groups,
     }))
 }

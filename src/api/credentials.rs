@@ -1,12 +1,13 @@
-//! Credential endpoints: create, list, get, update, rotate, lifecycle, grants, versions,
-//! connection tests, usage and resolution.
+//! Credential endpoints: create, list, get, update (metadata and partial rotation),
+//! rotate, lifecycle, the default of a service, grants, versions, connection tests
+//! (also of unsaved input), usage, the access review and resolution.
 
 use super::dto::*;
 use super::error::{ApiError, ErrorBody};
 use super::{parse_time, AppState};
 use crate::domain::rotation::RotationStatus;
 use crate::domain::Caller;
-use crate::event::{MetadataChange, Owner};
+use crate::event::{GrantLevel, Grantee, MetadataChange, Owner};
 use crate::http::extract::{Auth, Body, Ctx, IdPair, IdPath, NoStore, OptionalBody, Params};
 use crate::id::Id;
 use crate::ledger::{CreateInput, ResolveTarget};
@@ -21,8 +22,7 @@ use std::collections::BTreeMap;
 pub(super) fn dto(state: &AppState, v: CredentialView) -> (CredentialDto, RotationStatus) {
     let secret_fields = state
         .ledger
-        .catalog()
-        .get(&v.template)
+        .template(v.tenant, &v.template)
         .map(|t| {
             t.fields
                 .iter()
@@ -178,7 +178,23 @@ pub async fn update(
         is_default: req.default,
         description: req.description,
     };
-    st.ledger.update(&ctx, &caller, id, change).await?;
+    st.ledger
+        .update_credential(&ctx, &caller, id, req.fields, Some(change))
+        .await?;
+    Ok(Json(read_back(&st, &ctx, &caller, id).await?))
+}
+
+#[utoipa::path(post, path = "/v1/credentials/{id}/default", tag = "credentials",
+    responses((status = 200, body = CredentialDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+/// Makes the credential the default of its service (shared: the tenant default;
+/// personal: the owner's selected profile), unsetting the previous one atomically.
+pub async fn set_default(
+    State(st): State<AppState>,
+    Auth(caller): Auth,
+    Ctx(ctx): Ctx,
+    IdPath(id): IdPath,
+) -> Result<Json<CredentialDto>, ApiError> {
+    st.ledger.set_default(&ctx, &caller, id).await?;
     Ok(Json(read_back(&st, &ctx, &caller, id).await?))
 }
 
@@ -291,11 +307,34 @@ pub async fn grant(
     IdPath(id): IdPath,
     Body(req): Body<GrantRequest>,
 ) -> Result<(StatusCode, Json<CredentialDto>), ApiError> {
-    let principal: Id = req
-        .principal
-        .parse()
-        .map_err(|_| ApiError::invalid("principal", "principal must be a principal id"))?;
-    st.ledger.grant(&ctx, &caller, id, principal).await?;
+    let parse = |field: &str, v: &str| {
+        v.parse::<Id>()
+            .map_err(|_| ApiError::invalid(field, format!("{field} must be a {field} id")))
+    };
+    let grantee = match (req.principal.as_deref(), req.group.as_deref()) {
+        (Some(p), None) => Grantee::Principal(parse("principal", p)?),
+        (None, Some(g)) => Grantee::Group(parse("group", g)?),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "group",
+                "give either principal or group, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "principal",
+                "give the principal (or group) to grant to",
+            ))
+        }
+    };
+    let level = match req.level.as_deref() {
+        None => GrantLevel::Use,
+        Some(l) => GrantLevel::parse(l)
+            .ok_or_else(|| ApiError::invalid("level", "level must be use, manage or admin"))?,
+    };
+    st.ledger
+        .grant_to(&ctx, &caller, id, grantee, level)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(read_back(&st, &ctx, &caller, id).await?),
@@ -303,6 +342,7 @@ pub async fn grant(
 }
 
 #[utoipa::path(delete, path = "/v1/credentials/{id}/grants/{principal}", tag = "credentials", responses((status = 204)))]
+/// Revokes the grant to a principal or a group (`{principal}` is either's id).
 pub async fn revoke_grant(
     State(st): State<AppState>,
     Auth(caller): Auth,
@@ -338,7 +378,7 @@ fn resolve_response(r: crate::ledger::Resolution) -> NoStore<Json<ResolveRespons
             .fields
             .0
             .iter()
-            .map(|(k, v)| (k.clone(), v.expose().to_string()))
+            .filter_map(|(k, v)| Some((k.clone(), crate::secret::json::raw(v)?)))
             .collect::<BTreeMap<_, _>>(),
     }))
 }
@@ -385,4 +425,25 @@ pub async fn resolve_service(
         )
         .await?;
     Ok(resolve_response(r))
+}
+
+#[utoipa::path(post, path = "/v1/verify", tag = "credentials", request_body = VerifyInput,
+    responses((status = 200, body = VerifyInputDto), (status = 422, body = ErrorBody), (status = 409, body = ErrorBody)))]
+/// Test before save: runs the template's connection test on unsaved input. Records a
+/// `verified` event without a credential (the outcome only); stores nothing else.
+pub async fn verify_input(
+    State(st): State<AppState>,
+    Auth(caller): Auth,
+    Ctx(ctx): Ctx,
+    Body(req): Body<VerifyInput>,
+) -> Result<Json<VerifyInputDto>, ApiError> {
+    let out = st
+        .ledger
+        .verify_input(&ctx, &caller, &req.template, &req.fields)
+        .await?;
+    Ok(Json(VerifyInputDto {
+        ok: out.ok,
+        reason: out.reason,
+        latency_ms: out.latency_ms,
+    }))
 }

@@ -5,7 +5,7 @@
 
 use crate::audit::rfc3339;
 use crate::domain::rotation::{self, RotationStatus};
-use crate::event::Owner;
+use crate::event::{Grantee, Owner};
 use crate::id::Id;
 use crate::projection::{CredentialView, UsageView};
 use serde::{Deserialize, Serialize};
@@ -34,7 +34,7 @@ pub struct CreatePrincipal {
     pub name: String,
     /// `user` or `service`.
     pub kind: String,
-    /// `admin`, `editor`, `resolver` or `auditor`.
+    /// `admin`, `editor`, `member`, `resolver` or `auditor`.
     pub role: String,
     /// A system principal (system admins only): with role `admin` a system admin, with
     /// role `auditor` a system auditor (reads the system stream).
@@ -122,6 +122,10 @@ pub struct CreateCredential {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCredential {
+    /// Fields to change (a partial rotation to a new version): the others, public and
+    /// secret, keep their values; `null` clears a field.
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<Map<String, Value>>,
     pub name: Option<String>,
     pub description: Option<String>,
     /// A number of days, or null to remove the schedule.
@@ -144,7 +148,8 @@ fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateCredential {
-    /// All secret fields; public fields not given keep their values.
+    /// The fields that change; the others, public and secret, keep their values
+    /// (`null` clears a field).
     #[schema(value_type = Object)]
     pub fields: Map<String, Value>,
 }
@@ -152,7 +157,119 @@ pub struct RotateCredential {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantRequest {
+    /// A principal id (or give `group`).
+    pub principal: Option<String>,
+    /// A group id (or give `principal`).
+    pub group: Option<String>,
+    /// `use` (default: resolve), `manage` (also rotate, update, verify) or `admin`
+    /// (also grant, delete, destroy).
+    pub level: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GrantDto {
+    pub principal: Option<String>,
+    pub group: Option<String>,
+    /// `use`, `manage` or `admin`.
+    pub level: &'static str,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGroup {
+    pub name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupMember {
+    /// A principal id.
     pub principal: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GroupDto {
+    pub id: String,
+    pub name: String,
+    pub members: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GroupList {
+    pub groups: Vec<GroupDto>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyInput {
+    /// A builtin or tenant template.
+    pub template: String,
+    /// The unsaved field values; nothing is stored.
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VerifyInputDto {
+    pub ok: bool,
+    pub reason: String,
+    pub latency_ms: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SummaryGroupDto {
+    /// The template or service name.
+    pub key: String,
+    /// Active credentials.
+    pub count: u64,
+    pub uses: u64,
+    pub last_used_at: Option<String>,
+    pub failed_verifies: u64,
+    pub overdue_rotations: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsageSummary {
+    /// `template` or `service`.
+    pub by: &'static str,
+    pub groups: Vec<SummaryGroupDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccessPathDto {
+    /// `owner`, `role`, `grant`, `group_grant`, `tenant_default` or `delegation`.
+    pub kind: &'static str,
+    /// The grant's level (`grant`, `group_grant`).
+    pub level: Option<&'static str>,
+    /// The group (`group_grant`).
+    pub group: Option<String>,
+    pub group_name: Option<String>,
+    /// The principal's role (`role`, `tenant_default`).
+    pub role: Option<&'static str>,
+    /// The users a delegated service resolves it for (`delegation`).
+    pub for_users: Option<Vec<String>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccessPrincipalDto {
+    pub principal: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub role: &'static str,
+    pub via: Vec<AccessPathDto>,
+    /// This principal's resolves of the credential.
+    pub uses: u64,
+    pub last_used_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccessReviewDto {
+    pub credential_id: String,
+    pub name: String,
+    pub owner: String,
+    /// `active`, `deleted` or `destroyed` (who *could* resolve it when active).
+    pub status: String,
+    pub principals: Vec<AccessPrincipalDto>,
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -177,9 +294,10 @@ pub struct ResolveResponse {
     /// `direct`, `own`, `granted`, `tenant_default` or `env`.
     pub source: &'static str,
     pub template: Option<String>,
-    /// Every field, secret ones in plaintext.
+    /// Every field, secret ones in plaintext: a string, or for a typed value of Vault KV
+    /// data (a number, boolean, null, array or object) that JSON value, byte for byte.
     #[schema(value_type = Object)]
-    pub fields: BTreeMap<String, String>,
+    pub fields: BTreeMap<String, Box<serde_json::value::RawValue>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -227,8 +345,12 @@ pub struct CredentialDto {
     pub rotation_status: &'static str,
     pub expires_at: Option<String>,
     pub expired: bool,
+    /// Shared: the tenant default of its service; personal: the owner's selected profile.
     pub default: bool,
+    /// Principals granted it directly (at any level).
     pub grants: Vec<String>,
+    /// Every grant, to principals and groups, with its level.
+    pub grantees: Vec<GrantDto>,
     pub last_verified: Option<VerifyDto>,
 }
 
@@ -271,6 +393,21 @@ impl CredentialDto {
             expired: v.expires_at_ms.is_some_and(|e| e <= now_ms),
             default: v.is_default,
             grants: v.grants.iter().map(Id::to_string).collect(),
+            grantees: v
+                .grantees
+                .iter()
+                .map(|g| {
+                    let (principal, group) = match g.grantee {
+                        Grantee::Principal(p) => (Some(p.to_string()), None),
+                        Grantee::Group(x) => (None, Some(x.to_string())),
+                    };
+                    GrantDto {
+                        principal,
+                        group,
+                        level: g.level.as_str(),
+                    }
+                })
+                .collect(),
             last_verified: v.last_verified.map(|l| VerifyDto {
                 at: Some(rfc3339(l.at_ms)),
                 version: l.version,

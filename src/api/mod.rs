@@ -12,7 +12,10 @@ pub mod admin;
 pub mod audit;
 pub mod credentials;
 pub mod dto;
+pub mod groups;
 pub mod ledger;
+pub mod review;
+pub mod templates;
 pub mod vault;
 
 pub use crate::http::error;
@@ -45,12 +48,15 @@ pub fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
     paths(
         health, ready, openapi_json,
         admin::create_tenant, admin::create_principal, admin::list_principals, admin::disable_principal,
-        admin::issue_token, admin::revoke_token, admin::grant_delegation, admin::revoke_delegation, admin::whoami, admin::list_templates, admin::get_template,
+        admin::issue_token, admin::revoke_token, admin::grant_delegation, admin::revoke_delegation, admin::whoami,
+        templates::list, templates::get, templates::create, templates::put, templates::delete,
+        groups::create, groups::list, groups::add_member, groups::remove_member,
         credentials::create, credentials::list, credentials::get, credentials::update, credentials::rotate,
         credentials::delete, credentials::restore, credentials::destroy, credentials::verify, credentials::versions,
+        credentials::set_default, credentials::verify_input, review::access,
         credentials::grant, credentials::revoke_grant, credentials::usage, credentials::resolve_by_id,
         credentials::resolve_service,
-        audit::query, audit::export, audit::usage_list, audit::principal_usage, audit::rotation,
+        audit::query, audit::export, audit::usage_list, audit::usage_summary, audit::principal_usage, audit::rotation,
         ledger::checkpoint, ledger::checkpoints, ledger::publickey, ledger::events, ledger::inclusion,
         ledger::consistency, ledger::prove_audit_entry,
     ),
@@ -124,8 +130,22 @@ pub fn router() -> Router<AppState> {
             post(admin::grant_delegation).delete(admin::revoke_delegation),
         )
         .route("/v1/tokens/{id}", delete(admin::revoke_token))
-        .route("/v1/templates", get(admin::list_templates))
-        .route("/v1/templates/{name}", get(admin::get_template))
+        .route(
+            "/v1/templates",
+            get(templates::list).post(templates::create),
+        )
+        .route(
+            "/v1/templates/{name}",
+            get(templates::get)
+                .put(templates::put)
+                .delete(templates::delete),
+        )
+        .route("/v1/groups", post(groups::create).get(groups::list))
+        .route("/v1/groups/{id}/members", post(groups::add_member))
+        .route(
+            "/v1/groups/{id}/members/{principal}",
+            delete(groups::remove_member),
+        )
         .route(
             "/v1/credentials",
             post(credentials::create).get(credentials::list),
@@ -140,6 +160,12 @@ pub fn router() -> Router<AppState> {
         .route("/v1/credentials/{id}/restore", post(credentials::restore))
         .route("/v1/credentials/{id}/destroy", post(credentials::destroy))
         .route("/v1/credentials/{id}/verify", post(credentials::verify))
+        .route(
+            "/v1/credentials/{id}/default",
+            post(credentials::set_default),
+        )
+        .route("/v1/credentials/{id}/access", get(review::access))
+        .route("/v1/verify", post(credentials::verify_input))
         .route("/v1/credentials/{id}/versions", get(credentials::versions))
         .route("/v1/credentials/{id}/grants", post(credentials::grant))
         .route(
@@ -155,6 +181,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/audit", get(audit::query))
         .route("/v1/audit/export", get(audit::export))
         .route("/v1/usage", get(audit::usage_list))
+        .route("/v1/usage/summary", get(audit::usage_summary))
         .route("/v1/usage/principals/{id}", get(audit::principal_usage))
         .route("/v1/compliance/rotation", get(audit::rotation))
         .route("/v1/audit/{seq}/proof", get(ledger::prove_audit_entry))

@@ -8,25 +8,40 @@
 //! destroys are their own events. This module only speaks Vault's dialect: the response
 //! envelope (`request_id`, `lease_id`, `lease_duration`, `renewable`, `data`, `warnings`),
 //! the error shape `{"errors":[...]}` and Vault's status codes. Every rule is in
-//! `domain::decide::kv`, reads go through `Reads`; the handlers are in [`kv`].
+//! `domain::decide::kv`, reads go through `Reads`; the handlers are in [`kv`], the
+//! read-only system endpoints clients call first (`sys/health`, `sys/mounts`,
+//! `auth/token/lookup-self`, …) in [`sys`], Vault's value parsing in [`parse`].
+//!
+//! Every request of this dialect that asks for response wrapping (`X-Vault-Wrap-TTL`) is
+//! refused with 400 before anything is read, so no secret is answered unwrapped to a
+//! client that asked for a wrapping token. `X-Vault-Namespace` names a tenant: empty or
+//! the token's own tenant, else a recorded 403. Every other path under `/v1/sys/`,
+//! `/v1/auth/` and the mount is a Vault-shaped 404 (or 405) saying credledger does not
+//! offer it.
 //!
 //! **Invariant:** an error body never carries a secret: messages are our own error texts
 //! and parser messages with quoted fragments removed.
 
 mod kv;
+mod metadata;
+pub mod parse;
+mod sys;
 
 use crate::domain::{Caller, DomainError};
 use crate::http::error::sanitize_parser_message;
+use crate::http::extract::Ctx;
 use crate::http::layers::InternalError;
 use crate::http::AppState;
 use crate::ledger::LedgerError;
 use crate::secret::SecretError;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -79,6 +94,18 @@ impl VaultError {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             vec!["unsupported operation".into()],
+        )
+    }
+    /// 404 for a path credledger does not serve, saying so.
+    pub fn not_offered(path: &str) -> Self {
+        let shown: String = path.chars().take(128).collect();
+        Self::new(
+            StatusCode::NOT_FOUND,
+            vec![format!(
+                "unsupported path: credledger does not offer {shown}; it serves the KV v2 \
+                 mount and read-only sys/health, sys/seal-status, sys/init, sys/mounts, \
+                 sys/mounts-all, sys/internal/ui/mounts and auth/token/lookup-self"
+            )],
         )
     }
 }
@@ -148,24 +175,49 @@ impl From<LedgerError> for VaultError {
     }
 }
 
-/// Vault's response envelope around `data`.
+/// Vault's response envelope around `data` (any serializable value: the KV read puts
+/// typed values in as raw JSON text, so numbers keep their bytes).
+#[derive(Serialize)]
+pub struct Envelope<'a, T: Serialize> {
+    request_id: &'a str,
+    lease_id: &'static str,
+    renewable: bool,
+    lease_duration: u64,
+    data: T,
+    wrap_info: Option<()>,
+    warnings: Option<()>,
+    auth: Option<()>,
+    mount_type: &'static str,
+}
+
+impl<'a, T: Serialize> Envelope<'a, T> {
+    pub fn new(request_id: Option<&'a str>, mount_type: &'static str, data: T) -> Self {
+        Envelope {
+            request_id: request_id.unwrap_or_default(),
+            lease_id: "",
+            renewable: false,
+            lease_duration: 0,
+            data,
+            wrap_info: None,
+            warnings: None,
+            auth: None,
+            mount_type,
+        }
+    }
+}
+
+/// Vault's response envelope around `data`, as a JSON value.
 pub fn envelope(request_id: Option<&str>, data: Value) -> Value {
-    json!({
-        "request_id": request_id.unwrap_or_default(),
-        "lease_id": "",
-        "renewable": false,
-        "lease_duration": 0,
-        "data": data,
-        "wrap_info": null,
-        "warnings": null,
-        "auth": null,
-        "mount_type": "kv",
-    })
+    serde_json::to_value(Envelope::new(request_id, "kv", data)).unwrap_or(Value::Null)
 }
 
 /// The caller behind `X-Vault-Token` (or `Authorization: Bearer`); Vault's 403 otherwise
-/// (429 while the source or token id is throttled).
+/// (429 while the source or token id is throttled). An `X-Vault-Namespace` other than
+/// empty or the caller's tenant is a recorded 403.
 pub struct VaultAuth(pub Caller);
+
+/// The header that names a Vault namespace (here: a tenant).
+pub const NAMESPACE_HEADER: &str = "x-vault-namespace";
 
 impl FromRequestParts<AppState> for VaultAuth {
     type Rejection = VaultError;
@@ -173,10 +225,58 @@ impl FromRequestParts<AppState> for VaultAuth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        crate::http::extract::authenticate(state, parts)
-            .map(VaultAuth)
-            .map_err(VaultError::from)
+        let caller = crate::http::extract::authenticate(state, parts)?;
+        let namespace = parts
+            .headers
+            .get(NAMESPACE_HEADER)
+            .map(|v| v.to_str().unwrap_or("\u{fffd}").to_string());
+        if namespace.is_some() {
+            let Ok(Ctx(ctx)) = Ctx::from_request_parts(parts, state).await;
+            state
+                .ledger
+                .kv_check_namespace(&ctx, &caller, namespace.as_deref())
+                .await
+                .map_err(|e| match e {
+                    LedgerError::Domain(DomainError::Forbidden(_)) => VaultError::new(
+                        StatusCode::FORBIDDEN,
+                        vec![
+                            "permission denied: X-Vault-Namespace names no tenant of this token \
+                             (send none, or the token's own tenant name)"
+                                .into(),
+                        ],
+                    ),
+                    other => other.into(),
+                })?;
+        }
+        Ok(VaultAuth(caller))
     }
+}
+
+/// Refuses response wrapping before anything else runs: Vault answers a wrapping token
+/// instead of the data to a client that sent `X-Vault-Wrap-TTL`, and credledger has no
+/// wrapping, so answering the data would hand plaintext to a client that expected a
+/// token.
+pub async fn refuse_wrapping(req: Request, next: Next) -> Response {
+    if req.headers().contains_key("x-vault-wrap-ttl") {
+        return VaultError::bad_request(
+            "response wrapping is not supported: credledger refuses X-Vault-Wrap-TTL rather \
+             than answer unwrapped data",
+        )
+        .into_response();
+    }
+    let resp = next.run(req).await;
+    // The body limit's rejection is plain text: give it Vault's shape.
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return VaultError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            vec![format!(
+                "request body too large: at most {} bytes",
+                crate::http::BODY_LIMIT
+            )],
+        )
+        .into_response();
+    }
+    resp
 }
 
 /// A JSON object body; an empty body is `{}`.
@@ -196,20 +296,30 @@ pub fn json_body(bytes: &[u8]) -> Result<serde_json::Map<String, Value>, VaultEr
     }
 }
 
-/// The routes of the configured mount (merged by `http::app`). Only this mount name is
-/// served; native routes such as `/v1/credentials` are static paths and keep their
-/// priority.
+/// The routes of the configured mount and of Vault's `sys/` and `auth/` (merged by
+/// `http::app`). Only this mount name is served; native routes such as
+/// `/v1/credentials` are static paths and keep their priority.
 pub fn router(mount: &str) -> Router<AppState> {
     let p = |rest: &str| format!("/v1/{mount}/{rest}");
     Router::new()
         .route(&p("data/{*path}"), any(kv::data))
-        .route(&p("metadata"), any(kv::metadata_root))
-        .route(&p("metadata/"), any(kv::metadata_root))
-        .route(&p("metadata/{*path}"), any(kv::metadata))
+        .route(&p("metadata"), any(metadata::metadata_root))
+        .route(&p("metadata/"), any(metadata::metadata_root))
+        .route(&p("metadata/{*path}"), any(metadata::metadata))
         .route(&p("delete/{*path}"), any(kv::delete_versions))
         .route(&p("undelete/{*path}"), any(kv::undelete_versions))
         .route(&p("destroy/{*path}"), any(kv::destroy_versions))
-        .route(&p("config"), any(kv::config))
+        .route(&p("config"), any(metadata::config))
+        .route(&format!("/v1/{mount}"), any(not_offered))
+        .route(&format!("/v1/{mount}/"), any(not_offered))
+        .route(&p("{*rest}"), any(not_offered))
+        .merge(sys::router())
+        .layer(axum::middleware::from_fn(refuse_wrapping))
+}
+
+/// A path of the mount, `sys/` or `auth/` that credledger does not serve.
+pub async fn not_offered(uri: axum::http::Uri) -> VaultError {
+    VaultError::not_offered(uri.path().trim_start_matches("/v1/"))
 }
 
 /// Whether `name` can be a mount: 1-64 characters of `a-z0-9_-`, not a native route.
@@ -229,6 +339,10 @@ pub fn valid_mount(name: &str) -> bool {
         "usage",
         "compliance",
         "ledger",
+        "sys",
+        "auth",
+        "ui",
+        "metrics",
     ];
     !name.is_empty()
         && name.len() <= 64

@@ -7,7 +7,7 @@
 //! - An entry never contains a secret value or a ciphertext, and not even the public
 //!   field values of a credential (only their names).
 
-use crate::event::{Body, DenyReason, Event, Owner, Purpose, Source};
+use crate::event::{Body, DenyReason, Event, Grantee, Owner, Purpose, Source};
 use crate::id::Id;
 use crate::time::rfc3339;
 use serde::Serialize;
@@ -224,6 +224,7 @@ fn details(body: &Body) -> Value {
                 Some(crate::event::Target::Token(i)) => (Some("token"), Some(i.to_string())),
                 Some(crate::event::Target::Tenant(i)) => (Some("tenant"), Some(i.to_string())),
                 Some(crate::event::Target::Event(seq)) => (Some("event"), Some(seq.to_string())),
+                Some(crate::event::Target::Group(i)) => (Some("group"), Some(i.to_string())),
                 None => (None, None),
             };
             json!({"attempted": operation, "target_kind": kind, "target": id, "reason": reason.as_str()})
@@ -250,6 +251,37 @@ fn details(body: &Body) -> Value {
             "count": count, "malformed": malformed,
             "tokens": tokens.iter().map(Id::to_string).collect::<Vec<_>>(),
         }),
+        Body::GroupCreated { group, name, .. } => {
+            json!({"group": group.to_string(), "name": name})
+        }
+        Body::GroupMemberAdded {
+            group, principal, ..
+        }
+        | Body::GroupMemberRemoved {
+            group, principal, ..
+        } => json!({"group": group.to_string(), "principal": principal.to_string()}),
+        Body::GrantAddedV2 { grantee, level, .. } => {
+            let mut d = grantee_json(grantee);
+            d["level"] = json!(level.as_str());
+            d
+        }
+        Body::GrantRevokedV2 { grantee, .. } => grantee_json(grantee),
+        Body::TemplateDefined {
+            name, definition, ..
+        } => json!({"name": name, "definition_bytes": definition.len()}),
+        Body::TemplateDeleted { name, .. } => json!({"name": name}),
+        Body::CredentialVerifiedV2 {
+            credential,
+            version,
+            template,
+            ok,
+            reason,
+            latency_ms,
+            ..
+        } => json!({
+            "version": version, "template": template, "saved": credential.is_some(),
+            "ok": ok, "reason": reason, "latency_ms": latency_ms,
+        }),
         Body::ConsoleSignedIn {
             principal, session, ..
         } => json!({"principal": principal.to_string(), "session": session.to_string()}),
@@ -261,6 +293,24 @@ fn details(body: &Body) -> Value {
         } => json!({
             "principal": principal.to_string(), "session": session.to_string(), "reason": reason.as_str(),
         }),
+    }
+}
+
+/// `{"principal": id}` or `{"group": id}`.
+fn grantee_json(g: &Grantee) -> Value {
+    match g {
+        Grantee::Principal(p) => json!({"principal": p.to_string()}),
+        Grantee::Group(g) => json!({"group": g.to_string()}),
+    }
+}
+
+/// A CSV cell that a spreadsheet will not run as a formula: a value starting with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return gets a leading `'` (OWASP, CSV injection).
+pub fn csv_cell(s: String) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s
     }
 }
 

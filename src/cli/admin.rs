@@ -1,11 +1,13 @@
-//! Administration: `principal`, `token`, `grant`, `tenant` and `templates`.
+//! Administration: `principal`, `token`, `grant`, `tenant` and `templates`. Principals
+//! and groups may be named by id or by name.
 //!
 //! **Invariant:** `token create` and `tenant create` print the new API token once, because
 //! showing it is their whole purpose; nothing else here prints a secret.
 
 use super::args::Group;
 use super::client::{seg, Client};
-use super::lookup::{id_of, lookup};
+use super::error::CliError;
+use super::lookup::{group_id, id_of, lookup, principal_id};
 use super::output::{cell, Out};
 use clap::Subcommand;
 use serde_json::{json, Value};
@@ -19,21 +21,24 @@ pub enum PrincipalCommand {
         /// `user` or `service`.
         #[arg(long, default_value = "user")]
         kind: String,
-        /// `admin`, `editor`, `resolver` or `auditor`.
+        /// `admin`, `editor`, `member`, `resolver` or `auditor`.
         #[arg(long)]
         role: String,
     },
     /// List the principals of your tenant.
     List,
     /// Disable a principal (its tokens stop working).
-    Disable { id: String },
+    Disable {
+        /// The principal's id or name.
+        principal: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum TokenCommand {
     /// Issue an API token for a principal; it is printed once.
     Create {
-        /// The principal id.
+        /// The principal's id or name (`me` for yourself).
         principal: String,
         /// Expiry (RFC 3339); none = never.
         #[arg(long)]
@@ -45,16 +50,32 @@ pub enum TokenCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum GrantCommand {
-    /// Let a principal resolve a shared credential.
+    /// Grant a shared credential to a principal or a group (or change the grant's level).
     Add {
         /// The credential's id or name.
         cred: String,
-        /// The principal id.
-        principal: String,
+        /// The principal's id or name (or use --group).
+        #[arg(required_unless_present = "group", conflicts_with = "group")]
+        principal: Option<String>,
+        /// A group's id or name.
+        #[arg(long)]
+        group: Option<String>,
+        /// `use` (resolve, the default), `manage` (also rotate, update, verify) or
+        /// `admin` (also grant, delete, destroy).
+        #[arg(long, default_value = "use", value_parser = ["use", "manage", "admin"])]
+        level: String,
     },
     /// Withdraw a grant.
-    Revoke { cred: String, principal: String },
-    /// List the principals a credential is granted to.
+    Revoke {
+        cred: String,
+        /// The principal's id or name (or use --group).
+        #[arg(required_unless_present = "group", conflicts_with = "group")]
+        principal: Option<String>,
+        /// A group's id or name.
+        #[arg(long)]
+        group: Option<String>,
+    },
+    /// List who a credential is granted to, with each grant's level.
     List { cred: String },
 }
 
@@ -70,6 +91,14 @@ pub enum TemplatesCommand {
     List,
     /// Show a template's fields, their types, conditions and environment variables.
     Show { name: String },
+    /// Define or redefine a tenant template from a JSON file in the format of
+    /// `schemas/templates/` (admins).
+    Define {
+        /// The definition (JSON).
+        file: std::path::PathBuf,
+    },
+    /// Delete a tenant template no credential uses (admins).
+    Delete { name: String },
 }
 
 fn done(out: Out, v: &Value, text: &str) {
@@ -102,7 +131,8 @@ pub fn principal(g: Group<PrincipalCommand>) -> anyhow::Result<ExitCode> {
                 out.table(&["NAME", "ID", "KIND", "ROLE", "DISABLED"], rows);
             }
         }
-        PrincipalCommand::Disable { id } => {
+        PrincipalCommand::Disable { principal } => {
+            let id = principal_id(&c, &principal)?;
             c.delete(&format!("/v1/principals/{}", seg(&id)))?;
             done(
                 out,
@@ -125,7 +155,8 @@ pub fn token(g: Group<TokenCommand>) -> anyhow::Result<ExitCode> {
                 Some(t) => json!({"expires_at": t}),
                 None => json!({}),
             };
-            let v = c.post(&format!("/v1/principals/{}/tokens", seg(&principal)), &body)?;
+            let id = principal_id(&c, &principal)?;
+            let v = c.post(&format!("/v1/principals/{}/tokens", seg(&id)), &body)?;
             if out.json {
                 out.print_json(&v);
             } else {
@@ -148,37 +179,65 @@ pub fn token(g: Group<TokenCommand>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The grantee a `grant` command names: a principal or a group, by id or by name, as
+/// the request field and the id.
+fn grantee(
+    c: &Client,
+    principal: Option<String>,
+    group: Option<String>,
+) -> Result<(&'static str, String), CliError> {
+    match (principal, group) {
+        (_, Some(g)) => Ok(("group", group_id(c, &g)?)),
+        (Some(p), None) => Ok(("principal", principal_id(c, &p)?)),
+        (None, None) => Err(CliError::usage("name a principal or a --group")),
+    }
+}
+
 pub fn grant(g: Group<GrantCommand>) -> anyhow::Result<ExitCode> {
     let (c, out) = Client::connect(&g.conn)?;
     match g.cmd {
-        GrantCommand::Add { cred, principal } => {
+        GrantCommand::Add {
+            cred,
+            principal,
+            group,
+            level,
+        } => {
             let id = id_of(&c, &cred)?;
+            let (field, who) = grantee(&c, principal, group)?;
             let v = c.post(
                 &format!("/v1/credentials/{}/grants", seg(&id)),
-                &json!({"principal": principal}),
+                &json!({field: who, "level": level}),
             )?;
             done(
                 out,
                 &v,
-                &format!("Granted {} ({id}) to {principal}", cell(&v["name"])),
+                &format!(
+                    "Granted {} ({id}) to {field} {who} at level {level}",
+                    cell(&v["name"])
+                ),
             );
         }
-        GrantCommand::Revoke { cred, principal } => {
+        GrantCommand::Revoke {
+            cred,
+            principal,
+            group,
+        } => {
             let id = id_of(&c, &cred)?;
+            let (field, who) = grantee(&c, principal, group)?;
             c.delete(&format!(
                 "/v1/credentials/{}/grants/{}",
                 seg(&id),
-                seg(&principal)
+                seg(&who)
             ))?;
             done(
                 out,
-                &json!({"credential_id": id, "principal": principal, "revoked": true}),
-                &format!("Revoked the grant of {id} to {principal}"),
+                &json!({"credential_id": id, field: who, "revoked": true}),
+                &format!("Revoked the grant of {id} to {field} {who}"),
             );
         }
         GrantCommand::List { cred } => {
             let v = lookup(&c, &cred)?;
-            let grants = v["grants"].clone();
+            let grants = v["grantees"].clone();
             if out.json {
                 out.print_json(&json!({"credential_id": v["id"], "grants": grants}));
             } else {
@@ -186,9 +245,16 @@ pub fn grant(g: Group<GrantCommand>) -> anyhow::Result<ExitCode> {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|g| vec![cell(g)])
+                    .map(|g| {
+                        let (kind, id) = if g["group"].is_null() {
+                            ("principal", cell(&g["principal"]))
+                        } else {
+                            ("group", cell(&g["group"]))
+                        };
+                        vec![kind.to_string(), id, cell(&g["level"])]
+                    })
                     .collect();
-                out.table(&["PRINCIPAL"], rows);
+                out.table(&["GRANTEE", "ID", "LEVEL"], rows);
             }
         }
     }
@@ -223,11 +289,31 @@ pub fn templates(g: Group<TemplatesCommand>) -> anyhow::Result<ExitCode> {
             if out.json {
                 out.print_json(&v);
             } else {
-                let rows = rows(&v["templates"], &["name", "title", "verifiable"]);
-                out.table(&["NAME", "TITLE", "VERIFIABLE"], rows);
+                let rows = rows(&v["templates"], &["name", "title", "verifiable", "builtin"]);
+                out.table(&["NAME", "TITLE", "VERIFIABLE", "BUILTIN"], rows);
             }
         }
         TemplatesCommand::Show { name } => show_template(&c, out, &name)?,
+        TemplatesCommand::Define { file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
+            let def: Value = serde_json::from_str(&text)
+                .map_err(|e| CliError::usage(format!("{} is not JSON: {e}", file.display())))?;
+            let name = cell(&def["name"]);
+            if name.is_empty() {
+                return Err(CliError::usage("the definition has no name").into());
+            }
+            let v = c.put(&format!("/v1/templates/{}", seg(&name)), &def)?;
+            done(out, &v, &format!("Defined the template {name}"));
+        }
+        TemplatesCommand::Delete { name } => {
+            c.delete(&format!("/v1/templates/{}", seg(&name)))?;
+            done(
+                out,
+                &json!({"name": name, "deleted": true}),
+                &format!("Deleted the template {name}"),
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

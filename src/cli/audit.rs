@@ -7,8 +7,8 @@ use super::args::Group;
 use super::client::{seg, Client};
 use super::config::ConnArgs;
 use super::error::{CliError, EXIT_CODES, FAILED};
-use super::lookup::id_of;
-use super::output::cell;
+use super::lookup::{id_of, principal_id};
+use super::output::{cell, Out};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use std::io::Write;
@@ -182,6 +182,41 @@ pub fn audit(g: Group<AuditCommand>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `credledger usage --by template|service`: the summary by provider.
+fn summary(c: &Client, out: Out, by: &str) -> anyhow::Result<ExitCode> {
+    let v = c.get_query("/v1/usage/summary", &[("by", by.to_string())])?;
+    if out.json {
+        out.print_json(&v);
+    } else {
+        let keys = [
+            "key",
+            "count",
+            "uses",
+            "last_used_at",
+            "failed_verifies",
+            "overdue_rotations",
+        ];
+        let rows = v["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|g| keys.iter().map(|k| cell(&g[*k])).collect())
+            .collect();
+        out.table(
+            &[
+                &by.to_ascii_uppercase(),
+                "CREDENTIALS",
+                "USES",
+                "LAST USED",
+                "FAILED TESTS",
+                "OVERDUE",
+            ],
+            rows,
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 #[derive(Args, Debug)]
 #[command(after_long_help = EXIT_CODES)]
 pub struct UsageArgs {
@@ -190,17 +225,27 @@ pub struct UsageArgs {
     /// One credential (id or name).
     #[arg(long, conflicts_with = "principal")]
     pub credential: Option<String>,
-    /// One principal (id).
-    #[arg(long)]
+    /// One principal (id or name).
+    #[arg(long, conflicts_with = "by")]
     pub principal: Option<String>,
+    /// Sum the credentials you may see by `template` or `service`: count, uses, last use,
+    /// failed connection tests, overdue rotations.
+    #[arg(long, conflicts_with = "credential", value_parser = ["template", "service"])]
+    pub by: Option<String>,
 }
 
 /// `credledger usage`: resolve counts and last use, per credential or principal.
 pub fn usage(a: UsageArgs) -> anyhow::Result<ExitCode> {
     let (c, out) = Client::connect(&a.conn)?;
+    if let Some(by) = &a.by {
+        return summary(&c, out, by);
+    }
     let one = match (&a.credential, &a.principal) {
         (Some(r), _) => Some(c.get(&format!("/v1/credentials/{}/usage", seg(&id_of(&c, r)?)))?),
-        (None, Some(p)) => Some(c.get(&format!("/v1/usage/principals/{}", seg(p)))?),
+        (None, Some(p)) => Some(c.get(&format!(
+            "/v1/usage/principals/{}",
+            seg(&principal_id(&c, p)?)
+        ))?),
         (None, None) => None,
     };
     let keys = [

@@ -86,6 +86,14 @@ impl Client {
         self.json(self.http.post(self.url(path)).json(body))
     }
 
+    pub fn patch(&self, path: &str, body: &Value) -> Result<Value, CliError> {
+        self.json(self.http.patch(self.url(path)).json(body))
+    }
+
+    pub fn put(&self, path: &str, body: &Value) -> Result<Value, CliError> {
+        self.json(self.http.put(self.url(path)).json(body))
+    }
+
     pub fn post_empty(&self, path: &str) -> Result<Value, CliError> {
         self.json(self.http.post(self.url(path)))
     }

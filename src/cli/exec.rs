@@ -9,7 +9,12 @@
 //! with a warning. Without such a field the CLI replaces itself with the command (exec),
 //! so signals and the exit status are the command's own.
 //!
-//! `materialize` writes a file (mode 0600, atomic rename) for programs that read one.
+//! `materialize` writes a file (mode 0600, atomic rename) for programs that read one: env
+//! lines, the resolve answer as JSON, or one field's exact content (`--field NAME
+//! --format raw`, for files such as a `.credentials.json` restored before each run).
+//!
+//! Environment names come from the credential's template: a builtin one, or the
+//! tenant's (fetched from the server).
 //!
 //! **Invariant:** values go only to the child's environment or the requested file; they
 //! are never printed and never part of an error message.
@@ -17,10 +22,10 @@
 use super::client::Client;
 use super::config::ConnArgs;
 use super::error::{CliError, EXIT_CODES, USAGE};
-use super::lookup::resolve;
+use super::lookup::{resolve, template};
 use clap::Args;
 use credledger::fsutil::write_private_atomic;
-use credledger::template::{Catalog, EnvMode};
+use credledger::template::{EnvMode, Template};
 use serde_json::{Map, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -69,9 +74,13 @@ pub struct MaterializeArgs {
     /// The file to write (mode 0600, replaced atomically).
     #[arg(long, short)]
     pub out: PathBuf,
-    /// `env` (NAME=value lines, dotenv quoting) or `json` (the resolve answer).
-    #[arg(long, default_value = "env", value_parser = ["env", "json"])]
-    pub format: String,
+    /// `env` (NAME=value lines, dotenv quoting; the default), `json` (the resolve
+    /// answer) or `raw` (one field's exact content; the default with --field).
+    #[arg(long, value_parser = ["env", "json", "raw"])]
+    pub format: Option<String>,
+    /// The field to write with `--format raw`, byte for byte.
+    #[arg(long, value_name = "NAME")]
+    pub field: Option<String>,
     /// Also (or instead of the template's name) write FIELD as NAME (env format).
     #[arg(long = "env", value_name = "NAME=FIELD", value_parser = parse_env_arg)]
     pub env: Vec<(String, String)>,
@@ -102,18 +111,20 @@ pub struct Var {
 /// The variables for a resolve answer: the template's `env` names (for free-form
 /// credentials, each field name in upper case), with `--env NAME=FIELD` added or
 /// replacing the template's name for that field.
-pub fn env_vars(answer: &Value, overrides: &[(String, String)]) -> Result<Vec<Var>, CliError> {
+pub fn env_vars(
+    answer: &Value,
+    template: Option<&Template>,
+    overrides: &[(String, String)],
+) -> Result<Vec<Var>, CliError> {
     let empty = Map::new();
     let fields = answer["fields"].as_object().unwrap_or(&empty);
-    let value = |f: &str| {
-        fields
-            .get(f)
-            .and_then(Value::as_str)
-            .map(|s| Zeroizing::new(s.to_string()))
+    // A typed value (a number, boolean, array or object of Vault KV data) becomes its
+    // JSON text where a string is needed.
+    let text = |v: &Value| match v {
+        Value::String(s) => Zeroizing::new(s.clone()),
+        other => Zeroizing::new(other.to_string()),
     };
-    let template = answer["template"]
-        .as_str()
-        .and_then(|t| Catalog::builtin().get(t).ok());
+    let value = |f: &str| fields.get(f).map(text);
     let mut out = Vec::new();
     for (name, field) in overrides {
         let v = value(field).ok_or_else(|| {
@@ -151,7 +162,7 @@ pub fn env_vars(answer: &Value, overrides: &[(String, String)]) -> Result<Vec<Va
                 if is_env_name(&name) && !overridden(k) {
                     out.push(Var {
                         name,
-                        value: Zeroizing::new(v.as_str().unwrap_or_default().to_string()),
+                        value: text(v),
                         file: false,
                     });
                 }
@@ -179,7 +190,8 @@ pub fn exec(a: ExecArgs) -> anyhow::Result<ExitCode> {
         t.for_user.as_deref(),
         None,
     )?;
-    let vars = env_vars(&answer, &a.env)?;
+    let def = answer["template"].as_str().and_then(|t| template(&c, t));
+    let vars = env_vars(&answer, def.as_ref(), &a.env)?;
     drop(answer);
     if vars.is_empty() {
         return Err(CliError::new(
@@ -320,6 +332,19 @@ pub fn dotenv_quote(v: &str) -> String {
 }
 
 pub fn materialize(a: MaterializeArgs) -> anyhow::Result<ExitCode> {
+    let format = match (a.format.as_deref(), &a.field) {
+        (None | Some("raw"), Some(_)) => "raw",
+        (Some("raw"), None) => {
+            return Err(CliError::usage("--format raw needs --field NAME").into())
+        }
+        (Some(_), Some(_)) => {
+            return Err(
+                CliError::usage("--field writes one field: use it with --format raw").into(),
+            )
+        }
+        (Some(f), None) => f,
+        (None, None) => "env",
+    };
     let (c, _) = Client::connect(&a.conn)?;
     let t = &a.target;
     let answer = resolve(
@@ -329,11 +354,18 @@ pub fn materialize(a: MaterializeArgs) -> anyhow::Result<ExitCode> {
         t.for_user.as_deref(),
         None,
     )?;
-    let text = Zeroizing::new(if a.format == "json" {
+    let text = Zeroizing::new(if format == "raw" {
+        let name = a.field.as_deref().unwrap_or_default();
+        answer["fields"][name]
+            .as_str()
+            .ok_or_else(|| CliError::not_found(format!("the credential has no field '{name}'")))?
+            .to_string()
+    } else if format == "json" {
         serde_json::to_string_pretty(&answer)? + "\n"
     } else {
+        let def = answer["template"].as_str().and_then(|t| template(&c, t));
         let mut s = String::new();
-        for v in env_vars(&answer, &a.env)? {
+        for v in env_vars(&answer, def.as_ref(), &a.env)? {
             if v.file {
                 eprintln!(
                     "warning: {} skipped: it must be a file path (use --format json, or exec)",
@@ -372,6 +404,13 @@ mod tests {
         vars.iter()
             .map(|v| (v.name.clone(), v.value.to_string(), v.file))
             .collect()
+    }
+
+    fn env_vars(a: &Value, overrides: &[(String, String)]) -> Result<Vec<Var>, CliError> {
+        let t = a["template"]
+            .as_str()
+            .and_then(|t| credledger::template::Catalog::builtin().get(t).ok());
+        super::env_vars(a, t, overrides)
     }
 
     #[test]

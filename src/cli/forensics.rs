@@ -7,7 +7,7 @@
 
 use credledger::audit::{self, AuditEntry};
 use credledger::domain::State;
-use credledger::event::{Body, Event};
+use credledger::event::{Body, Event, Grantee};
 use credledger::id::Id;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -200,7 +200,10 @@ pub fn report<E>(
             "id": credential.to_string(), "name": c.name, "template": c.template, "service": c.service,
             "tenant": c.tenant.to_string(), "status": c.status.as_str(), "current_version": c.current,
             "live_versions": c.versions.keys().collect::<Vec<_>>(),
-            "grants": c.grants.iter().map(|g| json!({"principal": g.to_string(), "name": principal_name(&state, Some(&g.to_string()))})).collect::<Vec<_>>(),
+            "grants": c.grants.iter().map(|(g, level)| match g {
+                Grantee::Principal(p) => json!({"principal": p.to_string(), "name": principal_name(&state, Some(&p.to_string())), "level": level.as_str()}),
+                Grantee::Group(g) => json!({"group": g.to_string(), "name": state.groups.get(g).map(|x| x.name.clone()), "level": level.as_str()}),
+            }).collect::<Vec<_>>(),
             "created_seq": c.created_seq, "rotate_every_days": c.rotate_every_days,
         })
     });

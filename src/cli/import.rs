@@ -5,19 +5,23 @@
 //! file that map to one template become one credential named `{template}-{stem}` (or the
 //! mapping's `name` pattern). A conditional field selects its condition (PROXMOX_TOKEN_*
 //! → `auth_method=api_token`). A credential whose name exists is skipped, so a re-run
-//! imports nothing twice; `--dry-run` only reads.
+//! imports nothing twice; `--dry-run` only reads. The tenant's own templates map their
+//! `env` names too. `--service S` sets the service the imports answer for (one template
+//! only); `--default` makes each import the default of its service (the tenant default,
+//! or with `--owner me` the selected profile), so `exec --service …` finds it.
 //!
 //! Mapping file, JSON or TOML: `{"name": "{template}-{stem}", "vars": {"MY_KEY":
 //! "openai.api_key", "IGNORED": ""}}`.
 //!
 //! **Invariant:** the report names variables, templates and credentials, never a value.
 
-use super::client::Client;
+use super::client::{seg, Client};
 use super::config::ConnArgs;
 use super::error::{CliError, EXIT_CODES, FAILED};
+use super::lookup::tenant_templates;
 use super::output::{cell, Out};
 use clap::Args;
-use credledger::template::Catalog;
+use credledger::template::{Catalog, Template};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,6 +45,13 @@ pub struct ImportArgs {
     /// Owner of the new credentials: `tenant` (default), `me` or a principal id.
     #[arg(long)]
     pub owner: Option<String>,
+    /// The service the new credentials answer for in `resolve --service` / `exec
+    /// --service` (default: the template's name). The import must map to one template.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Make each new credential the default of its service (unsetting the previous one).
+    #[arg(long)]
+    pub default: bool,
     /// Print the plan; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -116,6 +127,7 @@ fn credential_name(pattern: &str, template: &str, path: &Path) -> String {
 
 fn plan_file(
     path: &Path,
+    templates: &[Template],
     mapping: &Mapping,
     pattern: &str,
     plans: &mut Vec<Plan>,
@@ -124,9 +136,8 @@ fn plan_file(
     let file = path.display().to_string();
     let iter = dotenvy::from_path_iter(path)
         .map_err(|e| CliError::usage(format!("cannot read {file}: {}", io_reason(&e))))?;
-    let catalog = Catalog::builtin();
     let mut index: BTreeMap<&str, (String, String)> = BTreeMap::new();
-    for t in catalog.iter() {
+    for t in templates {
         for (field, env) in t.env_names() {
             index.insert(env, (t.name.clone(), field.to_string()));
         }
@@ -179,18 +190,15 @@ fn plan_file(
     }
     for (template, (vars, mut fields)) in groups {
         let name = credential_name(pattern, &template, path);
-        let t = match catalog.get(&template) {
-            Ok(t) => t,
-            Err(e) => {
-                skips.push(Skip {
-                    file: file.clone(),
-                    variable: None,
-                    template: Some(template),
-                    name: Some(name),
-                    reason: e.to_string(),
-                });
-                continue;
-            }
+        let Some(t) = templates.iter().find(|t| t.name == template) else {
+            skips.push(Skip {
+                file: file.clone(),
+                variable: None,
+                reason: format!("unknown template: {template}"),
+                template: Some(template),
+                name: Some(name),
+            });
+            continue;
         };
         let conditions: Vec<_> = fields
             .keys()
@@ -229,8 +237,14 @@ fn io_reason(e: &dotenvy::Error) -> String {
     }
 }
 
-fn exists(c: &Client, name: &str) -> Result<bool, CliError> {
-    let v = c.get_query("/v1/credentials", &[("name", name.to_string())])?;
+/// Whether the owner of the import already has an active credential of that name (names
+/// are unique per owner).
+fn exists(c: &Client, name: &str, owner: Option<&str>) -> Result<bool, CliError> {
+    let owner = owner.unwrap_or("tenant").to_string();
+    let v = c.get_query(
+        "/v1/credentials",
+        &[("name", name.to_string()), ("owner", owner)],
+    )?;
     Ok(v["credentials"].as_array().is_some_and(|a| !a.is_empty()))
 }
 
@@ -247,9 +261,21 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .or(mapping.name.clone())
         .unwrap_or_else(|| "{template}-{stem}".into());
+    let mut templates: Vec<Template> = Catalog::builtin().iter().cloned().collect();
+    templates.extend(tenant_templates(&c)?);
     let (mut plans, mut skips) = (Vec::new(), Vec::new());
     for f in &a.files {
-        plan_file(f, &mapping, &pattern, &mut plans, &mut skips)?;
+        plan_file(f, &templates, &mapping, &pattern, &mut plans, &mut skips)?;
+    }
+    if a.service.is_some() {
+        let kinds: BTreeSet<&str> = plans.iter().map(|p| p.template.as_str()).collect();
+        if kinds.len() > 1 {
+            return Err(CliError::usage(format!(
+                "--service names one service, but this import maps to several templates ({}); import them separately",
+                kinds.into_iter().collect::<Vec<_>>().join(", ")
+            ))
+            .into());
+        }
     }
     let bar = super::progress(
         plans.len() as u64,
@@ -261,7 +287,7 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
         bar.inc(1);
         let mut entry =
             json!({"file": p.file, "template": p.template, "name": p.name, "variables": p.vars});
-        if !seen.insert(p.name.clone()) || exists(&c, &p.name)? {
+        if !seen.insert(p.name.clone()) || exists(&c, &p.name, a.owner.as_deref())? {
             skips.push(Skip {
                 file: p.file,
                 variable: Some(p.vars.join(",")),
@@ -279,9 +305,20 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
         if let Some(o) = &a.owner {
             body["owner"] = o.clone().into();
         }
+        if let Some(s) = &a.service {
+            body["service"] = s.clone().into();
+        }
         match c.post("/v1/credentials", &body) {
             Ok(v) => {
                 entry["id"] = v["id"].clone();
+                if a.default {
+                    let made =
+                        c.post_empty(&format!("/v1/credentials/{}/default", seg(&cell(&v["id"]))));
+                    entry["default"] = made.is_ok().into();
+                    if let Err(e) = made {
+                        entry["default_error"] = e.message.into();
+                    }
+                }
                 done.push(entry);
             }
             Err(e) if e.code == FAILED => {
@@ -315,12 +352,17 @@ fn report(out: Out, dry_run: bool, done: &[Value], skips: &[Skip], failed: &[Val
     let mut rows: Vec<Vec<String>> = Vec::new();
     let verb = if dry_run { "would import" } else { "imported" };
     for d in done {
+        let result = match (&d["default"], &d["default_error"]) {
+            (Value::Bool(true), _) => format!("{verb} (default)"),
+            (_, Value::String(why)) => format!("{verb} (not made default: {why})"),
+            _ => verb.to_string(),
+        };
         rows.push(vec![
             cell(&d["file"]),
             vars(d),
             cell(&d["template"]),
             cell(&d["name"]),
-            verb.into(),
+            result,
         ]);
     }
     for s in skips {
@@ -374,9 +416,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("lab.env");
         std::fs::write(&f, "OPENAI_API_KEY=sk-x\nPROXMOX_HOST=https://pve:8006\nPROXMOX_TOKEN_NAME=root@pam!ci\nPROXMOX_TOKEN_VALUE=t0k\nUNRELATED=1\nANTHROPIC_BASE_URL=https://a\n").unwrap();
+        let builtin: Vec<Template> = Catalog::builtin().iter().cloned().collect();
         let (mut plans, mut skips) = (Vec::new(), Vec::new());
         plan_file(
             &f,
+            &builtin,
             &Mapping::default(),
             "{template}-{stem}",
             &mut plans,
@@ -402,7 +446,15 @@ mod tests {
             vars: [("UNRELATED".to_string(), "api_key.api_key".to_string())].into(),
         };
         let (mut plans, mut skips) = (Vec::new(), Vec::new());
-        plan_file(&f, &m, "{stem}-{template}", &mut plans, &mut skips).unwrap();
+        plan_file(
+            &f,
+            &builtin,
+            &m,
+            "{stem}-{template}",
+            &mut plans,
+            &mut skips,
+        )
+        .unwrap();
         assert!(plans
             .iter()
             .any(|p| p.name == "lab-api_key" && p.vars == ["UNRELATED"]));

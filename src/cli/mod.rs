@@ -28,7 +28,9 @@ mod evidence;
 mod exec;
 mod fields;
 mod forensics;
+mod group;
 mod import;
+mod logging;
 mod lookup;
 mod output;
 mod replay;
@@ -67,27 +69,32 @@ pub enum Command {
     Logout(config::ConnArgs),
     /// Show who the token belongs to.
     Whoami(config::ConnArgs),
-    /// Credentials: add, list, show, rotate, delete, restore, destroy, verify, versions, resolve.
+    /// Credentials: add, list, show, rotate, update, use, delete, restore, destroy, verify,
+    /// versions, resolve.
     Cred(cred::CredArgs),
-    /// Service templates: list, show.
+    /// Service templates: list, show; tenant templates: define, delete.
     Templates(args::Group<admin::TemplatesCommand>),
     /// Principals (users and services): create, list, disable.
     Principal(args::Group<admin::PrincipalCommand>),
     /// API tokens: create, revoke.
     Token(args::Group<admin::TokenCommand>),
-    /// Grants of shared credentials to principals: add, revoke, list.
+    /// Grants of shared credentials to principals and groups: add, revoke, list.
     Grant(args::Group<admin::GrantCommand>),
+    /// Groups (teams) of principals: create, list, add-member, remove-member.
+    Group(args::Group<group::GroupCommand>),
     /// Tenants (system admins): create.
     Tenant(args::Group<admin::TenantCommand>),
     /// The audit log: query, export.
     Audit(args::Group<audit::AuditCommand>),
-    /// Usage counts and last use, per credential or principal.
+    /// Usage counts and last use, per credential or principal, or summed by template or
+    /// service.
     Usage(audit::UsageArgs),
     /// Credentials overdue or due for rotation.
     Due(audit::DueArgs),
     /// Run a command with a credential's fields in its environment (resolved afresh).
     Exec(exec::ExecArgs),
-    /// Write a credential's fields to a file (mode 0600) as env lines or JSON.
+    /// Write a credential's fields to a file (mode 0600) as env lines, JSON or one field's
+    /// raw content.
     Materialize(exec::MaterializeArgs),
     /// Import .env files into credentials of the matching templates.
     ImportEnv(import::ImportArgs),
@@ -112,6 +119,7 @@ pub fn main() -> ExitCode {
         Command::Principal(g) => (admin::principal(g), 1),
         Command::Token(g) => (admin::token(g), 1),
         Command::Grant(g) => (admin::grant(g), 1),
+        Command::Group(g) => (group::run(g), 1),
         Command::Tenant(g) => (admin::tenant(g), 1),
         Command::Audit(g) => (audit::audit(g), 1),
         Command::Usage(a) => (audit::usage(a), 1),

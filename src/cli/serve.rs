@@ -118,21 +118,8 @@ pub fn fallbacks_from_env(
     out
 }
 
-fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CREDLEDGER_LOG")
-        .unwrap_or_else(|_| "info,tower_http=info".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    init_logging(&args.log_format);
+    super::logging::init(&args.log_format);
     if !api::vault::valid_mount(&args.vault_mount) {
         anyhow::bail!(
             "--vault-mount must be 1-64 characters of a-z, 0-9, '_' or '-' and not a native API path"

@@ -145,21 +145,8 @@ fn read_config(path: &Path) -> anyhow::Result<Vec<LogConfig>> {
     Ok(out)
 }
 
-fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CREDLEDGER_LOG")
-        .unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    init_logging(&args.log_format);
+    super::logging::init(&args.log_format);
     let logs = logs(&args)?;
     if logs.is_empty() {
         anyhow::bail!(

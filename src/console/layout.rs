@@ -9,7 +9,7 @@
 
 use super::assets;
 use super::signed::Signed;
-use crate::domain::decide::console::Capabilities;
+use crate::ledger::Capabilities;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;

@@ -67,7 +67,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         app: state.clone(),
         sessions: Arc::new(Sessions::new(state.ledger.config().console)),
     };
-    use pages::{add, admin, audit, credentials, detail, login, reviews};
+    use pages::{actions, add, admin, audit, change, credentials, detail, login, reviews};
     Router::new()
         .route("/", get(|| async { Redirect::to("/ui/") }))
         .route("/ui", get(|| async { Redirect::to("/ui/") }))
@@ -89,21 +89,21 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/ui/credentials/{id}/reveal", post(detail::reveal))
         .route(
             "/ui/credentials/{id}/rotate",
-            get(detail::rotate_form).post(detail::rotate),
+            get(change::rotate_form).post(change::rotate),
         )
         .route(
             "/ui/credentials/{id}/edit",
-            get(detail::edit_form).post(detail::edit),
+            get(change::edit_form).post(change::edit),
         )
-        .route("/ui/credentials/{id}/default", post(detail::make_default))
-        .route("/ui/credentials/{id}/delete", post(detail::delete))
-        .route("/ui/credentials/{id}/restore", post(detail::restore))
-        .route("/ui/credentials/{id}/destroy", post(detail::destroy))
-        .route("/ui/credentials/{id}/verify", post(detail::verify))
-        .route("/ui/credentials/{id}/grants", post(detail::grant))
+        .route("/ui/credentials/{id}/default", post(actions::make_default))
+        .route("/ui/credentials/{id}/delete", post(actions::delete))
+        .route("/ui/credentials/{id}/restore", post(actions::restore))
+        .route("/ui/credentials/{id}/destroy", post(actions::destroy))
+        .route("/ui/credentials/{id}/verify", post(actions::verify))
+        .route("/ui/credentials/{id}/grants", post(actions::grant))
         .route(
             "/ui/credentials/{id}/grants/{principal}/revoke",
-            post(detail::revoke_grant),
+            post(actions::revoke_grant),
         )
         .route("/ui/credentials/{id}/bundle", get(detail::bundle))
         .route("/ui/audit", get(audit::page))

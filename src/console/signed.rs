@@ -6,11 +6,11 @@
 use super::error::ConsoleError;
 use super::session::{Lookup, COOKIE};
 use super::ConsoleState;
-use crate::domain::decide::console::Capabilities;
 use crate::domain::Caller;
 use crate::event::SessionEnd;
 use crate::http::extract::Ctx;
 use crate::id::Id;
+use crate::ledger::Capabilities;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;

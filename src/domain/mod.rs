@@ -8,7 +8,8 @@
 //! hashes are passed in by the `ledger` shell.
 //!
 //! `rotation` is the rotation-schedule rule, `names` the rule for names people read,
-//! `auth_failures` the counting and throttling of failed authentications.
+//! `auth_failures` the counting and throttling of failed authentications, `summary` the
+//! usage summary by template or service, `fields` the merge of a partial rotation.
 //!
 //! **Invariant:** `decide` never mutates state; the shell applies the events it returns.
 //! Rejections that must still be recorded (a denied resolve, a denied rotate) come back
@@ -18,9 +19,11 @@ pub mod auth_failures;
 mod caller;
 pub mod decide;
 mod error;
+pub mod fields;
 pub mod names;
 pub mod rotation;
 pub mod state;
+pub mod summary;
 
 pub use caller::Caller;
 pub use decide::AuditScope;

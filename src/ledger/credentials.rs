@@ -1,15 +1,27 @@
-//! The credential lifecycle: create, rotate, update, delete, restore, grant, destroy.
+//! The credential lifecycle: create, rotate (whole or partial), update, delete, restore,
+//! grant, destroy, and the default of a service.
 
 use super::pipeline::KeyOp;
 use super::{CreateInput, Ledger, LedgerError, RequestCtx, Staged, Writer};
 use crate::domain::decide::{self, NewCredential};
+use crate::domain::fields::{partial_rotation, Merged};
 use crate::domain::{Caller, DomainError, Rejection};
-use crate::event::{Body, MetadataChange, Owner, Sealed};
+use crate::event::{Body, GrantLevel, Grantee, MetadataChange, Owner, Sealed};
 use crate::id::Id;
 use crate::secret::{self, Binding, SecretFields, SecretString, WrappedKey};
 use rand::rngs::OsRng;
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use zeroize::Zeroizing;
+
+/// What a partial rotation starts from: the current version of a credential.
+struct Current {
+    template: String,
+    version: u32,
+    public: BTreeMap<String, String>,
+    /// The current secret values (empty when they cannot be opened).
+    secret: SecretFields,
+}
 
 impl Ledger {
     pub(super) fn seal(
@@ -36,7 +48,7 @@ impl Ledger {
         caller: &Caller,
         input: CreateInput,
     ) -> Result<Id, LedgerError> {
-        let template = self.catalog.get(&input.template)?;
+        let template = self.template(caller.tenant, &input.template)?;
         let validated = template.validate(&input.fields)?;
         let secret_fields = into_secret_fields(validated.secret);
         let id = Id::random();
@@ -90,68 +102,138 @@ impl Ledger {
         Ok(id)
     }
 
-    /// Rotates a credential to a new version. Secret fields must all be given; public
-    /// fields not given keep their current values.
+    /// Rotates a credential to a new version. Only the fields given change: every other
+    /// field, public or secret, keeps its current value (re-sealed under a new data key);
+    /// a field given as `null` is cleared. Keeping secrets while changing a public field
+    /// needs the right to resolve the credential.
     pub async fn rotate(
         &self,
         ctx: &RequestCtx,
         caller: &Caller,
         id: Id,
-        fields: serde_json::Map<String, serde_json::Value>,
+        fields: Map<String, Value>,
     ) -> Result<u32, LedgerError> {
+        self.update_credential(ctx, caller, id, Some(fields), None)
+            .await
+            .map(|v| v.unwrap_or_default())
+    }
+
+    /// Changes a credential in one batch: a partial rotation of `fields` (see
+    /// [`Ledger::rotate`]) and a metadata `change`, each optional. Returns the new version
+    /// when there was a rotation.
+    pub async fn update_credential(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        id: Id,
+        fields: Option<Map<String, Value>>,
+        change: Option<MetadataChange>,
+    ) -> Result<Option<u32>, LedgerError> {
+        let Some(fields) = fields else {
+            let change = change.unwrap_or_default();
+            return self
+                .execute(ctx, caller, |w, now| {
+                    Self::events_only(decide::update(&w.state, caller, id, change, now))
+                })
+                .await
+                .map(|()| None);
+        };
         // Authorization before validation, so a caller without rights is refused (and
         // the refusal recorded) whatever fields it sends.
         self.check(ctx, caller, |state| {
             decide::check_rotate(state, caller, id).map(|_| ())
         })
         .await?;
-        let (template_name, previous) = {
-            let w = self.lock();
-            match w
-                .state
-                .credentials
-                .get(&id)
-                .filter(|c| c.tenant == caller.tenant)
-            {
-                Some(c) => (
-                    c.template.clone(),
-                    c.versions
-                        .get(&c.current)
-                        .map(|v| v.public.clone())
-                        .unwrap_or_default(),
-                ),
-                // Let `decide` produce the right rejection (and its record).
-                None => (String::new(), BTreeMap::new()),
-            }
-        };
-        let validated = if template_name.is_empty() {
-            None
-        } else {
-            Some(
-                self.catalog
-                    .get(&template_name)?
-                    .validate_update(&previous, &fields)?,
-            )
-        };
+        if fields.is_empty() {
+            return Err(DomainError::invalid("fields", "give at least one field to change").into());
+        }
+        let current = self.current_values(caller, id)?;
+        let template = self.template(caller.tenant, &current.template)?;
+        let strings: BTreeMap<String, Zeroizing<String>> = current
+            .secret
+            .0
+            .iter()
+            .map(|(k, v)| (k.clone(), Zeroizing::new(v.expose().to_string())))
+            .collect();
+        let merged = partial_rotation(&template, &current.public, &strings, &fields)?;
+        drop(strings);
+        let current_secret = current.secret;
         let retain = self.config.retain_versions;
-        self.execute(ctx, caller, |w, _| {
+        let expected = current.version + 1;
+        self.execute(ctx, caller, |w, now| {
+            let Merged {
+                validated,
+                carried,
+                public_changed,
+            } = merged;
+            decide::check_carry(&w.state, caller, id, !carried.is_empty(), public_changed)?;
             let version = decide::check_rotate(&w.state, caller, id)?.version;
-            let validated = validated.expect("a credential the caller may rotate exists");
-            let staged = Self::stage_rotation(w, caller, id, version, validated, retain)?;
-            Ok((staged, version))
+            if version != expected {
+                return Err(DomainError::Conflict(
+                    "the credential was rotated concurrently; retry".into(),
+                )
+                .into());
+            }
+            // Carried secret fields keep their stored form (a typed JSON value stays one).
+            let mut secret = into_secret_fields(validated.secret);
+            for name in &carried {
+                if let Some(original) = current_secret.0.get(name) {
+                    secret.0.insert(name.clone(), original.clone());
+                }
+            }
+            let mut staged =
+                Self::stage_rotation(w, caller, id, version, validated.public, &secret, retain)?;
+            if let Some(change) = change.filter(|c| *c != MetadataChange::default()) {
+                staged
+                    .bodies
+                    .extend(decide::update(&w.state, caller, id, change, now)?);
+            }
+            Ok((staged, Some(version)))
         })
         .await
     }
 
-    /// Seals `validated` as `version` of credential `id` and stages the rotation with the
-    /// key-ring changes it implies: the new data key, and deleting the data keys of the
+    /// The current version of a credential the caller may rotate (checked before), with
+    /// its secret values opened for a partial rotation.
+    fn current_values(&self, caller: &Caller, id: Id) -> Result<Current, LedgerError> {
+        let w = self.lock();
+        let cred = w
+            .state
+            .credentials
+            .get(&id)
+            .filter(|c| c.tenant == caller.tenant)
+            .ok_or(DomainError::NotFound("credential"))?;
+        let public = cred
+            .versions
+            .get(&cred.current)
+            .map(|v| v.public.clone())
+            .unwrap_or_default();
+        let secret = match Self::open_version(&w, cred, id, cred.current) {
+            Ok(mut fields) => {
+                fields.0.retain(|k, _| !public.contains_key(k));
+                fields
+            }
+            Err(_) => SecretFields::default(),
+        };
+        Ok(Current {
+            template: cred.template.clone(),
+            version: cred.current,
+            public,
+            secret,
+        })
+    }
+
+    /// Seals `secret` (with `public` in clear) as `version` of credential `id` and stages
+    /// the rotation with the key-ring changes it implies: the new data key, and deleting
+    /// the data keys of the
     /// versions that fall out of retention. Shared by the native and the KV write paths.
     pub(super) fn stage_rotation(
         w: &Writer,
         caller: &Caller,
         id: Id,
         version: u32,
-        validated: crate::template::Validated,
+        public: BTreeMap<String, String>,
+        secret: &SecretFields,
         retain: u32,
     ) -> Result<Staged, Rejection> {
         let binding = Binding {
@@ -159,16 +241,8 @@ impl Ledger {
             credential: id,
             version,
         };
-        let (sealed, key) = Self::seal(w, &into_secret_fields(validated.secret), binding)?;
-        let bodies = decide::rotate(
-            &w.state,
-            caller,
-            id,
-            version,
-            validated.public,
-            sealed,
-            retain,
-        )?;
+        let (sealed, key) = Self::seal(w, secret, binding)?;
+        let bodies = decide::rotate(&w.state, caller, id, version, public, sealed, retain)?;
         let mut keyring = vec![KeyOp::Put {
             credential: id,
             version,
@@ -191,8 +265,21 @@ impl Ledger {
         id: Id,
         change: MetadataChange,
     ) -> Result<(), LedgerError> {
+        self.update_credential(ctx, caller, id, None, Some(change))
+            .await
+            .map(|_| ())
+    }
+
+    /// Makes a credential the default of its service for its owner (the tenant default,
+    /// or the owner's selected profile), unsetting the previous one in the same batch.
+    pub async fn set_default(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        id: Id,
+    ) -> Result<(), LedgerError> {
         self.execute(ctx, caller, |w, now| {
-            Self::events_only(decide::update(&w.state, caller, id, change, now))
+            Self::events_only(decide::set_default(&w.state, caller, id, now))
         })
         .await
     }
@@ -223,7 +310,7 @@ impl Ledger {
         .await
     }
 
-    /// Grants a shared credential to a principal.
+    /// Grants a shared credential to a principal at level `use`.
     pub async fn grant(
         &self,
         ctx: &RequestCtx,
@@ -231,22 +318,42 @@ impl Ledger {
         id: Id,
         principal: Id,
     ) -> Result<(), LedgerError> {
+        self.grant_to(
+            ctx,
+            caller,
+            id,
+            Grantee::Principal(principal),
+            GrantLevel::Use,
+        )
+        .await
+    }
+
+    /// Grants a shared credential to a principal or a group at `level` (or changes the
+    /// level of an existing grant).
+    pub async fn grant_to(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        id: Id,
+        grantee: Grantee,
+        level: GrantLevel,
+    ) -> Result<(), LedgerError> {
         self.execute(ctx, caller, |w, _| {
-            Self::events_only(decide::grant(&w.state, caller, id, principal))
+            Self::events_only(decide::grant(&w.state, caller, id, grantee, level))
         })
         .await
     }
 
-    /// Revokes a grant.
+    /// Revokes the grant to a principal or a group (`grantee` is either's id).
     pub async fn revoke_grant(
         &self,
         ctx: &RequestCtx,
         caller: &Caller,
         id: Id,
-        principal: Id,
+        grantee: Id,
     ) -> Result<(), LedgerError> {
         self.execute(ctx, caller, |w, _| {
-            Self::events_only(decide::revoke_grant(&w.state, caller, id, principal))
+            Self::events_only(decide::revoke_grant(&w.state, caller, id, grantee))
         })
         .await
     }

@@ -6,22 +6,24 @@
 //! writer lock, so two racing writes with the same `cas` cannot both succeed.
 
 use super::pipeline::KeyOp;
-use super::{into_secret_fields, Ledger, LedgerError, RequestCtx, Staged};
+use super::{Ledger, LedgerError, RequestCtx, Staged};
 use crate::domain::decide::{self, kv, NewCredential};
 use crate::domain::{Caller, DomainError, Rejection};
 use crate::event::{Body, Owner};
 use crate::id::Id;
-use crate::secret::Binding;
-use crate::template::{TemplateError, Validated};
-use serde_json::{Map, Value};
+use crate::secret::{json, Binding, SecretFields};
+use crate::template::TemplateError;
+use std::collections::BTreeMap;
 
 /// The template of credentials created through the KV API (free-form, all secret).
 pub use crate::domain::decide::kv::KV_TEMPLATE;
 
-/// A KV write: the new data (or a merge patch of it) and the optional check-and-set.
+/// A KV write: the new data (or a merge patch of it; typed values, see
+/// [`crate::secret::json`]) and the optional check-and-set.
 pub struct KvWrite {
-    pub data: Map<String, Value>,
-    pub cas: Option<u32>,
+    pub data: SecretFields,
+    /// Any integer, as Vault parses it: a negative one never matches.
+    pub cas: Option<i64>,
     /// RFC 7396 merge patch of the current version's data instead of a replacement.
     pub patch: bool,
 }
@@ -50,27 +52,23 @@ impl Ledger {
         write: KvWrite,
     ) -> Result<(Id, u32), LedgerError> {
         let retain = self.config.retain_versions;
-        let catalog = self.catalog;
         self.execute(ctx, caller, |w, now| {
             let existing = kv::lookup(&w.state, caller.tenant, path);
             let req = kv::WriteRequest {
                 path,
-                data: &write.data,
                 cas: write.cas,
                 patch: write.patch,
             };
             match kv::plan_write(&w.state, caller, existing, req, retain)? {
                 kv::WritePlan::Create => {
-                    let template = catalog.get(KV_TEMPLATE).map_err(invalid)?;
-                    let validated = template.validate(&write.data).map_err(invalid)?;
+                    crate::template::check_kv_data(&write.data).map_err(invalid)?;
                     let id = Id::random();
                     let binding = Binding {
                         tenant: caller.tenant,
                         credential: id,
                         version: 1,
                     };
-                    let secret = into_secret_fields(validated.secret);
-                    let (sealed, key) = Self::seal(w, &secret, binding)?;
+                    let (sealed, key) = Self::seal(w, &write.data, binding)?;
                     let new = NewCredential {
                         id,
                         name: path.to_string(),
@@ -78,7 +76,7 @@ impl Ledger {
                         service: KV_TEMPLATE.into(),
                         owner: Owner::Tenant,
                         description: String::new(),
-                        public: validated.public,
+                        public: BTreeMap::new(),
                         sealed,
                         rotate_every_days: None,
                         expires_at_ms: None,
@@ -98,38 +96,47 @@ impl Ledger {
                     retain,
                 } => {
                     let id = existing.expect("a rotate plan has an existing credential");
-                    let previous = cred
-                        .versions
-                        .get(&cred.current)
-                        .map(|v| v.public.clone())
-                        .unwrap_or_default();
-                    let template = catalog.get(&cred.template).map_err(invalid)?;
-                    let input = if write.patch {
-                        let opened =
+                    let data = if write.patch {
+                        let current =
                             Self::open_version(w, cred, id, cred.current).map_err(|_| {
                                 Rejection::from(DomainError::Gone(
                                     "the current version's secret is unavailable".into(),
                                 ))
                             })?;
-                        let current: Map<String, Value> = opened
-                            .0
-                            .iter()
-                            .map(|(k, v)| (k.clone(), Value::String(v.expose().to_string())))
-                            .collect();
-                        kv::merge(current, &write.data)
+                        json::merge_patch(&current, &write.data)
                     } else {
-                        write.data.clone()
+                        write.data
                     };
-                    let validated: Validated = template
-                        .validate_update(&previous, &input)
-                        .map_err(invalid)?;
-                    drop(input);
-                    let staged = Self::stage_rotation(w, caller, id, version, validated, retain)?;
+                    crate::template::check_kv_data(&data).map_err(invalid)?;
+                    let staged = Self::stage_rotation(
+                        w,
+                        caller,
+                        id,
+                        version,
+                        BTreeMap::new(),
+                        &data,
+                        retain,
+                    )?;
                     Ok((staged, (id, version)))
                 }
             }
         })
         .await
+    }
+
+    /// Checks an `X-Vault-Namespace` header against the caller's tenant; a refusal is
+    /// recorded before it is returned.
+    pub async fn kv_check_namespace(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        namespace: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        if namespace.is_none_or(|n| n.trim().trim_matches('/').is_empty()) {
+            return Ok(());
+        }
+        self.check(ctx, caller, |s| kv::check_namespace(s, caller, namespace))
+            .await
     }
 
     /// Soft-deletes versions; `None` means the current version.
@@ -232,5 +239,38 @@ impl Ledger {
             ))
         })
         .await
+    }
+}
+
+/// What Vault's `auth/token/lookup-self` shows of the caller's token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VaultTokenInfo {
+    pub principal_name: String,
+    pub tenant_name: String,
+    pub expires_at_ms: Option<i64>,
+}
+
+impl Ledger {
+    /// The caller's token as `auth/token/lookup-self` shows it.
+    pub fn kv_token_info(&self, caller: &Caller) -> VaultTokenInfo {
+        self.with_state(|s| VaultTokenInfo {
+            principal_name: s
+                .principals
+                .get(&caller.principal)
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
+            tenant_name: s
+                .tenants
+                .get(&caller.tenant)
+                .map(|t| t.name.clone())
+                .unwrap_or_default(),
+            expires_at_ms: s.tokens.get(&caller.token).and_then(|t| t.expires_at_ms),
+        })
+    }
+
+    /// The ledger's origin (the checkpoint key name), which names the "cluster" in
+    /// Vault's `sys/health`.
+    pub fn kv_origin(&self) -> String {
+        self.with_state(|s| s.origin.clone().unwrap_or_default())
     }
 }

@@ -31,26 +31,32 @@ mod config;
 mod console;
 mod credentials;
 mod error;
+mod groups;
 mod key_rotation;
 mod keycheck;
 mod kv;
 mod open;
+mod overview;
 mod pipeline;
 mod principals;
 mod reads;
 mod recovery;
 mod resolve;
+mod templates;
 mod types;
 
+pub use crate::domain::decide::console::{Capabilities, CredentialActions};
 pub use crate::domain::decide::kv::KvMetadata;
+pub use crate::domain::decide::review::{AccessEntry, AccessPath};
 pub use config::{system_clock, Clock, Config, ConsoleConfig};
 pub use console::{CredentialSummary, Names, TokenInfo};
-use credentials::into_secret_fields;
 pub use error::ErrorKind;
 pub use error::LedgerError;
-pub use kv::{KvWrite, KV_TEMPLATE};
+pub use kv::{KvWrite, VaultTokenInfo, KV_TEMPLATE};
+pub use overview::{AccessLine, AccessReview, GroupInfo};
 use pipeline::{wait, wait_blocking, Staged, Writer};
 pub use reads::{Leaf, Leaves, PrincipalInfo, Reads};
+pub use templates::TemplateRef;
 pub use types::*;
 
 /// The open ledger.

@@ -447,7 +447,8 @@ impl Reads<'_> {
     }
 
     /// The KV secret at `path` of the caller's tenant: `None` when there is none; a
-    /// recorded "not found" when the caller may not see it.
+    /// recorded "not found" when the caller may not see it (`domain::decide::kv`'s rule:
+    /// the paths it could read, every path for admins and auditors).
     pub async fn kv_secret(
         &self,
         ctx: &RequestCtx,
@@ -458,7 +459,14 @@ impl Reads<'_> {
         let Some(id) = self.ledger.kv_lookup(caller, path) else {
             return Ok(None);
         };
-        self.credential(ctx, caller, id, operation).await.map(Some)
+        self.ledger
+            .check(ctx, caller, |s| {
+                decide::kv::see_secret(s, caller, id, operation).map(|_| ())
+            })
+            .await?;
+        let tenant = caller.tenant;
+        self.store(move |st| Ok(projection::credential(st.proj(), tenant, id)?))
+            .await
     }
 
     /// The current version number of credential `id` (0 if unknown).
@@ -493,31 +501,15 @@ impl Reads<'_> {
             .await
     }
 
-    /// The KV keys directly under `prefix` the caller may see (a directory ends in `/`).
+    /// The KV keys directly under `prefix` the caller sees (a directory ends in `/`),
+    /// by `domain::decide::kv::list`.
     pub async fn kv_list(
         &self,
         caller: &Caller,
         prefix: String,
     ) -> Result<std::collections::BTreeSet<String>, LedgerError> {
-        let c = *caller;
-        self.store(move |st| {
-            let mut keys = std::collections::BTreeSet::new();
-            for v in projection::credentials(st.proj(), c.tenant) {
-                let v = v?;
-                if v.status == crate::domain::CredStatus::Destroyed.as_str()
-                    || !decide::can_see(&c, v.owner)
-                {
-                    continue;
-                }
-                if let Some(rest) = v.name.strip_prefix(prefix.as_str()) {
-                    match rest.split_once('/') {
-                        Some((dir, _)) => keys.insert(format!("{dir}/")),
-                        None => keys.insert(rest.to_string()),
-                    };
-                }
-            }
-            Ok(keys)
-        })
-        .await
+        Ok(self
+            .ledger
+            .with_state(|s| decide::kv::list(s, caller, &prefix)))
     }
 }

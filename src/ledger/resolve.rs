@@ -136,20 +136,17 @@ impl Ledger {
     ) -> Result<VerifyResult, LedgerError> {
         let catalog = self.catalog;
         let (rx, value) = self.decide_and_stage(ctx, caller, |w, _| {
-            let template_of = |c: &Credential| catalog.get(&c.template).ok();
-            let has_test = w
-                .state
-                .credentials
-                .get(&id)
-                .and_then(template_of)
-                .is_some_and(|t| t.verify.is_some());
+            let template_of = |c: &Credential| {
+                super::templates::template_in(catalog, &w.state, c.tenant, &c.template).ok()
+            };
+            let template = w.state.credentials.get(&id).and_then(template_of);
+            let has_test = template.as_ref().is_some_and(|t| t.verify.is_some());
             let (cred, version, body) = decide::verify(&w.state, caller, id, has_test)?;
             let public = cred
                 .versions
                 .get(&version)
                 .map(|v| v.public.clone())
                 .unwrap_or_default();
-            let template = cred.template.clone();
             let secrets = Self::open_version(w, cred, id, version).map_err(|_| {
                 Rejection::from(DomainError::Gone("the secret is unavailable".into()))
             })?;
@@ -160,7 +157,7 @@ impl Ledger {
         })?;
         wait(rx).await?;
         let (version, template, public, secrets) = value?;
-        let template = self.catalog.get(&template)?;
+        let template = template.ok_or(LedgerError::Bug("a verified credential has a template"))?;
         let outcome = match &template.verify {
             None => VerifyOutcome {
                 ok: false,
@@ -194,5 +191,42 @@ impl Ledger {
         })
         .await?;
         Ok(result)
+    }
+}
+
+impl Ledger {
+    /// Test before save: validates unsaved `fields` against `template` (builtin or the
+    /// tenant's) and runs its connection test, then records the outcome as a `verified`
+    /// event without a credential (never a value). Nothing else is stored. A template
+    /// without a connection test is a conflict and writes nothing.
+    pub async fn verify_input(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        template: &str,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<VerifyOutcome, LedgerError> {
+        self.check(ctx, caller, |_| decide::check_verify_input(caller))
+            .await?;
+        let t = self.template(caller.tenant, template)?;
+        let validated = t.validate(fields)?;
+        let Some(spec) = &t.verify else {
+            return Err(DomainError::Conflict(format!(
+                "the {} template has no connection test",
+                t.name
+            ))
+            .into());
+        };
+        let out = crate::verify::run(spec, &validated.public, &validated.secret, &self.http).await;
+        drop(validated);
+        let outcome = VerifyOutcome {
+            ok: out.ok,
+            reason: out.reason,
+            latency_ms: out.latency_ms,
+        };
+        let record = decide::input_verified(caller, &t.name, outcome.clone());
+        self.execute(ctx, caller, |_, _| Ok((Staged::events(vec![record]), ())))
+            .await?;
+        Ok(outcome)
     }
 }

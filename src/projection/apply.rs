@@ -11,11 +11,12 @@
 use super::read::{read_node, watermark};
 use super::{
     audit_prefix, audit_tag, cred_key, index, kv_config_key, kv_key, node_key, usage_cred_key,
-    usage_principal_key, version_key, CredentialView, KvConfigView, KvView, UsageView, VerifyView,
-    VersionView,
+    usage_principal_key, version_key, CredentialView, GrantView, KvConfigView, KvView, UsageView,
+    VerifyView, VersionView, SCHEMA, SCHEMA_KEY,
 };
 use crate::codec;
 use crate::event::{Body, Event};
+use crate::event::{GrantLevel, Grantee};
 use crate::id::Id;
 use crate::merkle;
 use crate::store::{ProjectionStore, StoreError};
@@ -23,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Reads and buffers writes to the projection store for one atomic change set.
-struct Overlay<'a> {
+pub(super) struct Overlay<'a> {
     store: &'a dyn ProjectionStore,
     pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
@@ -38,7 +39,10 @@ impl Overlay<'_> {
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
         self.pending.insert(key, Some(value));
     }
-    fn get_as<T: for<'de> Deserialize<'de>>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+    pub(super) fn get_as<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<T>, StoreError> {
         self.get(key)?
             .map(|v| {
                 codec::decode(&v).map_err(|e| StoreError::Corrupt {
@@ -48,7 +52,7 @@ impl Overlay<'_> {
             })
             .transpose()
     }
-    fn put_as<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
+    pub(super) fn put_as<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
         self.put(key, codec::encode(value).expect("views always encode"));
     }
 }
@@ -84,6 +88,7 @@ pub fn apply_records<'e>(
         apply_one(&mut ov, event, record)?;
         next += 1;
     }
+    ov.put(SCHEMA_KEY.to_vec(), SCHEMA.to_be_bytes().to_vec());
     let changes: Vec<(Vec<u8>, Option<Vec<u8>>)> = ov.pending.into_iter().collect();
     proj.apply(&changes, next)
 }
@@ -120,6 +125,7 @@ fn apply_one(ov: &mut Overlay<'_>, event: &Event, record: &[u8]) -> Result<(), S
     apply_credential_view(ov, event)?;
     apply_kv(ov, event)?;
     apply_usage(ov, event)?;
+    super::review::apply(ov, event)?;
     let size = event.seq;
     let nodes = merkle::append(size, merkle::leaf_hash(record), &*ov)?;
     for (level, index, hash) in nodes {
@@ -167,6 +173,7 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
             is_default: *is_default,
             grants: vec![],
             last_verified: None,
+            grantees: vec![],
         };
         ov.put_as(cred_key(*tenant, *credential), &view);
         let v1 = VersionView {
@@ -237,10 +244,17 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
             ov.put_as(version_key(tenant, cred, *version), &v);
         }
         Body::GrantAdded { principal, .. } => {
-            view.grants.push(*principal);
-            view.grants.sort();
+            set_grant(
+                &mut view,
+                Grantee::Principal(*principal),
+                Some(GrantLevel::Use),
+            );
         }
-        Body::GrantRevoked { principal, .. } => view.grants.retain(|p| p != principal),
+        Body::GrantRevoked { principal, .. } => {
+            set_grant(&mut view, Grantee::Principal(*principal), None);
+        }
+        Body::GrantAddedV2 { grantee, level, .. } => set_grant(&mut view, *grantee, Some(*level)),
+        Body::GrantRevokedV2 { grantee, .. } => set_grant(&mut view, *grantee, None),
         Body::CredentialDeleted { .. } => view.status = "deleted".into(),
         Body::CredentialRestored { .. } => view.status = "active".into(),
         Body::CredentialDestroyed { versions, .. } => {
@@ -276,6 +290,13 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
             reason,
             latency_ms,
             ..
+        }
+        | Body::CredentialVerifiedV2 {
+            version: Some(version),
+            ok,
+            reason,
+            latency_ms,
+            ..
         } => {
             view.last_verified = Some(VerifyView {
                 at_ms: at,
@@ -305,11 +326,36 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
         | Body::TokenRevoked { .. }
         | Body::MasterKeyRotated { .. }
         | Body::SigningKeyRotated { .. }
-        | Body::KvConfigSet { .. } => return Ok(()),
+        | Body::KvConfigSet { .. }
+        | Body::GroupCreated { .. }
+        | Body::GroupMemberAdded { .. }
+        | Body::GroupMemberRemoved { .. }
+        | Body::TemplateDefined { .. }
+        | Body::TemplateDeleted { .. }
+        | Body::CredentialVerifiedV2 { .. } => return Ok(()),
     }
     view.updated_at_ms = at;
     ov.put_as(key, &view);
     Ok(())
+}
+
+/// Sets (or with `None` removes) the grant to `grantee` in a view: `grantees` holds every
+/// grant with its level, `grants` the principals granted directly.
+fn set_grant(view: &mut CredentialView, grantee: Grantee, level: Option<GrantLevel>) {
+    view.grantees.retain(|g| g.grantee != grantee);
+    if let Some(level) = level {
+        view.grantees.push(GrantView { grantee, level });
+        view.grantees.sort_by_key(|g| g.grantee);
+    }
+    view.grants = view
+        .grantees
+        .iter()
+        .filter_map(|g| match g.grantee {
+            Grantee::Principal(p) => Some(p),
+            Grantee::Group(_) => None,
+        })
+        .collect();
+    view.grants.sort();
 }
 
 fn mark_version(
@@ -405,7 +451,15 @@ fn apply_kv(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
         | Body::ConsoleSignedIn { .. }
         | Body::ConsoleSignedOut { .. }
         | Body::MasterKeyRotated { .. }
-        | Body::SigningKeyRotated { .. } => Ok(()),
+        | Body::SigningKeyRotated { .. }
+        | Body::GroupCreated { .. }
+        | Body::GroupMemberAdded { .. }
+        | Body::GroupMemberRemoved { .. }
+        | Body::GrantAddedV2 { .. }
+        | Body::GrantRevokedV2 { .. }
+        | Body::TemplateDefined { .. }
+        | Body::TemplateDeleted { .. }
+        | Body::CredentialVerifiedV2 { .. } => Ok(()),
     }
 }
 
@@ -469,7 +523,15 @@ fn apply_usage(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
         | Body::VersionsUndeleted { .. }
         | Body::VersionsDestroyed { .. }
         | Body::KvMetadataSet { .. }
-        | Body::KvConfigSet { .. } => return Ok(()),
+        | Body::KvConfigSet { .. }
+        | Body::GroupCreated { .. }
+        | Body::GroupMemberAdded { .. }
+        | Body::GroupMemberRemoved { .. }
+        | Body::GrantAddedV2 { .. }
+        | Body::GrantRevokedV2 { .. }
+        | Body::TemplateDefined { .. }
+        | Body::TemplateDeleted { .. }
+        | Body::CredentialVerifiedV2 { .. } => return Ok(()),
     };
     let actor = event.actor.principal;
     let bump = |ov: &mut Overlay<'_>, key: Vec<u8>, other: Option<Id>| -> Result<(), StoreError> {

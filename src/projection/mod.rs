@@ -11,7 +11,13 @@
 //!   the event itself from the log.
 //! * `kv ‖ tenant ‖ credential` → [`KvView`] (Vault KV metadata and soft-deleted
 //!   versions) and `kg ‖ tenant` → [`KvConfigView`] (the KV mount configuration).
+//! * `rp ‖ tenant ‖ credential ‖ principal` and `rv ‖ tenant ‖ credential` → the
+//!   reviewer views of `review` (each principal's uses of a credential; connection-test
+//!   counts).
 //! * `m ‖ level ‖ index` → a Merkle subtree hash (RFC 9162, see `merkle`).
+//! * `s` → [`SCHEMA`], the layout version of the views: [`catch_up`] rebuilds the tree
+//!   from the log when it differs, so a data directory written by an older build gets
+//!   the views of this one.
 //!
 //! The watermark (the number of events applied) is the store's own
 //! ([`ProjectionStore::watermark`]); sled keeps it under the key `w`, which no key above
@@ -33,6 +39,7 @@
 mod apply;
 mod read;
 mod rebuild;
+mod review;
 
 pub use apply::apply_records;
 pub use read::{
@@ -40,8 +47,9 @@ pub use read::{
     versions, watermark, Nodes,
 };
 pub use rebuild::{catch_up, dump, rebuild, KeyValue};
+pub use review::{principal_uses, verify_counts, PrincipalUse, VerifyCounts};
 
-use crate::event::{Body, Owner, Sealed, Source};
+use crate::event::{Body, GrantLevel, Grantee, Owner, Sealed, Source};
 use crate::id::Id;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -72,6 +80,11 @@ pub fn outcome_code(o: crate::event::Outcome) -> u8 {
         crate::event::Outcome::Failed => 2,
     }
 }
+
+const SCHEMA_KEY: &[u8] = b"s";
+/// The layout version of the views (2: grant levels and groups in the credential view,
+/// the reviewer views).
+pub const SCHEMA: u32 = 2;
 
 /// One version of a credential, as listed.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -116,8 +129,18 @@ pub struct CredentialView {
     pub rotate_every_days: Option<u32>,
     pub expires_at_ms: Option<i64>,
     pub is_default: bool,
+    /// Principals granted the credential directly (at any level).
     pub grants: Vec<Id>,
     pub last_verified: Option<VerifyView>,
+    /// Every grant, to principals and groups, with its level.
+    pub grantees: Vec<GrantView>,
+}
+
+/// One grant of a shared credential.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GrantView {
+    pub grantee: Grantee,
+    pub level: GrantLevel,
 }
 
 impl CredentialView {

@@ -42,6 +42,21 @@ impl merkle::NodeReader for Nodes<'_> {
     }
 }
 
+/// The layout version the projections were written with (`None` before versions).
+pub fn schema(proj: &dyn ProjectionStore) -> Result<Option<u32>, StoreError> {
+    proj.get(super::SCHEMA_KEY)?
+        .map(|v| {
+            v.as_slice()
+                .try_into()
+                .map(u32::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt {
+                    what: "proj",
+                    detail: "bad schema version".into(),
+                })
+        })
+        .transpose()
+}
+
 /// The number of events applied to the projections.
 pub fn watermark(proj: &dyn ProjectionStore) -> Result<Seq, StoreError> {
     proj.watermark()

@@ -17,9 +17,18 @@ pub fn rebuild(store: &dyn Backend, mut progress: impl FnMut(u64)) -> Result<(),
     catch_up(store, &mut progress)
 }
 
-/// Applies every logged event above the watermark.
+/// Applies every logged event above the watermark; first drops the views when they were
+/// written with another layout version than [`super::SCHEMA`] (then every event is
+/// applied again).
 pub fn catch_up(store: &dyn Backend, mut progress: impl FnMut(u64)) -> Result<(), StoreError> {
     let proj = store.proj();
+    if watermark(proj)? > 0 && super::read::schema(proj)? != Some(super::SCHEMA) {
+        tracing::info!(
+            schema = super::SCHEMA,
+            "the projections were written by another version; rebuilding them from the log"
+        );
+        proj.clear()?;
+    }
     let from = watermark(proj)?;
     let mut chunk: Vec<(Event, Vec<u8>)> = Vec::with_capacity(CHUNK);
     let flush = |chunk: &mut Vec<(Event, Vec<u8>)>| -> Result<(), StoreError> {

@@ -44,7 +44,7 @@ pub use probe::{
     SshProbe, TcpProbe, VerifySpec, GCP_DEFAULT_SCOPE,
 };
 pub use spec::{Category, Condition, EnvMode, FieldSpec, FieldType, Template};
-pub use validate::Validated;
+pub use validate::{check_kv_data, Validated, MAX_KV_KEYS, MAX_KV_KEY_BYTES};
 
 /// The longest accepted value of one field, in bytes (after JSON compaction for json
 /// fields).

@@ -313,3 +313,33 @@ fn validate_free_form(
     }
     Ok(out)
 }
+
+/// The most keys one version of Vault KV data may have.
+pub const MAX_KV_KEYS: usize = 1024;
+
+/// The longest key of Vault KV data, in bytes.
+pub const MAX_KV_KEY_BYTES: usize = 1024;
+
+/// Checks the data of a Vault KV write (free-form, every value secret): any JSON value
+/// under any non-empty key of at most [`MAX_KV_KEY_BYTES`] bytes without control
+/// characters, at most [`MAX_KV_KEYS`] keys; `{}` is allowed. The size of the values is
+/// bounded by the request body limit and the sealed payload's. Errors name no value.
+pub fn check_kv_data(data: &crate::secret::SecretFields) -> Result<(), TemplateError> {
+    if data.0.len() > MAX_KV_KEYS {
+        return Err(TemplateError::TooManyFields { max: MAX_KV_KEYS });
+    }
+    for key in data.0.keys() {
+        if key.is_empty() || key.chars().any(char::is_control) {
+            return Err(TemplateError::InvalidFieldName {
+                field: sanitize(key),
+            });
+        }
+        if key.len() > MAX_KV_KEY_BYTES {
+            return Err(TemplateError::TooLong {
+                field: sanitize(key),
+                max: MAX_KV_KEY_BYTES,
+            });
+        }
+    }
+    Ok(())
+}

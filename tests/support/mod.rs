@@ -28,13 +28,14 @@ impl Write for Capture {
     }
 }
 
-/// Installs (once) a subscriber that records every log line at TRACE level.
+/// Installs (once) a subscriber that records every log line at TRACE level (sled's below
+/// warn excepted: see `src/cli/logging.rs` for the thread-local teardown abort they cause).
 pub fn capture_logs() {
     LOGS.get_or_init(|| {
         let buf = Arc::new(Mutex::new(Vec::new()));
         let writer = Capture(buf.clone());
         let _ = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
+            .with_env_filter("trace,sled=warn")
             .with_writer(move || writer.clone())
             .with_ansi(false)
             .try_init();

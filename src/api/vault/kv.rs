@@ -3,43 +3,41 @@
 //! `Reads` query, and shapes Vault's answer. A read answer carries `Cache-Control:
 //! no-store`.
 
-use super::{envelope, json_body, VaultAuth, VaultError};
+use super::parse::{query_param, weak_int, weak_int_list};
+use super::{envelope, json_body, Envelope, VaultAuth, VaultError};
 use crate::audit::rfc3339;
+use crate::secret::json as typed;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+use zeroize::Zeroizing;
 
 use crate::domain::{Caller, DomainError};
 use crate::event::Purpose;
 use crate::http::extract::{Ctx, NoStore};
 use crate::http::AppState;
 use crate::id::Id;
-use crate::ledger::{KvMetadata, KvWrite, LedgerError, ResolveTarget};
+use crate::ledger::{KvWrite, LedgerError, ResolveTarget};
 use crate::projection::{CredentialView, KvView, VersionView};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-type Reply = Result<Response, VaultError>;
+pub(super) type Reply = Result<Response, VaultError>;
 
-fn ok(ctx: &Ctx, data: Value) -> Reply {
+pub(super) fn ok(ctx: &Ctx, data: Value) -> Reply {
     Ok(Json(envelope(ctx.0.request_id.as_deref(), data)).into_response())
 }
 
-fn no_content() -> Reply {
+pub(super) fn no_content() -> Reply {
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// The value of `name` in a query string.
-fn query_param(query: &Option<String>, name: &str) -> Option<String> {
-    query.as_deref()?.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == name).then(|| v.to_string())
-    })
-}
-
 /// A KV path as a credential name (a trailing `/` is a directory, for lists only).
-fn secret_path(path: &str) -> Result<&str, VaultError> {
+pub(super) fn secret_path(path: &str) -> Result<&str, VaultError> {
     let p = path.trim_start_matches('/');
     if p.is_empty() || p.ends_with('/') {
         return Err(VaultError::not_found());
@@ -48,7 +46,7 @@ fn secret_path(path: &str) -> Result<&str, VaultError> {
 }
 
 /// The credential at `path` that the caller may see (a refusal is recorded).
-async fn visible(
+pub(super) async fn visible(
     st: &AppState,
     ctx: &Ctx,
     caller: &Caller,
@@ -67,7 +65,7 @@ async fn visible(
     }
 }
 
-fn custom_metadata(kv: &KvView) -> Value {
+pub(super) fn custom_metadata(kv: &KvView) -> Value {
     if kv.custom_metadata.is_empty() {
         Value::Null
     } else {
@@ -76,7 +74,7 @@ fn custom_metadata(kv: &KvView) -> Value {
 }
 
 /// The metadata object of one version, as Vault shows it next to its data.
-fn version_metadata(v: &VersionView, kv: &KvView) -> Value {
+pub(super) fn version_metadata(v: &VersionView, kv: &KvView) -> Value {
     json!({
         "created_time": rfc3339(v.created_at_ms),
         "custom_metadata": custom_metadata(kv),
@@ -86,7 +84,7 @@ fn version_metadata(v: &VersionView, kv: &KvView) -> Value {
     })
 }
 
-async fn versions_and_kv(
+pub(super) async fn versions_and_kv(
     st: &AppState,
     caller: &Caller,
     id: Id,
@@ -94,17 +92,47 @@ async fn versions_and_kv(
     Ok(st.ledger.reads().kv_versions(caller, id).await?)
 }
 
+/// `?version=N` as Vault parses it: an integer; 0 or less (or none) is the current one.
 fn parse_version(query: &Option<String>) -> Result<Option<u32>, VaultError> {
-    match query_param(query, "version") {
+    match query_param(query.as_deref(), "version") {
         None => Ok(None),
-        Some(v) => match v.parse::<u32>() {
-            Ok(0) => Ok(None),
-            Ok(n) => Ok(Some(n)),
-            Err(_) => Err(VaultError::bad_request(
-                "version must be a non-negative integer",
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => match weak_int(&Value::String(v)) {
+            Some(n) if n <= 0 => Ok(None),
+            Some(n) => Ok(Some(u32::try_from(n).unwrap_or(u32::MAX))),
+            None => Err(VaultError::bad_request(
+                "error converting input for field \"version\": not an integer",
             )),
         },
     }
+}
+
+/// The data of a read: typed values as their raw JSON text (numbers keep their bytes),
+/// strings as JSON strings. Zeroized after the answer is serialized.
+fn data_text(fields: &crate::secret::SecretFields) -> Result<Zeroizing<String>, VaultError> {
+    let mut out = Zeroizing::new(String::from("{"));
+    for (i, (k, v)) in fields.0.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(k).unwrap_or_default());
+        out.push(':');
+        if v.is_json() {
+            out.push_str(v.expose());
+        } else {
+            out.push_str(&Zeroizing::new(
+                serde_json::to_string(v.expose()).unwrap_or_default(),
+            ));
+        }
+    }
+    out.push('}');
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct ReadData<'a> {
+    data: &'a RawValue,
+    metadata: Value,
 }
 
 /// `/v1/{mount}/data/{path}`: GET reads, POST/PUT writes, PATCH merges, DELETE soft-deletes
@@ -160,13 +188,24 @@ async fn read(
                 .find(|x| x.version == v)
                 .map(|x| version_metadata(x, &kv))
                 .unwrap_or(Value::Null);
-            let data: Map<String, Value> = res
-                .fields
-                .0
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.expose().to_string())))
-                .collect();
-            let resp = ok(ctx, json!({"data": data, "metadata": meta}))?;
+            let text = data_text(&res.fields)?;
+            drop(res);
+            let raw: &RawValue = serde_json::from_str(&text)
+                .map_err(|_| VaultError::bad_request("the stored data is not valid JSON"))?;
+            let body = Envelope::new(
+                ctx.0.request_id.as_deref(),
+                "kv",
+                ReadData {
+                    data: raw,
+                    metadata: meta,
+                },
+            );
+            let bytes = Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
+            let resp = (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                bytes.to_vec(),
+            )
+                .into_response();
             Ok(NoStore(resp).into_response())
         }
         Err(LedgerError::Domain(DomainError::Gone(_))) => {
@@ -205,23 +244,7 @@ async fn write(
     body: &[u8],
     patch: bool,
 ) -> Reply {
-    let mut req = json_body(body)?;
-    let data = match req.remove("data") {
-        Some(Value::Object(m)) => m,
-        None | Some(Value::Null) => return Err(VaultError::bad_request("no data provided")),
-        Some(_) => return Err(VaultError::bad_request("data must be a JSON object")),
-    };
-    let cas =
-        match req.remove("options") {
-            None | Some(Value::Null) => None,
-            Some(Value::Object(o)) => match o.get("cas") {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(
-                    || VaultError::bad_request("cas must be a non-negative integer"),
-                )?),
-            },
-            Some(_) => return Err(VaultError::bad_request("options must be a JSON object")),
-        };
+    let (data, cas) = write_body(body)?;
     let (id, version) = st
         .ledger
         .kv_write(&ctx.0, caller, path, KvWrite { data, cas, patch })
@@ -235,21 +258,75 @@ async fn write(
     ok(ctx, meta)
 }
 
-/// The `versions` array of a delete, undelete or destroy body.
+/// The body of a write or patch: `{"data":{...},"options":{"cas":N}}`. The data keeps
+/// each value's JSON text (typed values); `cas` is parsed as Vault does (a string or
+/// number; any integer, a negative one never matching).
+fn write_body(body: &[u8]) -> Result<(crate::secret::SecretFields, Option<i64>), VaultError> {
+    let invalid_json = |e: serde_json::Error| {
+        VaultError::bad_request(format!(
+            "failed to parse JSON input: {}",
+            crate::http::error::sanitize_parser_message(&e.to_string())
+        ))
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(VaultError::bad_request("no data provided"));
+    }
+    let text = std::str::from_utf8(body)
+        .map_err(|_| VaultError::bad_request("failed to parse JSON input: not UTF-8"))?;
+    let top: BTreeMap<String, Box<RawValue>> = match text.trim_start().as_bytes().first() {
+        Some(b'{') => serde_json::from_str(text).map_err(invalid_json)?,
+        _ => {
+            serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(invalid_json)?;
+            return Err(VaultError::bad_request(
+                "the request body must be a JSON object",
+            ));
+        }
+    };
+    let raw_data = match top.get("data").map(|r| r.get().trim()) {
+        None | Some("null") => return Err(VaultError::bad_request("no data provided")),
+        Some(d) if d.starts_with('{') => d,
+        Some(_) => return Err(VaultError::bad_request("data must be a JSON object")),
+    };
+    let members: BTreeMap<String, Box<RawValue>> =
+        serde_json::from_str(raw_data).map_err(invalid_json)?;
+    let data = typed::fields(&members)
+        .map_err(|_| VaultError::bad_request("data holds a value that is not valid JSON"))?;
+    let cas = match top.get("options") {
+        None => None,
+        Some(raw) => match serde_json::from_str::<Value>(raw.get()).map_err(invalid_json)? {
+            Value::Null => None,
+            Value::Object(o) => match o.get("cas") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(weak_int(v).ok_or_else(|| {
+                    VaultError::bad_request("error parsing check-and-set parameter")
+                })?),
+            },
+            _ => return Err(VaultError::bad_request("options must be a JSON object")),
+        },
+    };
+    Ok((data, cas))
+}
+
+/// The `versions` of a delete, undelete or destroy body: integers or integer strings
+/// (`{"versions":["1"]}` from the `vault` CLI), or a comma-separated string. Versions
+/// that cannot exist (0, negative) are ignored, like versions that do not.
 fn versions_body(body: &[u8]) -> Result<Vec<u32>, VaultError> {
     let req = json_body(body)?;
-    let versions: Vec<u32> = match req.get("versions") {
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
-            .collect::<Option<_>>()
-            .ok_or_else(|| VaultError::bad_request("versions must be non-negative integers"))?,
-        _ => vec![],
+    let versions: Vec<i64> = match req.get("versions") {
+        None => vec![],
+        Some(v) => weak_int_list(v).ok_or_else(|| {
+            VaultError::bad_request(
+                "error converting input for field \"versions\": expected integers",
+            )
+        })?,
     };
     if versions.is_empty() {
         return Err(VaultError::bad_request("no version number provided"));
     }
-    Ok(versions)
+    Ok(versions
+        .into_iter()
+        .filter_map(|v| u32::try_from(v).ok().filter(|v| *v > 0))
+        .collect())
 }
 
 #[derive(Clone, Copy)]
@@ -327,207 +404,4 @@ pub async fn destroy_versions(
     body: Bytes,
 ) -> Reply {
     version_op(st, ctx, method, caller, path, body, VersionOp::Destroy).await
-}
-
-fn is_list(method: &Method, query: &Option<String>) -> bool {
-    method.as_str() == "LIST"
-        || (method == Method::GET && query_param(query, "list").as_deref() == Some("true"))
-}
-
-/// `LIST /v1/{mount}/metadata/` (or `GET ?list=true`): the top-level keys.
-pub async fn metadata_root(
-    State(st): State<AppState>,
-    method: Method,
-    VaultAuth(caller): VaultAuth,
-    RawQuery(query): RawQuery,
-    ctx: Ctx,
-) -> Reply {
-    if !is_list(&method, &query) {
-        return Err(VaultError::unsupported());
-    }
-    list(&st, &ctx, &caller, "").await
-}
-
-/// `/v1/{mount}/metadata/{path}`: LIST, GET, POST/PUT (update metadata), DELETE (destroy
-/// every version and the metadata: the credential's `destroy`).
-pub async fn metadata(
-    State(st): State<AppState>,
-    ctx: Ctx,
-    method: Method,
-    VaultAuth(caller): VaultAuth,
-    Path(path): Path<String>,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> Reply {
-    if is_list(&method, &query) {
-        let prefix = path.trim_start_matches('/');
-        let prefix = if prefix.is_empty() || prefix.ends_with('/') {
-            prefix.to_string()
-        } else {
-            format!("{prefix}/")
-        };
-        return list(&st, &ctx, &caller, &prefix).await;
-    }
-    let path = secret_path(&path)?;
-    match method.as_str() {
-        "GET" => read_metadata(&st, &ctx, &caller, path).await,
-        "POST" | "PUT" => {
-            let req = json_body(&body)?;
-            let view = visible(&st, &ctx, &caller, path, "kv_metadata_set")
-                .await?
-                .ok_or_else(VaultError::not_found)?;
-            let (_, current) = versions_and_kv(&st, &caller, view.id).await?;
-            let meta = merge_metadata(current, &req)?;
-            st.ledger
-                .kv_set_metadata(&ctx.0, &caller, view.id, meta)
-                .await?;
-            no_content()
-        }
-        "DELETE" => {
-            let Some(id) = st.ledger.kv_lookup(&caller, path) else {
-                return no_content();
-            };
-            st.ledger.destroy(&ctx.0, &caller, id).await?;
-            no_content()
-        }
-        _ => Err(VaultError::unsupported()),
-    }
-}
-
-fn u32_field(req: &Map<String, Value>, name: &str) -> Result<Option<u32>, VaultError> {
-    match req.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .map(Some)
-            .ok_or_else(|| {
-                VaultError::bad_request(format!("{name} must be a non-negative integer"))
-            }),
-    }
-}
-
-fn bool_field(req: &Map<String, Value>, name: &str) -> Result<Option<bool>, VaultError> {
-    match req.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(VaultError::bad_request(format!("{name} must be a boolean"))),
-    }
-}
-
-fn string_field(req: &Map<String, Value>, name: &str) -> Result<Option<String>, VaultError> {
-    match req.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(VaultError::bad_request(format!("{name} must be a string"))),
-    }
-}
-
-/// Applies a metadata update to the current values (fields not given stay).
-fn merge_metadata(current: KvView, req: &Map<String, Value>) -> Result<KvMetadata, VaultError> {
-    let custom = match req.get("custom_metadata") {
-        None | Some(Value::Null) => current.custom_metadata,
-        Some(Value::Object(m)) => m
-            .iter()
-            .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-            .collect::<Option<_>>()
-            .ok_or_else(|| VaultError::bad_request("custom_metadata values must be strings"))?,
-        Some(_) => return Err(VaultError::bad_request("custom_metadata must be an object")),
-    };
-    let dva = string_field(req, "delete_version_after")?
-        .or(Some(current.delete_version_after).filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "0s".into());
-    Ok(KvMetadata {
-        max_versions: u32_field(req, "max_versions")?.unwrap_or(current.max_versions),
-        cas_required: bool_field(req, "cas_required")?.unwrap_or(current.cas_required),
-        delete_version_after: dva,
-        custom_metadata: custom,
-    })
-}
-
-async fn read_metadata(st: &AppState, ctx: &Ctx, caller: &Caller, path: &str) -> Reply {
-    let view = visible(st, ctx, caller, path, "kv_metadata_read")
-        .await?
-        .ok_or_else(VaultError::not_found)?;
-    let (versions, kv) = versions_and_kv(st, caller, view.id).await?;
-    let listed: Vec<&VersionView> = versions.iter().filter(|v| v.state != "retired").collect();
-    let map: Map<String, Value> = listed
-        .iter()
-        .map(|v| {
-            (
-                v.version.to_string(),
-                json!({
-                    "created_time": rfc3339(v.created_at_ms),
-                    "deletion_time": kv.deleted.get(&v.version).map(|t| rfc3339(*t)).unwrap_or_default(),
-                    "destroyed": v.state == "destroyed",
-                }),
-            )
-        })
-        .collect();
-    let dva = if kv.delete_version_after.is_empty() {
-        "0s".to_string()
-    } else {
-        kv.delete_version_after.clone()
-    };
-    ok(
-        ctx,
-        json!({
-            "cas_required": kv.cas_required,
-            "created_time": rfc3339(view.created_at_ms),
-            "current_version": view.current_version,
-            "custom_metadata": custom_metadata(&kv),
-            "delete_version_after": dva,
-            "max_versions": kv.max_versions,
-            "oldest_version": listed.first().map_or(0, |v| v.version),
-            "updated_time": rfc3339(view.updated_at_ms),
-            "versions": map,
-        }),
-    )
-}
-
-/// The keys directly under `prefix` (a directory ends with `/`); 404 when none.
-async fn list(st: &AppState, ctx: &Ctx, caller: &Caller, prefix: &str) -> Reply {
-    let keys = st
-        .ledger
-        .reads()
-        .kv_list(caller, prefix.to_string())
-        .await?;
-    if keys.is_empty() {
-        return Err(VaultError::not_found());
-    }
-    ok(ctx, json!({"keys": keys}))
-}
-
-/// `/v1/{mount}/config`: GET reads, POST/PUT sets the mount configuration (admins).
-pub async fn config(
-    State(st): State<AppState>,
-    ctx: Ctx,
-    method: Method,
-    VaultAuth(caller): VaultAuth,
-    body: Bytes,
-) -> Reply {
-    let current = st.ledger.reads().kv_config(&caller).await?;
-    let dva = if current.delete_version_after.is_empty() {
-        "0s".to_string()
-    } else {
-        current.delete_version_after.clone()
-    };
-    match method.as_str() {
-        "GET" => ok(
-            &ctx,
-            json!({"cas_required": current.cas_required, "delete_version_after": dva,
-                   "max_versions": current.max_versions}),
-        ),
-        "POST" | "PUT" => {
-            let req = json_body(&body)?;
-            let max = u32_field(&req, "max_versions")?.unwrap_or(current.max_versions);
-            let cas = bool_field(&req, "cas_required")?.unwrap_or(current.cas_required);
-            let dva = string_field(&req, "delete_version_after")?.unwrap_or(dva);
-            st.ledger
-                .kv_set_config(&ctx.0, &caller, max, cas, &dva)
-                .await?;
-            no_content()
-        }
-        _ => Err(VaultError::unsupported()),
-    }
 }

@@ -5,7 +5,7 @@
 //! how to verify offline). Reviewers only (the ledger's rule, `Reads::audit`).
 
 use super::{download, html};
-use crate::api::audit::csv_cell;
+use crate::audit::csv_cell;
 use crate::audit::{AuditEntry, Filter};
 use crate::console::error::ConsoleError;
 use crate::console::layout::{Nav, Page};

@@ -6,9 +6,8 @@
 //! Buttons follow `domain::decide::console::credential_actions`; every action is decided
 //! again by the ledger, and a refusal is shown as the ledger's error.
 
-use super::add::{self, build_fields, problem, Fields, Problem};
 use super::credentials::{expiry_cell, rotation_cell, test_cell, Cell};
-use super::{download, html, is_htmx, parse_id, see_other};
+use super::{download, html, is_htmx, parse_id};
 use crate::audit::{AuditEntry, Filter};
 use crate::console::csrf::Posted;
 use crate::console::error::ConsoleError;
@@ -16,19 +15,18 @@ use crate::console::layout::{Nav, Page};
 use crate::console::signed::Signed;
 use crate::console::view;
 use crate::console::ConsoleState;
-use crate::domain::decide::console::CredentialActions;
-use crate::domain::{AuditScope, DomainError};
-use crate::event::{MetadataChange, Owner, Purpose};
+use crate::domain::AuditScope;
+use crate::event::{Owner, Purpose};
 use crate::http::extract::Ctx;
 use crate::id::Id;
+use crate::ledger::CredentialActions;
 use crate::ledger::{RequestCtx, ResolveTarget};
 use crate::projection::CredentialView;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
-use std::collections::HashMap;
 
 pub struct VersionRow {
     pub version: u32,
@@ -102,29 +100,6 @@ struct RevealFragment {
     values: Vec<(String, String, String, bool)>,
 }
 
-#[derive(Template)]
-#[template(path = "console/rotate.html")]
-struct RotatePage {
-    page: Page,
-    id: String,
-    name: String,
-    version: u32,
-    fields: Fields,
-    problems: Vec<Problem>,
-}
-
-#[derive(Template)]
-#[template(path = "console/edit.html")]
-struct EditPage {
-    page: Page,
-    id: String,
-    name: String,
-    description: String,
-    rotate_every_days: String,
-    expires_at: String,
-    problems: Vec<Problem>,
-}
-
 #[derive(Deserialize, Default)]
 pub struct NoticeQuery {
     notice: Option<String>,
@@ -160,7 +135,7 @@ fn entry_detail(e: &AuditEntry) -> String {
     parts.join(", ")
 }
 
-async fn load(
+pub(super) async fn load(
     st: &ConsoleState,
     ctx: &RequestCtx,
     signed: &Signed,
@@ -395,323 +370,6 @@ pub async fn reveal(
         version: fragment.version,
         values: fragment.values,
     })
-}
-
-fn rotate_page(
-    signed: &Signed,
-    v: &CredentialView,
-    t: &crate::template::Template,
-    values: &HashMap<String, String>,
-    errors: HashMap<String, String>,
-) -> RotatePage {
-    let fields = build_fields(t, values, &v.public, &errors);
-    let mut problems: Vec<Problem> = fields
-        .inputs
-        .iter()
-        .filter_map(|i| {
-            i.error.as_ref().map(|m| Problem {
-                anchor: i.id.clone(),
-                message: m.clone(),
-            })
-        })
-        .collect();
-    for (k, m) in &errors {
-        if !fields.inputs.iter().any(|i| i.id == format!("field-{k}")) {
-            problems.push(Problem {
-                anchor: "template-fields".into(),
-                message: m.clone(),
-            });
-        }
-    }
-    RotatePage {
-        page: Page::new(signed, format!("Rotate {}", v.name), Nav::Credentials),
-        id: v.id.to_string(),
-        name: v.name.clone(),
-        version: v.current_version,
-        fields,
-        problems,
-    }
-}
-
-/// `GET /ui/credentials/{id}/rotate`: the rotation form (public values kept, secrets
-/// typed again).
-pub async fn rotate_form(
-    State(st): State<ConsoleState>,
-    signed: Signed,
-    Ctx(ctx): Ctx,
-    Path(id): Path<String>,
-) -> Result<Response, ConsoleError> {
-    let id = parse_id(&id)?;
-    let (v, _) = load(&st, &ctx, &signed, id).await?;
-    let t = st
-        .ledger()
-        .catalog()
-        .get(&v.template)
-        .map_err(|e| ConsoleError::Ledger(e.into()))?;
-    html(rotate_page(&signed, &v, t, &HashMap::new(), HashMap::new()))
-}
-
-/// `POST /ui/credentials/{id}/rotate`.
-pub async fn rotate(
-    State(st): State<ConsoleState>,
-    Ctx(ctx): Ctx,
-    Path(id): Path<String>,
-    posted: Posted,
-) -> Result<Response, ConsoleError> {
-    let id = parse_id(&id)?;
-    let Posted { signed, form } = posted;
-    let (v, _) = load(&st, &ctx, &signed, id).await?;
-    let t = st
-        .ledger()
-        .catalog()
-        .get(&v.template)
-        .map_err(|e| ConsoleError::Ledger(e.into()))?;
-    let values = add::values(t, &form);
-    if form.get("_action") == Some("refresh") {
-        return html(rotate_page(&signed, &v, t, &values, HashMap::new()));
-    }
-    match st
-        .ledger()
-        .rotate(&ctx, &signed.caller, id, add::input(t, &values))
-        .await
-    {
-        Ok(_) => Ok(see_other(&format!("/ui/credentials/{id}?notice=rotated"))),
-        Err(e) => match problem(&e) {
-            Some((field, message)) if !field.starts_with("meta-") => {
-                let mut r = html(rotate_page(
-                    &signed,
-                    &v,
-                    t,
-                    &values,
-                    HashMap::from([(field, message)]),
-                ))?;
-                *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-                Ok(r)
-            }
-            _ => Err(e.into()),
-        },
-    }
-}
-
-fn date(ms: Option<i64>) -> String {
-    ms.map(|m| crate::time::rfc3339(m).chars().take(10).collect())
-        .unwrap_or_default()
-}
-
-/// `GET /ui/credentials/{id}/edit`.
-pub async fn edit_form(
-    State(st): State<ConsoleState>,
-    signed: Signed,
-    Ctx(ctx): Ctx,
-    Path(id): Path<String>,
-) -> Result<Response, ConsoleError> {
-    let id = parse_id(&id)?;
-    let (v, _) = load(&st, &ctx, &signed, id).await?;
-    html(EditPage {
-        page: Page::new(&signed, format!("Edit {}", v.name), Nav::Credentials),
-        id: id.to_string(),
-        name: v.name.clone(),
-        description: v.description.clone(),
-        rotate_every_days: v
-            .rotate_every_days
-            .map(|d| d.to_string())
-            .unwrap_or_default(),
-        expires_at: date(v.expires_at_ms),
-        problems: Vec::new(),
-    })
-}
-
-/// `POST /ui/credentials/{id}/edit`: the changed metadata.
-pub async fn edit(
-    State(st): State<ConsoleState>,
-    Ctx(ctx): Ctx,
-    Path(id): Path<String>,
-    posted: Posted,
-) -> Result<Response, ConsoleError> {
-    let id = parse_id(&id)?;
-    let Posted { signed, form } = posted;
-    let (v, _) = load(&st, &ctx, &signed, id).await?;
-    let mut problems = Vec::new();
-    let name = form.get("name").unwrap_or_default().trim().to_string();
-    let description = form.get("description").unwrap_or_default().to_string();
-    let days = form.get("rotate_every_days").unwrap_or_default().trim();
-    let rotate_every_days = match days {
-        "" => None,
-        s => match s.parse::<u32>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                problems.push(Problem {
-                    anchor: "meta-rotate_every_days".into(),
-                    message: "Enter the rotation schedule as a whole number of days".into(),
-                });
-                None
-            }
-        },
-    };
-    let expires = form.get("expires_at").unwrap_or_default().trim();
-    let expires_at_ms = match expires {
-        "" => None,
-        s => match crate::time::parse_rfc3339(&format!("{s}T00:00:00Z")) {
-            Some(ms) => Some(ms),
-            None => {
-                problems.push(Problem {
-                    anchor: "meta-expires_at".into(),
-                    message: "Enter the expiry as a date, for example 2027-01-31".into(),
-                });
-                None
-            }
-        },
-    };
-    let change = MetadataChange {
-        name: (name != v.name).then(|| name.clone()),
-        description: (description != v.description).then(|| description.clone()),
-        rotate_every_days: (rotate_every_days != v.rotate_every_days).then_some(rotate_every_days),
-        expires_at_ms: (date(expires_at_ms) != date(v.expires_at_ms)).then_some(expires_at_ms),
-        is_default: None,
-    };
-    if problems.is_empty() {
-        match st.ledger().update(&ctx, &signed.caller, id, change).await {
-            Ok(()) => return Ok(see_other(&format!("/ui/credentials/{id}?notice=updated"))),
-            Err(e) => match problem(&e) {
-                Some((field, message)) => problems.push(Problem {
-                    anchor: if field.starts_with("meta-") {
-                        field
-                    } else {
-                        "meta-name".into()
-                    },
-                    message,
-                }),
-                None => match &e {
-                    crate::ledger::LedgerError::Domain(DomainError::Invalid {
-                        message, ..
-                    }) => problems.push(Problem {
-                        anchor: "meta-name".into(),
-                        message: message.clone(),
-                    }),
-                    _ => return Err(e.into()),
-                },
-            },
-        }
-    }
-    let mut r = html(EditPage {
-        page: Page::new(&signed, format!("Edit {}", v.name), Nav::Credentials),
-        id: id.to_string(),
-        name,
-        description,
-        rotate_every_days: days.to_string(),
-        expires_at: expires.to_string(),
-        problems,
-    })?;
-    *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    Ok(r)
-}
-
-/// `POST /ui/credentials/{id}/default`: make it the tenant default (or stop being it).
-pub async fn make_default(
-    State(st): State<ConsoleState>,
-    Ctx(ctx): Ctx,
-    Path(id): Path<String>,
-    posted: Posted,
-) -> Result<Response, ConsoleError> {
-    let id = parse_id(&id)?;
-    let unset = posted.form.get("unset").is_some();
-    let change = MetadataChange {
-        is_default: Some(!unset),
-        ..MetadataChange::default()
-    };
-    st.ledger()
-        .update(&ctx, &posted.signed.caller, id, change)
-        .await?;
-    Ok(see_other(&format!("/ui/credentials/{id}?notice=default")))
-}
-
-/// `POST /ui/credentials/{id}/delete`.
-pub async fn delete(
-    State(st): State<ConsoleState>,
-    Ctx(ctx): Ctx,
-    Path(id): Path<String>,
-    posted: Posted,
-) -> Result<Response, ConsoleError> {
-    let id = parse_id(&id)?;
-    st.ledger().delete(&ctx, &posted.signed.caller, id).await?;
-    Ok(see_other(&format!("/ui/credentials/{id}?notice=deleted")))
-}
-
-/// `POST /ui/credentials/{id}/restore`.
-pub async fn restore(
-    State(st): State<ConsoleState>,
-    Ctx(ctx): Ctx,
-    Path(id): Path<String>,
-    posted: Posted,
-) -> Result<Response, ConsoleError> {
-    let id = parse_id(&id)?;
-    st.ledger().restore(&ctx, &posted.signed.caller, id).await?;
-    Ok(see_other(&format!("/ui/credentials/{id}?notice=restored")))
-}
-
-/// `POST /ui/credentials/{id}/destroy`: crypto-shred, after the name was typed.
-pub async fn destroy(
-    State(st): State<ConsoleState>,
-    Ctx(ctx): Ctx,
-    Path(id): Path<String>,
-    posted: Posted,
-) -> Result<Response, ConsoleError> {
-    let id = parse_id(&id)?;
-    let (v, _) = load(&st, &ctx, &posted.signed, id).await?;
-    if posted.form.get("confirm_name").map(str::trim) != Some(v.name.as_str()) {
-        return Err(ConsoleError::BadRequest(
-            "Type the credential's name exactly to confirm that it is destroyed; nothing was done."
-                .into(),
-        ));
-    }
-    st.ledger().destroy(&ctx, &posted.signed.caller, id).await?;
-    Ok(see_other("/ui/?status=destroyed"))
-}
-
-/// `POST /ui/credentials/{id}/verify`: run the connection test now.
-pub async fn verify(
-    State(st): State<ConsoleState>,
-    Ctx(ctx): Ctx,
-    Path(id): Path<String>,
-    posted: Posted,
-) -> Result<Response, ConsoleError> {
-    let id = parse_id(&id)?;
-    st.ledger().verify(&ctx, &posted.signed.caller, id).await?;
-    Ok(see_other(&format!("/ui/credentials/{id}?notice=verified")))
-}
-
-/// `POST /ui/credentials/{id}/grants`: grant it to a principal.
-pub async fn grant(
-    State(st): State<ConsoleState>,
-    Ctx(ctx): Ctx,
-    Path(id): Path<String>,
-    posted: Posted,
-) -> Result<Response, ConsoleError> {
-    let id = parse_id(&id)?;
-    let principal = posted
-        .form
-        .text("principal")
-        .ok_or_else(|| ConsoleError::BadRequest("Choose whom to grant it to.".into()))
-        .and_then(parse_id)?;
-    st.ledger()
-        .grant(&ctx, &posted.signed.caller, id, principal)
-        .await?;
-    Ok(see_other(&format!("/ui/credentials/{id}?notice=granted")))
-}
-
-/// `POST /ui/credentials/{id}/grants/{principal}/revoke`.
-pub async fn revoke_grant(
-    State(st): State<ConsoleState>,
-    Ctx(ctx): Ctx,
-    Path((id, principal)): Path<(String, String)>,
-    posted: Posted,
-) -> Result<Response, ConsoleError> {
-    let id = parse_id(&id)?;
-    let principal = parse_id(&principal)?;
-    st.ledger()
-        .revoke_grant(&ctx, &posted.signed.caller, id, principal)
-        .await?;
-    Ok(see_other(&format!("/ui/credentials/{id}?notice=revoked")))
 }
 
 /// `GET /ui/credentials/{id}/bundle`: a proof bundle of the credential's events.

@@ -1,8 +1,10 @@
 //! One file per page family: each handler parses, calls the ledger, renders.
 
+pub mod actions;
 pub mod add;
 pub mod admin;
 pub mod audit;
+pub mod change;
 pub mod credentials;
 pub mod detail;
 pub mod login;

@@ -7,7 +7,7 @@
 
 use super::credentials::rotation_cell;
 use super::{download, html};
-use crate::api::audit::csv_cell;
+use crate::audit::csv_cell;
 use crate::console::error::ConsoleError;
 use crate::console::layout::{Nav, Page};
 use crate::console::signed::Signed;

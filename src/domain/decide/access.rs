@@ -7,6 +7,7 @@
 //! tenant. The caller's record of a cross-tenant attempt says `not_found`, exactly like
 //! an id that exists nowhere, so it reveals nothing about other tenants.
 
+use super::permissions::{can_manage, grant_level, Access};
 use super::{Caller, Decision, DomainError, Rejection};
 use crate::domain::state::{CredStatus, Credential, Principal, State};
 use crate::event::{Body, DenyReason, Owner, RefusalReason, Role, Target};
@@ -96,14 +97,15 @@ pub(crate) fn system_admin_only(
 }
 
 /// The privilege order of principals: system admin > system auditor > admin > editor >
-/// resolver and auditor. No one may act for (mint a token for) someone above them.
+/// member, resolver and auditor. No one may act for (mint a token for) someone above
+/// them.
 pub(crate) fn privilege(role: Role, system: bool) -> u8 {
     match (system, role) {
         (true, Role::Admin) => 5,
         (true, _) => 4,
         (false, Role::Admin) => 3,
         (false, Role::Editor) => 2,
-        (false, Role::Resolver | Role::Auditor) => 1,
+        (false, Role::Member | Role::Resolver | Role::Auditor) => 1,
     }
 }
 
@@ -119,29 +121,6 @@ pub(crate) fn tenant_principal<'s>(
         .get(&principal)
         .filter(|p| p.tenant == caller.tenant)
         .ok_or_else(|| not_found(caller, operation, Target::Principal(principal), "principal"))
-}
-
-/// What kind of access a credential action needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Access {
-    /// Change metadata, rotate, delete, restore, grant, verify.
-    Manage,
-    /// Destroy (irreversible): admins, or the owner of a personal credential.
-    Destroy,
-}
-
-pub(crate) fn can_manage(
-    caller: &Caller,
-    cred: &Credential,
-    access: Access,
-) -> Result<(), DenyReason> {
-    match (caller.role, access) {
-        (Role::Admin, _) => Ok(()),
-        (Role::Editor, _) if cred.owner == Owner::Principal(caller.principal) => Ok(()),
-        (Role::Editor, Access::Manage) if cred.owner == Owner::Tenant => Ok(()),
-        (Role::Editor, _) => Err(DenyReason::NotGranted),
-        (Role::Resolver | Role::Auditor, _) => Err(DenyReason::Role),
-    }
 }
 
 /// The refusal reason of a credential-access denial.
@@ -190,13 +169,21 @@ pub(crate) fn managed<'s>(
             reason: RefusalReason::OtherTenant,
         }
     })?;
-    can_manage(caller, cred, access).map_err(|reason| {
+    can_manage(state, caller, cred, access).map_err(|reason| {
+        let message = match grant_level(state, caller.principal, cred) {
+            Some(held) if reason == DenyReason::NotGranted => format!(
+                "your grant on this credential ({}) does not allow this; it needs {}",
+                held.as_str(),
+                access.level().as_str()
+            ),
+            _ => deny_message(reason),
+        };
         refused(
             caller,
             attempted,
             Some(Target::Credential(id)),
             refusal_reason(reason),
-            DomainError::Forbidden(deny_message(reason)),
+            DomainError::Forbidden(message),
         )
     })?;
     Ok(cred)
@@ -233,24 +220,6 @@ pub(crate) fn require_status(cred: &Credential, allowed: &[CredStatus]) -> Resul
         }
         CredStatus::Active => DomainError::Conflict("the credential is not deleted".into()),
     })
-}
-
-pub(crate) fn can_resolve(caller: &Caller, cred: &Credential) -> Result<(), DenyReason> {
-    if caller.role == Role::Auditor {
-        return Err(DenyReason::Role);
-    }
-    match cred.owner {
-        Owner::Principal(p) if p == caller.principal => Ok(()),
-        Owner::Principal(_) => Err(DenyReason::NotGranted),
-        Owner::Tenant
-            if matches!(caller.role, Role::Admin | Role::Editor)
-                || cred.grants.contains(&caller.principal)
-                || cred.is_default =>
-        {
-            Ok(())
-        }
-        Owner::Tenant => Err(DenyReason::NotGranted),
-    }
 }
 
 // ---- read rules (the API, the Vault dialect and the console share them) ------------

@@ -7,11 +7,12 @@
 //! that is not shown is refused by the ledger, and the refusal recorded), so a wrong
 //! answer here can hide a button but never grant anything.
 
-use super::access::{admin_only, can_manage, can_resolve, refused, system_admin_only, Access};
+use super::access::{admin_only, refused, system_admin_only};
+use super::permissions::{can_manage, can_resolve, may_create, may_create_any, Access};
 use super::resolve::resolvable;
 use super::{require_reviewer, Caller, Decision, DomainError};
 use crate::domain::state::State;
-use crate::event::{Body, RefusalReason, Role, SessionEnd, Target};
+use crate::event::{Body, Owner, RefusalReason, Role, SessionEnd, Target};
 use crate::id::Id;
 
 /// The record of a sign-in: the caller's token was just authenticated.
@@ -79,8 +80,10 @@ pub fn see_bundle(caller: &Caller, id: Id, whole: bool) -> Decision<()> {
 /// What the console offers a caller (menus and page-level buttons).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Capabilities {
-    /// Add credentials (`check_create`'s roles).
+    /// Add credentials (`check_create`'s roles: members add personal ones).
     pub create: bool,
+    /// Add shared (tenant-owned) credentials (admins and editors).
+    pub create_shared: bool,
     /// The audit log, usage, reviews and proofs (`require_reviewer`).
     pub review: bool,
     /// Principals and their tokens (the admin role).
@@ -94,7 +97,8 @@ pub struct Capabilities {
 /// What the console offers `caller`.
 pub fn capabilities(caller: &Caller) -> Capabilities {
     Capabilities {
-        create: matches!(caller.role, Role::Admin | Role::Editor),
+        create: may_create_any(caller),
+        create_shared: may_create(caller, Owner::Tenant).is_ok(),
         review: require_reviewer(caller, "", "").is_ok(),
         administer: caller.role == Role::Admin,
         system_admin: caller.is_system_admin(),
@@ -108,8 +112,10 @@ pub struct CredentialActions {
     /// Reveal (a resolve with the console purpose) and verify (a connection test sends
     /// the secret to the service).
     pub reveal: bool,
-    /// Rotate, edit, make default, delete, restore, grants, verify.
+    /// Rotate, edit, make default, verify (grant level `manage`).
     pub manage: bool,
+    /// Grants, delete, restore (grant level `admin`, editors by role).
+    pub administer: bool,
     /// Destroy.
     pub destroy: bool,
 }
@@ -117,7 +123,7 @@ pub struct CredentialActions {
 impl CredentialActions {
     /// Whether any action is offered.
     pub fn any(&self) -> bool {
-        self.reveal || self.manage || self.destroy
+        self.reveal || self.manage || self.administer || self.destroy
     }
 }
 
@@ -137,9 +143,10 @@ pub fn credential_actions(
         return CredentialActions::default();
     };
     CredentialActions {
-        reveal: can_resolve(caller, cred).is_ok() && resolvable(cred, now_ms).is_ok(),
-        manage: can_manage(caller, cred, Access::Manage).is_ok(),
-        destroy: can_manage(caller, cred, Access::Destroy).is_ok(),
+        reveal: can_resolve(state, caller, cred).is_ok() && resolvable(cred, now_ms).is_ok(),
+        manage: can_manage(state, caller, cred, Access::Manage).is_ok(),
+        administer: can_manage(state, caller, cred, Access::Administer).is_ok(),
+        destroy: can_manage(state, caller, cred, Access::Destroy).is_ok(),
     }
 }
 

@@ -1,14 +1,47 @@
-//! The credential lifecycle: create, rotate, update, delete, restore, destroy, grants.
+//! The credential lifecycle: create, rotate, update, delete, restore, destroy, and the
+//! default of a service. Grants are in `grants`, the permission matrix in
+//! `permissions`.
+//!
+//! **Invariant:** names are unique per owner (a principal's personal credentials; the
+//! tenant's shared ones), compared without case, so a conflict only ever names a
+//! credential the caller could list anyway. At most one active credential per owner and
+//! service is marked default: for the tenant the *tenant default*, for a principal its
+//! *selected profile*; [`set_default`] moves the mark in one event batch.
 
 use super::access::refused;
+use super::permissions::may_create;
 use super::{
     check_credential_name, check_expiry, check_rotate_days, managed, require_status, Access,
     Caller, Decision, DomainError,
 };
 use crate::domain::state::{CredStatus, Credential, State};
-use crate::event::{Body, MetadataChange, Owner, RefusalReason, Role, Sealed};
+use crate::event::{Body, DenyReason, MetadataChange, Owner, RefusalReason, Role, Sealed};
 use crate::id::Id;
 use std::collections::BTreeMap;
+
+/// The 409 of a name taken within one owner's names (it only ever names a credential the
+/// caller may list: its own, or a shared one).
+fn name_taken(caller: &Caller, owner: Owner, name: &str) -> DomainError {
+    let whose = match owner {
+        Owner::Tenant => "a shared credential".to_string(),
+        Owner::Principal(p) if p == caller.principal => "you already have a credential".into(),
+        Owner::Principal(_) => "that principal already has a credential".into(),
+    };
+    DomainError::Conflict(format!(
+        "{whose} named '{name}' (names are unique per owner and compared without case)"
+    ))
+}
+
+/// The 409 of a second default for one owner and service.
+fn default_taken(owner: Owner, existing: Id, service: &str) -> DomainError {
+    let what = match owner {
+        Owner::Tenant => "the tenant default",
+        Owner::Principal(_) => "the selected profile",
+    };
+    DomainError::Conflict(format!(
+        "credential {existing} is already {what} for service '{service}'; switch with POST /v1/credentials/{{id}}/default"
+    ))
+}
 
 /// Everything a new credential needs, made by the shell.
 #[derive(Clone, Debug)]
@@ -37,7 +70,11 @@ pub fn check_create(
     is_default: bool,
 ) -> Decision<String> {
     const OP: &str = "created";
-    let forbidden = |reason, message: &str| {
+    may_create(caller, owner).map_err(|(reason, message)| {
+        let reason = match reason {
+            DenyReason::NotGranted => RefusalReason::NotGranted,
+            _ => RefusalReason::Role,
+        };
         refused(
             caller,
             OP,
@@ -45,16 +82,7 @@ pub fn check_create(
             reason,
             DomainError::Forbidden(message.into()),
         )
-    };
-    match caller.role {
-        Role::Admin | Role::Editor => {}
-        Role::Resolver | Role::Auditor => {
-            return Err(forbidden(
-                RefusalReason::Role,
-                "creating credentials needs the admin or editor role",
-            ))
-        }
-    }
+    })?;
     let name = check_credential_name(name)?;
     super::check_service(service)?;
     if let Owner::Principal(p) = owner {
@@ -63,31 +91,13 @@ pub fn check_create(
                 DomainError::invalid("owner", "owner is not a principal of this tenant").into(),
             );
         }
-        if p != caller.principal && caller.role != Role::Admin {
-            return Err(forbidden(
-                RefusalReason::NotGranted,
-                "only admins create credentials owned by someone else",
-            ));
-        }
-        if is_default {
-            return Err(DomainError::invalid(
-                "default",
-                "only shared (tenant-owned) credentials can be a tenant default",
-            )
-            .into());
-        }
     }
-    if state.credential_name_taken(caller.tenant, &name, None) {
-        return Err(DomainError::Conflict(format!(
-            "a credential named '{name}' already exists (names are compared without case)"
-        ))
-        .into());
+    if state.credential_name_taken(caller.tenant, owner, &name, None) {
+        return Err(name_taken(caller, owner, &name).into());
     }
     if is_default {
-        if let Some(existing) = state.default_for(caller.tenant, service) {
-            return Err(DomainError::Conflict(format!(
-                "credential {existing} is already the default for service '{service}'; unset it first"
-            )).into());
+        if let Some(existing) = state.marked_for(caller.tenant, owner, service) {
+            return Err(default_taken(owner, existing, service).into());
         }
     }
     Ok(name)
@@ -200,11 +210,8 @@ pub fn update(
     let mut change = change;
     if let Some(name) = &change.name {
         let name = check_credential_name(name)?;
-        if state.credential_name_taken(cred.tenant, &name, Some(id)) {
-            return Err(DomainError::Conflict(format!(
-                "a credential named '{name}' already exists (names are compared without case)"
-            ))
-            .into());
+        if state.credential_name_taken(cred.tenant, cred.owner, &name, Some(id)) {
+            return Err(name_taken(caller, cred.owner, &name).into());
         }
         change.name = Some(name);
     }
@@ -215,22 +222,11 @@ pub fn update(
         check_rotate_days(r)?;
     }
     if change.is_default == Some(true) {
-        if cred.owner != Owner::Tenant {
-            return Err(DomainError::invalid(
-                "default",
-                "only shared (tenant-owned) credentials can be a tenant default",
-            )
-            .into());
-        }
         if let Some(existing) = state
-            .default_for(cred.tenant, &cred.service)
+            .marked_for(cred.tenant, cred.owner, &cred.service)
             .filter(|e| *e != id)
         {
-            return Err(DomainError::Conflict(format!(
-                "credential {existing} is already the default for service '{}'; unset it first",
-                cred.service
-            ))
-            .into());
+            return Err(default_taken(cred.owner, existing, &cred.service).into());
         }
     }
     Ok(vec![Body::CredentialUpdated {
@@ -242,7 +238,7 @@ pub fn update(
 
 /// Soft delete.
 pub fn delete(state: &State, caller: &Caller, id: Id) -> Decision {
-    let cred = managed(state, caller, id, "deleted", Access::Manage)?;
+    let cred = managed(state, caller, id, "deleted", Access::Administer)?;
     require_status(cred, &[CredStatus::Active])?;
     Ok(vec![Body::CredentialDeleted {
         tenant: cred.tenant,
@@ -250,14 +246,31 @@ pub fn delete(state: &State, caller: &Caller, id: Id) -> Decision {
     }])
 }
 
-/// Undo a soft delete.
+/// Undo a soft delete. A credential that was the default of its service while another
+/// became the default comes back without the mark (in the same batch), so there is never
+/// more than one.
 pub fn restore(state: &State, caller: &Caller, id: Id) -> Decision {
-    let cred = managed(state, caller, id, "restored", Access::Manage)?;
+    let cred = managed(state, caller, id, "restored", Access::Administer)?;
     require_status(cred, &[CredStatus::Deleted])?;
-    Ok(vec![Body::CredentialRestored {
+    let mut events = vec![Body::CredentialRestored {
         tenant: cred.tenant,
         credential: id,
-    }])
+    }];
+    if cred.is_default
+        && state
+            .marked_for(cred.tenant, cred.owner, &cred.service)
+            .is_some()
+    {
+        events.push(Body::CredentialUpdated {
+            tenant: cred.tenant,
+            credential: id,
+            change: MetadataChange {
+                is_default: Some(false),
+                ..MetadataChange::default()
+            },
+        });
+    }
+    Ok(events)
 }
 
 /// Crypto-shred every version.
@@ -272,48 +285,75 @@ pub fn destroy(state: &State, caller: &Caller, id: Id) -> Decision {
     }])
 }
 
-/// Grant a shared credential to a principal of the tenant.
-pub fn grant(state: &State, caller: &Caller, id: Id, principal: Id) -> Decision {
-    let cred = managed(state, caller, id, "granted", Access::Manage)?;
-    require_status(cred, &[CredStatus::Active, CredStatus::Deleted])?;
-    if cred.owner != Owner::Tenant {
-        return Err(DomainError::invalid(
-            "principal",
-            "only shared (tenant-owned) credentials can be granted",
-        )
-        .into());
+/// Makes `id` the default of its service for its owner, unsetting the previous one in
+/// the same batch: for a shared credential the tenant default (admins and editors, or an
+/// `admin` grant), for a personal one its owner's selected profile. A credential that is
+/// already the default yields no event.
+pub fn set_default(state: &State, caller: &Caller, id: Id, now_ms: i64) -> Decision {
+    const OP: &str = "updated";
+    let cred = managed(state, caller, id, OP, Access::Manage)?;
+    if cred.owner == Owner::Tenant && !matches!(caller.role, Role::Admin | Role::Editor) {
+        let level = super::grant_level(state, caller.principal, cred);
+        if level < Some(crate::event::GrantLevel::Admin) {
+            return Err(refused(
+                caller,
+                OP,
+                Some(crate::event::Target::Credential(id)),
+                RefusalReason::NotGranted,
+                DomainError::Forbidden(
+                    "making a shared credential the tenant default needs the admin or editor role, or an admin grant"
+                        .into(),
+                ),
+            ));
+        }
     }
-    if !state.is_principal_of(principal, cred.tenant) {
-        return Err(DomainError::invalid(
-            "principal",
-            "principal is not a principal of this tenant",
-        )
-        .into());
+    require_status(cred, &[CredStatus::Active])?;
+    if cred.expired(now_ms) {
+        return Err(DomainError::Gone("the credential has expired".into()).into());
     }
-    if cred.grants.contains(&principal) {
-        return Err(DomainError::Conflict("the principal already has this grant".into()).into());
-    }
-    Ok(vec![Body::GrantAdded {
+    let mark = |credential, is_default| Body::CredentialUpdated {
         tenant: cred.tenant,
-        credential: id,
-        principal,
-    }])
+        credential,
+        change: MetadataChange {
+            is_default: Some(is_default),
+            ..MetadataChange::default()
+        },
+    };
+    let previous = state.marked_for(cred.tenant, cred.owner, &cred.service);
+    Ok(match previous {
+        Some(p) if p == id => vec![],
+        Some(p) => vec![mark(p, false), mark(id, true)],
+        None => vec![mark(id, true)],
+    })
 }
 
-/// Revoke a grant.
-pub fn revoke_grant(state: &State, caller: &Caller, id: Id, principal: Id) -> Decision {
-    let cred = managed(state, caller, id, "grant_revoked", Access::Manage)?;
-    if !cred.grants.contains(&principal) {
-        return Err(super::access::not_found(
-            caller,
-            "grant_revoked",
-            crate::event::Target::Principal(principal),
-            "grant",
-        ));
+/// A partial rotation that keeps secrets of the current version while changing a public
+/// field (a host, a URL) could send those secrets somewhere new at the next connection
+/// test; so it needs the right to resolve the credential. Without it, give every secret
+/// field again (or change secrets only). A refusal is recorded.
+pub fn check_carry(
+    state: &State,
+    caller: &Caller,
+    id: Id,
+    carried_secrets: bool,
+    public_changed: bool,
+) -> Decision<()> {
+    if !(carried_secrets && public_changed) {
+        return Ok(());
     }
-    Ok(vec![Body::GrantRevoked {
-        tenant: cred.tenant,
-        credential: id,
-        principal,
-    }])
+    let Some(cred) = state.credentials.get(&id) else {
+        return Ok(());
+    };
+    if super::can_resolve(state, caller, cred).is_ok() {
+        return Ok(());
+    }
+    Err(refused(
+        caller,
+        "rotated",
+        Some(crate::event::Target::Credential(id)),
+        RefusalReason::NotGranted,
+        DomainError::Forbidden(
+            "changing public fields while keeping the current secrets needs the right to resolve this credential; give every secret field too".into(),
+        ),
+    ))
 }

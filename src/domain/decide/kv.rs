@@ -5,15 +5,17 @@
 //! next version), decided by the functions in the parent module. What is added here is
 //! what KV has and the native API has not. Authorization is the native one: deleting and
 //! undeleting versions and changing KV metadata need the same access as a rotate;
-//! destroying versions needs the same access as a destroy.
+//! destroying versions needs the same access as a destroy. What the KV API lists and
+//! whose metadata it shows follows the resolve rule ([`kv_visible`]): a caller sees the
+//! paths it could read, admins and auditors every path.
 
-use super::access::admin_only;
+use super::access::{admin_only, refused, visible};
+use super::permissions::can_resolve;
 use super::{check_create, check_rotate, managed, require_status, Access, Decision, DomainError};
 use crate::domain::state::{CredStatus, Credential, State};
 use crate::domain::{names, Caller};
-use crate::event::{Body, DenyReason, Owner};
+use crate::event::{Body, DenyReason, Owner, RefusalReason, Role, Target};
 use crate::id::Id;
-use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The template and service of credentials created through the KV API (free-form).
@@ -24,9 +26,9 @@ pub const KV_TEMPLATE: &str = "custom";
 pub struct WriteRequest<'a> {
     /// The secret's path (a credential name).
     pub path: &'a str,
-    /// The keys of the data (or of the merge patch).
-    pub data: &'a Map<String, Value>,
-    pub cas: Option<u32>,
+    /// The check-and-set version as Vault parses it (any integer; a negative one never
+    /// matches).
+    pub cas: Option<i64>,
     /// An RFC 7396 merge patch of the current version instead of a replacement.
     pub patch: bool,
 }
@@ -37,7 +39,8 @@ pub enum WritePlan<'s> {
     /// Create credential `name` (template [`KV_TEMPLATE`], shared) at version 1.
     Create,
     /// Rotate `cred` to `version`, keeping `retain` versions. For a patch, the shell
-    /// merges the patch into the current version's data with [`merge`].
+    /// merges the patch into the current version's data (RFC 7396,
+    /// `secret::json::merge_patch`).
     Rotate {
         cred: &'s Credential,
         version: u32,
@@ -45,9 +48,9 @@ pub enum WritePlan<'s> {
     },
 }
 
-/// Decides a KV write under the writer lock: the reserved key, authorization (a refusal
-/// is recorded), check-and-set, and that a patch has a readable current version to
-/// patch. `existing` is the credential at the path.
+/// Decides a KV write under the writer lock: authorization (a refusal is recorded),
+/// check-and-set, and that a patch has a readable current version to patch. `existing`
+/// is the credential at the path.
 pub fn plan_write<'s>(
     state: &'s State,
     caller: &Caller,
@@ -55,14 +58,6 @@ pub fn plan_write<'s>(
     req: WriteRequest<'_>,
     ledger_retain: u32,
 ) -> Decision<WritePlan<'s>> {
-    let reserved = crate::template::PUBLIC_FIELDS_KEY;
-    if req.data.contains_key(reserved) {
-        return Err(DomainError::Invalid {
-            field: Some("data".into()),
-            message: format!("the key {reserved} is reserved"),
-        }
-        .into());
-    }
     let Some(id) = existing else {
         if req.patch {
             return Err(DomainError::NotFound("secret").into());
@@ -84,22 +79,95 @@ pub fn plan_write<'s>(
     })
 }
 
-/// RFC 7396 merge patch of a flat secret: a `null` removes the key, any other value
-/// replaces it.
-pub fn merge(mut current: Map<String, Value>, patch: &Map<String, Value>) -> Map<String, Value> {
-    for (k, v) in patch {
-        if v.is_null() {
-            current.remove(k);
-        } else {
-            current.insert(k.clone(), v.clone());
-        }
-    }
-    current
-}
-
 /// The credential at a KV path of `tenant` (paths are stored NFC-normalised).
 pub fn lookup(state: &State, tenant: Id, path: &str) -> Option<Id> {
     state.names.get(&(tenant, names::nfc(path))).copied()
+}
+
+/// Whether the caller sees a KV path (lists it, reads its metadata): the resolve rule
+/// (the owner; for a shared credential a grantee, anyone when it is the tenant default,
+/// editors and admins) plus every path for admins and auditors, who review.
+pub fn kv_visible(state: &State, caller: &Caller, cred: &Credential) -> bool {
+    matches!(caller.role, Role::Admin | Role::Auditor) || can_resolve(state, caller, cred).is_ok()
+}
+
+/// The KV secret `id` for a metadata read or write: one the caller does not see by
+/// [`kv_visible`] is "not found", and the refusal is recorded.
+pub fn see_secret<'s>(
+    state: &'s State,
+    caller: &Caller,
+    id: Id,
+    operation: &str,
+) -> Decision<&'s Credential> {
+    let cred = visible(state, caller, id, operation, |tenant| {
+        Body::AccessDeniedV2 {
+            tenant,
+            operation: operation.to_string(),
+            target: Some(Target::Credential(id)),
+            reason: RefusalReason::OtherTenant,
+        }
+    })?;
+    if !kv_visible(state, caller, cred) {
+        return Err(refused(
+            caller,
+            operation,
+            Some(Target::Credential(id)),
+            RefusalReason::NotGranted,
+            DomainError::NotFound("secret"),
+        ));
+    }
+    Ok(cred)
+}
+
+/// The KV keys directly under `prefix` (empty, or ending in `/`) that the caller sees
+/// ([`kv_visible`]); a directory is listed with a trailing `/` when it holds a path the
+/// caller sees. Destroyed credentials are gone.
+pub fn list(state: &State, caller: &Caller, prefix: &str) -> BTreeSet<String> {
+    let prefix = names::nfc(prefix);
+    let mut keys = BTreeSet::new();
+    for ((tenant, _), id) in &state.names {
+        if *tenant != caller.tenant {
+            continue;
+        }
+        let Some(cred) = state.credentials.get(id) else {
+            continue;
+        };
+        if cred.status == CredStatus::Destroyed || !kv_visible(state, caller, cred) {
+            continue;
+        }
+        if let Some(rest) = cred.name.strip_prefix(prefix.as_str()) {
+            match rest.split_once('/') {
+                Some((dir, _)) => keys.insert(format!("{dir}/")),
+                None => keys.insert(rest.to_string()),
+            };
+        }
+    }
+    keys
+}
+
+/// Checks an `X-Vault-Namespace` header: none, empty (Vault's root namespace) or the
+/// caller's own tenant name (compared as names are, without case; a trailing `/` is
+/// ignored) is the caller's tenant. Any other is refused and recorded: another tenant's
+/// name and a name that exists nowhere answer alike.
+pub fn check_namespace(state: &State, caller: &Caller, namespace: Option<&str>) -> Decision<()> {
+    let ns = namespace.unwrap_or_default().trim().trim_matches('/');
+    if ns.is_empty() {
+        return Ok(());
+    }
+    let own = state
+        .tenants
+        .get(&caller.tenant)
+        .map(|t| names::fold(&t.name));
+    if own.as_deref() == Some(names::fold(ns).as_str()) {
+        return Ok(());
+    }
+    Err(refused(
+        caller,
+        "vault_namespace",
+        None,
+        RefusalReason::NotFound,
+        DomainError::Forbidden("the namespace is not this token's tenant".into()),
+    ))
 }
 
 /// Vault's message for a failed check-and-set.
@@ -115,7 +183,7 @@ pub fn check_cas(
     state: &State,
     tenant: Id,
     existing: Option<Id>,
-    cas: Option<u32>,
+    cas: Option<i64>,
 ) -> Result<(), DomainError> {
     let required = state.kv_config.get(&tenant).is_some_and(|c| c.cas_required)
         || existing
@@ -127,7 +195,7 @@ pub fn check_cas(
     match cas {
         None if required => Err(DomainError::Conflict(CAS_REQUIRED.into())),
         None => Ok(()),
-        Some(n) if n == current => Ok(()),
+        Some(n) if n == i64::from(current) => Ok(()),
         Some(_) => Err(DomainError::Conflict(CAS_MISMATCH.into())),
     }
 }
@@ -390,7 +458,9 @@ mod tests {
         assert_eq!(check_cas(&s, t, Some(c), Some(2)), mismatch);
         assert_eq!(check_cas(&s, t, Some(c), Some(0)), mismatch);
         assert_eq!(check_cas(&s, t, None, Some(0)), Ok(()));
-        assert_eq!(check_cas(&s, t, None, Some(1)), mismatch);
+        assert_eq!(check_cas(&s, t, None, Some(1)), mismatch.clone());
+        // Vault compares any integer: a negative one is a mismatch, not an input error.
+        assert_eq!(check_cas(&s, t, Some(c), Some(-1)), mismatch);
         let (s, t, c) = state_with_version(1, true);
         assert_eq!(
             check_cas(&s, t, Some(c), None),
@@ -399,16 +469,7 @@ mod tests {
     }
 
     #[test]
-    fn given_a_merge_patch_then_null_removes_and_values_replace() {
-        let cur: Map<String, Value> = serde_json::from_str(r#"{"a":"1","b":"2"}"#).unwrap();
-        let patch: Map<String, Value> =
-            serde_json::from_str(r#"{"a":null,"c":"3","b":"x"}"#).unwrap();
-        let merged = merge(cur, &patch);
-        assert_eq!(Value::Object(merged), serde_json::json!({"b":"x","c":"3"}));
-    }
-
-    #[test]
-    fn given_the_reserved_key_or_a_patch_of_nothing_then_plan_write_refuses() {
+    fn given_a_patch_of_nothing_or_a_stale_cas_then_plan_write_refuses() {
         let (s, t, c) = state_with_version(2, false);
         let caller = Caller {
             tenant: t,
@@ -418,31 +479,22 @@ mod tests {
             kind: crate::event::PrincipalKind::User,
             system_admin: false,
         };
-        let reserved: Map<String, Value> = serde_json::from_str(&format!(
-            r#"{{"{}":"x"}}"#,
-            crate::template::PUBLIC_FIELDS_KEY
-        ))
-        .unwrap();
-        let req = |data, patch, cas| WriteRequest {
+        let req = |patch, cas| WriteRequest {
             path: "app/db",
-            data,
             cas,
             patch,
         };
-        let err = plan_write(&s, &caller, Some(c), req(&reserved, false, None), 10).unwrap_err();
-        assert!(matches!(err.error, DomainError::Invalid { .. }));
-        let empty = Map::new();
-        let err = plan_write(&s, &caller, None, req(&empty, true, None), 10).unwrap_err();
+        let err = plan_write(&s, &caller, None, req(true, None), 10).unwrap_err();
         assert_eq!(err.error, DomainError::NotFound("secret"));
         // A permitted write of the existing path rotates to the next version.
-        match plan_write(&s, &caller, Some(c), req(&empty, false, Some(2)), 10).unwrap() {
+        match plan_write(&s, &caller, Some(c), req(false, Some(2)), 10).unwrap() {
             WritePlan::Rotate {
                 version, retain, ..
             } => assert_eq!((version, retain), (3, 10)),
             WritePlan::Create => panic!("expected a rotate"),
         }
         // A stale check-and-set is a conflict.
-        let err = plan_write(&s, &caller, Some(c), req(&empty, false, Some(1)), 10).unwrap_err();
+        let err = plan_write(&s, &caller, Some(c), req(false, Some(1)), 10).unwrap_err();
         assert_eq!(err.error, DomainError::Conflict(CAS_MISMATCH.into()));
     }
 

@@ -12,10 +12,15 @@ mod checks;
 pub mod console;
 mod credentials;
 mod delegation;
+mod grants;
+mod groups;
 mod keys;
 pub mod kv;
+mod permissions;
 mod principals;
 mod resolve;
+pub mod review;
+mod templates;
 
 pub use super::caller::Caller;
 pub use super::error::{Decision, DomainError, Rejection};
@@ -23,13 +28,18 @@ pub use access::{
     audit_stream, can_see, require_reviewer, see_credential, see_event, see_principal_usage,
     visible_to, AuditScope,
 };
-pub(crate) use access::{can_resolve, deny_message, managed, require_status, visible, Access};
+pub(crate) use access::{deny_message, managed, require_status, visible};
 pub use checks::*;
 pub use credentials::*;
 pub use delegation::{grant_delegation, revoke_delegation};
+pub use grants::{grant, revoke_grant};
+pub use groups::{add_member, create_group, remove_member, visible_groups};
 pub use keys::*;
+pub use permissions::grant_level;
+pub(crate) use permissions::{can_resolve, Access};
 pub use principals::*;
 pub use resolve::*;
+pub use templates::{check_definition, define_template, delete_template};
 
 #[cfg(test)]
 mod tests;

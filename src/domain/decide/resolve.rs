@@ -1,14 +1,16 @@
 //! Resolution order and connection tests: which version a caller may receive, and the
 //! event that records the release (or its refusal).
 
+use super::access::refused;
 use super::delegation::{may_resolve_for, not_delegated};
+use super::permissions::may_create_any;
 use super::{
     can_resolve, deny_message, kv, managed, require_status, visible, Access, Caller, Decision,
     DomainError, Rejection,
 };
 use crate::domain::names::fold;
 use crate::domain::state::{CredStatus, Credential, State};
-use crate::event::{Body, DenyReason, Owner, Purpose, Role, Source};
+use crate::event::{Body, DenyReason, Grantee, Owner, Purpose, RefusalReason, Role, Source};
 use crate::id::Id;
 
 /// What a resolve released.
@@ -80,7 +82,8 @@ pub fn resolve_by_id<'s>(
         reason: DenyReason::OtherTenant,
     })?;
     let deny = |reason, error| denied(cred.tenant, Some(id), None, None, reason, error);
-    can_resolve(caller, cred).map_err(|r| deny(r, DomainError::Forbidden(deny_message(r))))?;
+    can_resolve(state, caller, cred)
+        .map_err(|r| deny(r, DomainError::Forbidden(deny_message(r))))?;
     resolvable(cred, now_ms).map_err(|(r, e)| deny(r, e))?;
     let version = version.unwrap_or(cred.current);
     if let Some((reason, error)) = kv::version_refusal(state, id, version) {
@@ -145,8 +148,10 @@ fn subject(
 }
 
 /// Resolve a service for the caller or, for a service with a delegation, for a user:
-/// own credential → granted shared credential → tenant default → environment fallback
+/// own credential (the selected profile first) → shared credential granted to them
+/// (directly first, then through a group) → tenant default → environment fallback
 /// (`env_fallback`: one is configured for this service and applies to this tenant).
+/// Among several candidates of one step the most recently created wins.
 pub fn resolve_service<'s>(
     state: &'s State,
     caller: &Caller,
@@ -185,17 +190,25 @@ pub fn resolve_service<'s>(
             ok.then_some((*id, c))
         })
     };
+    let mine = Owner::Principal(subject);
+    let groups: Vec<Grantee> = state.groups_of(subject).map(Grantee::Group).collect();
+    let shared = |c: &Credential| c.owner == Owner::Tenant;
     let found = live()
-        .find(|(_, c)| c.owner == Owner::Principal(subject))
+        .find(|(_, c)| c.owner == mine && c.is_default)
+        .or_else(|| live().find(|(_, c)| c.owner == mine))
         .map(|(id, c)| (id, c, Source::Own))
         .or_else(|| {
             live()
-                .find(|(_, c)| c.owner == Owner::Tenant && c.grants.contains(&subject))
+                .find(|(_, c)| shared(c) && c.grants.contains_key(&Grantee::Principal(subject)))
+                .or_else(|| {
+                    live()
+                        .find(|(_, c)| shared(c) && groups.iter().any(|g| c.grants.contains_key(g)))
+                })
                 .map(|(id, c)| (id, c, Source::Granted))
         })
         .or_else(|| {
             live()
-                .find(|(_, c)| c.is_default)
+                .find(|(_, c)| shared(c) && c.is_default)
                 .map(|(id, c)| (id, c, Source::TenantDefault))
         });
     let used = |credential: Option<Id>, version: Option<u32>, source| Body::CredentialUsed {
@@ -298,4 +311,35 @@ pub fn verified(state: &State, id: Id, version: u32, outcome: VerifyOutcome) -> 
         reason: outcome.reason,
         latency_ms: outcome.latency_ms,
     }])
+}
+
+/// Test before save: a connection test of unsaved input needs a role that may create
+/// credentials (admins, editors, members); a refusal is recorded.
+pub fn check_verify_input(caller: &Caller) -> Decision<()> {
+    if may_create_any(caller) {
+        return Ok(());
+    }
+    Err(refused(
+        caller,
+        "verified",
+        None,
+        RefusalReason::Role,
+        DomainError::Forbidden(
+            "testing unsaved input needs a role that may create credentials (admin, editor or member)"
+                .into(),
+        ),
+    ))
+}
+
+/// The record of a connection test of unsaved input with `template` (its outcome only).
+pub fn input_verified(caller: &Caller, template: &str, outcome: VerifyOutcome) -> Body {
+    Body::CredentialVerifiedV2 {
+        tenant: caller.tenant,
+        credential: None,
+        version: None,
+        template: template.to_string(),
+        ok: outcome.ok,
+        reason: outcome.reason,
+        latency_ms: outcome.latency_ms,
+    }
 }

@@ -11,13 +11,11 @@
 //! introduced by a rotation event signed by the previous key together with the new key's
 //! proof of possession.
 
-use crate::domain::State;
 use crate::event::{rotation_message, signing_message, Body, Event, Hash32, SignedEvent};
 use crate::id::Id;
 use ed25519_dalek::{Signature, VerifyingKey};
 use rayon::prelude::*;
 use serde::Serialize;
-use serde_json::{json, Value};
 
 /// What is wrong at the first bad position.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -441,70 +439,8 @@ fn first_bad_signature(ds: &[Decoded], ks: &[VerifyingKey]) -> Option<u64> {
         .map(|(e, _)| e.seq())
 }
 
-// ---- past state and history -------------------------------------------------------
-
-/// Folds events while `keep` holds (events arrive in order).
-pub fn state_until<E>(
-    events: impl Iterator<Item = Result<Event, E>>,
-    mut keep: impl FnMut(&Event) -> bool,
-) -> Result<State, E> {
-    let mut state = State::default();
-    for e in events {
-        let e = e?;
-        if !keep(&e) {
-            break;
-        }
-        state.apply(&e);
-    }
-    Ok(state)
-}
-
-/// A JSON rendering of a state, with names and metadata but no secret or ciphertext.
-pub fn render_state(state: &State) -> Value {
-    let mut tenants: Vec<_> = state.tenants.iter().collect();
-    tenants.sort_by(|a, b| a.1.name.cmp(&b.1.name));
-    let tenants: Vec<Value> = tenants
-        .into_iter()
-        .map(|(tid, t)| {
-            let mut principals: Vec<_> = state.principals.iter().filter(|(_, p)| p.tenant == *tid).collect();
-            principals.sort_by(|a, b| a.1.name.cmp(&b.1.name));
-            let mut creds: Vec<_> = state.credentials.iter().filter(|(_, c)| c.tenant == *tid).collect();
-            creds.sort_by_key(|(_, c)| c.created_seq);
-            json!({
-                "id": tid.to_string(),
-                "name": t.name,
-                "principals": principals.iter().map(|(id, p)| json!({
-                    "id": id.to_string(), "name": p.name, "role": p.role.as_str(),
-                    "kind": p.kind.as_str(), "disabled": p.disabled,
-                })).collect::<Vec<_>>(),
-                "credentials": creds.iter().map(|(id, c)| json!({
-                    "id": id.to_string(), "name": c.name, "template": c.template, "service": c.service,
-                    "owner": match c.owner { crate::event::Owner::Tenant => "tenant".to_string(), crate::event::Owner::Principal(p) => p.to_string() },
-                    "status": c.status.as_str(), "version": c.current,
-                    "live_versions": c.versions.keys().collect::<Vec<_>>(),
-                    "grants": c.grants.iter().map(Id::to_string).collect::<Vec<_>>(),
-                    "default": c.is_default,
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    json!({"events": state.len, "origin": state.origin, "tenants": tenants})
-}
-
-/// Every event about one credential, as audit rows.
-pub fn history<E>(
-    events: impl Iterator<Item = Result<Event, E>>,
-    credential: Id,
-) -> Result<Vec<crate::audit::view::AuditEntry>, E> {
-    let mut out = Vec::new();
-    for e in events {
-        let e = e?;
-        if e.body.credential() == Some(credential) {
-            out.push(crate::audit::view::entry(&e));
-        }
-    }
-    Ok(out)
-}
+mod state;
+pub use state::{history, render_state, state_until};
 
 #[cfg(test)]
 mod tests {
