@@ -3,8 +3,8 @@
 //!
 //! One journey, as people would take it: an admin signs in, adds a Proxmox credential
 //! choosing API token (its fields appear, the password fields go), submits with a field
-//! missing and sees the error at that field, saves, tests the connection against a local
-//! HTTP server this test runs, reveals the values, rotates and sees version 2; an
+//! missing and sees the error at that field, tests the connection before saving and again
+//! after saving against a local HTTP server this test runs, reveals the values, rotates and sees version 2; an
 //! auditor filters the audit log, exports CSV and downloads a proof bundle that
 //! `credledger verify-bundle` accepts; a resolver sees no administration. Screenshots of
 //! each main page go to `target/screenshots/` (at 1280 px and at phone width).
@@ -153,9 +153,17 @@ async fn the_console_in_a_real_browser() {
     // The public values were kept; the secret was never written back.
     assert!(!b.html().await.contains(TOKEN_SECRET));
     b.fill("#field-token_value", TOKEN_SECRET).await;
-    // Test connection (test-before-save) answers in place.
+    // Test connection before saving (the ledger's test-before-save call) reaches the
+    // local stand-in and answers in place; nothing is saved yet.
     b.click("button[name=_action][value=test]").await;
-    b.el("#test-result.test-result").await;
+    b.text_contains("#test-result.test-result", "Connection works")
+        .await;
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "the test before save made one request"
+    );
+    b.screenshot(&shots, "add-tested").await;
     b.click("button[name=_action][value=save]").await;
     b.at("/ui/credentials/").await;
     b.text_contains(".notice", "saved").await;
@@ -176,8 +184,9 @@ async fn the_console_in_a_real_browser() {
         seen.lock()
             .unwrap()
             .iter()
-            .any(|l| l.starts_with("GET /api2/json/version")),
-        "the fake Proxmox saw no request"
+            .all(|l| l.starts_with("GET /api2/json/version"))
+            && seen.lock().unwrap().len() == 2,
+        "the fake Proxmox saw the test before save and the verify"
     );
 
     // Reveal: the values, once.

@@ -555,6 +555,15 @@ fn posts(id: &str, principal: &str, token: &str) -> Vec<(String, Vec<(&'static s
         (format!("/ui/admin/principals/{principal}/disable"), vec![]),
         (format!("/ui/admin/tokens/{token}/revoke"), vec![]),
         ("/ui/admin/tenants".into(), vec![("name", "beta".into())]),
+        ("/ui/admin/groups".into(), vec![("name", "ops".into())]),
+        (
+            format!("/ui/admin/groups/{principal}/members"),
+            vec![("principal", principal.into())],
+        ),
+        (
+            format!("/ui/admin/groups/{principal}/members/{principal}/remove"),
+            vec![],
+        ),
     ]
 }
 
@@ -954,7 +963,8 @@ async fn the_add_flow_follows_the_template_and_shows_errors_at_their_field() {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("href=\"#meta-name\"") && !r.body.contains(PVE_SECRET));
-    // Test connection answers in place (htmx) without saving.
+    // Test connection with a field missing: the error at that field, nothing tested,
+    // nothing written.
     let t = ui
         .post(
             &app,
@@ -965,8 +975,43 @@ async fn the_add_flow_follows_the_template_and_shows_errors_at_their_field() {
             ],
         )
         .await;
-    assert!(t.body.contains("test-result") && !t.body.contains(PVE_SECRET));
+    assert_eq!(t.status, StatusCode::OK);
+    assert!(
+        t.body.contains("href=\"#field-token_name\"") && t.body.contains("Not tested"),
+        "{}",
+        t.body
+    );
+    assert!(!t.body.contains(PVE_SECRET));
     assert!(app.store_dump() == before);
+    // Test connection before saving: the ledger's test-before-save call against a local
+    // API, answered in place and recorded as a `verified` event without a credential.
+    let url = bearer_api("sk-local-good").await;
+    for (token, answer) in [
+        ("sk-local-good", "Connection works"),
+        ("sk-local-bad", "Connection failed: HTTP 401"),
+    ] {
+        let t = ui
+            .post(
+                &app,
+                "/ui/credentials/new/bearer_token/test",
+                &[("f_url", url.as_str()), ("f_token", token)],
+            )
+            .await;
+        assert_eq!(t.status, StatusCode::OK);
+        assert!(t.body.contains(answer), "{}", t.body);
+        assert!(!t.body.contains(token) && !t.body.contains("<html"));
+    }
+    let tested = api(
+        &app,
+        "GET",
+        "/v1/audit?action=verified",
+        &app.admin.clone(),
+        None,
+    )
+    .await;
+    let tested = tested["events"].as_array().unwrap();
+    assert_eq!(tested.len(), 2, "{tested:?}");
+    assert!(tested.iter().all(|e| e["credential_id"].is_null()));
     // Save.
     let r = ui
         .post(
@@ -1380,4 +1425,302 @@ async fn reviews_and_administration() {
             .status,
         StatusCode::FORBIDDEN
     );
+}
+
+/// The id in the first `action="{prefix}ID{suffix}"` of a page.
+fn action_id(html: &str, prefix: &str, suffix: &str) -> String {
+    let marker = format!("action=\"{prefix}");
+    let at = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {marker} in {html}"))
+        + marker.len();
+    html[at..].split(suffix).next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn groups_grant_levels_and_the_atomic_default_switch() {
+    let app = TestApp::new().await;
+    let id = openai(&app, "team-openai").await;
+    let (ci, ci_tok) = app.principal("ci", "service", "resolver").await;
+    let ui = Ui::sign_in(&app, &app.admin).await;
+    let see = |r: &Resp, to: &str| {
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert!(r.location().contains(to), "{}", r.location());
+    };
+    // A group, with ci in it.
+    see(
+        &ui.post(&app, "/ui/admin/groups", &[("name", "ops")]).await,
+        "/ui/admin",
+    );
+    let admin = ui.get(&app, "/ui/admin").await;
+    assert!(admin.body.contains("id=\"groups\"") && admin.body.contains("ops"));
+    let gid = action_id(&admin.body, "/ui/admin/groups/", "/members");
+    see(
+        &ui.post(
+            &app,
+            &format!("/ui/admin/groups/{gid}/members"),
+            &[("principal", &ci)],
+        )
+        .await,
+        "/ui/admin",
+    );
+    let listed = api(&app, "GET", "/v1/groups", &app.admin.clone(), None).await;
+    assert!(listed.to_string().contains(&ci), "{listed}");
+    // Granted to the group at level manage: shown with its level.
+    let d = ui.get(&app, &format!("/ui/credentials/{id}")).await;
+    assert!(
+        d.body.contains(&format!("value=\"group:{gid}\"")) && d.body.contains("id=\"grant-level\"")
+    );
+    see(
+        &ui.post(
+            &app,
+            &format!("/ui/credentials/{id}/grants"),
+            &[("grantee", &format!("group:{gid}")), ("level", "manage")],
+        )
+        .await,
+        "notice=granted",
+    );
+    let d = ui.get(&app, &format!("/ui/credentials/{id}")).await;
+    let grants = d.body.split("id=\"grant-rows\"").nth(1).unwrap();
+    assert!(grants.contains("ops") && grants.contains(">group<") && grants.contains(">manage<"));
+    // ci, a resolver, now resolves and manages it through the group, but does not
+    // administer it: no Delete button, and the ledger refuses the POST.
+    let c = Ui::sign_in(&app, &ci_tok).await;
+    assert!(c.get(&app, "/ui/").await.body.contains("team-openai"));
+    let cd = c.get(&app, &format!("/ui/credentials/{id}")).await;
+    assert!(cd.body.contains("id=\"rotate\"") && cd.body.contains("id=\"reveal\""));
+    assert!(
+        !cd.body.contains("/delete\""),
+        "no Delete for a manage grant"
+    );
+    let r = c
+        .post(&app, &format!("/ui/credentials/{id}/delete"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    // A bad level is refused before the ledger.
+    let r = ui
+        .post(
+            &app,
+            &format!("/ui/credentials/{id}/grants"),
+            &[("grantee", &format!("group:{gid}")), ("level", "owner")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Revoke the group's grant; remove ci from the group.
+    see(
+        &ui.post(
+            &app,
+            &format!("/ui/credentials/{id}/grants/{gid}/revoke"),
+            &[],
+        )
+        .await,
+        "notice=revoked",
+    );
+    assert!(!c.get(&app, "/ui/").await.body.contains("team-openai"));
+    see(
+        &ui.post(
+            &app,
+            &format!("/ui/admin/groups/{gid}/members/{ci}/remove"),
+            &[],
+        )
+        .await,
+        "/ui/admin",
+    );
+    let listed = api(&app, "GET", "/v1/groups", &app.admin.clone(), None).await;
+    assert!(!listed.to_string().contains(&ci), "{listed}");
+    // The default switch: making b the default unsets a in the same step.
+    let a = openai(&app, "openai-a").await;
+    let b = openai(&app, "openai-b").await;
+    for x in [&a, &b] {
+        see(
+            &ui.post(&app, &format!("/ui/credentials/{x}/default"), &[])
+                .await,
+            "notice=default",
+        );
+    }
+    let is_default = |v: &Value| v["default"].as_bool();
+    let va = api(
+        &app,
+        "GET",
+        &format!("/v1/credentials/{a}"),
+        &app.admin.clone(),
+        None,
+    )
+    .await;
+    let vb = api(
+        &app,
+        "GET",
+        &format!("/v1/credentials/{b}"),
+        &app.admin.clone(),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (is_default(&va), is_default(&vb)),
+        (Some(false), Some(true))
+    );
+    c.assert_never_saw(SECRET);
+    ui.assert_never_saw(SECRET);
+}
+
+#[tokio::test]
+async fn the_access_review_and_the_usage_summary_by_provider() {
+    let (app, now) = app_with_clock().await;
+    let id = openai(&app, "team-openai").await;
+    let (ci, ci_tok) = app.principal("ci", "service", "resolver").await;
+    api(
+        &app,
+        "POST",
+        &format!("/v1/credentials/{id}/grants"),
+        &app.admin.clone(),
+        Some(json!({"principal": ci})),
+    )
+    .await;
+    let ui = Ui::sign_in(&app, &app.admin).await;
+    let r = ui.get(&app, "/ui/reviews").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let access = r.body.split("id=\"review-access\"").nth(1).unwrap();
+    assert!(
+        access.contains("team-openai") && access.contains("ci") && access.contains("grant (use)"),
+        "{access}"
+    );
+    assert!(
+        access.contains("role admin"),
+        "admins resolve shared credentials by role"
+    );
+    let unused = r.body.split("id=\"review-unused-grants\"").nth(1).unwrap();
+    assert!(
+        unused.contains("ci"),
+        "a grant never used is flagged: {unused}"
+    );
+    // ci resolves: the grant is used, and the review says when.
+    api(
+        &app,
+        "POST",
+        &format!("/v1/credentials/{id}/resolve"),
+        &ci_tok,
+        None,
+    )
+    .await;
+    let csv = ui
+        .get(&app, "/ui/reviews/export?section=unused-grants")
+        .await;
+    assert!(!csv.body.contains(",ci,"), "{}", csv.body);
+    let csv = ui.get(&app, "/ui/reviews/export?section=access").await;
+    assert!(
+        csv.body
+            .starts_with("id,name,Principal,Kind and role,Why,Last use,Uses")
+            && csv.body.contains(",ci,")
+            && csv.body.contains("just now"),
+        "{}",
+        csv.body
+    );
+    // 91 days later the grant is flagged again.
+    now.fetch_add(91 * DAY, Ordering::SeqCst);
+    let ui = Ui::sign_in(&app, &app.admin).await;
+    let csv = ui
+        .get(&app, "/ui/reviews/export?section=unused-grants")
+        .await;
+    assert!(csv.body.contains(",ci,"), "{}", csv.body);
+    // The usage summary by provider (service), or by template; the ledger's rule.
+    let usage = ui.get(&app, "/ui/reviews/export?section=usage").await;
+    assert!(
+        usage.body.starts_with("id,provider,Credentials,Uses")
+            && usage.body.contains(",openai,1,1,"),
+        "{}",
+        usage.body
+    );
+    let by_t = ui.get(&app, "/ui/reviews?by=template").await;
+    assert!(by_t.body.contains("OpenAI") && by_t.body.contains("<th scope=\"col\">Template</th>"));
+    // Auditors see the review; resolvers do not.
+    let (_, auditor) = app.principal("compliance", "user", "auditor").await;
+    let a = Ui::sign_in(&app, &auditor).await;
+    assert!(a
+        .get(&app, "/ui/reviews")
+        .await
+        .body
+        .contains("grant (use)"));
+    let c = Ui::sign_in(&app, &ci_tok).await;
+    assert_eq!(
+        c.get(&app, "/ui/reviews").await.status,
+        StatusCode::FORBIDDEN
+    );
+    ui.assert_never_saw(SECRET);
+    a.assert_never_saw(SECRET);
+}
+
+#[tokio::test]
+async fn members_add_and_see_their_own_credentials_only() {
+    let app = TestApp::new().await;
+    let shared = openai(&app, "shared-openai").await;
+    let (_, mia_tok) = app.principal("mia", "user", "member").await;
+    let m = Ui::sign_in(&app, &mia_tok).await;
+    let home = m.get(&app, "/ui/").await;
+    assert!(
+        home.body.contains("/ui/credentials/new"),
+        "members add credentials"
+    );
+    assert!(!home.body.contains("/ui/admin") && !home.body.contains("/ui/audit"));
+    assert!(!home.body.contains("shared-openai"), "not granted");
+    let f = m.get(&app, "/ui/credentials/new/openai").await;
+    assert!(
+        !f.body.contains("value=\"tenant\"") && f.body.contains("value=\"me\" checked"),
+        "a member is offered a personal credential only"
+    );
+    let r = m
+        .post(
+            &app,
+            "/ui/credentials/new/openai",
+            &[
+                ("name", "mia-openai"),
+                ("owner", "me"),
+                ("f_api_key", SECRET),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let mine = r.location().split('?').next().unwrap().to_string();
+    let d = m.get(&app, &mine).await;
+    assert!(d.body.contains("mia-openai") && d.body.contains("id=\"reveal\""));
+    assert!(d.body.contains("Use as my default"));
+    assert!(m.get(&app, "/ui/").await.body.contains("mia-openai"));
+    // A shared one (a hand-made form) is the ledger's refusal, shown as its error.
+    let r = m
+        .post(
+            &app,
+            "/ui/credentials/new/openai",
+            &[("name", "team"), ("owner", "tenant"), ("f_api_key", SECRET)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.body.contains("personal credentials only"), "{}", r.body);
+    // A shared credential not granted to her: its page (the ledger's read rule shows
+    // metadata) offers nothing, and a Reveal is refused; administration is not allowed.
+    let d = m.get(&app, &format!("/ui/credentials/{shared}")).await;
+    for button in ["id=\"reveal\"", "/rotate\"", "/delete\"", "/destroy\""] {
+        assert!(!d.body.contains(button), "a member gets no {button}");
+    }
+    let r = m
+        .post(&app, &format!("/ui/credentials/{shared}/reveal"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(m.get(&app, "/ui/admin").await.status, StatusCode::FORBIDDEN);
+    m.assert_never_saw(SECRET);
+}
+
+/// A local HTTP API that answers 200 to `Authorization: Bearer <token>` and 401 otherwise.
+async fn bearer_api(token: &'static str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let check = move |headers: HeaderMap| async move {
+        let want = format!("Bearer {token}");
+        if headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(want.as_str()) {
+            StatusCode::OK
+        } else {
+            StatusCode::UNAUTHORIZED
+        }
+    };
+    let api = axum::Router::new().route("/v1/me", axum::routing::get(check));
+    tokio::spawn(async move { axum::serve(listener, api).await.unwrap() });
+    format!("http://{addr}/v1/me")
 }

@@ -67,7 +67,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         app: state.clone(),
         sessions: Arc::new(Sessions::new(state.ledger.config().console)),
     };
-    use pages::{actions, add, admin, audit, change, credentials, detail, login, reviews};
+    use pages::{actions, add, admin, audit, change, credentials, detail, groups, login, reviews};
     Router::new()
         .route("/", get(|| async { Redirect::to("/ui/") }))
         .route("/ui", get(|| async { Redirect::to("/ui/") }))
@@ -120,6 +120,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/ui/admin/tokens/{id}/revoke", post(admin::revoke_token))
         .route("/ui/admin/tenants", post(admin::create_tenant))
+        .route("/ui/admin/groups", post(groups::create))
+        .route("/ui/admin/groups/{id}/members", post(groups::add_member))
+        .route(
+            "/ui/admin/groups/{id}/members/{principal}/remove",
+            post(groups::remove_member),
+        )
         .route("/ui/{*rest}", any(not_found))
         .layer(axum::middleware::from_fn(layout::security_headers))
         .with_state(st)

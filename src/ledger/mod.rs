@@ -47,7 +47,7 @@ mod types;
 
 pub use crate::domain::decide::console::{Capabilities, CredentialActions};
 pub use crate::domain::decide::kv::KvMetadata;
-pub use crate::domain::decide::review::{AccessEntry, AccessPath};
+pub use crate::domain::decide::review::{unused_grant, AccessEntry, AccessPath, UNUSED_GRANT_DAYS};
 pub use config::{system_clock, Clock, Config, ConsoleConfig};
 pub use console::{CredentialSummary, Names, TokenInfo};
 pub use error::ErrorKind;

@@ -8,12 +8,14 @@ use super::{parse_id, see_other};
 use crate::console::csrf::Posted;
 use crate::console::error::ConsoleError;
 use crate::console::ConsoleState;
-use crate::event::MetadataChange;
+use crate::event::{GrantLevel, Grantee, MetadataChange};
 use crate::http::extract::Ctx;
 use axum::extract::{Path, State};
 use axum::response::Response;
 
-/// `POST /ui/credentials/{id}/default`: make it the tenant default (or stop being it).
+/// `POST /ui/credentials/{id}/default`: make it the default of its service for its
+/// owner (the ledger's atomic switch unsets the previous one in the same batch), or
+/// with `unset` stop it being the default.
 pub async fn make_default(
     State(st): State<ConsoleState>,
     Ctx(ctx): Ctx,
@@ -21,14 +23,16 @@ pub async fn make_default(
     posted: Posted,
 ) -> Result<Response, ConsoleError> {
     let id = parse_id(&id)?;
-    let unset = posted.form.get("unset").is_some();
-    let change = MetadataChange {
-        is_default: Some(!unset),
-        ..MetadataChange::default()
-    };
-    st.ledger()
-        .update(&ctx, &posted.signed.caller, id, change)
-        .await?;
+    let caller = posted.signed.caller;
+    if posted.form.get("unset").is_some() {
+        let change = MetadataChange {
+            is_default: Some(false),
+            ..MetadataChange::default()
+        };
+        st.ledger().update(&ctx, &caller, id, change).await?;
+    } else {
+        st.ledger().set_default(&ctx, &caller, id).await?;
+    }
     Ok(see_other(&format!("/ui/credentials/{id}?notice=default")))
 }
 
@@ -87,7 +91,10 @@ pub async fn verify(
     Ok(see_other(&format!("/ui/credentials/{id}?notice=verified")))
 }
 
-/// `POST /ui/credentials/{id}/grants`: grant it to a principal.
+/// `POST /ui/credentials/{id}/grants`: grant it to a principal or a group
+/// (`grantee` = `principal:ID` or `group:ID`; `principal` = ID also works) at a level
+/// (`use`, `manage` or `admin`; `use` when none is chosen). Granting again changes the
+/// level.
 pub async fn grant(
     State(st): State<ConsoleState>,
     Ctx(ctx): Ctx,
@@ -95,18 +102,38 @@ pub async fn grant(
     posted: Posted,
 ) -> Result<Response, ConsoleError> {
     let id = parse_id(&id)?;
-    let principal = posted
-        .form
-        .text("principal")
-        .ok_or_else(|| ConsoleError::BadRequest("Choose whom to grant it to.".into()))
-        .and_then(parse_id)?;
+    let form = &posted.form;
+    let grantee = match (form.text("grantee"), form.text("principal")) {
+        (Some(g), _) => match g.split_once(':') {
+            Some(("principal", p)) => Grantee::Principal(parse_id(p)?),
+            Some(("group", g)) => Grantee::Group(parse_id(g)?),
+            _ => {
+                return Err(ConsoleError::BadRequest(
+                    "Choose whom to grant it to.".into(),
+                ))
+            }
+        },
+        (None, Some(p)) => Grantee::Principal(parse_id(p)?),
+        (None, None) => {
+            return Err(ConsoleError::BadRequest(
+                "Choose whom to grant it to.".into(),
+            ))
+        }
+    };
+    let level = match form.text("level") {
+        None => GrantLevel::Use,
+        Some(l) => GrantLevel::parse(l).ok_or_else(|| {
+            ConsoleError::BadRequest("Choose a level: use, manage or admin.".into())
+        })?,
+    };
     st.ledger()
-        .grant(&ctx, &posted.signed.caller, id, principal)
+        .grant_to(&ctx, &posted.signed.caller, id, grantee, level)
         .await?;
     Ok(see_other(&format!("/ui/credentials/{id}?notice=granted")))
 }
 
-/// `POST /ui/credentials/{id}/grants/{principal}/revoke`.
+/// `POST /ui/credentials/{id}/grants/{grantee}/revoke`: withdraw the grant to a
+/// principal or a group.
 pub async fn revoke_grant(
     State(st): State<ConsoleState>,
     Ctx(ctx): Ctx,

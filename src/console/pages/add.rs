@@ -20,7 +20,7 @@ use crate::console::ConsoleState;
 use crate::domain::DomainError;
 use crate::event::Owner;
 use crate::http::extract::Ctx;
-use crate::ledger::{CreateInput, LedgerError};
+use crate::ledger::{CreateInput, LedgerError, RequestCtx};
 use crate::template::{FieldType, Template as Tpl, TemplateError};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -387,8 +387,14 @@ pub async fn form(
     let t = template(&st, &name)?;
     let form = Form::from_pairs(q.into_iter().collect());
     let values = values(t, &form);
+    // Members add personal credentials only (the ledger refuses a shared one).
     let meta = Meta {
-        owner: "tenant".into(),
+        owner: if signed.caps.create_shared {
+            "tenant"
+        } else {
+            "me"
+        }
+        .into(),
         ..Meta::default()
     };
     html(add_page(&signed, t, &values, meta, HashMap::new(), None))
@@ -415,33 +421,80 @@ pub async fn fields_fragment(
     fields_fragment_inner(&st, &name, &posted.form).await
 }
 
-/// The connection test of unsaved input: the ledger's test-before-save call.
-async fn run_test(_st: &ConsoleState, t: &Tpl) -> TestResult {
-    if t.verify.is_none() {
-        return TestResult {
-            ok: false,
-            message: "This service has no connection test.".into(),
-        };
-    }
-    TestResult {
-        ok: false,
-        message: "Testing before saving is not available in this build yet: save, then use \
-                  “Verify now” on the credential's page."
-            .into(),
+/// The connection test of unsaved input: the ledger's test-before-save call
+/// (`Ledger::verify_input`, recorded as a `verified` event without a credential). A
+/// field error is shown at its field, like Save's.
+async fn run_test(
+    st: &ConsoleState,
+    ctx: &RequestCtx,
+    signed: &Signed,
+    t: &Tpl,
+    values: &HashMap<String, String>,
+) -> Result<(TestResult, HashMap<String, String>), ConsoleError> {
+    let fields = input(t, values);
+    match st
+        .ledger()
+        .verify_input(ctx, &signed.caller, &t.name, &fields)
+        .await
+    {
+        Ok(out) => Ok((
+            TestResult {
+                ok: out.ok,
+                message: if out.ok {
+                    format!(
+                        "Connection works ({} ms). Nothing is saved yet.",
+                        out.latency_ms
+                    )
+                } else {
+                    format!("Connection failed: {}.", out.reason)
+                },
+            },
+            HashMap::new(),
+        )),
+        Err(e) => match problem(&e) {
+            Some((field, message)) if !field.starts_with("meta-") => Ok((
+                TestResult {
+                    ok: false,
+                    message: "Not tested: correct the fields first.".into(),
+                },
+                HashMap::from([(field, message)]),
+            )),
+            _ => Err(e.into()),
+        },
     }
 }
 
-/// `POST /ui/credentials/new/{template}/test`: Test connection (htmx fragment).
+/// `POST /ui/credentials/new/{template}/test`: Test connection (htmx fragment; a field
+/// error re-renders the whole form, so it shows at its field).
 pub async fn test(
     State(st): State<ConsoleState>,
+    Ctx(ctx): Ctx,
     Path(name): Path<String>,
     posted: Posted,
 ) -> Result<Response, ConsoleError> {
+    let Posted { signed, form } = posted;
     let t = template(&st, &name)?;
-    let _ = &posted.form;
-    html(TestFragment {
-        test: run_test(&st, t).await,
-    })
+    let values = values(t, &form);
+    let (test, errors) = run_test(&st, &ctx, &signed, t, &values).await?;
+    if errors.is_empty() {
+        return html(TestFragment { test });
+    }
+    let mut r = html(add_page(
+        &signed,
+        t,
+        &values,
+        Meta::from_form(&form),
+        errors,
+        Some(test),
+    ))?;
+    // htmx swaps the whole page in (HX-Retarget/Reswap): the errors sit at their fields.
+    r.headers_mut()
+        .insert("hx-retarget", axum::http::HeaderValue::from_static("body"));
+    r.headers_mut().insert(
+        "hx-reswap",
+        axum::http::HeaderValue::from_static("innerHTML"),
+    );
+    Ok(r)
 }
 
 /// `POST /ui/credentials/new/{template}`: Save (or, without script, refresh the fields
@@ -461,15 +514,8 @@ pub async fn submit(
             return html(add_page(&signed, t, &values, meta, HashMap::new(), None));
         }
         Some("test") => {
-            let result = run_test(&st, t).await;
-            return html(add_page(
-                &signed,
-                t,
-                &values,
-                meta,
-                HashMap::new(),
-                Some(result),
-            ));
+            let (result, errors) = run_test(&st, &ctx, &signed, t, &values).await?;
+            return html(add_page(&signed, t, &values, meta, errors, Some(result)));
         }
         _ => {}
     }

@@ -1,5 +1,6 @@
 //! Administration (admins): principals, their tokens (a new token is shown once, in the
-//! answer of its POST only; revoke), and tenants (system admins). The rules are the
+//! answer of its POST only; revoke), groups and their members (`groups.rs` has their
+//! forms), and tenants (system admins). The rules are the
 //! ledger's: the reads and commands below refuse (and record) whoever may not.
 
 use super::{html, parse_id, see_other};
@@ -32,11 +33,21 @@ pub struct TokenRow {
     pub revoked: bool,
 }
 
+/// A group with its members (id, name).
+pub struct GroupRow {
+    pub id: String,
+    pub name: String,
+    pub members: Vec<(String, String)>,
+    /// Principals that are not members yet (id, name).
+    pub others: Vec<(String, String)>,
+}
+
 #[derive(Template)]
 #[template(path = "console/admin.html")]
 struct AdminPage {
     page: Page,
     principals: Vec<PrincipalRow>,
+    groups: Vec<GroupRow>,
     tenants: Vec<(String, String)>,
 }
 
@@ -64,6 +75,24 @@ pub async fn page(
     } else {
         Vec::new()
     };
+    let groups = reads
+        .groups(&caller)
+        .into_iter()
+        .map(|g| GroupRow {
+            id: g.id.to_string(),
+            name: g.name,
+            members: principals
+                .iter()
+                .filter(|p| g.members.contains(&p.id))
+                .map(|p| (p.id.to_string(), p.name.clone()))
+                .collect(),
+            others: principals
+                .iter()
+                .filter(|p| !p.disabled && !p.system && !g.members.contains(&p.id))
+                .map(|p| (p.id.to_string(), p.name.clone()))
+                .collect(),
+        })
+        .collect();
     let rows = principals
         .into_iter()
         .map(|p| PrincipalRow {
@@ -88,6 +117,7 @@ pub async fn page(
     html(AdminPage {
         page: Page::new(&signed, "Administration", Nav::Admin),
         principals: rows,
+        groups,
         tenants: tenants
             .into_iter()
             .map(|(id, n)| (id.to_string(), n))

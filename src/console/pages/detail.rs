@@ -16,7 +16,7 @@ use crate::console::signed::Signed;
 use crate::console::view;
 use crate::console::ConsoleState;
 use crate::domain::AuditScope;
-use crate::event::{Owner, Purpose};
+use crate::event::{Grantee, Owner, Purpose};
 use crate::http::extract::Ctx;
 use crate::id::Id;
 use crate::ledger::CredentialActions;
@@ -45,9 +45,13 @@ pub struct EventRow {
     pub detail: String,
 }
 
+/// A grant of the credential: to a principal or a group, at a level.
 pub struct GrantRow {
     pub id: String,
     pub name: String,
+    /// `principal` or `group`.
+    pub kind: &'static str,
+    pub level: &'static str,
 }
 
 #[derive(Template)]
@@ -73,7 +77,8 @@ struct DetailPage {
     actions: CredentialActions,
     versions: Vec<VersionRow>,
     grants: Vec<GrantRow>,
-    principals: Vec<(String, String)>,
+    /// Whom it may be granted to: `principal:ID` or `group:ID`, and a label.
+    candidates: Vec<(String, String)>,
     uses: u64,
     denied: u64,
     verifies: u64,
@@ -177,10 +182,21 @@ pub async fn show(
     } else {
         Vec::new()
     };
-    let principals_listed = if signed.caps.review && actions.manage {
+    let principals_listed = if signed.caps.review && actions.administer {
         reads.principals(&ctx, &caller).await?
     } else {
         Vec::new()
+    };
+    let groups = if actions.administer {
+        reads.groups(&caller)
+    } else {
+        Vec::new()
+    };
+    let group_name = |g: &Id| {
+        groups
+            .iter()
+            .find(|x| x.id == *g)
+            .map_or_else(|| view::short_id(&g.to_string()), |x| x.name.clone())
     };
     let mut ids: Vec<Id> = v.grants.clone();
     ids.extend(versions.iter().filter_map(|x| x.created_by));
@@ -266,22 +282,37 @@ pub async fn show(
             })
             .collect(),
         grants: v
-            .grants
+            .grantees
             .iter()
-            .map(|g| GrantRow {
-                id: g.to_string(),
-                name: name_of(g),
+            .map(|g| match g.grantee {
+                Grantee::Principal(p) => GrantRow {
+                    id: p.to_string(),
+                    name: name_of(&p),
+                    kind: "principal",
+                    level: g.level.as_str(),
+                },
+                Grantee::Group(x) => GrantRow {
+                    id: x.to_string(),
+                    name: group_name(&x),
+                    kind: "group",
+                    level: g.level.as_str(),
+                },
             })
             .collect(),
-        principals: principals_listed
+        candidates: principals_listed
             .into_iter()
-            .filter(|p| !p.disabled && !v.grants.contains(&p.id))
+            .filter(|p| !p.disabled)
             .map(|p| {
                 (
-                    p.id.to_string(),
+                    format!("principal:{}", p.id),
                     format!("{} ({})", p.name, p.role.as_str()),
                 )
             })
+            .chain(
+                groups
+                    .iter()
+                    .map(|g| (format!("group:{}", g.id), format!("group {}", g.name))),
+            )
             .collect(),
         uses: usage.uses,
         denied: usage.denied,

@@ -1,5 +1,6 @@
 //! One file per page family: each handler parses, calls the ledger, renders.
 
+pub mod access;
 pub mod actions;
 pub mod add;
 pub mod admin;
@@ -7,6 +8,7 @@ pub mod audit;
 pub mod change;
 pub mod credentials;
 pub mod detail;
+pub mod groups;
 pub mod login;
 pub mod reviews;
 

@@ -1,10 +1,11 @@
 //! Reviews: rotations due and overdue, credentials expiring within N days, credentials
-//! unused for N days, usage by provider, each exportable as CSV. Reviewers only (the
-//! rule is `Reads::rotation_candidates`'s, which refuses and records others).
-//!
-//! The access review (who can resolve each credential and why) comes from the ledger's
-//! access rule once it exists; until then the page says so.
+//! unused for N days, the usage summary by provider (the ledger's `usage_summary`, by
+//! service or template), and the access review (`access.rs`: who can resolve each
+//! credential and why, when each last did; grants unused for 90 days), each exportable
+//! as CSV. Reviewers only (the rules are `Reads::rotation_candidates`' and
+//! `Reads::access_review`'s, which refuse and record others).
 
+use super::access;
 use super::credentials::rotation_cell;
 use super::{download, html};
 use crate::audit::csv_cell;
@@ -14,22 +15,42 @@ use crate::console::signed::Signed;
 use crate::console::view;
 use crate::console::ConsoleState;
 use crate::domain::rotation::RotationStatus;
+use crate::domain::summary::SummaryBy;
 use crate::domain::CredStatus;
 use crate::http::extract::Ctx;
 use crate::ledger::RequestCtx;
+use crate::projection::CredentialView;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 #[derive(Deserialize, Default)]
 pub struct ReviewQuery {
     /// The window of "expiring within" and "unused for", in days (default 30).
     pub days: Option<u32>,
-    /// Export: `rotation`, `expiring`, `unused` or `usage`.
+    /// Export: `rotation`, `expiring`, `unused`, `usage`, `access` or `unused-grants`.
     #[serde(default)]
     pub section: String,
+    /// The usage summary by `service` (the default: by provider) or `template`.
+    pub by: Option<String>,
+    /// The page of the access review (from 0).
+    pub apage: Option<usize>,
+}
+
+impl ReviewQuery {
+    fn by(&self) -> SummaryBy {
+        self.by
+            .as_deref()
+            .and_then(SummaryBy::parse)
+            .unwrap_or(SummaryBy::Service)
+    }
+}
+
+/// Which credentials the access review covers: `from`, at most `count`.
+struct AccessSlice {
+    from: usize,
+    count: usize,
 }
 
 /// One row of a review table: a link, then the columns.
@@ -53,15 +74,24 @@ pub struct Table {
 struct ReviewsPage {
     page: Page,
     days: u32,
+    by: &'static str,
     tables: Vec<Table>,
+    /// The access review's page, and whether there are earlier and later ones.
+    apage: usize,
+    aprev: bool,
+    anext: bool,
+    atotal: usize,
 }
 
+/// The review tables, and how many active credentials the access review can cover.
 async fn tables(
     st: &ConsoleState,
     ctx: &RequestCtx,
     signed: &Signed,
     days: u32,
-) -> Result<Vec<Table>, ConsoleError> {
+    by: SummaryBy,
+    slice: AccessSlice,
+) -> Result<(Vec<Table>, usize), ConsoleError> {
     let ledger = st.ledger();
     let reads = ledger.reads();
     let catalog = ledger.catalog();
@@ -135,40 +165,41 @@ async fn tables(
         })
         .collect();
     unused.sort_by_key(|(t, _)| *t);
-    #[derive(Default)]
-    struct Sum {
-        count: u64,
-        uses: u64,
-        last: Option<i64>,
-        failed: u64,
-        overdue: u64,
-    }
-    let mut by: BTreeMap<String, Sum> = BTreeMap::new();
-    for (v, u) in usage.iter().filter(|(v, _)| active(&v.status)) {
-        let s = by.entry(v.template.clone()).or_default();
-        s.count += 1;
-        s.uses += u.uses;
-        s.last = s.last.max(u.last_used_at_ms);
-        s.failed += u64::from(v.last_verified.as_ref().is_some_and(|l| !l.ok));
-        s.overdue += u64::from(rotation_cell(v, now).1 == RotationStatus::Overdue);
-    }
-    let summary = by
+    let summary = reads
+        .usage_summary(&signed.caller, by)
+        .await?
         .into_iter()
-        .map(|(t, s)| Line {
+        .map(|g| Line {
             id: String::new(),
-            name: title(&t),
+            name: match by {
+                SummaryBy::Template => title(&g.key),
+                SummaryBy::Service => g.key.clone(),
+            },
             cells: vec![
-                s.count.to_string(),
-                s.uses.to_string(),
-                s.last
+                g.count.to_string(),
+                g.uses.to_string(),
+                g.last_used_at_ms
                     .map_or_else(|| "never".into(), |t| view::relative(t, now)),
-                s.failed.to_string(),
-                s.overdue.to_string(),
+                g.failed_verifies.to_string(),
+                g.overdue_rotations.to_string(),
             ],
             class: "",
         })
         .collect();
-    Ok(vec![
+    let mut reviewed: Vec<&CredentialView> = usage
+        .iter()
+        .filter(|(v, _)| active(&v.status))
+        .map(|(v, _)| v)
+        .collect();
+    reviewed.sort_by_key(|v| v.name.to_lowercase());
+    let total = reviewed.len();
+    let page: Vec<&CredentialView> = reviewed
+        .into_iter()
+        .skip(slice.from)
+        .take(slice.count)
+        .collect();
+    let (access, unused_grants) = access::tables(st, ctx, signed, &page).await?;
+    let tables = vec![
         Table {
             key: "rotation",
             title: "Rotation due or overdue",
@@ -193,17 +224,14 @@ async fn tables(
         Table {
             key: "usage",
             title: "Usage by provider",
-            columns: vec![
-                "Credentials",
-                "Uses",
-                "Last use",
-                "Last test failed",
-                "Overdue",
-            ],
+            columns: vec!["Credentials", "Uses", "Last use", "Failed tests", "Overdue"],
             lines: summary,
             empty: "No credentials.",
         },
-    ])
+        access,
+        unused_grants,
+    ];
+    Ok((tables, total))
 }
 
 /// `GET /ui/reviews?days=N`.
@@ -214,11 +242,21 @@ pub async fn page(
     Query(q): Query<ReviewQuery>,
 ) -> Result<Response, ConsoleError> {
     let days = q.days.unwrap_or(30).clamp(1, 3650);
-    let tables = tables(&st, &ctx, &signed, days).await?;
+    let apage = q.apage.unwrap_or(0);
+    let slice = AccessSlice {
+        from: apage.saturating_mul(access::PER_PAGE),
+        count: access::PER_PAGE,
+    };
+    let (tables, atotal) = tables(&st, &ctx, &signed, days, q.by(), slice).await?;
     html(ReviewsPage {
         page: Page::new(&signed, "Reviews", Nav::Reviews),
         days,
+        by: q.by().as_str(),
         tables,
+        apage,
+        aprev: apage > 0,
+        anext: (apage + 1).saturating_mul(access::PER_PAGE) < atotal,
+        atotal,
     })
 }
 
@@ -230,15 +268,29 @@ pub async fn export(
     Query(q): Query<ReviewQuery>,
 ) -> Result<Response, ConsoleError> {
     let days = q.days.unwrap_or(30).clamp(1, 3650);
-    let table = tables(&st, &ctx, &signed, days)
+    let slice = AccessSlice {
+        from: 0,
+        count: access::EXPORT_CAP,
+    };
+    let table = tables(&st, &ctx, &signed, days, q.by(), slice)
         .await?
+        .0
         .into_iter()
         .find(|t| t.key == q.section)
         .ok_or_else(|| {
-            ConsoleError::BadRequest("section must be rotation, expiring, unused or usage".into())
+            ConsoleError::BadRequest(
+                "section must be rotation, expiring, unused, usage, access or unused-grants".into(),
+            )
         })?;
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut head = vec!["id", "name"];
+    let mut head = vec![
+        "id",
+        if table.key == "usage" {
+            "provider"
+        } else {
+            "name"
+        },
+    ];
     head.extend(&table.columns);
     let _ = w.write_record(&head);
     for l in table.lines {

@@ -232,16 +232,23 @@ mod tests {
 
     #[test]
     fn given_roles_when_asked_then_capabilities_follow_the_rules() {
-        for (role, create, review, administer) in [
-            (Role::Admin, true, true, true),
-            (Role::Editor, true, false, false),
-            (Role::Resolver, false, false, false),
-            (Role::Auditor, false, true, false),
+        for (role, create, shared, review, administer) in [
+            (Role::Admin, true, true, true, true),
+            (Role::Editor, true, true, false, false),
+            (Role::Member, true, false, false, false),
+            (Role::Resolver, false, false, false, false),
+            (Role::Auditor, false, false, true, false),
         ] {
             let caps = capabilities(&who(1, role));
             assert_eq!(
-                (caps.create, caps.review, caps.administer, caps.system_admin),
-                (create, review, administer, false),
+                (
+                    caps.create,
+                    caps.create_shared,
+                    caps.review,
+                    caps.administer,
+                    caps.system_admin
+                ),
+                (create, shared, review, administer, false),
                 "{role:?}"
             );
         }
@@ -259,7 +266,7 @@ mod tests {
         let audit = credential_actions(&state, &auditor, cred, 0);
         assert!(!audit.any() && console_lists(&auditor, audit));
         let editor = credential_actions(&state, &who(2, Role::Editor), cred, 0);
-        assert!(editor.manage && !editor.destroy);
+        assert!(editor.manage && editor.administer && !editor.destroy);
         let state = given(vec![Body::GrantAdded {
             tenant: TENANT,
             credential: cred,
@@ -267,6 +274,30 @@ mod tests {
         }]);
         let granted = credential_actions(&state, &resolver, cred, 0);
         assert!(granted.reveal && !granted.manage && !granted.destroy);
+        let group = Id([60; 16]);
+        let state = given(vec![
+            Body::GroupCreated {
+                tenant: TENANT,
+                group,
+                name: "ops".into(),
+            },
+            Body::GroupMemberAdded {
+                tenant: TENANT,
+                group,
+                principal: resolver.principal,
+            },
+            Body::GrantAddedV2 {
+                tenant: TENANT,
+                credential: cred,
+                grantee: crate::event::Grantee::Group(group),
+                level: crate::event::GrantLevel::Manage,
+            },
+        ]);
+        let via_group = credential_actions(&state, &resolver, cred, 0);
+        assert!(
+            via_group.reveal && via_group.manage && !via_group.administer && !via_group.destroy,
+            "a group grant at manage: {via_group:?}"
+        );
         assert!(console_lists(&resolver, granted));
         let all = credential_actions(&state, &who(1, Role::Admin), cred, 0);
         assert!(all.reveal && all.manage && all.destroy);
