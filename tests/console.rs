@@ -1708,6 +1708,71 @@ async fn members_add_and_see_their_own_credentials_only() {
     m.assert_never_saw(SECRET);
 }
 
+#[tokio::test]
+async fn a_tenant_template_is_offered_and_its_form_is_generated() {
+    let app = TestApp::new().await;
+    let def = json!({"name": "benchmarker", "title": "Benchmarker IoT Platform",
+        "description": "API URL and key of a Benchmarker instance.",
+        "fields": [{"name": "api_url", "label": "API URL", "type": "text", "required": true},
+                   {"name": "api_key", "label": "API Key", "type": "secret", "required": true}]});
+    api(&app, "POST", "/v1/templates", &app.admin.clone(), Some(def)).await;
+    let ui = Ui::sign_in(&app, &app.admin).await;
+    let picker = ui.get(&app, "/ui/credentials/new").await;
+    assert!(picker
+        .body
+        .contains("href=\"/ui/credentials/new/benchmarker\""));
+    let f = ui.get(&app, "/ui/credentials/new/benchmarker").await;
+    assert_eq!(f.status, StatusCode::OK);
+    assert!(f.body.contains("Benchmarker IoT Platform") && f.body.contains("type=\"password\""));
+    let r = ui
+        .post(
+            &app,
+            "/ui/credentials/new/benchmarker",
+            &[("name", "bench"), ("f_api_url", "https://bench.example")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("href=\"#field-api_key\""), "{}", r.body);
+    let r = ui
+        .post(
+            &app,
+            "/ui/credentials/new/benchmarker",
+            &[
+                ("name", "bench"),
+                ("f_api_url", "https://bench.example"),
+                ("f_api_key", SECRET),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let home = ui.get(&app, "/ui/").await;
+    assert!(home.body.contains("bench") && home.body.contains("Benchmarker IoT Platform"));
+    // Another tenant does not see it.
+    let t = ui
+        .post(&app, "/ui/admin/tenants", &[("name", "beta")])
+        .await;
+    let beta_admin = t
+        .body
+        .split("id=\"new-token\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    let b = Ui::sign_in(&app, &beta_admin).await;
+    assert!(!b
+        .get(&app, "/ui/credentials/new")
+        .await
+        .body
+        .contains("benchmarker"));
+    assert_eq!(
+        b.get(&app, "/ui/credentials/new/benchmarker").await.status,
+        StatusCode::NOT_FOUND
+    );
+    ui.assert_never_saw(SECRET);
+}
+
 /// A local HTTP API that answers 200 to `Authorization: Bearer <token>` and 401 otherwise.
 async fn bearer_api(token: &'static str) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

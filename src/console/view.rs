@@ -1,9 +1,48 @@
-//! Small view helpers shared by the pages: times, ages, ids, the template catalog as the
-//! console groups it.
+//! Small view helpers shared by the pages: times, ages, ids, a tenant's templates (the
+//! builtin ones and its own) as the console groups them.
 //!
 //! **Invariant:** nothing here decides anything; it formats what the ledger returned.
 
-use crate::template::{Catalog, Category, Template};
+use crate::id::Id;
+use crate::ledger::{Ledger, TemplateRef};
+use crate::template::{Category, Template};
+use std::collections::HashMap;
+
+/// The templates a tenant may use (the builtin ones and its own, `Ledger::templates`),
+/// looked up by name.
+pub struct Templates {
+    list: Vec<TemplateRef>,
+    index: HashMap<String, usize>,
+}
+
+impl Templates {
+    /// Tenant `tenant`'s templates.
+    pub fn of(ledger: &Ledger, tenant: Id) -> Templates {
+        let list = ledger.templates(tenant);
+        let index = list
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i))
+            .collect();
+        Templates { list, index }
+    }
+
+    /// Template `name`, if the tenant has it.
+    pub fn get(&self, name: &str) -> Option<&Template> {
+        self.index.get(name).map(|&i| &*self.list[i])
+    }
+
+    /// Every template, builtin ones first.
+    pub fn iter(&self) -> impl Iterator<Item = &Template> {
+        self.list.iter().map(|t| &**t)
+    }
+
+    /// The title of template `name` (its name when unknown).
+    pub fn title(&self, name: &str) -> String {
+        self.get(name)
+            .map_or_else(|| name.to_string(), |t| t.title.clone())
+    }
+}
 
 /// `2026-03-01 14:05 UTC`.
 pub fn time(ms: i64) -> String {
@@ -60,20 +99,20 @@ pub fn category_rank(c: &str) -> usize {
 
 /// The category of template `name` (the template data's `category`; `generic` for an
 /// unknown template).
-pub fn category_of(catalog: &Catalog, name: &str) -> &'static str {
-    catalog
+pub fn category_of(templates: &Templates, name: &str) -> &'static str {
+    templates
         .get(name)
         .map_or(Category::Generic.as_str(), |t| t.category.as_str())
 }
 
-/// The catalog's templates grouped by category, in console order.
-pub fn by_category(catalog: &Catalog) -> Vec<(&'static str, Vec<&Template>)> {
+/// The templates grouped by category, in console order.
+pub fn by_category(templates: &Templates) -> Vec<(&'static str, Vec<&Template>)> {
     Category::ALL
         .iter()
         .map(|c| {
             (
                 category_title(c.as_str()),
-                catalog
+                templates
                     .iter()
                     .filter(|t| t.category == *c)
                     .collect::<Vec<_>>(),

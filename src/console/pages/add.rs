@@ -20,7 +20,7 @@ use crate::console::ConsoleState;
 use crate::domain::DomainError;
 use crate::event::Owner;
 use crate::http::extract::Ctx;
-use crate::ledger::{CreateInput, LedgerError, RequestCtx};
+use crate::ledger::{CreateInput, LedgerError, RequestCtx, TemplateRef};
 use crate::template::{FieldType, Template as Tpl, TemplateError};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -300,11 +300,9 @@ struct TestFragment {
     test: TestResult,
 }
 
-fn template<'a>(st: &'a ConsoleState, name: &str) -> Result<&'a Tpl, ConsoleError> {
-    st.ledger()
-        .catalog()
-        .get(name)
-        .map_err(|e| ConsoleError::Ledger(e.into()))
+/// Template `name` as the caller's tenant sees it (a builtin one or the tenant's own).
+fn template(st: &ConsoleState, signed: &Signed, name: &str) -> Result<TemplateRef, ConsoleError> {
+    Ok(st.ledger().template(signed.caller.tenant, name)?)
 }
 
 /// `GET /ui/credentials/new`: the service picker.
@@ -312,7 +310,8 @@ pub async fn picker(
     State(st): State<ConsoleState>,
     signed: Signed,
 ) -> Result<Response, ConsoleError> {
-    let groups = view::by_category(st.ledger().catalog())
+    let templates = view::Templates::of(st.ledger(), signed.caller.tenant);
+    let groups = view::by_category(&templates)
         .into_iter()
         .map(|(title, ts)| {
             (
@@ -384,7 +383,8 @@ pub async fn form(
     Path(name): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ConsoleError> {
-    let t = template(&st, &name)?;
+    let t = template(&st, &signed, &name)?;
+    let t = &*t;
     let form = Form::from_pairs(q.into_iter().collect());
     let values = values(t, &form);
     // Members add personal credentials only (the ledger refuses a shared one).
@@ -403,10 +403,12 @@ pub async fn form(
 /// The fields fragment for the choices so far (htmx, on change of a select).
 async fn fields_fragment_inner(
     st: &ConsoleState,
+    signed: &Signed,
     name: &str,
     form: &Form,
 ) -> Result<Response, ConsoleError> {
-    let t = template(st, name)?;
+    let t = template(st, signed, name)?;
+    let t = &*t;
     html(FieldsFragment {
         fields: build_fields(t, &values(t, form), &BTreeMap::new(), &HashMap::new()),
     })
@@ -418,7 +420,7 @@ pub async fn fields_fragment(
     Path(name): Path<String>,
     posted: Posted,
 ) -> Result<Response, ConsoleError> {
-    fields_fragment_inner(&st, &name, &posted.form).await
+    fields_fragment_inner(&st, &posted.signed, &name, &posted.form).await
 }
 
 /// The connection test of unsaved input: the ledger's test-before-save call
@@ -473,7 +475,8 @@ pub async fn test(
     posted: Posted,
 ) -> Result<Response, ConsoleError> {
     let Posted { signed, form } = posted;
-    let t = template(&st, &name)?;
+    let t = template(&st, &signed, &name)?;
+    let t = &*t;
     let values = values(t, &form);
     let (test, errors) = run_test(&st, &ctx, &signed, t, &values).await?;
     if errors.is_empty() {
@@ -506,7 +509,8 @@ pub async fn submit(
     posted: Posted,
 ) -> Result<Response, ConsoleError> {
     let Posted { signed, form } = posted;
-    let t = template(&st, &name)?;
+    let t = template(&st, &signed, &name)?;
+    let t = &*t;
     let values = values(t, &form);
     let mut meta = Meta::from_form(&form);
     match form.get("_action") {

@@ -90,12 +90,14 @@ pub async fn rotate_form(
 ) -> Result<Response, ConsoleError> {
     let id = parse_id(&id)?;
     let (v, _) = load(&st, &ctx, &signed, id).await?;
-    let t = st
-        .ledger()
-        .catalog()
-        .get(&v.template)
-        .map_err(|e| ConsoleError::Ledger(e.into()))?;
-    html(rotate_page(&signed, &v, t, &HashMap::new(), HashMap::new()))
+    let t = st.ledger().template(signed.caller.tenant, &v.template)?;
+    html(rotate_page(
+        &signed,
+        &v,
+        &t,
+        &HashMap::new(),
+        HashMap::new(),
+    ))
 }
 
 /// `POST /ui/credentials/{id}/rotate`.
@@ -108,11 +110,8 @@ pub async fn rotate(
     let id = parse_id(&id)?;
     let Posted { signed, form } = posted;
     let (v, _) = load(&st, &ctx, &signed, id).await?;
-    let t = st
-        .ledger()
-        .catalog()
-        .get(&v.template)
-        .map_err(|e| ConsoleError::Ledger(e.into()))?;
+    let t = st.ledger().template(signed.caller.tenant, &v.template)?;
+    let t = &*t;
     let values = add::values(t, &form);
     if form.get("_action") == Some("refresh") {
         return html(rotate_page(&signed, &v, t, &values, HashMap::new()));

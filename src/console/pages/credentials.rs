@@ -6,13 +6,13 @@ use super::html;
 use crate::console::error::ConsoleError;
 use crate::console::layout::{Nav, Page};
 use crate::console::signed::Signed;
-use crate::console::view::{self, category_of, category_rank, category_title};
+use crate::console::view::{self, category_of, category_rank, category_title, Templates};
 use crate::console::ConsoleState;
 use crate::domain::rotation::{self, RotationStatus};
 use crate::event::Owner;
 use crate::id::Id;
 use crate::projection::CredentialView;
-use crate::template::{Catalog, FieldType};
+use crate::template::FieldType;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -85,8 +85,8 @@ struct ListPage {
 
 /// The fields that identify a credential in a list: its public text and select values
 /// in template order (not yes/no switches), at most three.
-pub fn identifying_fields(catalog: &Catalog, v: &CredentialView) -> Vec<(String, String)> {
-    let Ok(t) = catalog.get(&v.template) else {
+pub fn identifying_fields(catalog: &Templates, v: &CredentialView) -> Vec<(String, String)> {
+    let Some(t) = catalog.get(&v.template) else {
         return v
             .public
             .iter()
@@ -225,7 +225,8 @@ pub async fn list(
 ) -> Result<Response, ConsoleError> {
     let ledger = st.ledger();
     let reads = ledger.reads();
-    let catalog = ledger.catalog();
+    let templates_of = Templates::of(ledger, signed.caller.tenant);
+    let catalog = &templates_of;
     let now = ledger.now_ms();
     let caller = signed.caller;
     let status = if q.status.is_empty() {
@@ -301,9 +302,7 @@ pub async fn list(
         let row = Row {
             id: v.id.to_string(),
             name: v.name.clone(),
-            template: catalog
-                .get(&v.template)
-                .map_or_else(|_| v.template.clone(), |t| t.title.clone()),
+            template: catalog.title(&v.template),
             owner: match v.owner {
                 Owner::Tenant => "shared".into(),
                 Owner::Principal(p) if p == caller.principal => "you".into(),

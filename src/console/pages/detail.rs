@@ -216,8 +216,8 @@ pub async fn show(
             .cloned()
             .unwrap_or_else(|| view::short_id(&p.to_string()))
     };
-    let catalog = ledger.catalog();
-    let tpl = catalog.get(&v.template).ok();
+    let catalog = view::Templates::of(ledger, caller.tenant);
+    let tpl = catalog.get(&v.template);
     let label = |k: &str| {
         tpl.and_then(|t| t.field(k))
             .map_or_else(|| k.to_string(), |f| f.label().to_string())
@@ -366,7 +366,8 @@ pub async fn reveal(
     let tpl = r
         .template
         .as_deref()
-        .and_then(|t| ledger.catalog().get(t).ok());
+        .and_then(|t| ledger.template(signed.caller.tenant, t).ok());
+    let tpl = tpl.as_deref();
     let values = r
         .fields
         .0

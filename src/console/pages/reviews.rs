@@ -94,14 +94,10 @@ async fn tables(
 ) -> Result<(Vec<Table>, usize), ConsoleError> {
     let ledger = st.ledger();
     let reads = ledger.reads();
-    let catalog = ledger.catalog();
+    let catalog = view::Templates::of(ledger, signed.caller.tenant);
     let now = ledger.now_ms();
     let window = i64::from(days) * 86_400_000;
-    let title = |t: &str| {
-        catalog
-            .get(t)
-            .map_or_else(|_| t.to_string(), |t| t.title.clone())
-    };
+    let title = |t: &str| catalog.title(t);
     let mut rotation = Vec::new();
     for v in reads.rotation_candidates(ctx, &signed.caller).await? {
         let (cell, status) = rotation_cell(&v, now);
