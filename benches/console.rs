@@ -1,5 +1,6 @@
 //! Console benchmark: server time to render the credential manager over 10,000
-//! credentials and the audit explorer over 1,000,000 events (both paginated), through
+//! credentials and the audit explorer over 1,000,000 events (both paginated), and the
+//! Reviews page (with the access review of its first 25 credentials), through
 //! the real router (`http::app` + `oneshot`, a signed-in session), as the median and the
 //! worst of repeated renders.
 //!
@@ -278,6 +279,14 @@ fn main() {
             &cookie,
             "audit: from a date (binary search)",
             "/ui/audit?from=2020-01-01",
+            runs,
+        )
+        .await;
+        time(
+            &router,
+            &cookie,
+            "reviews: all tables, access review of 25 credentials",
+            "/ui/reviews",
             runs,
         )
         .await;

@@ -245,6 +245,10 @@ async fn the_console_in_a_real_browser() {
     b.goto(&format!("{addr}/ui/reviews")).await;
     b.el("#review-usage").await;
     b.screenshot(&shots, "reviews").await;
+    // The access review: who can resolve pve-lab and why.
+    b.goto(&format!("{addr}/ui/reviews#review-access")).await;
+    b.text_contains("#review-access", "role admin").await;
+    b.screenshot(&shots, "reviews-access").await;
     sign_out(&b).await;
 
     // An auditor: filter the audit log, export CSV, download the proof bundle.

@@ -93,6 +93,7 @@ pub async fn tables(
             columns: columns.clone(),
             lines: access,
             empty: "No active credential.",
+            more: 0,
         },
         Table {
             key: "unused-grants",
@@ -100,6 +101,7 @@ pub async fn tables(
             columns,
             lines: unused,
             empty: "Every grant was used within 90 days.",
+            more: 0,
         },
     ))
 }

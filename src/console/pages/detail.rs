@@ -129,7 +129,15 @@ fn notice_text(n: Option<&str>) -> Option<String> {
 fn entry_detail(e: &AuditEntry) -> String {
     let d = &e.details;
     let mut parts = Vec::new();
-    for k in ["version", "purpose", "source", "reason", "ok", "attempted"] {
+    for k in [
+        "version",
+        "purpose",
+        "source",
+        "reason",
+        "ok",
+        "attempted",
+        "level",
+    ] {
         if let Some(v) = d.get(k).filter(|v| !v.is_null()) {
             parts.push(format!(
                 "{k}: {}",

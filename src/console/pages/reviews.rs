@@ -67,7 +67,12 @@ pub struct Table {
     pub columns: Vec<&'static str>,
     pub lines: Vec<Line>,
     pub empty: &'static str,
+    /// Lines left off the page (the CSV has them all).
+    pub more: usize,
 }
+
+/// The most lines a table shows on the page.
+const SHOWN: usize = 100;
 
 #[derive(Template)]
 #[template(path = "console/reviews.html")]
@@ -202,6 +207,7 @@ async fn tables(
             columns: vec!["Service", "Status", "Due"],
             lines: rotation.into_iter().map(|(_, l)| l).collect(),
             empty: "No rotation is due.",
+            more: 0,
         },
         Table {
             key: "expiring",
@@ -209,6 +215,7 @@ async fn tables(
             columns: vec!["Service", "Expires", "When"],
             lines: expiring.into_iter().map(|(_, l)| l).collect(),
             empty: "Nothing expires within the window.",
+            more: 0,
         },
         Table {
             key: "unused",
@@ -216,6 +223,7 @@ async fn tables(
             columns: vec!["Service", "Last use", "Uses"],
             lines: unused.into_iter().map(|(_, l)| l).collect(),
             empty: "Every credential was used within the window.",
+            more: 0,
         },
         Table {
             key: "usage",
@@ -223,6 +231,7 @@ async fn tables(
             columns: vec!["Credentials", "Uses", "Last use", "Failed tests", "Overdue"],
             lines: summary,
             empty: "No credentials.",
+            more: 0,
         },
         access,
         unused_grants,
@@ -243,7 +252,13 @@ pub async fn page(
         from: apage.saturating_mul(access::PER_PAGE),
         count: access::PER_PAGE,
     };
-    let (tables, atotal) = tables(&st, &ctx, &signed, days, q.by(), slice).await?;
+    let (mut tables, atotal) = tables(&st, &ctx, &signed, days, q.by(), slice).await?;
+    for t in &mut tables {
+        if t.lines.len() > SHOWN {
+            t.more = t.lines.len() - SHOWN;
+            t.lines.truncate(SHOWN);
+        }
+    }
     html(ReviewsPage {
         page: Page::new(&signed, "Reviews", Nav::Reviews),
         days,
