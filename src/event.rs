@@ -196,6 +196,33 @@ pub enum Purpose {
     Verify,
     /// A read through the Vault-compatible API.
     VaultRead,
+    /// A "Reveal" in the web console: the value is shown once, in that response only.
+    Console,
+}
+
+/// Why a web console session ended ([`Body::ConsoleSignedOut`]).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SessionEnd {
+    /// The person signed out.
+    SignedOut,
+    /// No request within the idle timeout.
+    IdleTimeout,
+    /// The session reached its absolute lifetime.
+    AbsoluteTimeout,
+    /// The session's API token stopped working (revoked, expired, principal disabled).
+    TokenInvalid,
+}
+
+impl SessionEnd {
+    /// The snake_case name used by the audit view.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionEnd::SignedOut => "signed_out",
+            SessionEnd::IdleTimeout => "idle_timeout",
+            SessionEnd::AbsoluteTimeout => "absolute_timeout",
+            SessionEnd::TokenInvalid => "token_invalid",
+        }
+    }
 }
 
 /// Why an action on a credential was refused.
@@ -549,6 +576,20 @@ pub enum Body {
         reason: String,
         latency_ms: u64,
     },
+    /// A person signed in to the web console with an API token of `principal` (the
+    /// actor). `session` is the session's public id, never the cookie's secret value.
+    ConsoleSignedIn {
+        tenant: Id,
+        principal: Id,
+        session: Id,
+    },
+    /// A web console session ended (`reason`).
+    ConsoleSignedOut {
+        tenant: Id,
+        principal: Id,
+        session: Id,
+        reason: SessionEnd,
+    },
 }
 
 impl Body {
@@ -592,6 +633,8 @@ impl Body {
             Body::TemplateDefined { .. } => "template_defined",
             Body::TemplateDeleted { .. } => "template_deleted",
             Body::CredentialVerifiedV2 { .. } => "verified",
+            Body::ConsoleSignedIn { .. } => "console_signed_in",
+            Body::ConsoleSignedOut { .. } => "console_signed_out",
         }
     }
 
@@ -636,6 +679,8 @@ impl Body {
         "template_defined",
         "template_deleted",
         "verified",
+        "console_signed_in",
+        "console_signed_out",
     ];
 
     /// The audit outcome: `ok`, `denied` or `failed`.
@@ -679,7 +724,9 @@ impl Body {
             | Body::GrantRevokedV2 { .. }
             | Body::TemplateDefined { .. }
             | Body::TemplateDeleted { .. }
-            | Body::CredentialVerifiedV2 { ok: true, .. } => Outcome::Ok,
+            | Body::CredentialVerifiedV2 { ok: true, .. }
+            | Body::ConsoleSignedIn { .. }
+            | Body::ConsoleSignedOut { .. } => Outcome::Ok,
         }
     }
 
@@ -722,7 +769,9 @@ impl Body {
             | Body::GrantRevokedV2 { tenant, .. }
             | Body::TemplateDefined { tenant, .. }
             | Body::TemplateDeleted { tenant, .. }
-            | Body::CredentialVerifiedV2 { tenant, .. } => Some(*tenant),
+            | Body::CredentialVerifiedV2 { tenant, .. }
+            | Body::ConsoleSignedIn { tenant, .. }
+            | Body::ConsoleSignedOut { tenant, .. } => Some(*tenant),
         }
     }
 
@@ -769,7 +818,9 @@ impl Body {
             | Body::GroupMemberAdded { .. }
             | Body::GroupMemberRemoved { .. }
             | Body::TemplateDefined { .. }
-            | Body::TemplateDeleted { .. } => None,
+            | Body::TemplateDeleted { .. }
+            | Body::ConsoleSignedIn { .. }
+            | Body::ConsoleSignedOut { .. } => None,
         }
     }
 }
@@ -977,7 +1028,7 @@ mod tests {
 
     #[test]
     fn action_names_follow_variant_order() {
-        assert_eq!(Body::ACTIONS.len(), 37);
+        assert_eq!(Body::ACTIONS.len(), 39);
         assert_eq!(Body::ACTIONS[9], "used");
     }
 

@@ -7,10 +7,9 @@
 //! `integrity` whether the stored log is complete; `ledger` orchestrates a request;
 //! `http` is the shared web layer under which `api` (JSON, and its Vault dialect)
 //! serves it; `replay` and `audit` serve forensics and reviewers;
-//! `merkle`, `note`, `proof` and `bundle` prove the log to outsiders.
-//! `api` serves it over HTTP; `replay` and `audit` serve forensics and reviewers;
-//! `merkle`, `note`, `proof` and `bundle` prove the log to outsiders; `witness` runs and
-//! calls C2SP witnesses that cosign its checkpoints.
+//! `console` is the web console beside `api`; `merkle`, `note`, `proof` and `bundle`
+//! prove the log to outsiders; `witness` runs and calls C2SP witnesses that cosign its
+//! checkpoints.
 
 #![forbid(unsafe_code)]
 // The library keeps functions short and matches over its own enums exhaustive (a new
@@ -26,6 +25,7 @@ pub mod bundle;
 pub mod cluster;
 pub mod codec;
 pub mod commit;
+pub mod console;
 pub mod domain;
 pub mod event;
 pub mod fsutil;

@@ -23,8 +23,8 @@ use credledger::codec::{self, CodecError};
 use credledger::event::{
     event_hash, rotation_message, signing_message, Actor, Body, DenyReason, Event, GrantLevel,
     Grantee, Hash32, MetadataChange, Owner, PrincipalKind, Purpose, RefusalReason, RequestContext,
-    Role, Sealed, SignedEvent, Source, Target, EVENT_FORMAT, HASH_DOMAIN, KEY_ROTATION_DOMAIN,
-    SIG_DOMAIN,
+    Role, Sealed, SessionEnd, SignedEvent, Source, Target, EVENT_FORMAT, HASH_DOMAIN,
+    KEY_ROTATION_DOMAIN, SIG_DOMAIN,
 };
 use credledger::id::Id;
 use credledger::secret::{self, Binding, MasterKey, MasterKeys, SecretFields, WrappedKey};
@@ -508,6 +508,17 @@ fn sample_bodies() -> Vec<Body> {
             reason: "HTTP 401 (expected 200)".into(),
             latency_ms: 12,
         },
+        Body::ConsoleSignedIn {
+            tenant: TENANT,
+            principal: PRINCIPAL,
+            session: GRANTEE,
+        },
+        Body::ConsoleSignedOut {
+            tenant: TENANT,
+            principal: PRINCIPAL,
+            session: GRANTEE,
+            reason: SessionEnd::IdleTimeout,
+        },
     ]
 }
 
@@ -844,6 +855,18 @@ fn describe(body: &Body) -> (&'static str, &'static str, Value) {
              test of unsaved input (test before save), so no credential and no version; it failed.",
             json!({"tenant": id(tenant), "credential": opt_id(credential), "version": version,
                    "template": template, "ok": ok, "reason": reason, "latency_ms": latency_ms}),
+        ),
+        Body::ConsoleSignedIn { tenant, principal, session } => (
+            "console_signed_in",
+            "A person signed in to the web console with an API token of the actor principal; the \
+             session is its public id (never the cookie's value).",
+            json!({"tenant": id(tenant), "principal": id(principal), "session": id(session)}),
+        ),
+        Body::ConsoleSignedOut { tenant, principal, session, reason } => (
+            "console_signed_out",
+            "A web console session ended: here by its idle timeout (reason IdleTimeout).",
+            json!({"tenant": id(tenant), "principal": id(principal), "session": id(session),
+                   "reason": variant_name(reason)}),
         ),
     }
 }

@@ -328,3 +328,60 @@ fn plain_http_beyond_loopback_is_refused_unless_insecure_http() {
     assert!(text.contains("WARNING: serving plain HTTP"), "{text}");
     assert!(text.contains("listening on http://0.0.0.0:"), "{text}");
 }
+
+/// The console's cookies get `Secure` when the request came over the server's own TLS,
+/// and not over plain HTTP on loopback (where a browser would drop a Secure cookie).
+#[test]
+fn console_cookies_are_secure_over_tls() {
+    let ca = ca();
+    let dir = tempfile::tempdir().unwrap();
+    issue(&ca, dir.path(), "console");
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    let tls = Served::start(
+        &dir.path().join("data"),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let client = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let r = client.get(format!("{}/ui/login", tls.addr)).send().unwrap();
+    assert_eq!(r.status(), 200);
+    let cookies: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(!cookies.is_empty(), "the login page sets its CSRF cookie");
+    assert!(
+        cookies
+            .iter()
+            .all(|c| c.split(';').any(|a| a.trim() == "Secure")),
+        "{cookies:?}"
+    );
+    drop(tls);
+
+    let plain = Served::start(&dir.path().join("plain"), &[], &[]);
+    let r = reqwest::blocking::get(format!("{}/ui/login", plain.addr)).unwrap();
+    let cookies: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(!cookies.is_empty());
+    assert!(
+        cookies
+            .iter()
+            .all(|c| !c.split(';').any(|a| a.trim() == "Secure")),
+        "{cookies:?}"
+    );
+}

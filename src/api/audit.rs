@@ -9,7 +9,7 @@ use super::credentials::dto;
 use super::dto::*;
 use super::error::{ApiError, ErrorBody};
 use super::{parse_time, AppState};
-use crate::audit::{self, Filter};
+use crate::audit::{self, csv_cell, Filter};
 use crate::domain::rotation::RotationStatus;
 use crate::domain::summary::SummaryBy;
 use crate::domain::AuditScope;
@@ -154,16 +154,6 @@ const CSV_COLUMNS: [&str; 11] = [
     "remote_addr",
     "details",
 ];
-
-/// A CSV cell that a spreadsheet will not run as a formula: a value starting with `=`,
-/// `+`, `-`, `@`, a tab or a carriage return gets a leading `'` (OWASP, CSV injection).
-pub fn csv_cell(s: String) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s
-    }
-}
 
 fn csv_row(e: &audit::AuditEntry) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());

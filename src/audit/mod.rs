@@ -16,7 +16,7 @@ mod query;
 pub(crate) mod view;
 
 pub use query::{event_at, first_seq_at, query, scan, Filter, Page, QueryError};
-pub use view::{entry, source_str, AuditEntry};
+pub use view::{csv_cell, entry, source_str, AuditEntry};
 
 // `api` imports the time formats from here; they live in `crate::time`.
 pub use crate::time::{parse_rfc3339, rfc3339};

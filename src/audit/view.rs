@@ -151,7 +151,7 @@ fn details(body: &Body) -> Value {
         } => json!({
             "version": version, "service": service, "for_user": subject.map(|s| s.to_string()),
             "source": source_name(*source),
-            "purpose": match purpose { Purpose::Resolve => "resolve", Purpose::Verify => "verify", Purpose::VaultRead => "vault_read" },
+            "purpose": match purpose { Purpose::Resolve => "resolve", Purpose::Verify => "verify", Purpose::VaultRead => "vault_read", Purpose::Console => "console" },
         }),
         Body::UseDenied {
             service,
@@ -286,6 +286,17 @@ fn details(body: &Body) -> Value {
             "version": version, "template": template, "saved": credential.is_some(),
             "ok": ok, "reason": reason, "latency_ms": latency_ms,
         }),
+        Body::ConsoleSignedIn {
+            principal, session, ..
+        } => json!({"principal": principal.to_string(), "session": session.to_string()}),
+        Body::ConsoleSignedOut {
+            principal,
+            session,
+            reason,
+            ..
+        } => json!({
+            "principal": principal.to_string(), "session": session.to_string(), "reason": reason.as_str(),
+        }),
     }
 }
 
@@ -294,6 +305,16 @@ fn grantee_json(g: &Grantee) -> Value {
     match g {
         Grantee::Principal(p) => json!({"principal": p.to_string()}),
         Grantee::Group(g) => json!({"group": g.to_string()}),
+    }
+}
+
+/// A CSV cell that a spreadsheet will not run as a formula: a value starting with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return gets a leading `'` (OWASP, CSV injection).
+pub fn csv_cell(s: String) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s
     }
 }
 

@@ -43,6 +43,15 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub fallback_tenants: Vec<String>,
+    /// Web console: end a session after this many minutes without a request.
+    #[arg(long, env = "CREDLEDGER_CONSOLE_IDLE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub console_idle_minutes: u32,
+    /// Web console: end a session this many hours after sign-in.
+    #[arg(long, env = "CREDLEDGER_CONSOLE_MAX_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=720))]
+    pub console_max_hours: u32,
+    /// Web console: mark the session cookie `Secure` (set it when a TLS proxy is in front).
+    #[arg(long, env = "CREDLEDGER_CONSOLE_SECURE_COOKIE")]
+    pub console_secure_cookie: bool,
     /// Log format: `text` or `json`.
     #[arg(long, env = "CREDLEDGER_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -162,6 +171,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.vault_mount = args.vault_mount.clone();
     config.fallbacks = fallbacks_from_env(std::env::vars());
     config.fallback_tenants = args.fallback_tenants.clone();
+    config.console.idle_timeout_ms = i64::from(args.console_idle_minutes) * 60_000;
+    config.console.absolute_timeout_ms = i64::from(args.console_max_hours) * 3_600_000;
+    config.console.secure_cookie = args.console_secure_cookie;
     if let Ok(text) = std::env::var("CREDLEDGER_MASTER_KEYS") {
         config.master_keys_text = Some(Zeroizing::new(text));
     }

@@ -2,11 +2,12 @@
 //! loop, extractors, layers and the JSON error type.
 //!
 //! [`app`] merges the dialects, each a sibling router over [`AppState`]: the JSON API
-//! (`api::router`) and the Vault KV dialect (`api::vault::router`); the web console
-//! (`console::router`, under `/ui`) will be merged here too, never inside another
-//! dialect. [`serve`] runs an app on a listener until a shutdown signal, then records the
-//! pending failed authentications and drains the ledger so nothing acknowledged is lost
-//! ([`serve_with`]: over TLS, [`tls`], and with trusted proxies, [`proxy`]).
+//! (`api::router`), the Vault KV dialect (`api::vault::router`) and the web console
+//! (`console::router`: `/` and `/ui/...`, with its own session state and headers), never
+//! one inside another. [`serve`] runs an app on a listener until a shutdown signal, then
+//! records the pending failed authentications and drains the ledger so nothing
+//! acknowledged is lost ([`serve_with`]: over TLS, [`tls`], and with trusted proxies,
+//! [`proxy`]).
 //! Tests call `app` with `tower::ServiceExt::oneshot`, or `serve` on port 0.
 //!
 //! **Invariant:** no handler logs a request body or an `Authorization` header; the trace
@@ -44,7 +45,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(crate::api::router())
         .merge(crate::api::vault::router(&mount))
-        // The web console's router (`/ui`) goes here, as a sibling of the two above.
+        .merge(crate::console::router(&state))
         .fallback(crate::api::not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(layers::method_not_allowed))

@@ -36,6 +36,33 @@ pub struct Config {
     pub clock: Clock,
     /// The Vault KV v2 mount served under `/v1/{mount}/` (default `secret`).
     pub vault_mount: String,
+    /// Web console sessions (read by `console`; the ledger itself does not use them).
+    pub console: ConsoleConfig,
+}
+
+/// Web console session limits, resolved by the binary (`serve --console-*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConsoleConfig {
+    /// A session ends when no request came for this long (milliseconds; default 30 min).
+    pub idle_timeout_ms: i64,
+    /// A session ends this long after sign-in, whatever its use (default 12 h).
+    pub absolute_timeout_ms: i64,
+    /// Mark the session cookie `Secure` even on a plain-HTTP connection (behind a TLS
+    /// proxy). Requests that arrive over TLS always get a `Secure` cookie.
+    pub secure_cookie: bool,
+    /// The most sessions held at once; past it the oldest session is ended.
+    pub max_sessions: usize,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            idle_timeout_ms: 30 * 60_000,
+            absolute_timeout_ms: 12 * 3_600_000,
+            secure_cookie: false,
+            max_sessions: 10_000,
+        }
+    }
 }
 
 impl Config {
@@ -51,6 +78,7 @@ impl Config {
             origin: None,
             clock: system_clock(),
             vault_mount: "secret".into(),
+            console: ConsoleConfig::default(),
         }
     }
 }

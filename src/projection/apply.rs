@@ -320,6 +320,8 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
         | Body::DelegationGranted { .. }
         | Body::DelegationRevoked { .. }
         | Body::AuthFailures { .. }
+        | Body::ConsoleSignedIn { .. }
+        | Body::ConsoleSignedOut { .. }
         | Body::LedgerInitialized { .. }
         | Body::TenantCreated { .. }
         | Body::PrincipalCreated { .. }
@@ -450,6 +452,8 @@ fn apply_kv(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
         | Body::DelegationGranted { .. }
         | Body::DelegationRevoked { .. }
         | Body::AuthFailures { .. }
+        | Body::ConsoleSignedIn { .. }
+        | Body::ConsoleSignedOut { .. }
         | Body::MasterKeyRotated { .. }
         | Body::SigningKeyRotated { .. }
         | Body::GroupCreated { .. }
@@ -515,6 +519,8 @@ fn apply_usage(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
         | Body::DelegationGranted { .. }
         | Body::DelegationRevoked { .. }
         | Body::AuthFailures { .. }
+        | Body::ConsoleSignedIn { .. }
+        | Body::ConsoleSignedOut { .. }
         | Body::MasterKeyRotated { .. }
         | Body::SigningKeyRotated { .. }
         | Body::VersionsDeleted { .. }

@@ -49,7 +49,7 @@ pub(super) fn apply(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreErro
         Body::CredentialUsed {
             tenant,
             credential: Some(cred),
-            purpose: Purpose::Resolve | Purpose::VaultRead,
+            purpose: Purpose::Resolve | Purpose::VaultRead | Purpose::Console,
             ..
         } => {
             let Some(p) = event.actor.principal else {
@@ -117,7 +117,9 @@ pub(super) fn apply(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreErro
         | Body::GrantRevokedV2 { .. }
         | Body::TemplateDefined { .. }
         | Body::TemplateDeleted { .. }
-        | Body::CredentialVerifiedV2 { .. } => {}
+        | Body::CredentialVerifiedV2 { .. }
+        | Body::ConsoleSignedIn { .. }
+        | Body::ConsoleSignedOut { .. } => {}
     }
     Ok(())
 }

@@ -9,6 +9,7 @@
 
 mod access;
 mod checks;
+pub mod console;
 mod credentials;
 mod delegation;
 mod grants;

@@ -123,3 +123,49 @@ pub fn review_access(state: &State, caller: &Caller, id: Id) -> Decision<Vec<Acc
     }
     Ok(out)
 }
+
+/// How long a grant may go unused before the access review flags it.
+pub const UNUSED_GRANT_DAYS: u32 = 90;
+
+/// Whether `entry` reaches the credential by a grant (to the principal or to one of its
+/// groups) that the principal has not used within `days` days of `now_ms` (never used,
+/// or last used earlier): the access review's "grants unused for 90 days". Paths by
+/// role, ownership, default or delegation are never flagged: nothing was granted.
+pub fn unused_grant(
+    entry: &AccessEntry,
+    last_used_at_ms: Option<i64>,
+    now_ms: i64,
+    days: u32,
+) -> bool {
+    let granted = entry
+        .paths
+        .iter()
+        .any(|p| matches!(p, AccessPath::Grant(_) | AccessPath::GroupGrant { .. }));
+    granted && last_used_at_ms.is_none_or(|t| t < now_ms - i64::from(days) * 86_400_000)
+}
+
+#[cfg(test)]
+mod unused_tests {
+    use super::*;
+
+    #[test]
+    fn given_grants_and_uses_when_asked_then_only_old_or_unused_grants_are_flagged() {
+        const DAY: i64 = 86_400_000;
+        let now = 1_000 * DAY;
+        let by = |paths| AccessEntry {
+            principal: Id([7; 16]),
+            paths,
+        };
+        let grant = by(vec![AccessPath::Grant(GrantLevel::Use)]);
+        let group = by(vec![AccessPath::GroupGrant {
+            group: Id([8; 16]),
+            level: GrantLevel::Manage,
+        }]);
+        let role = by(vec![AccessPath::Role(Role::Admin)]);
+        assert!(unused_grant(&grant, None, now, UNUSED_GRANT_DAYS));
+        assert!(unused_grant(&grant, Some(now - 91 * DAY), now, 90));
+        assert!(!unused_grant(&grant, Some(now - 89 * DAY), now, 90));
+        assert!(unused_grant(&group, None, now, 90));
+        assert!(!unused_grant(&role, None, now, 90), "nothing was granted");
+    }
+}

@@ -352,7 +352,9 @@ impl State {
             | Body::CredentialVerifiedV2 { .. }
             | Body::AccessDenied { .. }
             | Body::AccessDeniedV2 { .. }
-            | Body::AuthFailures { .. } => {}
+            | Body::AuthFailures { .. }
+            | Body::ConsoleSignedIn { .. }
+            | Body::ConsoleSignedOut { .. } => {}
         }
     }
 
