@@ -590,6 +590,69 @@ pub enum Body {
         session: Id,
         reason: SessionEnd,
     },
+    /// Scheduled connection tests (`serve --verify-every`) of `credential` were switched
+    /// on (`enabled`) or off by its owner or an admin. A credential starts switched on.
+    ScheduledVerifySet {
+        tenant: Id,
+        credential: Id,
+        enabled: bool,
+    },
+    /// A webhook of `tenant`: `sealed` holds its URL and HMAC secret (fields `url` and
+    /// `secret`, sealed like a credential version: binding credential = `webhook`,
+    /// version 1); `origin` is the URL's scheme, host and port only (a URL's path may
+    /// carry a token, as Slack's do). `ledger_wide`: created by a system admin, it also
+    /// hears ledger-wide events.
+    WebhookCreated {
+        tenant: Id,
+        webhook: Id,
+        origin: String,
+        events: Vec<String>,
+        format: WebhookFormat,
+        expiring_within_days: u32,
+        ledger_wide: bool,
+        sealed: Sealed,
+    },
+    /// The webhook was deleted; its data key with it (its URL and secret are shredded).
+    WebhookDeleted {
+        tenant: Id,
+        webhook: Id,
+    },
+    /// The outcome of one notification after every attempt: delivered (`ok`, a 2xx
+    /// answer) or given up. `notification` is the id the receiver saw
+    /// (`X-Credledger-Event-Id`); `trigger_seq` the log event that caused it (`None` for a
+    /// state found by the clock: rotation due or overdue, expiring). Never a value.
+    WebhookDelivered {
+        tenant: Id,
+        webhook: Id,
+        notification: Id,
+        event: String,
+        credential: Option<Id>,
+        version: Option<u32>,
+        trigger_seq: Option<u64>,
+        ok: bool,
+        attempts: u32,
+        status: Option<u16>,
+        error: String,
+    },
+}
+
+/// The body a webhook receives. Variant order is part of the format: append only.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WebhookFormat {
+    /// `{"id","event","at",...}` (docs: README, Webhooks).
+    Json,
+    /// Slack-compatible `{"text": "..."}`.
+    Slack,
+}
+
+impl WebhookFormat {
+    /// `json` or `slack`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Json => "json",
+            WebhookFormat::Slack => "slack",
+        }
+    }
 }
 
 impl Body {
@@ -635,6 +698,10 @@ impl Body {
             Body::CredentialVerifiedV2 { .. } => "verified",
             Body::ConsoleSignedIn { .. } => "console_signed_in",
             Body::ConsoleSignedOut { .. } => "console_signed_out",
+            Body::ScheduledVerifySet { .. } => "scheduled_verify_set",
+            Body::WebhookCreated { .. } => "webhook_created",
+            Body::WebhookDeleted { .. } => "webhook_deleted",
+            Body::WebhookDelivered { .. } => "webhook_delivered",
         }
     }
 
@@ -681,6 +748,10 @@ impl Body {
         "verified",
         "console_signed_in",
         "console_signed_out",
+        "scheduled_verify_set",
+        "webhook_created",
+        "webhook_deleted",
+        "webhook_delivered",
     ];
 
     /// The audit outcome: `ok`, `denied` or `failed`.
@@ -691,7 +762,8 @@ impl Body {
             | Body::AccessDeniedV2 { .. }
             | Body::AuthFailures { .. } => Outcome::Denied,
             Body::CredentialVerified { ok: false, .. }
-            | Body::CredentialVerifiedV2 { ok: false, .. } => Outcome::Failed,
+            | Body::CredentialVerifiedV2 { ok: false, .. }
+            | Body::WebhookDelivered { ok: false, .. } => Outcome::Failed,
             Body::LedgerInitialized { .. }
             | Body::TenantCreated { .. }
             | Body::PrincipalCreated { .. }
@@ -726,7 +798,11 @@ impl Body {
             | Body::TemplateDeleted { .. }
             | Body::CredentialVerifiedV2 { ok: true, .. }
             | Body::ConsoleSignedIn { .. }
-            | Body::ConsoleSignedOut { .. } => Outcome::Ok,
+            | Body::ConsoleSignedOut { .. }
+            | Body::ScheduledVerifySet { .. }
+            | Body::WebhookCreated { .. }
+            | Body::WebhookDeleted { .. }
+            | Body::WebhookDelivered { ok: true, .. } => Outcome::Ok,
         }
     }
 
@@ -771,7 +847,11 @@ impl Body {
             | Body::TemplateDeleted { tenant, .. }
             | Body::CredentialVerifiedV2 { tenant, .. }
             | Body::ConsoleSignedIn { tenant, .. }
-            | Body::ConsoleSignedOut { tenant, .. } => Some(*tenant),
+            | Body::ConsoleSignedOut { tenant, .. }
+            | Body::ScheduledVerifySet { tenant, .. }
+            | Body::WebhookCreated { tenant, .. }
+            | Body::WebhookDeleted { tenant, .. }
+            | Body::WebhookDelivered { tenant, .. } => Some(*tenant),
         }
     }
 
@@ -793,10 +873,12 @@ impl Body {
             | Body::VersionsDestroyed { credential, .. }
             | Body::KvMetadataSet { credential, .. }
             | Body::GrantAddedV2 { credential, .. }
-            | Body::GrantRevokedV2 { credential, .. } => Some(*credential),
+            | Body::GrantRevokedV2 { credential, .. }
+            | Body::ScheduledVerifySet { credential, .. } => Some(*credential),
             Body::CredentialUsed { credential, .. }
             | Body::UseDenied { credential, .. }
-            | Body::CredentialVerifiedV2 { credential, .. } => *credential,
+            | Body::CredentialVerifiedV2 { credential, .. }
+            | Body::WebhookDelivered { credential, .. } => *credential,
             Body::AccessDeniedV2 {
                 target: Some(Target::Credential(c)),
                 ..
@@ -820,7 +902,9 @@ impl Body {
             | Body::TemplateDefined { .. }
             | Body::TemplateDeleted { .. }
             | Body::ConsoleSignedIn { .. }
-            | Body::ConsoleSignedOut { .. } => None,
+            | Body::ConsoleSignedOut { .. }
+            | Body::WebhookCreated { .. }
+            | Body::WebhookDeleted { .. } => None,
         }
     }
 }

@@ -46,4 +46,5 @@ pub mod store;
 pub mod template;
 pub mod time;
 pub mod verify;
+pub mod webhook;
 pub mod witness;

@@ -45,6 +45,8 @@ pub const CREDENTIALS_OVERDUE: &str = "credledger_credentials_rotation_overdue";
 pub const CREDENTIALS_EXPIRING: &str = "credledger_credentials_expiring";
 /// Active credentials.
 pub const CREDENTIALS_ACTIVE: &str = "credledger_credentials_active";
+/// Webhook notifications by final outcome (`delivered`, `failed`).
+pub const WEBHOOK_DELIVERIES: &str = "credledger_webhook_deliveries_total";
 /// Web console sessions open (set by the console).
 pub const CONSOLE_SESSIONS: &str = "credledger_console_sessions";
 
@@ -106,6 +108,10 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                 );
                 metrics::describe_gauge!(CREDENTIALS_ACTIVE, "Active credentials");
                 metrics::describe_gauge!(CONSOLE_SESSIONS, "Web console sessions open");
+                metrics::describe_counter!(
+                    WEBHOOK_DELIVERIES,
+                    "Webhook notifications by final outcome"
+                );
             };
             let handle = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)
@@ -160,6 +166,12 @@ pub fn connection_test(ok: bool, trigger: &'static str) {
     metrics::counter!(CONNECTION_TESTS, "outcome" => outcome, "trigger" => trigger).increment(1);
 }
 
+/// One webhook notification's final outcome.
+pub fn webhook_delivery(ok: bool) {
+    let outcome = if ok { "delivered" } else { "failed" };
+    metrics::counter!(WEBHOOK_DELIVERIES, "outcome" => outcome).increment(1);
+}
+
 /// The console's open sessions.
 pub fn console_sessions(n: usize) {
     metrics::gauge!(CONSOLE_SESSIONS).set(n as f64);
@@ -195,17 +207,23 @@ pub fn credential_counts(ledger: &Ledger, now_ms: i64) -> (usize, usize, usize, 
     })
 }
 
+/// Sets the gauges of active, due, overdue and expiring credentials from `ledger` now
+/// (each scrape and each round of scheduled connection tests).
+pub fn credential_gauges(ledger: &Ledger) {
+    let (active, due, overdue, expiring) = credential_counts(ledger, ledger.now_ms());
+    metrics::gauge!(CREDENTIALS_ACTIVE).set(active as f64);
+    metrics::gauge!(CREDENTIALS_DUE).set(due as f64);
+    metrics::gauge!(CREDENTIALS_OVERDUE).set(overdue as f64);
+    metrics::gauge!(CREDENTIALS_EXPIRING).set(expiring as f64);
+}
+
 /// The Prometheus text: the gauges computed from `ledger` now, then every family.
 /// Empty when no recorder is installed.
 pub fn render(ledger: &Ledger) -> String {
     let Some(handle) = install() else {
         return String::new();
     };
-    let (active, due, overdue, expiring) = credential_counts(ledger, ledger.now_ms());
-    metrics::gauge!(CREDENTIALS_ACTIVE).set(active as f64);
-    metrics::gauge!(CREDENTIALS_DUE).set(due as f64);
-    metrics::gauge!(CREDENTIALS_OVERDUE).set(overdue as f64);
-    metrics::gauge!(CREDENTIALS_EXPIRING).set(expiring as f64);
+    credential_gauges(ledger);
     handle.run_upkeep();
     handle.render()
 }

@@ -656,6 +656,27 @@ async fn authorization_matrix() {
             None,
             [204, 403, 403, 403, 403],
         ),
+        // Webhooks: admins of the tenant only (a missing one is a recorded 404).
+        (
+            "POST",
+            ev("/v1/webhooks"),
+            Some(json!({"url": "https://hooks.example.com/{role}", "events": ["destroyed"]})),
+            [201, 403, 403, 403, 403],
+        ),
+        ("GET", ev("/v1/webhooks"), None, [200, 403, 403, 403, 403]),
+        (
+            "DELETE",
+            format!("/v1/webhooks/{}", credledger::id::Id::random()),
+            None,
+            [404, 403, 403, 403, 403],
+        ),
+        // The scheduled-test switch, unchanged (no event): who may verify may set it.
+        (
+            "PATCH",
+            format!("/v1/credentials/{id}"),
+            Some(json!({"scheduled_verify": true})),
+            [200, 200, 403, 403, 403],
+        ),
         // The default switch: after the admin's, the editor's is a no-op (200).
         (
             "POST",

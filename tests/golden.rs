@@ -23,8 +23,8 @@ use credledger::codec::{self, CodecError};
 use credledger::event::{
     event_hash, rotation_message, signing_message, Actor, Body, DenyReason, Event, GrantLevel,
     Grantee, Hash32, MetadataChange, Owner, PrincipalKind, Purpose, RefusalReason, RequestContext,
-    Role, Sealed, SessionEnd, SignedEvent, Source, Target, EVENT_FORMAT, HASH_DOMAIN,
-    KEY_ROTATION_DOMAIN, SIG_DOMAIN,
+    Role, Sealed, SessionEnd, SignedEvent, Source, Target, WebhookFormat, EVENT_FORMAT,
+    HASH_DOMAIN, KEY_ROTATION_DOMAIN, SIG_DOMAIN,
 };
 use credledger::id::Id;
 use credledger::secret::{self, Binding, MasterKey, MasterKeys, SecretFields, WrappedKey};
@@ -519,6 +519,43 @@ fn sample_bodies() -> Vec<Body> {
             session: GRANTEE,
             reason: SessionEnd::IdleTimeout,
         },
+        Body::ScheduledVerifySet {
+            tenant: TENANT,
+            credential: CREDENTIAL,
+            enabled: false,
+        },
+        Body::WebhookCreated {
+            tenant: TENANT,
+            webhook: GROUP,
+            origin: "https://hooks.example.com".into(),
+            events: vec!["verify_failed".into(), "expiring".into()],
+            format: WebhookFormat::Slack,
+            expiring_within_days: 14,
+            ledger_wide: false,
+            // Bytes of the layout only (not an opening ciphertext; see the sealed-secret
+            // vectors for the envelope itself).
+            sealed: Sealed {
+                nonce: [0x5a; 24],
+                ciphertext: vec![0xc3; 40],
+            },
+        },
+        Body::WebhookDeleted {
+            tenant: TENANT,
+            webhook: GROUP,
+        },
+        Body::WebhookDelivered {
+            tenant: TENANT,
+            webhook: GROUP,
+            notification: GRANTEE,
+            event: "verify_failed".into(),
+            credential: Some(CREDENTIAL),
+            version: Some(2),
+            trigger_seq: Some(11),
+            ok: false,
+            attempts: 6,
+            status: Some(503),
+            error: "HTTP 503".into(),
+        },
     ]
 }
 
@@ -867,6 +904,35 @@ fn describe(body: &Body) -> (&'static str, &'static str, Value) {
             "A web console session ended: here by its idle timeout (reason IdleTimeout).",
             json!({"tenant": id(tenant), "principal": id(principal), "session": id(session),
                    "reason": variant_name(reason)}),
+        ),
+        Body::ScheduledVerifySet { tenant, credential, enabled } => (
+            "scheduled_verify_set",
+            "The credential was left out of scheduled connection tests (serve --verify-every) by \
+             its owner or an admin (enabled false; true switches them back on).",
+            json!({"tenant": id(tenant), "credential": id(credential), "enabled": enabled}),
+        ),
+        Body::WebhookCreated { tenant, webhook, origin, events, format, expiring_within_days, ledger_wide, sealed } => (
+            "webhook_created",
+            "A webhook of the tenant (Slack format, two events); its URL and HMAC secret are sealed \
+             like a credential version (binding credential = webhook id, version 1); only the \
+             origin is in the clear.",
+            json!({"tenant": id(tenant), "webhook": id(webhook), "origin": origin, "events": events,
+                   "format": variant_name(format), "expiring_within_days": expiring_within_days,
+                   "ledger_wide": ledger_wide, "sealed": sealed_json(sealed)}),
+        ),
+        Body::WebhookDeleted { tenant, webhook } => (
+            "webhook_deleted",
+            "The webhook was deleted and its data key shredded.",
+            json!({"tenant": id(tenant), "webhook": id(webhook)}),
+        ),
+        Body::WebhookDelivered { tenant, webhook, notification, event, credential, version, trigger_seq, ok, attempts, status, error } => (
+            "webhook_delivered",
+            "A notification (verify_failed of version 2, triggered by event 11) was given up after \
+             six attempts, the last answered 503.",
+            json!({"tenant": id(tenant), "webhook": id(webhook), "notification": id(notification),
+                   "event": event, "credential": opt_id(credential), "version": version,
+                   "trigger_seq": trigger_seq, "ok": ok, "attempts": attempts, "status": status,
+                   "error": error}),
         ),
     }
 }

@@ -31,7 +31,10 @@ pub(super) fn dto(state: &AppState, v: CredentialView) -> (CredentialDto, Rotati
                 .collect()
         })
         .unwrap_or_default();
-    CredentialDto::from_view(v, secret_fields, state.ledger.now_ms())
+    let id = v.id;
+    let (mut d, status) = CredentialDto::from_view(v, secret_fields, state.ledger.now_ms());
+    d.scheduled_verify = state.ledger.scheduled_verify_of(id).unwrap_or(true);
+    (d, status)
 }
 
 /// The DTO of credential `id` as the caller may see it after a write.
@@ -179,9 +182,20 @@ pub async fn update(
         is_default: req.default,
         description: req.description,
     };
-    st.ledger
-        .update_credential(&ctx, &caller, id, req.fields, Some(change))
-        .await?;
+    // `scheduled_verify` alone is its own event, without an (empty) metadata change.
+    let schedule_only = req.scheduled_verify.is_some()
+        && req.fields.is_none()
+        && change == MetadataChange::default();
+    if !schedule_only {
+        st.ledger
+            .update_credential(&ctx, &caller, id, req.fields, Some(change))
+            .await?;
+    }
+    if let Some(on) = req.scheduled_verify {
+        st.ledger
+            .set_scheduled_verify(&ctx, &caller, id, on)
+            .await?;
+    }
     Ok(Json(read_back(&st, &ctx, &caller, id).await?))
 }
 

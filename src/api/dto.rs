@@ -143,6 +143,9 @@ pub struct UpdateCredential {
     #[schema(value_type = Option<String>)]
     pub expires_at: Option<Option<String>>,
     pub default: Option<bool>,
+    /// Whether scheduled connection tests (`serve --verify-every`) include it (a
+    /// `scheduled_verify_set` event when it changes).
+    pub scheduled_verify: Option<bool>,
 }
 
 fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
@@ -358,6 +361,8 @@ pub struct CredentialDto {
     /// Every grant, to principals and groups, with its level.
     pub grantees: Vec<GrantDto>,
     pub last_verified: Option<VerifyDto>,
+    /// Whether scheduled connection tests (`serve --verify-every`) include it.
+    pub scheduled_verify: bool,
 }
 
 pub fn owner_str(o: Owner) -> String {
@@ -421,6 +426,7 @@ impl CredentialDto {
                 reason: l.reason,
                 latency_ms: l.latency_ms,
             }),
+            scheduled_verify: true,
         };
         (dto, status)
     }

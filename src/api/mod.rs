@@ -22,6 +22,7 @@ pub mod review;
 pub mod templates;
 pub mod vault;
 mod vault_openapi;
+pub mod webhooks;
 
 pub use crate::http::error;
 pub use crate::http::AppState;
@@ -66,6 +67,7 @@ pub fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
         audit::query, audit::export, audit::usage_list, audit::usage_summary, audit::principal_usage, audit::rotation,
         ledger::checkpoint, ledger::checkpoints, ledger::publickey, ledger::events, ledger::inclusion,
         ledger::consistency, ledger::prove_audit_entry,
+        webhooks::create, webhooks::list, webhooks::delete,
     ),
     modifiers(&BearerAuth, &CompleteDoc),
     security(("bearer" = []))
@@ -214,7 +216,9 @@ pub fn router() -> Router<AppState> {
         .route("/v1/ledger/publickey", get(ledger::publickey))
         .route("/v1/ledger/events", get(ledger::events))
         .route("/v1/ledger/proof/inclusion", get(ledger::inclusion))
-        .route("/v1/ledger/proof/consistency", get(ledger::consistency));
+        .route("/v1/ledger/proof/consistency", get(ledger::consistency))
+        .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
+        .route("/v1/webhooks/{id}", delete(webhooks::delete));
     if ceiling::enabled() {
         routes.route(
             "/v1/credentials/{id}/resolve-ceiling",

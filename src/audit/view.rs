@@ -297,6 +297,37 @@ fn details(body: &Body) -> Value {
         } => json!({
             "principal": principal.to_string(), "session": session.to_string(), "reason": reason.as_str(),
         }),
+        Body::ScheduledVerifySet { enabled, .. } => json!({"enabled": enabled}),
+        Body::WebhookCreated {
+            webhook,
+            origin,
+            events,
+            format,
+            expiring_within_days,
+            ledger_wide,
+            ..
+        } => json!({
+            "webhook": webhook.to_string(), "origin": origin, "events": events,
+            "format": format.as_str(), "expiring_within_days": expiring_within_days,
+            "ledger_wide": ledger_wide,
+        }),
+        Body::WebhookDeleted { webhook, .. } => json!({"webhook": webhook.to_string()}),
+        Body::WebhookDelivered {
+            webhook,
+            notification,
+            event,
+            version,
+            trigger_seq,
+            ok,
+            attempts,
+            status,
+            error,
+            ..
+        } => json!({
+            "webhook": webhook.to_string(), "notification": notification.to_string(),
+            "event": event, "version": version, "trigger_seq": trigger_seq, "ok": ok,
+            "attempts": attempts, "status": status, "error": error,
+        }),
     }
 }
 

@@ -130,6 +130,7 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
             eprintln!("credledger: writer (epoch {})", lease.epoch().unwrap_or(0));
             let ledger = Arc::new(ledger);
             *current.lock().unwrap() = Some(Arc::downgrade(&ledger));
+            let background = super::serve::start_background(&args, &ledger);
             let listener = tokio::net::TcpListener::from_std(std_listener.try_clone()?)?;
             let until = {
                 let stop_now = stop_now.clone();
@@ -158,6 +159,9 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
                 tokio::spawn(async move { api::serve(listener, ledger, async move { done.notified().await }).await })
             };
             until.await;
+            for t in background {
+                t.abort();
+            }
             done.notify_one();
             served.await??;
             let stats = ledger.commit_stats();

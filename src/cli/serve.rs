@@ -96,6 +96,41 @@ pub struct ServeArgs {
     /// main address it needs a system admin's or system auditor's token.
     #[arg(long, env = "CREDLEDGER_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
+    /// Test every credential whose template has a connection test once per DURATION
+    /// (`30m`, `6h`; at least `1s`), spread evenly over it, recorded like a manual test
+    /// with the scheduler as the actor. Off by default; on PostgreSQL the writer only.
+    #[arg(long, env = "CREDLEDGER_VERIFY_EVERY", value_parser = parse_every)]
+    pub verify_every: Option<Duration>,
+    /// Let webhook URLs point at loopback, private and link-local addresses (refused by
+    /// default, so a tenant admin cannot aim the server at internal hosts).
+    #[arg(long, env = "CREDLEDGER_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+}
+
+/// `--verify-every`: a humantime duration of at least one second.
+fn parse_every(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (e.g. 30m, 6h)"))?;
+    if d < Duration::from_secs(1) {
+        return Err("the interval must be at least 1s".into());
+    }
+    Ok(d)
+}
+
+/// Starts the writer's background tasks: the webhook notifier, and the scheduled
+/// connection tests of `--verify-every`. Abort them when the writer ends.
+pub(super) fn start_background(
+    args: &ServeArgs,
+    ledger: &Arc<Ledger>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = vec![credledger::ledger::webhooks::spawn(Arc::downgrade(ledger))];
+    if let Some(every) = args.verify_every {
+        tracing::info!(every = %humantime::format_duration(every), "scheduled connection tests on");
+        tasks.push(credledger::ledger::schedule::spawn(
+            Arc::downgrade(ledger),
+            every,
+        ));
+    }
+    tasks
 }
 
 /// Environment fallbacks: `CREDLEDGER_FALLBACK_<SERVICE>_<FIELD>=value` for any service
@@ -174,6 +209,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.console.idle_timeout_ms = i64::from(args.console_idle_minutes) * 60_000;
     config.console.absolute_timeout_ms = i64::from(args.console_max_hours) * 3_600_000;
     config.console.secure_cookie = args.console_secure_cookie;
+    config.webhook_allow_private = args.webhook_allow_private;
     if let Ok(text) = std::env::var("CREDLEDGER_MASTER_KEYS") {
         config.master_keys_text = Some(Zeroizing::new(text));
     }
@@ -238,6 +274,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 }
                 None => None,
             };
+            let background = start_background(&args, &ledger);
             let watched = Arc::downgrade(&ledger);
             let signal = async move {
                 shutdown_signal().await;
@@ -249,6 +286,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let served = credledger::http::serve_with(listener, app, ledger, signal, options).await;
             if let Some(m) = metrics {
                 m.abort();
+            }
+            for t in background {
+                t.abort();
             }
             served?;
             anyhow::Ok(())

@@ -139,6 +139,7 @@ impl Sessions {
                 last_ms: now_ms,
             },
         );
+        crate::metrics::console_sessions(table.len());
         (cookie, evicted)
     }
 
@@ -159,6 +160,7 @@ impl Sessions {
         };
         if let Some(reason) = reason {
             let s = table.remove(&k).expect("present");
+            crate::metrics::console_sessions(table.len());
             return Lookup::Expired {
                 public_id: s.public_id,
                 caller: s.caller,
@@ -176,16 +178,18 @@ impl Sessions {
 
     /// Ends the session of `cookie`; returns what it was.
     pub fn close(&self, cookie: &str) -> Option<(Id, Caller)> {
-        self.lock()
-            .remove(&key(cookie))
-            .map(|s| (s.public_id, s.caller))
+        let mut table = self.lock();
+        let closed = table.remove(&key(cookie)).map(|s| (s.public_id, s.caller));
+        crate::metrics::console_sessions(table.len());
+        closed
     }
 
     /// Removes every session past a timeout at `now_ms`; returns them with the reason.
     pub fn sweep(&self, now_ms: i64) -> Vec<(Id, Caller, SessionEnd)> {
         let limits = self.limits;
         let mut out = Vec::new();
-        self.lock().retain(|_, s| {
+        let mut table = self.lock();
+        table.retain(|_, s| {
             let reason = if now_ms - s.created_ms >= limits.absolute_timeout_ms {
                 SessionEnd::AbsoluteTimeout
             } else if now_ms - s.last_ms >= limits.idle_timeout_ms {
@@ -196,6 +200,7 @@ impl Sessions {
             out.push((s.public_id, s.caller, reason));
             false
         });
+        crate::metrics::console_sessions(table.len());
         out
     }
 

@@ -38,6 +38,8 @@ pub struct Config {
     pub vault_mount: String,
     /// Web console sessions (read by `console`; the ledger itself does not use them).
     pub console: ConsoleConfig,
+    /// Webhook URLs may point at loopback, private and link-local addresses.
+    pub webhook_allow_private: bool,
 }
 
 /// Web console session limits, resolved by the binary (`serve --console-*`).
@@ -79,6 +81,7 @@ impl Config {
             clock: system_clock(),
             vault_mount: "secret".into(),
             console: ConsoleConfig::default(),
+            webhook_allow_private: false,
         }
     }
 }

@@ -76,12 +76,7 @@ impl Ledger {
             let mut entries: Vec<_> = w.keyring.iter().map(|(k, v)| (*k, v.clone())).collect();
             entries.sort_by_key(|(k, _)| *k);
             for ((cred, version), wrapped) in entries {
-                let tenant = w
-                    .state
-                    .credentials
-                    .get(&cred)
-                    .map(|c| c.tenant)
-                    .unwrap_or(Id::NIL);
+                let tenant = w.state.key_tenant(cred, version).unwrap_or(Id::NIL);
                 let binding = Binding {
                     tenant,
                     credential: cred,

@@ -45,8 +45,10 @@ mod reads;
 mod recover;
 mod recovery;
 mod resolve;
+pub mod schedule;
 mod templates;
 mod types;
+pub mod webhooks;
 
 pub use crate::domain::decide::console::{Capabilities, CredentialActions};
 pub use crate::domain::decide::kv::KvMetadata;

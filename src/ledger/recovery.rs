@@ -110,11 +110,7 @@ pub(super) fn read_keyring(
                 what: "keyring",
                 detail: e.to_string(),
             })?;
-        if state
-            .credentials
-            .get(&key.credential)
-            .is_some_and(|c| c.versions.contains_key(&key.version))
-        {
+        if state.key_tenant(key.credential, key.version).is_some() {
             logged.insert((key.credential, key.version), wrapped);
         } else {
             orphans.push(key);

@@ -166,28 +166,7 @@ impl Ledger {
         wait(rx).await?;
         let (version, template, public, secrets) = value?;
         let template = template.ok_or(LedgerError::Bug("a verified credential has a template"))?;
-        let outcome = match &template.verify {
-            None => VerifyOutcome {
-                ok: false,
-                reason: "this template has no connection test".to_string(),
-                latency_ms: 0,
-            },
-            Some(spec) => {
-                let secret_map: BTreeMap<String, Zeroizing<String>> = secrets
-                    .0
-                    .iter()
-                    .filter(|(k, _)| !public.contains_key(*k))
-                    .map(|(k, v)| (k.clone(), Zeroizing::new(v.expose().to_string())))
-                    .collect();
-                let out = crate::verify::run(spec, &public, &secret_map, &self.http).await;
-                VerifyOutcome {
-                    ok: out.ok,
-                    reason: out.reason,
-                    latency_ms: out.latency_ms,
-                }
-            }
-        };
-        drop(secrets);
+        let outcome = self.run_connection_test(&template, &public, secrets).await;
         crate::metrics::connection_test(outcome.ok, "manual");
         let result = VerifyResult {
             version,
@@ -204,6 +183,39 @@ impl Ledger {
 }
 
 impl Ledger {
+    /// Sends the opened `secrets` of a saved version (with its `public` fields) to the
+    /// template's connection test; the secrets are dropped (zeroized) when it returns.
+    pub(super) async fn run_connection_test(
+        &self,
+        template: &super::TemplateRef,
+        public: &BTreeMap<String, String>,
+        secrets: SecretFields,
+    ) -> VerifyOutcome {
+        let outcome = match &template.verify {
+            None => VerifyOutcome {
+                ok: false,
+                reason: "this template has no connection test".to_string(),
+                latency_ms: 0,
+            },
+            Some(spec) => {
+                let secret_map: BTreeMap<String, Zeroizing<String>> = secrets
+                    .0
+                    .iter()
+                    .filter(|(k, _)| !public.contains_key(*k))
+                    .map(|(k, v)| (k.clone(), Zeroizing::new(v.expose().to_string())))
+                    .collect();
+                let out = crate::verify::run(spec, public, &secret_map, &self.http).await;
+                VerifyOutcome {
+                    ok: out.ok,
+                    reason: out.reason,
+                    latency_ms: out.latency_ms,
+                }
+            }
+        };
+        drop(secrets);
+        outcome
+    }
+
     /// Test before save: validates unsaved `fields` against `template` (builtin or the
     /// tenant's) and runs its connection test, then records the outcome as a `verified`
     /// event without a credential (never a value). Nothing else is stored. A template

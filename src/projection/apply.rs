@@ -322,6 +322,10 @@ fn apply_credential_view(ov: &mut Overlay<'_>, event: &Event) -> Result<(), Stor
         | Body::AuthFailures { .. }
         | Body::ConsoleSignedIn { .. }
         | Body::ConsoleSignedOut { .. }
+        | Body::ScheduledVerifySet { .. }
+        | Body::WebhookCreated { .. }
+        | Body::WebhookDeleted { .. }
+        | Body::WebhookDelivered { .. }
         | Body::LedgerInitialized { .. }
         | Body::TenantCreated { .. }
         | Body::PrincipalCreated { .. }
@@ -454,6 +458,10 @@ fn apply_kv(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
         | Body::AuthFailures { .. }
         | Body::ConsoleSignedIn { .. }
         | Body::ConsoleSignedOut { .. }
+        | Body::ScheduledVerifySet { .. }
+        | Body::WebhookCreated { .. }
+        | Body::WebhookDeleted { .. }
+        | Body::WebhookDelivered { .. }
         | Body::MasterKeyRotated { .. }
         | Body::SigningKeyRotated { .. }
         | Body::GroupCreated { .. }
@@ -521,6 +529,10 @@ fn apply_usage(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreError> {
         | Body::AuthFailures { .. }
         | Body::ConsoleSignedIn { .. }
         | Body::ConsoleSignedOut { .. }
+        | Body::ScheduledVerifySet { .. }
+        | Body::WebhookCreated { .. }
+        | Body::WebhookDeleted { .. }
+        | Body::WebhookDelivered { .. }
         | Body::MasterKeyRotated { .. }
         | Body::SigningKeyRotated { .. }
         | Body::VersionsDeleted { .. }

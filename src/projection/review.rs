@@ -119,7 +119,11 @@ pub(super) fn apply(ov: &mut Overlay<'_>, event: &Event) -> Result<(), StoreErro
         | Body::TemplateDeleted { .. }
         | Body::CredentialVerifiedV2 { .. }
         | Body::ConsoleSignedIn { .. }
-        | Body::ConsoleSignedOut { .. } => {}
+        | Body::ConsoleSignedOut { .. }
+        | Body::ScheduledVerifySet { .. }
+        | Body::WebhookCreated { .. }
+        | Body::WebhookDeleted { .. }
+        | Body::WebhookDelivered { .. } => {}
     }
     Ok(())
 }

@@ -222,6 +222,7 @@ pub(super) fn update(c: &Client, out: Out, a: UpdateArgs) -> anyhow::Result<Exit
         description,
         rotate_every_days,
         expires_at,
+        scheduled_verify,
     } = a;
     let cur = lookup(c, &r.cred)?;
     let def = lookup::template(c, &cell(&cur["template"]));
@@ -263,9 +264,12 @@ pub(super) fn update(c: &Client, out: Out, a: UpdateArgs) -> anyhow::Result<Exit
             none_or(e, |s| Some(Value::from(s)), "--expires-at")?,
         );
     }
+    if let Some(on) = scheduled_verify {
+        body.insert("scheduled_verify".into(), on.into());
+    }
     if body.is_empty() {
         return Err(CliError::usage(
-            "nothing to update: give --field NAME=VALUE, --name, --description, --rotate-every-days or --expires-at",
+            "nothing to update: give --field NAME=VALUE, --name, --description, --rotate-every-days, --expires-at or --scheduled-verify",
         )
         .into());
     }

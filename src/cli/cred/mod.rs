@@ -130,6 +130,18 @@ pub struct UpdateArgs {
     /// Expiry (RFC 3339), or `none` to remove it.
     #[arg(long, value_name = "TIME|none")]
     expires_at: Option<String>,
+    /// Include it in scheduled connection tests (`serve --verify-every`) or leave it out.
+    #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
+    scheduled_verify: Option<bool>,
+}
+
+/// `on` or `off`.
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err("expected `on` or `off`".into()),
+    }
 }
 
 #[derive(Args, Debug)]

@@ -20,7 +20,9 @@ mod permissions;
 mod principals;
 mod resolve;
 pub mod review;
+pub mod schedule;
 mod templates;
+pub mod webhooks;
 
 pub use super::caller::Caller;
 pub use super::error::{Decision, DomainError, Rejection};

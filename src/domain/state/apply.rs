@@ -115,6 +115,7 @@ impl State {
                         rotate_every_days: *rotate_every_days,
                         expires_at_ms: *expires_at_ms,
                         created_seq: event.seq,
+                        scheduled_verify: true,
                     },
                 );
                 self.index_name(*tenant, *owner, name, *credential);
@@ -344,6 +345,63 @@ impl State {
             Body::TemplateDeleted { tenant, name } => {
                 if let Some(t) = self.templates.get_mut(tenant) {
                     t.remove(name);
+                }
+            }
+            Body::ScheduledVerifySet {
+                credential,
+                enabled,
+                ..
+            } => {
+                if let Some(c) = self.credentials.get_mut(credential) {
+                    c.scheduled_verify = *enabled;
+                }
+            }
+            Body::WebhookCreated {
+                tenant,
+                webhook,
+                origin,
+                events,
+                format,
+                expiring_within_days,
+                ledger_wide,
+                sealed,
+            } => {
+                self.webhooks.insert(
+                    *webhook,
+                    super::Webhook {
+                        tenant: *tenant,
+                        origin: origin.clone(),
+                        events: events.clone(),
+                        format: *format,
+                        expiring_within_days: *expiring_within_days,
+                        ledger_wide: *ledger_wide,
+                        sealed: sealed.clone(),
+                        created_seq: event.seq,
+                        created_at_ms: event.at_ms,
+                        cursor: event.seq,
+                        notified: BTreeSet::new(),
+                    },
+                );
+            }
+            Body::WebhookDeleted { webhook, .. } => {
+                self.webhooks.remove(webhook);
+            }
+            Body::WebhookDelivered {
+                webhook,
+                event: kind,
+                credential,
+                version,
+                trigger_seq,
+                ..
+            } => {
+                if let Some(w) = self.webhooks.get_mut(webhook) {
+                    match (trigger_seq, credential, version) {
+                        (Some(seq), _, _) => w.cursor = w.cursor.max(*seq),
+                        (None, Some(c), Some(v)) => {
+                            w.notified.insert((kind.clone(), *c, *v));
+                        }
+                        (None, _, _) => {}
+                    }
                 }
             }
             Body::CredentialUsed { .. }

@@ -10,7 +10,9 @@
 //! only (it is what a Vault KV path names).
 
 use super::names::fold;
-use crate::event::{GrantLevel, Grantee, Hash32, Owner, PrincipalKind, Role, Sealed};
+use crate::event::{
+    GrantLevel, Grantee, Hash32, Owner, PrincipalKind, Role, Sealed, WebhookFormat,
+};
 use crate::id::Id;
 use crate::template::Template;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -89,6 +91,9 @@ pub struct Credential {
     pub rotate_every_days: Option<u32>,
     pub expires_at_ms: Option<i64>,
     pub created_seq: u64,
+    /// Whether scheduled connection tests (`serve --verify-every`) include it (its
+    /// `scheduled_verify_set` events; on from creation).
+    pub scheduled_verify: bool,
 }
 
 impl Credential {
@@ -180,6 +185,45 @@ pub struct State {
     pub kv: HashMap<Id, KvCredential>,
     /// Vault KV mount configuration by tenant.
     pub kv_config: HashMap<Id, KvConfig>,
+    /// Webhooks by id (deleted ones removed).
+    pub webhooks: HashMap<Id, Webhook>,
+}
+
+/// A webhook: its URL and secret sealed (the data key in the key ring under
+/// `(id, WEBHOOK_KEY_VERSION)`).
+#[derive(Clone, Debug)]
+pub struct Webhook {
+    pub tenant: Id,
+    /// The URL's scheme, host and port.
+    pub origin: String,
+    pub events: Vec<String>,
+    pub format: WebhookFormat,
+    pub expiring_within_days: u32,
+    pub ledger_wide: bool,
+    pub sealed: Sealed,
+    pub created_seq: u64,
+    pub created_at_ms: i64,
+    /// The latest log event a delivery was recorded for (its creation at first).
+    pub cursor: u64,
+    /// (event, credential, version) of the state notifications already recorded.
+    pub notified: BTreeSet<(String, Id, u32)>,
+}
+
+/// The key-ring version of a webhook's data key.
+pub const WEBHOOK_KEY_VERSION: u32 = 1;
+
+impl State {
+    /// The tenant bound into key-ring entry `(id, version)`'s data key, when the entry
+    /// belongs to a logged credential version or a webhook.
+    pub fn key_tenant(&self, id: Id, version: u32) -> Option<Id> {
+        if let Some(c) = self.credentials.get(&id) {
+            return c.versions.contains_key(&version).then_some(c.tenant);
+        }
+        self.webhooks
+            .get(&id)
+            .filter(|_| version == WEBHOOK_KEY_VERSION)
+            .map(|w| w.tenant)
+    }
 }
 
 impl State {
