@@ -1112,7 +1112,8 @@ mod tests {
 
     #[test]
     fn action_names_follow_variant_order() {
-        assert_eq!(Body::ACTIONS.len(), 39);
+        assert_eq!(Body::ACTIONS.len(), 43);
+        assert_eq!(Body::ACTIONS[42], "webhook_delivered");
         assert_eq!(Body::ACTIONS[9], "used");
     }
 
