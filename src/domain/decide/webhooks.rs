@@ -412,3 +412,37 @@ pub fn delivered(
         error,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::private_host;
+
+    #[test]
+    fn private_hosts_by_their_literal_form() {
+        for h in [
+            "localhost",
+            "api.localhost",
+            "127.0.0.1",
+            "10.0.0.8",
+            "172.16.1.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "[::1]",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(private_host(h), "{h}");
+        }
+        for h in [
+            "hooks.example.com",
+            "93.184.215.14",
+            "2001:db8::1",
+            "172.32.0.1",
+        ] {
+            assert!(!private_host(h), "{h}");
+        }
+    }
+}

@@ -17,6 +17,7 @@ struct World {
 }
 
 mod authz;
+mod notify;
 mod selfservice;
 
 fn caller(w: &World, principal: Id, role: Role, kind: PrincipalKind) -> Caller {
