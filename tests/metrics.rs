@@ -1,6 +1,6 @@
 //! `/metrics` on the real server: the families move after load (requests by route
 //! template, resolves and refusals, appends, batch sizes and fdatasync latency, the queue
-//! gauge, connection tests, credential gauges), the main address needs a system
+//! gauge, connection tests, credential gauges, console sessions), the main address needs a system
 //! reviewer's token, `--metrics-listen` serves it without one, and no label names a
 //! credential or a raw path.
 
@@ -207,4 +207,66 @@ fn families_move_after_load() {
     let body = open.text().unwrap();
     assert!(body.contains("credledger_resolves_total"), "{body}");
     s.assert_no_secret_logged(&[SECRET]);
+}
+
+/// `credledger_console_sessions` is set by the console: 1 after a sign-in.
+#[test]
+fn the_console_sessions_gauge_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Served::start(
+        &dir.path().join("data"),
+        &["--metrics-listen", "127.0.0.1:0"],
+        &[],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let metrics_url = loop {
+        if let Some(l) = s.log().lines().find_map(|l| {
+            l.strip_prefix("credledger: metrics on ")
+                .map(str::to_string)
+        }) {
+            break l;
+        }
+        assert!(Instant::now() < deadline, "{}", s.log());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let gauge = || {
+        let text = reqwest::blocking::get(&metrics_url)
+            .unwrap()
+            .text()
+            .unwrap();
+        sample(&text, "credledger_console_sessions ")
+    };
+    let c = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie_of = |r: &reqwest::blocking::Response, name: &str| {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(name))
+            .map(|v| v.split(';').next().unwrap().to_string())
+    };
+    let login = c.get(format!("{}/ui/login", s.addr)).send().unwrap();
+    let login_cookie = cookie_of(&login, "").expect("a login cookie");
+    let page = login.text().unwrap();
+    let marker = "name=\"login_csrf\" value=\"";
+    let start = page.find(marker).expect("login_csrf") + marker.len();
+    let csrf = page[start..].split('"').next().unwrap().to_string();
+    let body = format!(
+        "login_csrf={}&token={}&next=%2Fui%2F",
+        csrf,
+        s.admin.replace('_', "%5F")
+    );
+    let r = c
+        .post(format!("{}/ui/login", s.addr))
+        .header("cookie", &login_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert!(cookie_of(&r, "credledger_session=").is_some());
+    assert_eq!(gauge(), 1.0);
 }
