@@ -20,6 +20,7 @@ mod openapi;
 pub mod operations;
 pub mod review;
 pub mod templates;
+pub mod tenant_log;
 pub mod vault;
 mod vault_openapi;
 
@@ -66,6 +67,8 @@ pub fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
         audit::query, audit::export, audit::usage_list, audit::usage_summary, audit::principal_usage, audit::rotation,
         ledger::checkpoint, ledger::checkpoints, ledger::publickey, ledger::events, ledger::inclusion,
         ledger::consistency, ledger::prove_audit_entry,
+        tenant_log::checkpoint, tenant_log::checkpoints, tenant_log::publickey, tenant_log::leaves,
+        tenant_log::inclusion, tenant_log::consistency,
     ),
     modifiers(&BearerAuth, &CompleteDoc),
     security(("bearer" = []))
@@ -214,7 +217,8 @@ pub fn router() -> Router<AppState> {
         .route("/v1/ledger/publickey", get(ledger::publickey))
         .route("/v1/ledger/events", get(ledger::events))
         .route("/v1/ledger/proof/inclusion", get(ledger::inclusion))
-        .route("/v1/ledger/proof/consistency", get(ledger::consistency));
+        .route("/v1/ledger/proof/consistency", get(ledger::consistency))
+        .merge(tenant_log::routes());
     if ceiling::enabled() {
         routes.route(
             "/v1/credentials/{id}/resolve-ceiling",

@@ -130,6 +130,7 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
             eprintln!("credledger: writer (epoch {})", lease.epoch().unwrap_or(0));
             let ledger = Arc::new(ledger);
             *current.lock().unwrap() = Some(Arc::downgrade(&ledger));
+            let witnessing = super::serve::start_witnessing(&ledger, &args)?;
             let listener = tokio::net::TcpListener::from_std(std_listener.try_clone()?)?;
             let until = {
                 let stop_now = stop_now.clone();
@@ -160,6 +161,7 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
             until.await;
             done.notify_one();
             served.await??;
+            drop(witnessing);
             let stats = ledger.commit_stats();
             drop(ledger);
             if stopping.load(Ordering::Acquire) {

@@ -46,7 +46,9 @@ mod recover;
 mod recovery;
 mod resolve;
 mod templates;
+mod tenant_log;
 mod types;
+pub mod witnessing;
 
 pub use crate::domain::decide::console::{Capabilities, CredentialActions};
 pub use crate::domain::decide::kv::KvMetadata;
@@ -61,6 +63,7 @@ use pipeline::{wait, wait_blocking, Staged, Writer};
 pub use reads::{Leaf, Leaves, PrincipalInfo, Reads};
 pub use recover::RECOVERY_REQUEST_ID;
 pub use templates::TemplateRef;
+pub use tenant_log::{TenantLeaf, TenantLeaves};
 pub use types::*;
 
 /// The open ledger.
