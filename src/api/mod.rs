@@ -68,7 +68,7 @@ pub fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
         ledger::checkpoint, ledger::checkpoints, ledger::publickey, ledger::events, ledger::inclusion,
         ledger::consistency, ledger::prove_audit_entry,
         tenant_log::checkpoint, tenant_log::checkpoints, tenant_log::publickey, tenant_log::leaves,
-        tenant_log::inclusion, tenant_log::consistency,
+        tenant_log::inclusion, tenant_log::consistency, tenant_log::usage_report,
     ),
     modifiers(&BearerAuth, &CompleteDoc),
     security(("bearer" = []))

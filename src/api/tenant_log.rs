@@ -10,7 +10,7 @@ use super::AppState;
 use crate::http::extract::{parse_id, Auth, Ctx, Params};
 use crate::id::Id;
 use crate::proof;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -28,6 +28,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/v1/ledger/tenant/leaves", get(leaves))
         .route("/v1/ledger/tenant/proof/inclusion", get(inclusion))
         .route("/v1/ledger/tenant/proof/consistency", get(consistency))
+        .route("/v1/credentials/{id}/usage-report", get(usage_report))
 }
 
 fn tenant(q: Option<&str>) -> Result<Option<Id>, ApiError> {
@@ -215,6 +216,37 @@ pub async fn consistency(
         st.ledger
             .reads()
             .tenant_consistency(&ctx, &caller, t, q.old, q.new)
+            .await?,
+    ))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct UsageReportQuery {
+    /// The interval's start (RFC 3339, included).
+    pub from: String,
+    /// The interval's end (RFC 3339, excluded).
+    pub to: String,
+}
+
+/// The complete usage report bundle of a credential (docs/FORMAT.md, Usage report
+/// bundles), for the tenant's reviewers: check it offline with `credledger verify-bundle`.
+#[utoipa::path(get, path = "/v1/credentials/{id}/usage-report", tag = "audit", params(UsageReportQuery), responses((status = 200, description = "A credledger-usage-report/v1 JSON document", body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn usage_report(
+    State(st): State<AppState>,
+    Auth(caller): Auth,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    Params(q): Params<UsageReportQuery>,
+) -> Result<Json<crate::report::UsageReport>, ApiError> {
+    let id = parse_id(&id)?;
+    let from = super::parse_time("from", &q.from)?;
+    let to = super::parse_time("to", &q.to)?;
+    Ok(Json(
+        st.ledger
+            .reads()
+            .usage_report(&ctx, &caller, id, from, to)
             .await?,
     ))
 }

@@ -159,3 +159,48 @@ impl Reads<'_> {
             .await
     }
 }
+
+impl Reads<'_> {
+    /// The complete usage report of `credential` over `[from_ms, to_ms)`
+    /// (`report::usage_report`): the credential's tenant reviewers (the caller's tenant).
+    pub async fn usage_report(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        credential: Id,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<crate::report::UsageReport, LedgerError> {
+        const OP: &str = "usage_report_read";
+        let t = self
+            .ledger
+            .check(ctx, caller, |s| {
+                let t = decide::tenant_log(s, caller, None)?;
+                decide::see_credential(s, caller, credential, OP)?;
+                Ok(t)
+            })
+            .await?;
+        self.with_ledger(move |l: &Ledger| {
+            let fresh = || {
+                proof::checkpoint(l)?;
+                tenant::issue_tenant_checkpoint(l.store(), l, t)
+            };
+            crate::report::usage_report(l.store(), t, credential, from_ms, to_ms, fresh).map_err(
+                |e| match e {
+                    crate::report::MakeError::Proof(p) => LedgerError::Proof(p),
+                    other @ crate::report::MakeError::EmptyInterval => {
+                        crate::domain::DomainError::Invalid {
+                            field: Some("to".into()),
+                            message: other.to_string(),
+                        }
+                        .into()
+                    }
+                    other @ crate::report::MakeError::IntervalOpen { .. } => {
+                        crate::domain::DomainError::Conflict(other.to_string()).into()
+                    }
+                },
+            )
+        })
+        .await
+    }
+}
