@@ -495,6 +495,48 @@ async fn authorization_matrix() {
             None,
             [200, 200, 200, 200, 200],
         ),
+        (
+            "GET",
+            ev("/v1/ledger/tenant/checkpoint"),
+            None,
+            [200, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            ev("/v1/ledger/tenant/checkpoints"),
+            None,
+            [200, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            ev("/v1/ledger/tenant/publickey"),
+            None,
+            [200, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            ev("/v1/ledger/tenant/leaves"),
+            None,
+            [200, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            ev("/v1/ledger/tenant/proof/inclusion?index=0"),
+            None,
+            [200, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            ev("/v1/ledger/tenant/proof/consistency?old=1"),
+            None,
+            [200, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            format!("/v1/credentials/{id}/usage-report?from=2001-01-01T00:00:00Z&to=2001-01-02T00:00:00Z"),
+            None,
+            [200, 403, 403, 403, 200],
+        ),
         ("GET", ev("/v1/templates"), None, [200, 200, 200, 200, 200]),
         (
             "GET",
