@@ -204,3 +204,17 @@ impl Reads<'_> {
         .await
     }
 }
+
+impl Reads<'_> {
+    /// Refuses (and records) a caller who may not read the global log
+    /// (`decide::global_log`).
+    pub async fn require_global_log(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+    ) -> Result<(), LedgerError> {
+        self.ledger
+            .check(ctx, caller, |_| decide::global_log(caller))
+            .await
+    }
+}

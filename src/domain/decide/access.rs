@@ -367,3 +367,21 @@ pub fn tenant_log(state: &State, caller: &Caller, requested: Option<Id>) -> Deci
         }
     }
 }
+
+/// The global log (its tree size, checkpoints and hash proofs, which reveal every
+/// tenant's activity volume): system reviewers only; tenants read their own log
+/// ([`tenant_log`]). Refusals are recorded.
+pub fn global_log(caller: &Caller) -> Decision<()> {
+    if caller.is_system_reviewer() {
+        return Ok(());
+    }
+    Err(refused(
+        caller,
+        "global_log_read",
+        None,
+        RefusalReason::SystemOnly,
+        DomainError::Forbidden(
+            "the global log needs a system admin or system auditor; read your tenant's log at /v1/ledger/tenant/…".into(),
+        ),
+    ))
+}
