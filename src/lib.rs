@@ -41,6 +41,7 @@ pub mod note;
 pub mod projection;
 pub mod proof;
 pub mod replay;
+pub mod report;
 pub mod secret;
 pub mod store;
 pub mod template;

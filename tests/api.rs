@@ -481,19 +481,61 @@ async fn authorization_matrix() {
             "GET",
             ev("/v1/ledger/checkpoint"),
             None,
-            [200, 200, 200, 200, 200],
+            [200, 403, 403, 403, 403],
         ),
         (
             "GET",
             ev("/v1/ledger/proof/inclusion?index=0"),
             None,
-            [200, 200, 200, 200, 200],
+            [200, 403, 403, 403, 403],
         ),
         (
             "GET",
             ev("/v1/ledger/proof/consistency?old=1"),
             None,
-            [200, 200, 200, 200, 200],
+            [200, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
+            ev("/v1/ledger/tenant/checkpoint"),
+            None,
+            [200, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            ev("/v1/ledger/tenant/checkpoints"),
+            None,
+            [200, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            ev("/v1/ledger/tenant/publickey"),
+            None,
+            [200, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            ev("/v1/ledger/tenant/leaves"),
+            None,
+            [200, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            ev("/v1/ledger/tenant/proof/inclusion?index=0"),
+            None,
+            [200, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            ev("/v1/ledger/tenant/proof/consistency?old=1"),
+            None,
+            [200, 403, 403, 403, 200],
+        ),
+        (
+            "GET",
+            format!("/v1/credentials/{id}/usage-report?from=2001-01-01T00:00:00Z&to=2001-01-02T00:00:00Z"),
+            None,
+            [200, 403, 403, 403, 200],
         ),
         ("GET", ev("/v1/templates"), None, [200, 200, 200, 200, 200]),
         (
@@ -1203,7 +1245,26 @@ async fn proofs_over_http_check_out_against_the_signed_checkpoint() {
     let b64 = base64::engine::general_purpose::STANDARD;
     let app = TestApp::new().await;
     let admin = app.admin.clone();
-    let (_, auditor) = app.principal("aud", "user", "auditor").await;
+    // The global tree is for system reviewers: a system auditor.
+    let (s, p) = app
+        .call(
+            "POST",
+            "/v1/principals",
+            Some(&admin),
+            Some(json!({"name": "aud", "kind": "user", "role": "auditor", "system": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    let (_, t) = app
+        .call(
+            "POST",
+            &format!("/v1/principals/{}/tokens", p["id"].as_str().unwrap()),
+            Some(&admin),
+            None,
+        )
+        .await;
+    let auditor = t["token"].as_str().unwrap().to_string();
+    let (_, tenant_auditor) = app.principal("taud", "user", "auditor").await;
     let (_, c) = create(
         &app,
         &admin,
@@ -1291,7 +1352,7 @@ async fn proofs_over_http_check_out_against_the_signed_checkpoint() {
         .call(
             "GET",
             "/v1/ledger/events?from=0&limit=1000",
-            Some(&auditor),
+            Some(&tenant_auditor),
             None,
         )
         .await;

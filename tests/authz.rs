@@ -560,24 +560,22 @@ async fn cross_tenant_event_leaves_and_proofs() {
         assert_eq!(s, StatusCode::NOT_FOUND);
         assert_eq!(app.events(), before + 2, "{path}");
     }
-    // Inclusion and consistency proofs are hashes only: open to every tenant, no leaf.
-    let (s, inc) = app
-        .call(
-            "GET",
-            &format!("/v1/ledger/proof/inclusion?index={seq}"),
-            Some(&beta),
-            None,
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK);
-    assert!(inc.get("leaf").is_none());
+    // The global tree's checkpoints and proofs reveal every tenant's activity volume:
+    // system reviewers only, each refusal recorded; beta reads its own tenant's log.
+    for path in [
+        format!("/v1/ledger/proof/inclusion?index={seq}"),
+        "/v1/ledger/proof/consistency?old=1".to_string(),
+        "/v1/ledger/checkpoint".to_string(),
+        "/v1/ledger/checkpoints".to_string(),
+    ] {
+        let before = app.events();
+        let (s, v) = app.call("GET", &path, Some(&beta), None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {v}");
+        assert!(v.get("leaf").is_none());
+        assert_eq!(app.events(), before + 1, "{path}");
+    }
     let (s, _) = app
-        .call(
-            "GET",
-            "/v1/ledger/proof/consistency?old=1",
-            Some(&beta),
-            None,
-        )
+        .call("GET", "/v1/ledger/tenant/checkpoint", Some(&beta), None)
         .await;
     assert_eq!(s, StatusCode::OK);
     app.assert_never_leaked(SECRET);

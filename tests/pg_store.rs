@@ -356,3 +356,54 @@ async fn admin_recover_on_postgresql_takes_the_lease_or_refuses() {
     assert!(ledger.authenticate(&token).is_ok(), "{text}");
     ledger.shutdown();
 }
+
+/// The witness cosignatures and tenant-log checkpoints behave alike on both stores:
+/// replace for cosignatures, insert-if-absent for notes, origins kept apart (one a
+/// prefix of another), ascending sizes and the latest one.
+fn check_checkpoint_store(cps: &dyn credledger::store::CheckpointStore) {
+    assert_eq!(cps.cosignatures("o", 3).unwrap(), None);
+    cps.put_cosignatures_durable("o", 3, b"a\n").unwrap();
+    cps.put_cosignatures_durable("o", 3, b"a\nb\n").unwrap();
+    assert_eq!(cps.cosignatures("o", 3).unwrap(), Some(b"a\nb\n".to_vec()));
+    assert_eq!(cps.cosignatures("o", 4).unwrap(), None);
+    assert_eq!(cps.cosignatures("o/x", 3).unwrap(), None);
+    assert_eq!(cps.log_checkpoint("t1", 5).unwrap(), None);
+    assert_eq!(cps.latest_log_checkpoint("t1").unwrap(), None);
+    assert_eq!(
+        cps.insert_log_checkpoint_durable("t1", 5, b"n5").unwrap(),
+        b"n5"
+    );
+    assert_eq!(
+        cps.insert_log_checkpoint_durable("t1", 5, b"x").unwrap(),
+        b"n5"
+    );
+    assert_eq!(
+        cps.insert_log_checkpoint_durable("t1", 2, b"n2").unwrap(),
+        b"n2"
+    );
+    cps.insert_log_checkpoint_durable("t", 9, b"other").unwrap();
+    cps.insert_log_checkpoint_durable("t10", 1, b"other")
+        .unwrap();
+    assert_eq!(
+        cps.log_checkpoints("t1").unwrap(),
+        vec![(2, b"n2".to_vec()), (5, b"n5".to_vec())]
+    );
+    assert_eq!(
+        cps.latest_log_checkpoint("t1").unwrap(),
+        Some((5, b"n5".to_vec()))
+    );
+    assert_eq!(cps.log_checkpoint("t1", 5).unwrap(), Some(b"n5".to_vec()));
+    assert!(
+        cps.checkpoints().unwrap().is_empty(),
+        "the global log's are apart"
+    );
+}
+
+#[test]
+fn cosignatures_and_tenant_checkpoints_on_both_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    check_checkpoint_store(&credledger::store::sled::SledBackend::open(dir.path()).unwrap());
+    let pg = pg::Pg::start();
+    let url = database(&pg, "logcheckpoints");
+    check_checkpoint_store(&*writer(&url, None));
+}

@@ -22,6 +22,8 @@ use ed25519_dalek::{Signer, SigningKey};
 use serde_json::Value;
 use std::process::Command;
 
+mod support;
+
 /// RFC 9162 / C2SP, from the specs, by hand.
 mod indep {
     use super::B64;
@@ -959,4 +961,229 @@ fn cli_export_verify_diff_and_report() {
         "{text}"
     );
     assert!(!text.contains("sk-new"), "no secret in a report");
+}
+
+/// The tenant log over HTTP, as a tenant reviewer and as a system admin, checked by `indep`.
+#[tokio::test]
+async fn tenant_logs_are_private_and_their_proofs_verify_independently() {
+    use axum::http::StatusCode;
+    use serde_json::json;
+    let app = support::TestApp::new().await;
+    let root = app.admin.clone();
+    let api = |name: &str| json!({"name": name, "template": "api_key", "fields": {"api_key": "sk-tenant-9Qw"}});
+    let (s, v) = app
+        .call(
+            "POST",
+            "/v1/credentials",
+            Some(&root),
+            Some(api("root-key")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, t) = app
+        .call(
+            "POST",
+            "/v1/tenants",
+            Some(&root),
+            Some(json!({"name": "beta"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    let beta = t["admin_token"].as_str().unwrap().to_string();
+    let beta_id = t["id"].as_str().unwrap().to_string();
+    let (_, c) = app
+        .call(
+            "POST",
+            "/v1/credentials",
+            Some(&beta),
+            Some(api("beta-key")),
+        )
+        .await;
+    let cred = c["id"].as_str().unwrap().to_string();
+    let resolve = format!("/v1/credentials/{cred}/resolve");
+    let (s, _) = app.call("POST", &resolve, Some(&beta), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let text = |path: String, token: String| {
+        let app = &app;
+        async move {
+            let (s, body) = app.call_raw("GET", &path, Some(&token), None, "").await;
+            (s, body)
+        }
+    };
+
+    // Beta's checkpoint verifies with beta's verifier key, under beta's origin.
+    let (s, note1) = text("/v1/ledger/tenant/checkpoint".into(), beta.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{note1}");
+    let (_, vkey) = text("/v1/ledger/tenant/publickey".into(), beta.clone()).await;
+    let (origin, size1, root1) = indep::open_checkpoint(&note1, vkey.trim()).unwrap();
+    assert!(origin.ends_with(&format!("/tenant/{beta_id}")), "{origin}");
+    let (_, global_vkey) = text("/v1/ledger/publickey".into(), root.clone()).await;
+    assert_eq!(
+        origin,
+        format!(
+            "{}/tenant/{beta_id}",
+            global_vkey.split('+').next().unwrap()
+        ),
+        "the tenant origin is the ledger origin, /tenant/, the tenant id"
+    );
+
+    // Its leaves are exactly the events beta's reviewers see in the global log.
+    let (s, page) = app
+        .call(
+            "GET",
+            "/v1/ledger/tenant/leaves?limit=1000",
+            Some(&beta),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    let leaves = page["leaves"].as_array().unwrap().clone();
+    assert_eq!(leaves.len() as u64, size1);
+    let (_, events) = app
+        .call("GET", "/v1/ledger/events?limit=1000", Some(&beta), None)
+        .await;
+    let visible: Vec<u64> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .filter(|seq| *seq < leaves.last().unwrap()["seq"].as_u64().unwrap() + 1)
+        .collect();
+    let seqs: Vec<u64> = leaves.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, visible);
+    let hashes: Vec<indep::H> = leaves
+        .iter()
+        .map(|l| indep::leaf(&B64.decode(l["leaf"].as_str().unwrap()).unwrap()))
+        .collect();
+    assert_eq!(
+        indep::mth(&hashes),
+        root1,
+        "the tenant root is MTH of its leaves"
+    );
+    for (i, h) in hashes.iter().enumerate() {
+        let (s, p) = app
+            .call(
+                "GET",
+                &format!("/v1/ledger/tenant/proof/inclusion?index={i}&size={size1}"),
+                Some(&beta),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        let path = indep::b64_hashes(&p["audit_path"]);
+        assert_eq!(path, indep::path(i, &hashes), "leaf {i}");
+        assert!(
+            indep::verify_inclusion(i as u64, size1, h, &path, &root1),
+            "leaf {i}"
+        );
+    }
+    // The tenant leaf is the global leaf: the system admin proves the same bytes in the
+    // global tree.
+    let (_, gnote) = text("/v1/ledger/checkpoint".into(), root.clone()).await;
+    let (_, gsize, groot) = indep::open_checkpoint(&gnote, global_vkey.trim()).unwrap();
+    let seq = seqs[1];
+    let (_, p) = app
+        .call(
+            "GET",
+            &format!("/v1/ledger/proof/inclusion?index={seq}&size={gsize}"),
+            Some(&root),
+            None,
+        )
+        .await;
+    assert!(indep::verify_inclusion(
+        seq,
+        gsize,
+        &hashes[1],
+        &indep::b64_hashes(&p["audit_path"]),
+        &groot
+    ));
+
+    // The tree grows; consistency from the first checkpoint verifies.
+    let (s, _) = app.call("POST", &resolve, Some(&beta), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, note2) = text("/v1/ledger/tenant/checkpoint".into(), beta.clone()).await;
+    let (_, size2, root2) = indep::open_checkpoint(&note2, vkey.trim()).unwrap();
+    assert!(size2 > size1);
+    let (s, p) = app
+        .call(
+            "GET",
+            &format!("/v1/ledger/tenant/proof/consistency?old={size1}&new={size2}"),
+            Some(&beta),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let proof = indep::b64_hashes(&p["consistency"]);
+    assert!(indep::verify_consistency(
+        size1, size2, &root1, &root2, &proof
+    ));
+    let (_, list) = app
+        .call("GET", "/v1/ledger/tenant/checkpoints", Some(&beta), None)
+        .await;
+    let sizes: Vec<u64> = list["checkpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["tree_size"].as_u64().unwrap())
+        .collect();
+    assert!(
+        sizes.contains(&size1) && sizes.contains(&size2),
+        "{sizes:?}"
+    );
+
+    // Privacy: beta cannot read the root tenant's log; a system admin reads beta's.
+    let root_tenant = app.ledger.with_state(|s| {
+        s.principals
+            .values()
+            .find(|p| p.system_admin)
+            .unwrap()
+            .tenant
+    });
+    let before = app.events();
+    for path in [
+        format!("/v1/ledger/tenant/checkpoint?tenant={root_tenant}"),
+        format!("/v1/ledger/tenant/leaves?tenant={root_tenant}"),
+        format!("/v1/ledger/tenant/proof/inclusion?tenant={root_tenant}&index=0"),
+        format!("/v1/ledger/tenant/checkpoints?tenant={root_tenant}"),
+    ] {
+        let (s, v) = app.call("GET", &path, Some(&beta), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {v}");
+    }
+    assert_eq!(
+        app.events(),
+        before + 8,
+        "each refusal is recorded in both tenants"
+    );
+    let (s, v) = app
+        .call(
+            "GET",
+            &format!("/v1/ledger/tenant/checkpoints?tenant={beta_id}"),
+            Some(&root),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // A member of beta is not a reviewer.
+    let (s, m) = app
+        .call(
+            "POST",
+            "/v1/principals",
+            Some(&beta),
+            Some(json!({"name": "m", "kind": "user", "role": "member"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{m}");
+    let (_, tok) = app
+        .call(
+            "POST",
+            &format!("/v1/principals/{}/tokens", m["id"].as_str().unwrap()),
+            Some(&beta),
+            None,
+        )
+        .await;
+    let member = tok["token"].as_str().unwrap().to_string();
+    let (s, _) = app
+        .call("GET", "/v1/ledger/tenant/checkpoint", Some(&member), None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }

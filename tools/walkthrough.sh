@@ -52,10 +52,10 @@ DENIED=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $AUDIT
 check "$DENIED" "403" "auditor resolve is denied"
 check "$(curl -sf -H "Authorization: Bearer $AUDIT_TOKEN" "$API/v1/audit?outcome=denied" | jq -r '.events[-1].action')" "use_denied" "denial recorded"
 
-# Proof for a third party: the ledger's verifier key, a signed checkpoint (C2SP note),
-# and the inclusion proof of the first use against that checkpoint.
+# Proof for a third party: the ledger's verifier key, a signed checkpoint of the tenant's log (C2SP note),
+# and the inclusion proof of the first use (against the global checkpoint it carries).
 curl -sf -H "Authorization: Bearer $AUDIT_TOKEN" "$API/v1/ledger/publickey" > ledger.pub
-curl -sf -H "Authorization: Bearer $AUDIT_TOKEN" "$API/v1/ledger/checkpoint" > checkpoint.txt
+curl -sf -H "Authorization: Bearer $AUDIT_TOKEN" "$API/v1/ledger/tenant/checkpoint" > checkpoint.txt
 SEQ=$(echo "$USES" | jq '.events[0].seq')
 curl -sf -H "Authorization: Bearer $AUDIT_TOKEN" "$API/v1/audit/$SEQ/proof" > proof.json
 check "$(jq -r '.leaf_index' proof.json)" "$SEQ" "proof of the first use"

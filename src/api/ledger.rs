@@ -1,8 +1,10 @@
 //! Proof endpoints: signed checkpoints, the verifier key, event leaves, RFC 9162
 //! inclusion and consistency proofs, and "prove this audit entry".
 //!
-//! Checkpoints and proofs reveal hashes only, so every authenticated principal may read
-//! them. Event leaves are the signed records themselves: a tenant's reviewers (admins
+//! The global tree's checkpoints and proofs reveal every tenant's activity volume, so
+//! only system reviewers read them (`domain::decide::global_log`); a tenant's reviewers
+//! read their own tenant's log (`api::tenant_log`). The verifier key stays open to every
+//! caller (it checks tenant checkpoints and usage reports too). Event leaves are the signed records themselves: a tenant's reviewers (admins
 //! and auditors) get their own tenant's events; system reviewers get the whole log
 //! (the rules are `domain::decide::{require_reviewer, visible_to, see_event}`).
 
@@ -25,8 +27,10 @@ fn text(body: String) -> impl IntoResponse {
 #[utoipa::path(get, path = "/v1/ledger/checkpoint", tag = "ledger", responses((status = 200, description = "A C2SP signed note (tlog-checkpoint)", content_type = "text/plain")))]
 pub async fn checkpoint(
     State(st): State<AppState>,
-    Auth(_caller): Auth,
+    Auth(caller): Auth,
+    Ctx(ctx): Ctx,
 ) -> Result<impl IntoResponse, ApiError> {
+    st.ledger.reads().require_global_log(&ctx, &caller).await?;
     let cp = st.ledger.reads().checkpoint().await?;
     Ok(text(cp.note))
 }
@@ -40,8 +44,10 @@ pub struct CheckpointList {
 #[utoipa::path(get, path = "/v1/ledger/checkpoints", tag = "ledger", responses((status = 200, body = CheckpointList)))]
 pub async fn checkpoints(
     State(st): State<AppState>,
-    Auth(_caller): Auth,
+    Auth(caller): Auth,
+    Ctx(ctx): Ctx,
 ) -> Result<Json<CheckpointList>, ApiError> {
+    st.ledger.reads().require_global_log(&ctx, &caller).await?;
     let checkpoints = st.ledger.reads().checkpoints().await?;
     Ok(Json(CheckpointList { checkpoints }))
 }
@@ -152,9 +158,11 @@ pub struct InclusionQuery {
 #[utoipa::path(get, path = "/v1/ledger/proof/inclusion", tag = "ledger", params(InclusionQuery), responses((status = 200), (status = 400, body = ErrorBody)))]
 pub async fn inclusion(
     State(st): State<AppState>,
-    Auth(_caller): Auth,
+    Auth(caller): Auth,
+    Ctx(ctx): Ctx,
     Params(q): Params<InclusionQuery>,
 ) -> Result<Json<proof::InclusionProof>, ApiError> {
+    st.ledger.reads().require_global_log(&ctx, &caller).await?;
     Ok(Json(st.ledger.reads().inclusion(q.index, q.size).await?))
 }
 
@@ -170,9 +178,11 @@ pub struct ConsistencyQuery {
 #[utoipa::path(get, path = "/v1/ledger/proof/consistency", tag = "ledger", params(ConsistencyQuery), responses((status = 200), (status = 400, body = ErrorBody)))]
 pub async fn consistency(
     State(st): State<AppState>,
-    Auth(_caller): Auth,
+    Auth(caller): Auth,
+    Ctx(ctx): Ctx,
     Params(q): Params<ConsistencyQuery>,
 ) -> Result<Json<proof::ConsistencyProof>, ApiError> {
+    st.ledger.reads().require_global_log(&ctx, &caller).await?;
     Ok(Json(st.ledger.reads().consistency(q.old, q.new).await?))
 }
 

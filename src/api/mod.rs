@@ -20,6 +20,7 @@ mod openapi;
 pub mod operations;
 pub mod review;
 pub mod templates;
+pub mod tenant_log;
 pub mod vault;
 mod vault_openapi;
 pub mod webhooks;
@@ -68,6 +69,8 @@ pub fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
         ledger::checkpoint, ledger::checkpoints, ledger::publickey, ledger::events, ledger::inclusion,
         ledger::consistency, ledger::prove_audit_entry,
         webhooks::create, webhooks::list, webhooks::delete,
+        tenant_log::checkpoint, tenant_log::checkpoints, tenant_log::publickey, tenant_log::leaves,
+        tenant_log::inclusion, tenant_log::consistency, tenant_log::usage_report,
     ),
     modifiers(&BearerAuth, &CompleteDoc),
     security(("bearer" = []))
@@ -218,7 +221,8 @@ pub fn router() -> Router<AppState> {
         .route("/v1/ledger/proof/inclusion", get(ledger::inclusion))
         .route("/v1/ledger/proof/consistency", get(ledger::consistency))
         .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
-        .route("/v1/webhooks/{id}", delete(webhooks::delete));
+        .route("/v1/webhooks/{id}", delete(webhooks::delete))
+        .merge(tenant_log::routes());
     if ceiling::enabled() {
         routes.route(
             "/v1/credentials/{id}/resolve-ceiling",

@@ -26,7 +26,7 @@
 
 mod export;
 mod format;
-mod read;
+pub(crate) mod read;
 mod verify;
 
 pub use export::{export, ExportError, ExportSummary};

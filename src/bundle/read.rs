@@ -79,9 +79,9 @@ impl<R: BufRead> Lines<R> {
 }
 
 /// The perfect subtrees covering `[0, size)`: appends leaves and yields the root.
-pub(super) struct Frontier {
-    pub(super) size: u64,
-    pub(super) nodes: Vec<(u8, u64, Hash)>,
+pub(crate) struct Frontier {
+    pub(crate) size: u64,
+    pub(crate) nodes: Vec<(u8, u64, Hash)>,
 }
 
 impl NodeReader for Frontier {
@@ -96,7 +96,7 @@ impl NodeReader for Frontier {
 }
 
 impl Frontier {
-    pub(super) fn push(&mut self, leaf: Hash) {
+    pub(crate) fn push(&mut self, leaf: Hash) {
         let new = merkle::append(self.size, leaf, self)
             .expect("a frontier holds every node append reads");
         let top = *new.last().expect("append returns the leaf at least");
@@ -104,7 +104,7 @@ impl Frontier {
         self.nodes.push(top);
         self.size += 1;
     }
-    pub(super) fn root(&self) -> Hash {
+    pub(crate) fn root(&self) -> Hash {
         merkle::root(self.size, self).expect("a frontier holds every node root reads")
     }
 }

@@ -44,6 +44,13 @@ pub struct VerifyBundleArgs {
     /// prints, or any later signing key of the same ledger.
     #[arg(long)]
     key: String,
+    /// A witness's verifier key (`credledger witness key` prints it); repeat. Usage
+    /// reports only: their boundary checkpoints must carry `--quorum` cosignatures of these.
+    #[arg(long = "witness", value_name = "VERIFIER_KEY")]
+    witnesses: Vec<String>,
+    /// How many of the `--witness`es must have cosigned (usage reports only).
+    #[arg(long, default_value_t = 0)]
+    quorum: usize,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -83,8 +90,22 @@ pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn verify(args: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
-    let file = std::fs::File::open(&args.file)
+    let mut file = std::fs::File::open(&args.file)
         .with_context(|| format!("opening {}", args.file.display()))?;
+    let mut head = [0u8; 256];
+    let n = std::io::Read::read(&mut file, &mut head)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    if super::report::is_usage_report(&head[..n]) {
+        let bytes = std::fs::read(&args.file)
+            .with_context(|| format!("reading {}", args.file.display()))?;
+        return super::report::verify(&bytes, &args.key, &args.witnesses, args.quorum, args.json);
+    }
+    if args.quorum > 0 {
+        anyhow::bail!(
+            "--quorum applies to usage reports (`credledger report usage`), not to exports"
+        );
+    }
+    std::io::Seek::rewind(&mut file).with_context(|| format!("reading {}", args.file.display()))?;
     match bundle::verify_bundle_reader(BufReader::with_capacity(1 << 20, file), &args.key) {
         Ok(r) => {
             if args.json {

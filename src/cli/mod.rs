@@ -39,6 +39,7 @@ mod node;
 mod output;
 mod recover;
 mod replay;
+mod report;
 mod serve;
 mod session;
 mod witness;
@@ -67,6 +68,10 @@ pub enum Command {
     Export(bundle::ExportArgs),
     /// Check a bundle with only a verifier key: exit 0 ok, 1 failed (naming the problem).
     VerifyBundle(bundle::VerifyBundleArgs),
+    /// Complete, offline-verifiable reports: `report usage` (who used a credential, or
+    /// that nobody did).
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// Internal load generators used by the crash test and benchmarks.
     #[command(subcommand, hide = true)]
     Debug(debug::DebugCommand),
@@ -149,6 +154,7 @@ pub fn main() -> ExitCode {
         Command::Export(args) => (bundle::export(args), 2),
         Command::Migrate(args) => (migrate::run(args), 2),
         Command::VerifyBundle(args) => (bundle::verify(args), 2),
+        Command::Report(cmd) => (report::run(cmd), 1),
         Command::Witness(cmd) => (witness::run(cmd), 2),
         Command::Backup(a) => (backup::backup(a), 1),
         Command::Restore(a) => (backup::restore(a), 2),

@@ -131,6 +131,7 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
             let ledger = Arc::new(ledger);
             *current.lock().unwrap() = Some(Arc::downgrade(&ledger));
             let background = super::serve::start_background(&args, &ledger);
+            let witnessing = super::serve::start_witnessing(&ledger, &args)?;
             let listener = tokio::net::TcpListener::from_std(std_listener.try_clone()?)?;
             let until = {
                 let stop_now = stop_now.clone();
@@ -164,6 +165,7 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
             }
             done.notify_one();
             served.await??;
+            drop(witnessing);
             let stats = ledger.commit_stats();
             drop(ledger);
             if stopping.load(Ordering::Acquire) {

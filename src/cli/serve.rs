@@ -7,6 +7,7 @@ use credledger::api;
 use credledger::http::proxy::TrustedProxies;
 use credledger::http::tls::Tls;
 use credledger::http::ServeOptions;
+use credledger::ledger::witnessing::{self, WitnessSpec, Witnessing};
 use credledger::ledger::{Config, Ledger};
 use credledger::secret::{SecretFields, SecretString};
 use credledger::store::select::StoreSpec;
@@ -96,6 +97,19 @@ pub struct ServeArgs {
     /// main address it needs a system admin's or system auditor's token.
     #[arg(long, env = "CREDLEDGER_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
+    /// A witness (c2sp.org/tlog-witness) the writer sends each new checkpoint to, as
+    /// `URL=VERIFIER_KEY` (its submission prefix and the key `credledger witness key`
+    /// prints). Repeat, or comma-separate in the variable. See docs/WITNESS.md.
+    #[arg(
+        long = "witness",
+        env = "CREDLEDGER_WITNESSES",
+        value_delimiter = ',',
+        value_name = "URL=VERIFIER_KEY"
+    )]
+    pub witnesses: Vec<WitnessSpec>,
+    /// How often (milliseconds) each witness is offered the latest checkpoint.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=3_600_000))]
+    pub witness_interval_ms: u64,
     /// Test every credential whose template has a connection test once per DURATION
     /// (`30m`, `6h`; at least `1s`), spread evenly over it, recorded like a manual test
     /// with the scheduler as the actor. Off by default; on PostgreSQL the writer only.
@@ -280,6 +294,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 shutdown_signal().await;
                 arm_watchdog(watched, timeout);
             };
+            let witnessing = start_witnessing(&ledger, &args)?;
             let app = credledger::http::app(credledger::http::AppState {
                 ledger: ledger.clone(),
             });
@@ -290,6 +305,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             for t in background {
                 t.abort();
             }
+            drop(witnessing);
             served?;
             anyhow::Ok(())
         }
@@ -365,6 +381,28 @@ pub(super) fn announce(
         );
     }
     Ok(())
+}
+
+/// Starts the background submission of new checkpoints to the `--witness`es (none:
+/// nothing runs). Call on the runtime, for the writer's ledger only.
+pub(super) fn start_witnessing(
+    ledger: &Arc<Ledger>,
+    args: &ServeArgs,
+) -> anyhow::Result<Option<Witnessing>> {
+    if args.witnesses.is_empty() {
+        return Ok(None);
+    }
+    let w = witnessing::spawn(
+        Arc::downgrade(ledger),
+        &args.witnesses,
+        Duration::from_millis(args.witness_interval_ms),
+    )
+    .context("configuring the witnesses")?;
+    eprintln!(
+        "credledger: {} witness(es) configured",
+        args.witnesses.len()
+    );
+    Ok(Some(w))
 }
 
 /// The commit counters at the end of a shutdown, for the watchdog once the ledger is

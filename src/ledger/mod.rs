@@ -47,8 +47,10 @@ mod recovery;
 mod resolve;
 pub mod schedule;
 mod templates;
+mod tenant_log;
 mod types;
 pub mod webhooks;
+pub mod witnessing;
 
 pub use crate::domain::decide::console::{Capabilities, CredentialActions};
 pub use crate::domain::decide::kv::KvMetadata;
@@ -63,6 +65,7 @@ use pipeline::{wait, wait_blocking, Staged, Writer};
 pub use reads::{Leaf, Leaves, PrincipalInfo, Reads};
 pub use recover::RECOVERY_REQUEST_ID;
 pub use templates::TemplateRef;
+pub use tenant_log::{TenantLeaf, TenantLeaves};
 pub use types::*;
 
 /// The open ledger.

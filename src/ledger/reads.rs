@@ -85,7 +85,7 @@ impl Reads<'_> {
     }
 
     /// Runs `f` on the blocking pool with the ledger (for proofs, which sign).
-    async fn with_ledger<T: Send + 'static>(
+    pub(super) async fn with_ledger<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Ledger) -> Result<T, LedgerError> + Send + 'static,
     ) -> Result<T, LedgerError> {
@@ -375,14 +375,25 @@ impl Reads<'_> {
         .await
     }
 
-    /// A signed checkpoint of the current tree (hashes only: open to every caller).
+    /// A signed checkpoint of the current tree (hashes only: open to every caller), with
+    /// the witness cosignatures it has gathered so far.
     pub async fn checkpoint(&self) -> Result<SignedCheckpoint, LedgerError> {
-        self.with_ledger(|l| Ok(proof::checkpoint(l)?)).await
+        self.with_ledger(|l| {
+            let cp = proof::checkpoint(l)?;
+            Ok(proof::cosigned::cosigned(l.store(), cp)?)
+        })
+        .await
     }
 
-    /// Every checkpoint issued so far.
+    /// Every checkpoint issued so far, each with its witness cosignatures.
     pub async fn checkpoints(&self) -> Result<Vec<SignedCheckpoint>, LedgerError> {
-        self.store(|st| Ok(proof::stored_checkpoints(st)?)).await
+        self.store(|st| {
+            proof::stored_checkpoints(st)?
+                .into_iter()
+                .map(|cp| Ok(proof::cosigned::cosigned(st, cp)?))
+                .collect()
+        })
+        .await
     }
 
     /// The C2SP verifier key of the current signing key, or of the genesis key.

@@ -30,13 +30,13 @@ pub(super) struct Overlay<'a> {
 }
 
 impl Overlay<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(super) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         match self.pending.get(key) {
             Some(v) => Ok(v.clone()),
             None => self.store.get(key),
         }
     }
-    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+    pub(super) fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
         self.pending.insert(key, Some(value));
     }
     pub(super) fn get_as<T: for<'de> Deserialize<'de>>(
@@ -131,7 +131,7 @@ fn apply_one(ov: &mut Overlay<'_>, event: &Event, record: &[u8]) -> Result<(), S
     for (level, index, hash) in nodes {
         ov.put(node_key(level, index), hash.to_vec());
     }
-    Ok(())
+    super::tenant_tree::apply(ov, event, record)
 }
 
 #[allow(

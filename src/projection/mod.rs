@@ -15,6 +15,9 @@
 //!   reviewer views of `review` (each principal's uses of a credential; connection-test
 //!   counts).
 //! * `m ‖ level ‖ index` → a Merkle subtree hash (RFC 9162, see `merkle`).
+//! * `Ts ‖ tenant`, `Tl ‖ tenant ‖ index`, `Tn ‖ tenant ‖ level ‖ index` → each tenant's
+//!   own tree: its size, its leaves' global sequence numbers, its subtree hashes
+//!   (`tenant_tree`).
 //! * `s` → [`SCHEMA`], the layout version of the views: [`catch_up`] rebuilds the tree
 //!   from the log when it differs, so a data directory written by an older build gets
 //!   the views of this one.
@@ -40,6 +43,7 @@ mod apply;
 mod read;
 mod rebuild;
 mod review;
+mod tenant_tree;
 
 pub use apply::apply_records;
 pub use read::{
@@ -48,6 +52,9 @@ pub use read::{
 };
 pub use rebuild::{catch_up, dump, rebuild, KeyValue};
 pub use review::{principal_uses, verify_counts, PrincipalUse, VerifyCounts};
+pub use tenant_tree::{
+    tenant_leaf_seq, tenant_tree_size, tenant_tree_sizes, tree_tenant, TenantNodes,
+};
 
 use crate::event::{Body, GrantLevel, Grantee, Owner, Sealed, Source};
 use crate::id::Id;
@@ -83,8 +90,8 @@ pub fn outcome_code(o: crate::event::Outcome) -> u8 {
 
 const SCHEMA_KEY: &[u8] = b"s";
 /// The layout version of the views (2: grant levels and groups in the credential view,
-/// the reviewer views).
-pub const SCHEMA: u32 = 2;
+/// the reviewer views; 3: the tenant trees).
+pub const SCHEMA: u32 = 3;
 
 /// One version of a credential, as listed.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]

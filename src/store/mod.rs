@@ -290,6 +290,46 @@ pub trait CheckpointStore: Send + Sync {
     /// MUST be insert-if-absent (two writers cannot both "win"; the caller answers with
     /// what is returned) and MUST return only once the stored note is durable.
     fn insert_checkpoint_durable(&self, size: Seq, note: &[u8]) -> Result<Vec<u8>, StoreError>;
+
+    /// The witness cosignature lines stored for the checkpoint of `size` of the log named
+    /// `origin` (the checkpoint's first line), or `None` if none were stored.
+    ///
+    /// The value is what [`CheckpointStore::put_cosignatures_durable`] stored last: C2SP
+    /// signature lines (`— name base64\n`, c2sp.org/tlog-cosignature), verified by the
+    /// ledger before they were stored. They are kept beside the note, never in it: an
+    /// issued note never changes.
+    fn cosignatures(&self, origin: &str, size: Seq) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Replaces the cosignature lines of the checkpoint of `size` of log `origin`.
+    ///
+    /// MUST return only once they are durable. One writer (the ledger's witnessing task)
+    /// merges new lines into the stored ones, so a replace is all a backend offers.
+    fn put_cosignatures_durable(
+        &self,
+        origin: &str,
+        size: Seq,
+        lines: &[u8],
+    ) -> Result<(), StoreError>;
+
+    /// The note issued for size `size` of the tenant log named `origin` (a tenant tree's
+    /// checkpoints; the global log's are [`CheckpointStore::checkpoint`]), if any.
+    fn log_checkpoint(&self, origin: &str, size: Seq) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Every note issued for the tenant log `origin`, by ascending size.
+    fn log_checkpoints(&self, origin: &str) -> Result<Vec<(Seq, Vec<u8>)>, StoreError>;
+
+    /// The note of the tenant log `origin` with the largest size, if any.
+    fn latest_log_checkpoint(&self, origin: &str) -> Result<Option<(Seq, Vec<u8>)>, StoreError>;
+
+    /// Stores `note` for size `size` of the tenant log `origin` unless one is stored
+    /// already, and returns the stored one: insert-if-absent and durable, like
+    /// [`CheckpointStore::insert_checkpoint_durable`].
+    fn insert_log_checkpoint_durable(
+        &self,
+        origin: &str,
+        size: Seq,
+        note: &[u8],
+    ) -> Result<Vec<u8>, StoreError>;
 }
 
 /// A whole backend: the three stores of one ledger.

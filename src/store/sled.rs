@@ -1,10 +1,12 @@
 //! The embedded backend: one sled database under `DIR/ledger/`, the only file that names
 //! `sled`.
 //!
-//! Five trees: `log` (`seq u64 BE` → record), `keyring` (`credential ‖ version u32 BE` →
+//! Seven trees: `log` (`seq u64 BE` → record), `keyring` (`credential ‖ version u32 BE` →
 //! encoded `WrappedKey`), `proj` (the projection store; its watermark is the key `w`,
-//! which no projection key equals), `checkpoints` (`size u64 BE` → note) and `meta`
-//! (name → small value).
+//! which no projection key equals), `checkpoints` (`size u64 BE` → note),
+//! `cosignatures` (`origin ‖ 0x00 ‖ size u64 BE` → signature lines), `log_checkpoints`
+//! (the tenant logs' notes, `origin ‖ 0x00 ‖ size u64 BE` → note) and `meta` (name →
+//! small value).
 //!
 //! **Invariant (durability):** [`LogStore::append_durable`] returns only after sled's
 //! flush, an `fsync` of every blob file sled created since the last step (and of the
@@ -22,10 +24,7 @@
 //! (sled panics on some corrupt files, e.g. "tried to serialize Uninitialized") becomes
 //! [`StoreError::Panicked`] and its message is not printed as a crash.
 
-use super::{
-    Append, CheckpointStore, Entry, KeyOp, KeyRef, LogStore, ProjectionStore, Seq, StoreError,
-    MAX_RECORD,
-};
+use super::{Append, Entry, KeyOp, KeyRef, LogStore, ProjectionStore, Seq, StoreError, MAX_RECORD};
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -34,6 +33,8 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
+
+mod checkpoints;
 
 /// The segment size of stores this version creates: sled's maximum, 16 MiB.
 pub const NEW_STORE_SEGMENT_SIZE: usize = 1 << 24;
@@ -47,6 +48,8 @@ pub struct SledBackend {
     keyring: ::sled::Tree,
     proj: ::sled::Tree,
     checkpoints: ::sled::Tree,
+    cosignatures: ::sled::Tree,
+    log_checkpoints: ::sled::Tree,
     meta: ::sled::Tree,
     data_file: File,
     data_path: PathBuf,
@@ -96,6 +99,8 @@ impl SledBackend {
             keyring: tree("keyring")?,
             proj: tree("proj")?,
             checkpoints: tree("checkpoints")?,
+            cosignatures: tree("cosignatures")?,
+            log_checkpoints: tree("log_checkpoints")?,
             meta: tree("meta")?,
             db,
             data_file,
@@ -516,56 +521,4 @@ impl ProjectionStore for SledBackend {
     fn clear(&self) -> Result<(), StoreError> {
         guard("clearing the projections", || self.proj.clear())
     }
-}
-
-impl CheckpointStore for SledBackend {
-    fn checkpoint(&self, size: Seq) -> Result<Option<Vec<u8>>, StoreError> {
-        guard("reading the checkpoints", || {
-            self.checkpoints
-                .get(size.to_be_bytes())
-                .map(|v| v.map(|v| v.to_vec()))
-        })
-    }
-
-    fn checkpoints(&self) -> Result<Vec<(Seq, Vec<u8>)>, StoreError> {
-        guard_iter("reading the checkpoints", || {
-            let mut out = Vec::new();
-            for r in self.checkpoints.iter() {
-                let (k, v) = r.map_err(from_sled)?;
-                out.push((checkpoint_size(&k)?, v.to_vec()));
-            }
-            Ok(out)
-        })
-    }
-
-    fn latest_checkpoint(&self) -> Result<Option<(Seq, Vec<u8>)>, StoreError> {
-        match guard("reading the checkpoints", || self.checkpoints.last())? {
-            None => Ok(None),
-            Some((k, v)) => Ok(Some((checkpoint_size(&k)?, v.to_vec()))),
-        }
-    }
-
-    fn insert_checkpoint_durable(&self, size: Seq, note: &[u8]) -> Result<Vec<u8>, StoreError> {
-        let stored = guard("writing a checkpoint", || {
-            self.checkpoints
-                .compare_and_swap(size.to_be_bytes(), None as Option<&[u8]>, Some(note))
-        })?;
-        let stored = match stored {
-            Ok(()) => note.to_vec(),
-            Err(e) => e
-                .current
-                .map(|v| v.to_vec())
-                .unwrap_or_else(|| note.to_vec()),
-        };
-        self.durable()?;
-        Ok(stored)
-    }
-}
-
-fn checkpoint_size(key: &[u8]) -> Result<Seq, StoreError> {
-    let arr: [u8; 8] = key.try_into().map_err(|_| StoreError::Corrupt {
-        what: "checkpoints",
-        detail: "key is not 8 bytes".into(),
-    })?;
-    Ok(u64::from_be_bytes(arr))
 }

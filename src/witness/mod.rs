@@ -32,8 +32,8 @@
 //!
 //! # Integrating witnesses into the ledger
 //!
-//! The ledger side is meant to be a few lines on top of the store (it is not
-//! wired in yet):
+//! The ledger side is `crate::ledger::witnessing` (`serve --witness`); in
+//! short:
 //!
 //! 1. **Configuration.** For each witness: its submission URL prefix and its
 //!    verifier key (`credledger witness key --data DIR` prints it), parsed

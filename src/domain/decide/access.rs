@@ -341,3 +341,47 @@ pub fn see_event(caller: &Caller, seq: u64, event_tenant: Option<Option<Id>>) ->
         Some(None) | None => Err(not_found(caller, OP, Target::Event(seq), "event")),
     }
 }
+
+/// A tenant's own log (its tree, checkpoints, proofs and leaves): the tenant's reviewers
+/// read their own (`requested` `None` or their tenant); system reviewers read any
+/// tenant's. Another tenant's log is "not found" to everyone else, recorded like any
+/// cross-tenant attempt.
+pub fn tenant_log(state: &State, caller: &Caller, requested: Option<Id>) -> Decision<Id> {
+    const OP: &str = "tenant_log_read";
+    require_reviewer(caller, OP, "the tenant log")?;
+    match requested {
+        None => Ok(caller.tenant),
+        Some(t) if t == caller.tenant || caller.is_system_reviewer() => Ok(t),
+        Some(t) => {
+            let mut r = not_found(caller, OP, Target::Tenant(t), "tenant log");
+            if !state.tenants.contains_key(&t) {
+                return Err(r);
+            }
+            r.records.push(Body::AccessDeniedV2 {
+                tenant: t,
+                operation: OP.into(),
+                target: Some(Target::Tenant(t)),
+                reason: RefusalReason::OtherTenant,
+            });
+            Err(r)
+        }
+    }
+}
+
+/// The global log (its tree size, checkpoints and hash proofs, which reveal every
+/// tenant's activity volume): system reviewers only; tenants read their own log
+/// ([`tenant_log`]). Refusals are recorded.
+pub fn global_log(caller: &Caller) -> Decision<()> {
+    if caller.is_system_reviewer() {
+        return Ok(());
+    }
+    Err(refused(
+        caller,
+        "global_log_read",
+        None,
+        RefusalReason::SystemOnly,
+        DomainError::Forbidden(
+            "the global log needs a system admin or system auditor; read your tenant's log at /v1/ledger/tenant/…".into(),
+        ),
+    ))
+}

@@ -22,6 +22,7 @@
 //! - the local cache belongs to one database: a cache made from another (its `store-id`
 //!   differs) or reaching past the log is cleared and rebuilt.
 
+mod checkpoints;
 mod db;
 mod lease;
 pub mod migrate;
@@ -31,8 +32,8 @@ pub use db::{describe, parse_url, PgError};
 
 use super::sled::SledBackend;
 use super::{
-    Append, CheckpointStore, Entry, KeyOp, KeyRef, LogStore, ProjectionStore, Seq, StoreError,
-    StoredHead, MAX_RECORD,
+    Append, Entry, KeyOp, KeyRef, LogStore, ProjectionStore, Seq, StoreError, StoredHead,
+    MAX_RECORD,
 };
 use db::Db;
 use std::collections::BTreeMap;
@@ -473,52 +474,6 @@ impl ProjectionStore for PgBackend {
 
     fn clear(&self) -> Result<(), StoreError> {
         self.cache.clear()
-    }
-}
-
-impl CheckpointStore for PgBackend {
-    fn checkpoint(&self, size: Seq) -> Result<Option<Vec<u8>>, StoreError> {
-        let pool = self.db.pool.clone();
-        let size = seq_param(size)?;
-        self.db.run(async move {
-            let c = pool.get().await?;
-            Ok(c.query_opt(sql::READ_CHECKPOINT, &[&size])
-                .await?
-                .map(|r| r.get(0)))
-        })
-    }
-
-    fn checkpoints(&self) -> Result<Vec<(Seq, Vec<u8>)>, StoreError> {
-        let pool = self.db.pool.clone();
-        self.db.run(async move {
-            let c = pool.get().await?;
-            let rows = c.query(sql::READ_CHECKPOINTS, &[]).await?;
-            Ok(rows
-                .iter()
-                .map(|r| (r.get::<_, i64>(0) as Seq, r.get(1)))
-                .collect())
-        })
-    }
-
-    fn latest_checkpoint(&self) -> Result<Option<(Seq, Vec<u8>)>, StoreError> {
-        let pool = self.db.pool.clone();
-        self.db.run(async move {
-            let c = pool.get().await?;
-            Ok(c.query_opt(sql::LATEST_CHECKPOINT, &[])
-                .await?
-                .map(|r| (r.get::<_, i64>(0) as Seq, r.get(1))))
-        })
-    }
-
-    fn insert_checkpoint_durable(&self, size: Seq, note: &[u8]) -> Result<Vec<u8>, StoreError> {
-        let pool = self.db.pool.clone();
-        let size = seq_param(size)?;
-        let note = note.to_vec();
-        self.db.run(async move {
-            let c = pool.get().await?;
-            c.execute(sql::INSERT_CHECKPOINT, &[&size, &note]).await?;
-            Ok(c.query_one(sql::READ_CHECKPOINT, &[&size]).await?.get(0))
-        })
     }
 }
 

@@ -108,6 +108,29 @@ pub(super) const INSERT_CHECKPOINT: &str = "
     INSERT INTO credledger.checkpoints (size, note) VALUES ($1, $2)
     ON CONFLICT (size) DO NOTHING";
 
+pub(super) const READ_COSIGNATURES: &str =
+    "SELECT lines FROM credledger.cosignatures WHERE origin = $1 AND size = $2";
+
+/// Replaces the stored lines (one writer merges them; see `CheckpointStore`).
+pub(super) const PUT_COSIGNATURES: &str = "
+    INSERT INTO credledger.cosignatures (origin, size, lines) VALUES ($1, $2, $3)
+    ON CONFLICT (origin, size) DO UPDATE SET lines = EXCLUDED.lines";
+
+pub(super) const READ_LOG_CHECKPOINT: &str =
+    "SELECT note FROM credledger.log_checkpoints WHERE origin = $1 AND size = $2";
+
+pub(super) const READ_LOG_CHECKPOINTS: &str =
+    "SELECT size, note FROM credledger.log_checkpoints WHERE origin = $1 ORDER BY size";
+
+pub(super) const LATEST_LOG_CHECKPOINT: &str = "
+    SELECT size, note FROM credledger.log_checkpoints WHERE origin = $1
+    ORDER BY size DESC LIMIT 1";
+
+/// Insert-if-absent; the stored note is read back after.
+pub(super) const INSERT_LOG_CHECKPOINT: &str = "
+    INSERT INTO credledger.log_checkpoints (origin, size, note) VALUES ($1, $2, $3)
+    ON CONFLICT (origin, size) DO NOTHING";
+
 // --- The writer lease (`lease`) ---------------------------------------------------------
 
 /// The lease as it stands, with the milliseconds left by the server's clock.
