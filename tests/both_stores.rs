@@ -83,11 +83,11 @@ fn run_on_postgres(pg: &pg::Pg, suite: &str) -> usize {
 }
 
 #[test]
-fn the_api_and_server_suites_pass_on_postgresql() {
+fn the_api_ledger_and_server_suites_pass_on_postgresql() {
     let pg = pg::Pg::start();
     pg.superuser_sql(&format!("ALTER ROLE {} CREATEDB", pg::ROLE));
     // Each suite opened its ledgers on PostgreSQL (a database each), not on sled.
-    for (suite, at_least) in [("api", 10), ("server", 2)] {
+    for (suite, at_least) in [("api", 10), ("server", 2), ("ledger", 8)] {
         let made = run_on_postgres(&pg, suite);
         assert!(
             made >= at_least,

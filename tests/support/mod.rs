@@ -50,56 +50,10 @@ pub fn logs() -> String {
         .unwrap_or_default()
 }
 
-/// The throwaway PostgreSQL of `CREDLEDGER_TEST_STORE=postgres` (see [`open_ledger`]).
-#[allow(
-    clippy::duplicate_mod,
-    reason = "each harness module includes the PostgreSQL helper; a test binary may use several"
-)]
-#[path = "../pg/mod.rs"]
-pub mod pg;
-
-/// Opens a ledger for `config` on the store the suite runs on: its data directory
-/// (sled), or with `CREDLEDGER_TEST_STORE=postgres` a fresh PostgreSQL database (keys
-/// and the projection cache in the data directory), this process holding the writer
-/// lease.
-pub fn open_ledger(
-    config: Config,
-) -> Result<(Ledger, Option<credledger::ledger::Bootstrap>), credledger::ledger::LedgerError> {
-    if !pg::switched() {
-        return Ledger::open(config);
-    }
-    use credledger::store::lease::WriterLease;
-    // The same database when the directory is opened again (its URL kept inside it).
-    std::fs::create_dir_all(&config.data_dir).unwrap();
-    let kept = config.data_dir.join("test-pg-url");
-    let url = match std::fs::read_to_string(&kept) {
-        Ok(url) => {
-            pg::expire_lease(&url);
-            url
-        }
-        Err(_) => {
-            let url = pg::fresh_database();
-            std::fs::write(&kept, &url).unwrap();
-            url
-        }
-    };
-    let cache = config.data_dir.join("pg-cache");
-    let store = credledger::store::postgres::PgBackend::connect(
-        &url,
-        Some(&cache),
-        &credledger::store::postgres::PgOptions {
-            accept_lost_commits: true,
-        },
-    )?;
-    let taken = store.try_take("tests", "", std::time::Duration::from_secs(24 * 3600))?;
-    assert!(taken.is_some(), "a fresh database's lease is free");
-    Ledger::open_with_backend(config, Arc::new(store))
-}
-
 /// The ledger-core helpers (the whole-store dump among them), shared with these tests.
 #[path = "../util/mod.rs"]
 pub mod util;
-pub use util::StoreDump;
+pub use util::{open_ledger, StoreDump};
 
 pub struct TestApp {
     pub dir: tempfile::TempDir,
