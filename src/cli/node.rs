@@ -328,6 +328,16 @@ async fn follow_until_writer(
         if stopping.load(Ordering::Acquire) {
             break None;
         }
+        if follower.take_key_change() {
+            // The key files are the operator's to distribute (docs/POSTGRES.md, "Erasure").
+            tracing::error!(
+                "the writer rotated a key: copy its DIR/keys here before this node takes over"
+            );
+            eprintln!(
+                "credledger: the writer rotated a key (master or signing); copy the writer's keys \
+                 (DIR/keys or CREDLEDGER_MASTER_KEYS) to this node: until then it cannot take over"
+            );
+        }
         match take_now(pg, holder, address, ttl).await {
             Ok(Some(k)) => break Some(k),
             Ok(None) => {
