@@ -322,6 +322,45 @@ async fn three_nodes_failover_without_losing_an_acknowledged_write() {
         "{used:?}"
     );
 
+    // The Vault dialect through followers: a write through node 3, a read (which records
+    // its use, so the writer answers it) through node 2.
+    let r = client
+        .post(format!("{}/v1/secret/data/team/db", addrs[2]))
+        .header("x-vault-token", &token)
+        .json(&json!({"data": {"password": "v-vault-pw"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a Vault write through a follower");
+    let written = r.headers()["x-credledger-seq"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    // Another node: with the write's sequence number, so it has applied it.
+    let r = client
+        .get(format!("{}/v1/secret/data/team/db", addrs[1]))
+        .header("x-vault-token", &token)
+        .header("x-credledger-min-seq", written)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a Vault read through a follower");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["data"]["data"]["password"], "v-vault-pw", "{v}");
+    // The console is the writer's: a follower forwards its pages.
+    let r = client
+        .get(format!("{}/ui/login", addrs[1]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()
+            .get("x-credledger-forwarded-to")
+            .and_then(|v| v.to_str().ok()),
+        Some(addrs[0].as_str())
+    );
+
     // A forged forwarding header without a valid MAC is not believed, neither by the
     // writer nor by a follower (which forwards it as an ordinary request).
     for a in &addrs[..2] {
