@@ -86,8 +86,8 @@ run() { # label connections script url [body]
 }
 
 suite() {
-  CRED=$(curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -X POST "$API/v1/credentials" \
-    -d '{"name":"bench","template":"api_key","fields":{"api_key":"bench-secret"}}' | jq -r .id)
+  CRED=$(curl -sS --fail-with-body -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -X POST "$API/v1/credentials" \
+    -d "{\"name\":\"bench-$STORE\",\"template\":\"api_key\",\"fields\":{\"api_key\":\"bench-secret\"}}" | jq -r .id)
   run "resolve (durable)" 32 "$WORK/post.lua" "$API/v1/credentials/$CRED/resolve"
   run "resolve (durable)" 256 "$WORK/post.lua" "$API/v1/credentials/$CRED/resolve"
   run "create" 32 "$WORK/create.lua" "$API/v1/credentials"
