@@ -17,6 +17,35 @@ use std::time::{Duration, Instant};
 
 const LEASE_MS: &str = "1500";
 
+/// The loopback address the test's "remote" client connects from.
+const CLIENT_IP: &str = "127.0.0.2";
+
+/// The recorded addresses of the `used` events of credential `id`, oldest first.
+async fn used_from(client: &reqwest::Client, node: &str, token: &str, id: &str) -> Vec<String> {
+    let v: Value = client
+        .get(format!("{node}/v1/audit?credential={id}&action=used"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut rows: Vec<(u64, String)> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["seq"].as_u64().unwrap(),
+                e["remote_addr"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows.into_iter().map(|(_, a)| a).collect()
+}
+
 fn copy_keys(from: &std::path::Path, to: &std::path::Path) {
     let (src, dst) = (from.join("keys"), to.join("keys"));
     std::fs::create_dir_all(&dst).unwrap();
@@ -66,7 +95,13 @@ async fn create(
             .await;
         match sent {
             Ok(r) if r.status().is_success() => {
-                *hint.lock().unwrap() = Some(addr);
+                // The writer: the one a follower forwarded to, else the node itself.
+                let writer = r
+                    .headers()
+                    .get("x-credledger-forwarded-to")
+                    .and_then(|v| v.to_str().ok())
+                    .map_or(addr, str::to_string);
+                *hint.lock().unwrap() = Some(writer);
                 let v: Value = r.json().await.ok()?;
                 return v["id"].as_str().map(str::to_string);
             }
@@ -165,31 +200,84 @@ async fn three_nodes_failover_without_losing_an_acknowledged_write() {
     let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
     let client = reqwest::Client::new();
 
-    // A follower refuses a write with a retryable 503 naming the writer.
-    let r = client
+    // A client on its own loopback address, so the audited address tells it apart from
+    // the nodes (which forward from 127.0.0.1).
+    let far_client = reqwest::Client::builder()
+        .local_address(CLIENT_IP.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+
+    // A follower forwards a write to the writer and returns its answer.
+    let r = far_client
         .post(format!("{}/v1/credentials", addrs[1]))
         .bearer_auth(&token)
-        .json(&json!({"name": "direct", "template": "api_key", "fields": {"api_key": "v"}}))
+        .json(&json!({"name": "direct", "template": "api_key", "fields": {"api_key": "v-direct"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(
+        r.headers()
+            .get("x-credledger-forwarded-to")
+            .and_then(|v| v.to_str().ok()),
+        Some(addrs[0].as_str()),
+        "node 2 forwarded to the writer"
+    );
+    let seq: u64 = r.headers()["x-credledger-seq"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let direct = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Read-your-writes: the forwarding node serves the write at once; another follower
+    // once told the sequence number.
+    assert_eq!(
+        status(
+            &client,
+            format!("{}/v1/credentials/{direct}", addrs[1]),
+            &token
+        )
+        .await,
+        200,
+        "node 2 answered before applying its own forwarded write"
+    );
+    let r = client
+        .get(format!("{}/v1/credentials/{direct}", addrs[2]))
+        .bearer_auth(&token)
+        .header("x-credledger-min-seq", seq.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "node 3 with X-Credledger-Min-Seq");
+    let applied: u64 = r.headers()["x-credledger-seq"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(applied >= seq);
+    // A sequence number far ahead: a retryable 503, nothing done.
+    let r = client
+        .get(format!("{}/v1/credentials/{direct}", addrs[2]))
+        .bearer_auth(&token)
+        .header("x-credledger-min-seq", (seq + 1_000_000).to_string())
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 503);
-    let body = r.text().await.unwrap();
-    assert_eq!(
-        named_writer(&body).as_deref(),
-        Some(addrs[0].as_str()),
-        "{body}"
-    );
+    assert!(r.text().await.unwrap().contains("\"behind\""));
 
-    // Writes through every node (followers name the writer), reads on every node.
+    // Writes and resolves through every node, reads on every node.
     let hint = Mutex::new(None);
     let far = Instant::now() + Duration::from_secs(30);
-    let mut acked = vec![];
+    let mut acked = vec![direct.clone()];
     for i in 0..9 {
-        *hint.lock().unwrap() = Some(addrs[i % 3].clone());
-        let id = create(&client, &addrs, &hint, &token, &format!("first-{i}"), far)
+        let only = [addrs[i % 3].clone()];
+        let id = create(&client, &only, &hint, &token, &format!("first-{i}"), far)
             .await
-            .expect("acknowledged");
+            .expect("acknowledged through every node");
         acked.push(id);
     }
     for a in &addrs {
@@ -206,20 +294,100 @@ async fn three_nodes_failover_without_losing_an_acknowledged_write() {
             );
         }
     }
+    for a in &addrs {
+        let r = far_client
+            .post(format!("{a}/v1/credentials/{}/resolve", acked[1]))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "a resolve through {a}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["fields"]["api_key"], "v-first-0");
+    }
+    // The audit rows of the resolves name the real client: bare at the writer, "via"
+    // the forwarding node at the followers.
+    let used = used_from(&client, &addrs[0], &token, &acked[1]).await;
+    assert_eq!(used.len(), 3, "{used:?}");
+    assert_eq!(
+        used.iter().filter(|a| *a == CLIENT_IP).count(),
+        1,
+        "{used:?}"
+    );
+    assert_eq!(
+        used.iter()
+            .filter(|a| **a == format!("{CLIENT_IP} via 127.0.0.1"))
+            .count(),
+        2,
+        "{used:?}"
+    );
+
+    // The Vault dialect through followers: a write through node 3, a read (which records
+    // its use, so the writer answers it) through node 2.
     let r = client
-        .post(format!("{}/v1/credentials/{}/resolve", addrs[2], acked[0]))
-        .bearer_auth(&token)
+        .post(format!("{}/v1/secret/data/team/db", addrs[2]))
+        .header("x-vault-token", &token)
+        .json(&json!({"data": {"password": "v-vault-pw"}}))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 503, "a resolve appends: the writer answers it");
+    assert_eq!(r.status(), 200, "a Vault write through a follower");
+    let written = r.headers()["x-credledger-seq"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    // Another node: with the write's sequence number, so it has applied it.
     let r = client
-        .post(format!("{}/v1/credentials/{}/resolve", addrs[0], acked[0]))
-        .bearer_auth(&token)
+        .get(format!("{}/v1/secret/data/team/db", addrs[1]))
+        .header("x-vault-token", &token)
+        .header("x-credledger-min-seq", written)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a Vault read through a follower");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["data"]["data"]["password"], "v-vault-pw", "{v}");
+    // The console is the writer's: a follower forwards its pages.
+    let r = client
+        .get(format!("{}/ui/login", addrs[1]))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()
+            .get("x-credledger-forwarded-to")
+            .and_then(|v| v.to_str().ok()),
+        Some(addrs[0].as_str())
+    );
+
+    // A forged forwarding header without a valid MAC is not believed, neither by the
+    // writer nor by a follower (which forwards it as an ordinary request).
+    for a in &addrs[..2] {
+        let r = far_client
+            .post(format!("{a}/v1/credentials/{}/resolve", acked[2]))
+            .bearer_auth(&token)
+            .header("x-credledger-forwarded-for", "198.51.100.7")
+            .header(
+                "x-credledger-forwarded-at",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis()
+                    .to_string(),
+            )
+            .header("x-credledger-forwarded-mac", "00".repeat(32))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let used = used_from(&client, &addrs[0], &token, &acked[2]).await;
+    assert_eq!(
+        used,
+        vec![CLIENT_IP.to_string(), format!("{CLIENT_IP} via 127.0.0.1")],
+        "a forged client address was recorded"
+    );
 
     // Bounded load; kill -9 of the writer in the middle of it.
     let acked = Arc::new(Mutex::new(acked));
@@ -235,13 +403,17 @@ async fn three_nodes_failover_without_losing_an_acknowledged_write() {
             killed_at.clone(),
         );
         tokio::spawn(async move {
-            let hint = Mutex::new(Some(addrs[0].clone()));
+            let hint = Mutex::new(None);
             let mut i = 0;
             while !stop.load(Ordering::Acquire) {
                 let deadline = Instant::now() + Duration::from_secs(30);
+                // Round robin over every node: followers forward.
+                let mut order = addrs.clone();
+                order.rotate_left(i % 3);
+                *hint.lock().unwrap() = Some(order[0].clone());
                 if let Some(id) = create(
                     &client,
-                    &addrs,
+                    &order,
                     &hint,
                     &token,
                     &format!("load-{i}"),
@@ -283,6 +455,8 @@ async fn three_nodes_failover_without_losing_an_acknowledged_write() {
     stop.store(true, Ordering::Release);
     load.await.unwrap();
     let acked = acked.lock().unwrap().clone();
+    let unique: std::collections::BTreeSet<&String> = acked.iter().collect();
+    assert_eq!(unique.len(), acked.len(), "an id acknowledged twice");
 
     // Every acknowledged write is there, on both remaining nodes.
     for a in &addrs[1..] {
@@ -315,6 +489,32 @@ async fn three_nodes_failover_without_losing_an_acknowledged_write() {
     let writer = hint.lock().unwrap().clone().unwrap();
     let (w, other) = if writer == addrs[1] { (1, 2) } else { (2, 1) };
     signal(nodes[w].pid(), "-STOP");
+    // Requests that reach the paused writer wait in its socket until it wakes.
+    let waiters: Vec<_> = (0..3)
+        .map(|i| {
+            let (client, url, token) = (
+                client.clone(),
+                format!("{}/v1/credentials", addrs[w]),
+                token.clone(),
+            );
+            tokio::spawn(async move {
+                let r = client
+                    .post(url)
+                    .bearer_auth(&token)
+                    .timeout(Duration::from_secs(60))
+                    .json(&json!({"name": format!("zombie-{i}"), "template": "api_key", "fields": {"api_key": "v"}}))
+                    .send()
+                    .await
+                    .ok()?;
+                let to = r
+                    .headers()
+                    .get("x-credledger-forwarded-to")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                Some((r.status().as_u16(), to))
+            })
+        })
+        .collect();
     let only_other = [addrs[other].clone()];
     let hint = Mutex::new(None);
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -324,18 +524,41 @@ async fn three_nodes_failover_without_losing_an_acknowledged_write() {
         "the other node did not take over from the paused writer"
     );
     signal(nodes[w].pid(), "-CONT");
-    let r = client
-        .post(format!("{}/v1/credentials", addrs[w]))
+    // What waited at the paused writer is answered 503 (its commit is fenced), or, once
+    // it follows, forwarded to the new writer; never committed by the old one.
+    let mut forwarded = vec![];
+    for (i, waiter) in waiters.into_iter().enumerate() {
+        let Some((status, to)) = waiter.await.unwrap() else {
+            continue;
+        };
+        assert!(
+            status == 503 || (to.as_deref() == Some(addrs[other].as_str()) && status < 500),
+            "the paused writer answered {status} itself after waking up (forwarded to {to:?})"
+        );
+        if status == 201 {
+            forwarded.push(format!("zombie-{i}"));
+        }
+    }
+    let listed: Value = client
+        .get(format!("{}/v1/credentials", addrs[other]))
         .bearer_auth(&token)
-        .timeout(Duration::from_secs(10))
-        .json(&json!({"name": "zombie", "template": "api_key", "fields": {"api_key": "v"}}))
         .send()
-        .await;
-    if let Ok(r) = r {
-        assert_eq!(
-            r.status(),
-            503,
-            "the paused writer committed after waking up"
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<String> = listed["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str().map(str::to_string))
+        .filter(|n| n.starts_with("zombie-"))
+        .collect();
+    for n in &names {
+        assert!(
+            forwarded.contains(n),
+            "{n} is in the log but was not acknowledged through the new writer"
         );
     }
     let (ok, text) = credledger(&["replay", "verify", "--data", data2, "--store", &url]);

@@ -6,7 +6,7 @@ mod support;
 
 use axum::http::StatusCode;
 use credledger::api;
-use credledger::ledger::{Config, Ledger};
+use credledger::ledger::Config;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use support::TestApp;
@@ -121,7 +121,7 @@ async fn library_server_on_a_socket_shuts_down_without_losing_acknowledged_event
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
     let (ledger, boot) =
-        tokio::task::spawn_blocking(move || Ledger::open(Config::new(path)).unwrap())
+        tokio::task::spawn_blocking(move || support::open_ledger(Config::new(path)).unwrap())
             .await
             .unwrap();
     let token = boot.unwrap().token.expose().to_string();
@@ -160,7 +160,7 @@ async fn library_server_on_a_socket_shuts_down_without_losing_acknowledged_event
     drop(ledger);
     let path = dir.path().to_path_buf();
     let (reopened, boot) =
-        tokio::task::spawn_blocking(move || Ledger::open(Config::new(path)).unwrap())
+        tokio::task::spawn_blocking(move || support::open_ledger(Config::new(path)).unwrap())
             .await
             .unwrap();
     assert!(boot.is_none());
@@ -215,6 +215,11 @@ fn binary_serves_and_exits_cleanly_on_sigterm() {
     let verify = Command::new(env!("CARGO_BIN_EXE_credledger"))
         .args(["replay", "verify", "--json", "--data"])
         .arg(dir.path().join("data"))
+        .args(
+            served::store_args(&dir.path().join("data"), &[])
+                .into_iter()
+                .take(2),
+        )
         .output()
         .unwrap();
     assert!(verify.status.success());

@@ -2,7 +2,9 @@
 # PostgreSQL store benchmark beside the embedded one, in the same run: durable resolves/s
 # and creates/s through wrk against (1) the embedded sled store, (2) one node on a local
 # PostgreSQL, (3) the writer of three nodes over that PostgreSQL (two followers tailing
-# the log), with events per group commit (one transaction per batch on PostgreSQL).
+# the log), (4) a follower of those three nodes, which forwards every write and resolve
+# to the writer (when the binary forwards; an older one answers 503: non-2xx), with
+# events per group commit (one transaction per batch on PostgreSQL).
 #
 #   cargo build --release && DURATION=8s bash tools/pgbench.sh
 #
@@ -76,16 +78,16 @@ start_node() {
 run() { # label connections script url [body]
   local label=$1 c=$2 script=$3 url=$4
   local before after out
-  before=$(curl -sf "$API/v1/ready" | jq -r '"\(.events_committed) \(.syncs)"')
+  before=$(curl -sf "${READY:-$API}/v1/ready" | jq -r '"\(.events_committed) \(.syncs)"')
   out=$(TOKEN=$TOKEN BODY=${5:-} wrk -t2 -c"$c" -d"$DURATION" --latency -s "$script" "$url" | grep RESULT)
-  after=$(curl -sf "$API/v1/ready" | jq -r '"\(.events_committed) \(.syncs)"')
+  after=$(curl -sf "${READY:-$API}/v1/ready" | jq -r '"\(.events_committed) \(.syncs)"')
   read -r e0 s0 <<<"$before"; read -r e1 s1 <<<"$after"
   printf '%-12s %-18s c=%-4s %s  events/commit %.1f\n' "$STORE" "$label" "$c" "${out#RESULT }" "$(echo "($e1-$e0)/($s1-$s0+0.000001)" | bc -l)"
 }
 
 suite() {
-  CRED=$(curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -X POST "$API/v1/credentials" \
-    -d '{"name":"bench","template":"api_key","fields":{"api_key":"bench-secret"}}' | jq -r .id)
+  CRED=$(curl -sS --fail-with-body -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -X POST "$API/v1/credentials" \
+    -d "{\"name\":\"bench-$STORE\",\"template\":\"api_key\",\"fields\":{\"api_key\":\"bench-secret\"}}" | jq -r .id)
   run "resolve (durable)" 32 "$WORK/post.lua" "$API/v1/credentials/$CRED/resolve"
   run "resolve (durable)" 256 "$WORK/post.lua" "$API/v1/credentials/$CRED/resolve"
   run "create" 32 "$WORK/create.lua" "$API/v1/credentials"
@@ -108,4 +110,9 @@ STORE=pg-3nodes
 start_node w "$WORK/w" --store "$URL3"; WRITER=$API
 TOKEN=$(cat "$WORK/w.token")
 for n in f1 f2; do mkdir -p "$WORK/$n"; cp -r "$WORK/w/keys" "$WORK/$n/"; start_node "$n" "$WORK/$n" --store "$URL3"; done
+FOLLOWER=$API
 API=$WRITER; suite
+STORE=pg-3n-follower
+# Through a follower: it forwards to the writer; the commits are counted at the writer.
+API=$FOLLOWER READY=$WRITER suite
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

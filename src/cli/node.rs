@@ -2,9 +2,9 @@
 //!
 //! The node binds its address once and then alternates between two phases on it:
 //! - **follower**: the log is folded into a follower ledger (`Ledger::open_follower`),
-//!   tailed from the store, and served: reads are answered locally, writes get a
-//!   retryable 503 (the writer's address is in the log line and the lease table; this
-//!   node does not forward). Every lease period it tries to take the writer lease;
+//!   tailed from the store, and served: reads are answered locally, writes and resolves
+//!   are forwarded to the writer the lease names (`cluster::forward`; a retryable 503
+//!   while there is none). Every lease period it tries to take the writer lease;
 //! - **writer**: once it holds the lease (a [`Keeper`] renews it), it opens the writer
 //!   ledger afresh from the log and serves everything. If it loses the lease, it stops
 //!   serving writes at once (the store refuses its appends anyway) and goes back to
@@ -16,7 +16,7 @@
 
 use super::serve::{announce, arm_watchdog, shutdown_signal, ServeArgs};
 use anyhow::Context;
-use credledger::api;
+use credledger::cluster::forward::{self, Forwarder, Refresh};
 use credledger::cluster::{self, Keeper};
 use credledger::ledger::{Config, Ledger};
 use credledger::store::lease::WriterLease;
@@ -46,6 +46,12 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
         .build()?;
     let timeout = Duration::from_secs(args.shutdown_timeout);
     let ttl = Duration::from_millis(args.lease_ms);
+    let ca = match &args.ca_file {
+        Some(p) => {
+            Some(std::fs::read(p).with_context(|| format!("reading --ca-file {}", p.display()))?)
+        }
+        None => None,
+    };
     rt.block_on(async move {
         let std_listener = std::net::TcpListener::bind(&args.listen)
             .with_context(|| format!("binding {}", args.listen))?;
@@ -93,7 +99,7 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
                 None => {
                     let followed = follow_until_writer(
                         &pg, &config, &std_listener, &holder, &address, ttl, &stopping, &stop_now, &current,
-                        &say_listening,
+                        &say_listening, ca.as_deref(),
                     )
                     .await;
                     match followed {
@@ -154,10 +160,13 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
             };
             // `api::serve` needs a 'static shutdown future: bridge through a Notify.
             let done = Arc::new(tokio::sync::Notify::new());
+            let app = node_app(&ledger, ca.as_deref(), None)?;
             let served = {
                 let done = done.clone();
                 let ledger = ledger.clone();
-                tokio::spawn(async move { api::serve(listener, ledger, async move { done.notified().await }).await })
+                tokio::spawn(async move {
+                    credledger::http::serve(listener, app, ledger, async move { done.notified().await }).await
+                })
             };
             until.await;
             for t in background {
@@ -190,6 +199,28 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
+fn node_forwarder(
+    ledger: &Arc<Ledger>,
+    ca: Option<&[u8]>,
+    refresh: Option<Refresh>,
+) -> anyhow::Result<Arc<Forwarder>> {
+    let forwarder = Forwarder::new(ledger.clone(), ca, refresh)
+        .context("setting up the client for forwarded requests (--ca-file)")?;
+    Ok(Arc::new(forwarder))
+}
+
+/// A node's application: every dialect behind the forwarding layer.
+fn node_app(
+    ledger: &Arc<Ledger>,
+    ca: Option<&[u8]>,
+    refresh: Option<Refresh>,
+) -> anyhow::Result<axum::Router> {
+    let app = credledger::http::app(credledger::http::AppState {
+        ledger: ledger.clone(),
+    });
+    Ok(forward::wrap(app, node_forwarder(ledger, ca, refresh)?))
+}
+
 /// Tries to take the lease once; on success starts its keeper.
 async fn take_now(
     pg: &Arc<PgBackend>,
@@ -217,6 +248,7 @@ async fn follow_until_writer(
     stop_now: &Arc<tokio::sync::Notify>,
     current: &Arc<Mutex<Option<std::sync::Weak<Ledger>>>>,
     say_listening: &dyn Fn(),
+    ca: Option<&[u8]>,
 ) -> anyhow::Result<Option<Keeper>> {
     let poll = ttl / 4;
     // An empty ledger: its writer is bootstrapping it.
@@ -259,11 +291,38 @@ async fn follow_until_writer(
     };
     let listener = tokio::net::TcpListener::from_std(std_listener.try_clone()?)?;
     let done = Arc::new(tokio::sync::Notify::new());
+    let refresh: Refresh = {
+        let (p, f) = (pg.clone(), Arc::downgrade(&follower));
+        Arc::new(move || {
+            let (p, f) = (p.clone(), f.clone());
+            Box::pin(async move {
+                let l = tokio::task::spawn_blocking(move || p.lease())
+                    .await
+                    .ok()?
+                    .ok()?;
+                f.upgrade()?.set_writer_address(&l.address);
+                Some(l.address)
+            })
+        })
+    };
+    let forwarder = node_forwarder(&follower, ca, Some(refresh))?;
+    let app = forward::wrap(
+        credledger::http::app(credledger::http::AppState {
+            ledger: follower.clone(),
+        }),
+        forwarder.clone(),
+    );
     let served = {
         let done = done.clone();
         let follower = follower.clone();
         tokio::spawn(async move {
-            api::serve(listener, follower, async move { done.notified().await }).await
+            credledger::http::serve(
+                listener,
+                app,
+                follower,
+                async move { done.notified().await },
+            )
+            .await
         })
     };
     say_listening();
@@ -274,6 +333,16 @@ async fn follow_until_writer(
         }
         if stopping.load(Ordering::Acquire) {
             break None;
+        }
+        if follower.take_key_change() {
+            // The key files are the operator's to distribute (docs/POSTGRES.md, "Erasure").
+            tracing::error!(
+                "the writer rotated a key: copy its DIR/keys here before this node takes over"
+            );
+            eprintln!(
+                "credledger: the writer rotated a key (master or signing); copy the writer's keys \
+                 (DIR/keys or CREDLEDGER_MASTER_KEYS) to this node: until then it cannot take over"
+            );
         }
         match take_now(pg, holder, address, ttl).await {
             Ok(Some(k)) => break Some(k),
@@ -286,6 +355,7 @@ async fn follow_until_writer(
             Err(e) => tracing::warn!(error = %e, "cannot look at the writer lease"),
         }
     };
+    forwarder.cancel();
     done.notify_one();
     served.await??;
     tail_stop.store(true, Ordering::Release);

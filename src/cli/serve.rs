@@ -75,6 +75,10 @@ pub struct ServeArgs {
     /// replaced within about this long.
     #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u64).range(500..=60000))]
     pub lease_ms: u64,
+    /// PostgreSQL only: extra CA certificates (PEM) to trust when forwarding requests to
+    /// a writer at an `https://` address.
+    #[arg(long, env = "CREDLEDGER_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Serve HTTPS with this certificate chain (PEM, leaf first); reloaded on SIGHUP and
     /// when the file changes.
     #[arg(long, env = "CREDLEDGER_TLS_CERT", requires = "tls_key")]

@@ -3,8 +3,8 @@
 //! One node at a time holds the writer lease ([`crate::store::lease::WriterLease`]); it
 //! renews it from a [`Keeper`] thread. Every other node follows the log (a follower
 //! ledger, `Ledger::open_follower`, tailed by [`tail`]) and serves reads from its own
-//! projection cache; it answers writes with a retryable 503 naming the writer (no
-//! forwarding yet). When the lease expires, a follower takes it ([`try_become_writer`]),
+//! projection cache; it forwards writes and resolves to the writer ([`forward`]) and
+//! answers them with a retryable 503 naming the writer while there is none. When the lease expires, a follower takes it ([`try_become_writer`]),
 //! which fences the old writer in the store, then opens the writer ledger afresh.
 //!
 //! **Invariants:**
@@ -16,6 +16,8 @@
 //!   says so ([`Keeper::lost`]); the node then stops writing and rebuilds its state from
 //!   the log before it writes again;
 //! - the lease's expiry is the store's clock; [`Keeper`] only decides how often to renew.
+
+pub mod forward;
 
 use crate::ledger::Ledger;
 use crate::store::lease::{Taken, WriterLease};

@@ -139,6 +139,9 @@ impl IntoResponse for ApiError {
         if let Some(detail) = self.internal {
             resp.extensions_mut().insert(InternalError(detail));
         }
+        if self.code == "not_writer" {
+            resp.extensions_mut().insert(super::layers::NotWriter);
+        }
         resp
     }
 }

@@ -46,6 +46,10 @@ pub fn audited_addr(parts: &Parts) -> Option<String> {
 }
 
 fn peer_and_proxy(parts: &Parts) -> Option<(std::net::IpAddr, Option<std::net::IpAddr>)> {
+    // Forwarded by a peer node under a valid MAC (`cluster::forward`): its client.
+    if let Some(r) = parts.extensions.get::<crate::cluster::forward::Relayed>() {
+        return Some((r.client, Some(r.via)));
+    }
     let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
     Some(
         match parts.extensions.get::<super::proxy::TrustedProxies>() {

@@ -16,6 +16,11 @@ use tower_http::trace::TraceLayer;
 #[derive(Clone, Debug)]
 pub struct InternalError(pub Arc<str>);
 
+/// Marks a follower's refusal to write (the 503 `not_writer`) for the cluster's
+/// forwarding layer (`cluster::forward`).
+#[derive(Clone, Copy, Debug)]
+pub struct NotWriter;
+
 /// Logs each internal error once, inside the request's trace span.
 pub async fn log_internal_errors(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;

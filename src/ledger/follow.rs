@@ -98,11 +98,20 @@ impl Ledger {
     }
 
     /// The writer's address as this follower knows it.
-    pub(super) fn writer_address(&self) -> String {
+    pub fn writer_address(&self) -> String {
         match &self.follow {
             Some(f) => f.writer.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             None => "(this node)".into(),
         }
+    }
+
+    /// The key nodes authenticate forwarded requests with (`cluster::forward`): derived
+    /// from the token-hash key every node shares (and checks against the store).
+    pub fn cluster_key(&self) -> zeroize::Zeroizing<[u8; 32]> {
+        zeroize::Zeroizing::new(blake3::derive_key(
+            crate::cluster::forward::KEY_CONTEXT,
+            &self.token_key[..],
+        ))
     }
 
     /// Whether this ledger follows another node's writes.

@@ -278,6 +278,23 @@ impl Pg {
         );
     }
 
+    /// Runs one query as the superuser and returns its unaligned output (`psql -At`).
+    pub fn superuser_query(&self, sql: &str) -> String {
+        let out = check(
+            "psql",
+            Command::new(self.bin.join("psql"))
+                .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-U", "postgres"])
+                .args(["-d", "postgres", "-h"])
+                .arg(self.socket_dir())
+                .args(["-p", &self.port.to_string(), "-c", sql])
+                .env("PGPASSWORD", SUPERUSER_PASSWORD)
+                .env_remove("PGSERVICEFILE")
+                .output()
+                .unwrap(),
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     /// A URL for [`ROLE`] over TCP with this password.
     pub fn url(&self, password: &str) -> String {
         format!(
@@ -330,4 +347,93 @@ impl Drop for Pg {
                 .output();
         }
     }
+}
+
+/// The switch that runs the store-generic suites on PostgreSQL:
+/// `CREDLEDGER_TEST_STORE=postgres` (anything else, or unset: the embedded store).
+pub const STORE_SWITCH: &str = "CREDLEDGER_TEST_STORE";
+
+/// A URL for a role that may create databases, given to the suites by
+/// `tests/both_stores.rs`; without it a switched test binary starts its own server.
+pub const URL_VAR: &str = "CREDLEDGER_TEST_PG_URL";
+
+/// Whether this test binary runs its servers and ledgers on PostgreSQL.
+pub fn switched() -> bool {
+    std::env::var(STORE_SWITCH).is_ok_and(|v| v == "postgres")
+}
+
+/// The server a switched test binary started itself (stopped at exit).
+static SHARED: std::sync::OnceLock<Pg> = std::sync::OnceLock::new();
+
+extern "C" fn stop_shared() {
+    if let Some(pg) = SHARED.get() {
+        let _ = pg
+            .command("pg_ctl")
+            .args(["stop", "-m", "immediate", "-w", "-D"])
+            .arg(pg.data_dir())
+            .output();
+        let _ = std::fs::remove_dir_all(pg.dir.path());
+    }
+}
+
+/// The URL of the server the switched suites use: [`URL_VAR`], or one started (once per
+/// test binary) here, whose role may create databases.
+pub fn shared_url() -> String {
+    if let Ok(url) = std::env::var(URL_VAR) {
+        return url;
+    }
+    let pg = SHARED.get_or_init(|| {
+        let pg = Pg::start();
+        pg.superuser_sql(&format!("ALTER ROLE {ROLE} CREATEDB"));
+        // Statics are never dropped: stop the server when the process exits.
+        #[allow(unsafe_code)]
+        // SAFETY: registers a plain function with no arguments, run once at exit.
+        unsafe {
+            libc::atexit(stop_shared);
+        }
+        pg
+    });
+    pg.url(PASSWORD)
+}
+
+/// Runs `sql` on `url` (its own thread and runtime: callers may be inside a runtime or
+/// not).
+fn run_sql(url: &str, sql: String) {
+    let b = url.to_string();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (c, conn) = tokio_postgres::connect(&b, tokio_postgres::NoTls)
+                .await
+                .expect("connect to the test PostgreSQL");
+            let conn = tokio::spawn(conn);
+            c.batch_execute(&sql).await.expect(&sql);
+            drop(c);
+            let _ = conn.await;
+        })
+    })
+    .join()
+    .unwrap();
+}
+
+/// Frees the writer lease of the ledger at `url` (its holder, a ledger of this test
+/// process, is gone), so the directory can be opened again.
+pub fn expire_lease(url: &str) {
+    run_sql(
+        url,
+        "UPDATE credledger.lease SET expires_at = now() - interval '1 second'".into(),
+    );
+}
+
+/// A fresh, empty database on [`shared_url`]'s server: its URL.
+pub fn fresh_database() -> String {
+    let base = shared_url();
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    run_sql(&base, format!("CREATE DATABASE {name}"));
+    let (head, query) = base.split_once('?').unwrap_or((&base, ""));
+    let (server, _db) = head.rsplit_once('/').expect("a URL with a database");
+    format!("{server}/{name}?{query}")
 }

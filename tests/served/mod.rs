@@ -14,6 +14,32 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_credledger");
 
+#[allow(
+    clippy::duplicate_mod,
+    reason = "each harness module includes the PostgreSQL helper; a test binary may use several"
+)]
+#[path = "../pg/mod.rs"]
+mod pg;
+
+/// With `CREDLEDGER_TEST_STORE=postgres`, the `--store` arguments for `data`: a fresh
+/// database the first time, the same one when the directory is served again (its URL
+/// is kept beside the directory).
+pub fn store_args(data: &Path, extra: &[&str]) -> Vec<String> {
+    if !pg::switched() || extra.contains(&"--store") {
+        return vec![];
+    }
+    let kept = data.with_extension("pg-url");
+    let url = match std::fs::read_to_string(&kept) {
+        Ok(u) => u,
+        Err(_) => {
+            let u = pg::fresh_database();
+            std::fs::write(&kept, &u).unwrap();
+            u
+        }
+    };
+    vec!["--store".into(), url, "--accept-lost-commits".into()]
+}
+
 /// A running server; killed on drop.
 pub struct Served {
     child: Option<Child>,
@@ -39,6 +65,7 @@ impl Served {
             .arg("--admin-token-file")
             .arg(&token_file)
             .args(extra)
+            .args(store_args(data, extra))
             .env("CREDLEDGER_LOG", "trace")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -53,7 +53,7 @@ pub fn logs() -> String {
 /// The ledger-core helpers (the whole-store dump among them), shared with these tests.
 #[path = "../util/mod.rs"]
 pub mod util;
-pub use util::StoreDump;
+pub use util::{open_ledger, StoreDump};
 
 pub struct TestApp {
     pub dir: tempfile::TempDir,
@@ -76,7 +76,7 @@ impl TestApp {
         let (ledger, boot) = tokio::task::spawn_blocking(move || {
             let mut config = Config::new(path);
             f(&mut config);
-            Ledger::open(config).unwrap()
+            open_ledger(config).unwrap()
         })
         .await
         .unwrap();

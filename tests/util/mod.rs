@@ -14,11 +14,58 @@ use credledger::store::sled::SledBackend;
 use credledger::store::{Append, Backend, CheckpointStore, LogStore};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// An open ledger with its bootstrap system admin.
 pub struct Open {
     pub ledger: Ledger,
     pub admin: Caller,
+}
+
+/// The throwaway PostgreSQL of `CREDLEDGER_TEST_STORE=postgres` (see [`open_ledger`]).
+#[allow(
+    clippy::duplicate_mod,
+    reason = "each harness module includes the PostgreSQL helper; a test binary may use several"
+)]
+#[path = "../pg/mod.rs"]
+pub mod pg;
+
+/// Opens a ledger for `config` on the store the suite runs on: its data directory
+/// (sled), or with `CREDLEDGER_TEST_STORE=postgres` a fresh PostgreSQL database (keys
+/// and the projection cache in the data directory), this process holding the writer
+/// lease.
+pub fn open_ledger(
+    config: Config,
+) -> Result<(Ledger, Option<credledger::ledger::Bootstrap>), LedgerError> {
+    if !pg::switched() {
+        return Ledger::open(config);
+    }
+    use credledger::store::lease::WriterLease;
+    // The same database when the directory is opened again (its URL kept inside it).
+    std::fs::create_dir_all(&config.data_dir).unwrap();
+    let kept = config.data_dir.join("test-pg-url");
+    let url = match std::fs::read_to_string(&kept) {
+        Ok(url) => {
+            pg::expire_lease(&url);
+            url
+        }
+        Err(_) => {
+            let url = pg::fresh_database();
+            std::fs::write(&kept, &url).unwrap();
+            url
+        }
+    };
+    let cache = config.data_dir.join("pg-cache");
+    let store = credledger::store::postgres::PgBackend::connect(
+        &url,
+        Some(&cache),
+        &credledger::store::postgres::PgOptions {
+            accept_lost_commits: true,
+        },
+    )?;
+    let taken = store.try_take("tests", "", std::time::Duration::from_secs(24 * 3600))?;
+    assert!(taken.is_some(), "a fresh database's lease is free");
+    Ledger::open_with_backend(config, Arc::new(store))
 }
 
 /// Opens (bootstrapping when empty) the ledger in `dir` and authenticates as the system
@@ -37,7 +84,7 @@ pub fn try_open(dir: &Path) -> Result<Open, LedgerError> {
 }
 
 pub fn try_open_with(config: Config) -> Result<Open, LedgerError> {
-    let (ledger, boot) = Ledger::open(config)?;
+    let (ledger, boot) = open_ledger(config)?;
     let admin = match boot {
         Some(b) => ledger
             .authenticate(b.token.expose())
