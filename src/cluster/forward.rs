@@ -12,8 +12,9 @@
 //! body to the writer the lease names, with the client's address and a MAC. A connection
 //! refused before anything was sent is retried once against the writer the lease names
 //! then; anything else is answered as it came (the writer's 503 stays a retryable 503).
-//! The web console is the exception: its sessions live in the writer's memory, so a
-//! follower forwards every console request (`/`, `/ui/…`) without running it.
+//! Two exceptions are forwarded without running them: the web console (its sessions live
+//! in the writer's memory: every `/`, `/ui/…` request) and the test before save (`POST
+//! /v1/verify`: its probe runs before its record is written, so it would probe twice).
 //! On the **writer** it accepts a forwarded client address only under a valid, fresh
 //! MAC, so the audit row shows `CLIENT via NODE`; an invalid one is ignored (the request
 //! is an ordinary one from its peer).
@@ -269,8 +270,9 @@ async fn layer(State(fw): State<Arc<Forwarder>>, req: Request, next: Next) -> Re
             }
             _ => {}
         }
-        if client.is_none() && follower && is_console(parts.uri.path()) {
-            // Console sessions live in the writer's memory: all of it is the writer's.
+        if client.is_none() && follower && forwarded_whole(&parts.method, parts.uri.path()) {
+            // Console sessions live in the writer's memory: all of it is the writer's; a
+            // test before save probes before it records, so it must not run here too.
             let refusal = not_writer(&fw.ledger);
             return with_seq(&fw, forward(&fw, parts, bytes, refusal).await);
         }
@@ -294,9 +296,14 @@ fn with_seq(fw: &Forwarder, mut resp: Response) -> Response {
     resp
 }
 
-/// The web console's paths (`/` redirects to `/ui/`).
-fn is_console(path: &str) -> bool {
-    path == "/" || path == "/ui" || path.starts_with("/ui/")
+/// What a follower hands to the writer without running it: the web console's paths
+/// (`/` redirects to `/ui/`), and the test before save (`POST /v1/verify`), whose probe
+/// runs before its record is written (run here, it would probe twice).
+fn forwarded_whole(method: &axum::http::Method, path: &str) -> bool {
+    path == "/"
+        || path == "/ui"
+        || path.starts_with("/ui/")
+        || (method == axum::http::Method::POST && path == "/v1/verify")
 }
 
 /// This follower's own refusal: the retryable 503 naming the writer.
