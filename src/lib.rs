@@ -42,6 +42,7 @@ pub mod projection;
 pub mod proof;
 pub mod replay;
 pub mod secret;
+pub mod snapshot;
 pub mod store;
 pub mod template;
 pub mod time;

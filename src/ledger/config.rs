@@ -15,6 +15,10 @@ pub fn system_clock() -> Clock {
     Arc::new(|| time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000)
 }
 
+/// The default of [`Config::snapshot_every`]: open folds at most this many events
+/// after a crash (about half a second on the 2-core reference machine).
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 20_000;
+
 /// Ledger configuration, resolved by the binary and passed down.
 #[derive(Clone)]
 pub struct Config {
@@ -38,6 +42,10 @@ pub struct Config {
     pub vault_mount: String,
     /// Web console sessions (read by `console`; the ledger itself does not use them).
     pub console: ConsoleConfig,
+    /// Write a state snapshot in the background each time this many events became
+    /// durable since the last one (and at shutdown when a tenth of it did); 0 never
+    /// writes one. An existing snapshot is read at open either way.
+    pub snapshot_every: u64,
 }
 
 /// Web console session limits, resolved by the binary (`serve --console-*`).
@@ -79,6 +87,7 @@ impl Config {
             clock: system_clock(),
             vault_mount: "secret".into(),
             console: ConsoleConfig::default(),
+            snapshot_every: DEFAULT_SNAPSHOT_EVERY,
         }
     }
 }

@@ -20,11 +20,18 @@ pub struct Migration {
 }
 
 /// Every migration this binary knows, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "ledger",
-    sql: include_str!("migrations/V1__ledger.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "ledger",
+        sql: include_str!("migrations/V1__ledger.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "snapshot",
+        sql: include_str!("migrations/V2__snapshot.sql"),
+    },
+];
 
 /// The newest schema version this binary knows.
 pub fn latest() -> i32 {

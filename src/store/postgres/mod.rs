@@ -25,6 +25,7 @@
 mod db;
 mod lease;
 pub mod migrate;
+mod snapshot;
 mod sql;
 
 pub use db::{describe, parse_url, PgError};
@@ -442,6 +443,14 @@ impl LogStore for PgBackend {
         } else {
             Err(self.fenced("the writer lease moved to another node"))
         }
+    }
+
+    fn snapshot(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read_snapshot()
+    }
+
+    fn put_snapshot_durable(&self, bytes: &[u8]) -> Result<(), StoreError> {
+        self.write_snapshot(bytes)
     }
 }
 
