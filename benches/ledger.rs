@@ -9,7 +9,8 @@
 //!   hashed beforehand, checked with `ed25519_dalek::verify_batch` in chunks of 4096 on
 //!   every core (what replay verify would reach if reading, decoding and the chain checks
 //!   cost nothing);
-//! * `Ledger::open` time of that log (start-up) and the resident memory just after it;
+//! * `Ledger::open` time of that log (start-up) and the resident memory just after it,
+//!   from the state snapshot and, with the snapshot replaced by junk, by a full fold;
 //! * bytes on disk per event, in all and by file.
 //!
 //! Run: `cargo bench --bench ledger`. Environment: `LEDGER_BENCH_EVENTS` (log size for
@@ -21,7 +22,7 @@ use credledger::id::Id;
 use credledger::ledger::{Config, CreateInput, Ledger, RequestCtx, ResolveTarget};
 use credledger::replay;
 use credledger::store::sled::SledBackend;
-use credledger::store::Backend;
+use credledger::store::{Backend, LogStore};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -378,19 +379,47 @@ fn main() {
         );
     }
 
-    // Start-up: open the filled ledger (fold, checks, projections caught up, committer).
-    let rss0 = status_kb("VmRSS");
-    let start = Instant::now();
-    let (reopened, _) = Ledger::open(Config::new(dir.path())).expect("reopen");
-    let startup = start.elapsed().as_secs_f64();
-    let rss1 = status_kb("VmRSS");
-    println!(
-        "start-up (Ledger::open) at {n} events: {startup:.2} s; resident memory {} MB after it ({} MB before, this process)",
-        rss1 / 1024,
-        rss0 / 1024
-    );
-    reopened.shutdown();
-    drop(reopened);
+    // Start-up: open the filled ledger (fold, checks, projections caught up, committer),
+    // first from its state snapshot (the background thread's, the last one written at
+    // shutdown), then with the snapshot replaced by junk: refused, the whole log folded
+    // (what every open did before snapshots).
+    let covers = {
+        let store = SledBackend::open(dir.path()).expect("open store");
+        LogStore::snapshot(&store).expect("snapshot").map(|b| {
+            (
+                credledger::snapshot::peek(&b).map_or(0, |(c, _)| c),
+                b.len(),
+            )
+        })
+    };
+    match covers {
+        Some((c, len)) => println!("state snapshot: covers {c} of {n} events, {len} bytes"),
+        None => println!("state snapshot: none"),
+    }
+    for (what, junk) in [
+        ("from the state snapshot", false),
+        ("full fold, no snapshot", true),
+    ] {
+        if junk {
+            let store = SledBackend::open(dir.path()).expect("open store");
+            LogStore::put_snapshot_durable(&store, b"junk").expect("replace the snapshot");
+        }
+        let rss0 = status_kb("VmRSS");
+        let start = Instant::now();
+        let mut config = Config::new(dir.path());
+        config.snapshot_every = 0;
+        let (reopened, _) = Ledger::open(config).expect("reopen");
+        let startup = start.elapsed().as_secs_f64();
+        let rss1 = status_kb("VmRSS");
+        println!(
+            "start-up (Ledger::open) at {n} events, {what}: {startup:.2} s (snapshot covered {} events); resident memory {} MB after it ({} MB before, this process)",
+            reopened.opened_from_snapshot(),
+            rss1 / 1024,
+            rss0 / 1024
+        );
+        reopened.shutdown();
+        drop(reopened);
+    }
 
     let store = SledBackend::open(dir.path()).expect("open store");
     let store: &dyn Backend = &store;

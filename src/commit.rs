@@ -200,6 +200,30 @@ impl Committer {
     }
 }
 
+/// How far the log is durable, for threads beside the committer (the state snapshot
+/// writer): a read-only view of [`CommitStats::durable`] and [`CommitStats::poisoned`].
+#[derive(Clone)]
+pub struct DurableWatch(Arc<Shared>);
+
+impl DurableWatch {
+    /// Events `0..durable()` are durable (covered by the head record).
+    pub fn durable(&self) -> u64 {
+        self.0.durable.load(Ordering::Acquire)
+    }
+
+    /// Whether a write failed (the in-memory state may be ahead of the log).
+    pub fn poisoned(&self) -> bool {
+        self.0.poisoned.load(Ordering::Acquire)
+    }
+}
+
+impl Committer {
+    /// A view of how far the log is durable.
+    pub fn watch(&self) -> DurableWatch {
+        DurableWatch(self.shared.clone())
+    }
+}
+
 impl Drop for Committer {
     fn drop(&mut self) {
         self.shutdown();

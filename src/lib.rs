@@ -43,6 +43,7 @@ pub mod proof;
 pub mod replay;
 pub mod report;
 pub mod secret;
+pub mod snapshot;
 pub mod store;
 pub mod template;
 pub mod time;

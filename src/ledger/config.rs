@@ -15,6 +15,10 @@ pub fn system_clock() -> Clock {
     Arc::new(|| time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000)
 }
 
+/// The default of [`Config::snapshot_every`]: open folds at most this many events
+/// after a crash (about half a second on the 2-core reference machine).
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 20_000;
+
 /// Ledger configuration, resolved by the binary and passed down.
 #[derive(Clone)]
 pub struct Config {
@@ -40,6 +44,10 @@ pub struct Config {
     pub console: ConsoleConfig,
     /// Webhook URLs may point at loopback, private and link-local addresses.
     pub webhook_allow_private: bool,
+    /// Write a state snapshot in the background each time this many events became
+    /// durable since the last one (and at shutdown when a tenth of it did); 0 never
+    /// writes one. An existing snapshot is read at open either way.
+    pub snapshot_every: u64,
 }
 
 /// Web console session limits, resolved by the binary (`serve --console-*`).
@@ -82,6 +90,7 @@ impl Config {
             vault_mount: "secret".into(),
             console: ConsoleConfig::default(),
             webhook_allow_private: false,
+            snapshot_every: DEFAULT_SNAPSHOT_EVERY,
         }
     }
 }

@@ -46,7 +46,8 @@ impl Ledger {
     /// nothing is written to the store. The log must not be empty (the writer
     /// bootstraps it).
     pub fn open_follower(config: Config, store: Arc<dyn Backend>) -> Result<Ledger, LedgerError> {
-        let folded = recovery::fold_log(&*store)?;
+        let key = super::snapshot::mac_key(&config.data_dir, &*store)?;
+        let (folded, _) = super::snapshot::fold_for_open(&*store, key.as_ref())?;
         if folded.next_seq == 0 {
             return Err(LedgerError::Startup(
                 "the ledger is empty: its writer has not bootstrapped it yet".into(),
@@ -236,6 +237,6 @@ impl Ledger {
                 pending_shred: *f.pending_shred.lock().unwrap_or_else(|p| p.into_inner()),
             }
         };
-        Ledger::open_folded(config, self.store.clone(), folded)
+        Ledger::open_folded(config, self.store.clone(), folded, 0)
     }
 }

@@ -46,6 +46,7 @@ mod recover;
 mod recovery;
 mod resolve;
 pub mod schedule;
+mod snapshot;
 mod templates;
 mod tenant_log;
 mod types;
@@ -55,7 +56,7 @@ pub mod witnessing;
 pub use crate::domain::decide::console::{Capabilities, CredentialActions};
 pub use crate::domain::decide::kv::KvMetadata;
 pub use crate::domain::decide::review::{unused_grant, AccessEntry, AccessPath, UNUSED_GRANT_DAYS};
-pub use config::{system_clock, Clock, Config, ConsoleConfig};
+pub use config::{system_clock, Clock, Config, ConsoleConfig, DEFAULT_SNAPSHOT_EVERY};
 pub use console::{CredentialSummary, Names, TokenInfo};
 pub use error::ErrorKind;
 pub use error::LedgerError;
@@ -64,6 +65,7 @@ pub use overview::{AccessLine, AccessReview, GroupInfo};
 use pipeline::{wait, wait_blocking, Staged, Writer};
 pub use reads::{Leaf, Leaves, PrincipalInfo, Reads};
 pub use recover::RECOVERY_REQUEST_ID;
+pub use snapshot::Unusable as SnapshotUnusable;
 pub use templates::TemplateRef;
 pub use tenant_log::{TenantLeaf, TenantLeaves};
 pub use types::*;
@@ -80,6 +82,8 @@ pub struct Ledger {
     failures: Mutex<auth_failures::FailureTracker>,
     /// Set on a follower (a node over a shared store that does not write).
     follow: Option<follow::Follow>,
+    /// The state snapshot writer (stopped after the committer; off on a follower).
+    snapshots: snapshot::Snapshotter,
 }
 
 impl Ledger {
@@ -135,6 +139,7 @@ impl Ledger {
     /// Commits what is queued and stops accepting writes.
     pub fn shutdown(&self) {
         self.committer.shutdown();
+        self.snapshots.stop();
     }
 }
 

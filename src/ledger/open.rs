@@ -1,7 +1,8 @@
 //! Opening a ledger: check that the stored log is complete and that the keys are this
 //! ledger's, then recover interrupted work and bootstrap an empty ledger.
 //!
-//! The order is the point. First, read only: fold the log, compare its length and head
+//! The order is the point. First, read only: fold the log (from the state snapshot when
+//! it checks out against the log, see `ledger::snapshot`), compare its length and head
 //! with the head record and the latest signed checkpoint (`integrity::check_length`), and
 //! load and check every key (`keycheck`). Any refusal there leaves the data directory as
 //! it was. Only then write: record missing check values, bring the head record to the
@@ -10,6 +11,7 @@
 //! an interrupted shred.
 
 use super::recovery::{self, Folded};
+use super::snapshot::{self, Snapshotter};
 use super::{keycheck, wait_blocking, Bootstrap, Config, Ledger, LedgerError, RequestCtx};
 use super::{Staged, Writer};
 use crate::commit::Committer;
@@ -18,6 +20,7 @@ use crate::id::Id;
 use crate::integrity::{self, Incomplete, HEAD_MARKER};
 use crate::keys::KeyError;
 use crate::projection;
+use crate::snapshot::MacKey;
 use crate::store::head::{self, Head, HeadFile};
 use crate::store::{self, Backend};
 use crate::template::Catalog;
@@ -42,16 +45,19 @@ impl Ledger {
         config: Config,
         store: Arc<dyn Backend>,
     ) -> Result<(Ledger, Option<Bootstrap>), LedgerError> {
-        let folded = recovery::fold_log(&*store)?;
-        Self::open_folded(config, store, folded)
+        let key = snapshot::mac_key(&config.data_dir, &*store)?;
+        let (folded, covered) = snapshot::fold_for_open(&*store, key.as_ref())?;
+        Self::open_folded(config, store, folded, covered)
     }
 
     /// [`Ledger::open_with_backend`] from a log already folded into `folded` (a
-    /// follower's state, when it becomes the writer).
+    /// follower's state, when it becomes the writer); the stored state snapshot covers
+    /// `covered` events (0: none, or not known).
     pub(super) fn open_folded(
         config: Config,
         store: Arc<dyn Backend>,
         folded: Folded,
+        covered: u64,
     ) -> Result<(Ledger, Option<Bootstrap>), LedgerError> {
         let dir = config.data_dir.clone();
         // Read only: nothing is written unless the log and the keys check out.
@@ -115,7 +121,15 @@ impl Ledger {
             masters: keys.masters,
             keyring: logged,
         };
-        let ledger = Self::assemble(config, store, committer, writer, keys.token_key, None)?;
+        let writes = snapshot::Writes {
+            store: store.clone(),
+            key: MacKey::derive(&keys.token_key),
+            watch: committer.watch(),
+            every: config.snapshot_every,
+            covered,
+        };
+        let mut ledger = Self::assemble(config, store, committer, writer, keys.token_key, None)?;
+        ledger.snapshots = Snapshotter::start(writes);
         let boot = if fresh {
             Some(ledger.bootstrap()?)
         } else {
@@ -146,6 +160,7 @@ impl Ledger {
             http,
             failures: Default::default(),
             follow,
+            snapshots: Snapshotter::off(),
         })
     }
 

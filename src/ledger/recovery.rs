@@ -39,11 +39,28 @@ pub(super) struct Folded {
 /// Folds the log into state, checking sequence numbers and hash links (not signatures:
 /// that is `replay verify`'s job), and notes a shred left pending.
 pub(super) fn fold_log(store: &dyn Backend) -> Result<Folded, LedgerError> {
-    let mut state = State::default();
-    let (mut next, mut last_hash, mut last_at) = (0u64, [0u8; 32], i64::MIN);
-    let mut pending_shred = None;
-    for r in records(store, 0) {
+    fold_tail(store, Folded::empty(), u64::MAX)
+}
+
+/// Folds the log's events from `from.next_seq` up to (not including) `until`, or its end,
+/// into `from`, with the checks of [`fold_log`]; the first must link to `from.last_hash`.
+pub(super) fn fold_tail(
+    store: &dyn Backend,
+    from: Folded,
+    until: u64,
+) -> Result<Folded, LedgerError> {
+    let Folded {
+        mut state,
+        next_seq: mut next,
+        mut last_hash,
+        mut last_at,
+        mut pending_shred,
+    } = from;
+    for r in records(store, next) {
         let (seq, rec) = r?;
+        if seq >= until {
+            break;
+        }
         let signed = next_event(seq, &rec, next, &last_hash)?;
         note_shred(&signed, &mut pending_shred);
         state.apply(signed.event());
@@ -58,6 +75,19 @@ pub(super) fn fold_log(store: &dyn Backend) -> Result<Folded, LedgerError> {
         last_at,
         pending_shred,
     })
+}
+
+impl Folded {
+    /// The fold of no events.
+    pub(super) fn empty() -> Folded {
+        Folded {
+            state: State::default(),
+            next_seq: 0,
+            last_hash: [0u8; 32],
+            last_at: i64::MIN,
+            pending_shred: None,
+        }
+    }
 }
 
 /// Decodes record `seq` and checks that it is event `next` and links to `last_hash`.

@@ -235,6 +235,21 @@ pub trait LogStore: Send + Sync {
     /// MUST return `Ok` only when the change is durable. Values are small (under 1 KiB);
     /// they are never part of what the log proves.
     fn put_meta_durable(&self, name: &str, value: Option<&[u8]>) -> Result<(), StoreError>;
+
+    /// The state snapshot last stored by [`LogStore::put_snapshot_durable`], if any.
+    ///
+    /// The bytes belong to `crate::snapshot`; the store is not trusted with them (the
+    /// ledger authenticates a snapshot and checks it against the log before using it).
+    /// MUST return the bytes exactly as stored, whole, or an error.
+    fn snapshot(&self) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Replaces the stored state snapshot with `bytes` (up to 1 GiB).
+    ///
+    /// MUST be atomic (a reader sees the old snapshot or the new one, whole) and return
+    /// `Ok` only when it is durable; MUST NOT touch the log, the key ring or the
+    /// metadata. A backend shared by several nodes MUST refuse it, like any write, from a
+    /// node that does not hold the writer lease ([`StoreError::Fenced`]).
+    fn put_snapshot_durable(&self, bytes: &[u8]) -> Result<(), StoreError>;
 }
 
 /// Read models and Merkle nodes: a rebuildable byte map with an atomic watermark.

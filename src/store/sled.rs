@@ -40,6 +40,8 @@ mod checkpoints;
 pub const NEW_STORE_SEGMENT_SIZE: usize = 1 << 24;
 
 const WATERMARK: &[u8] = b"w";
+/// The state snapshot's key in `meta` (no metadata name starts with a NUL byte).
+const SNAPSHOT: &[u8] = b"\0state-snapshot";
 
 /// The sled backend (see the module documentation).
 pub struct SledBackend {
@@ -460,6 +462,19 @@ impl LogStore for SledBackend {
         guard("writing store metadata", || match value {
             Some(v) => self.meta.insert(name.as_bytes(), v).map(|_| ()),
             None => self.meta.remove(name.as_bytes()).map(|_| ()),
+        })?;
+        self.durable()
+    }
+
+    fn snapshot(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        guard("reading the state snapshot", || {
+            self.meta.get(SNAPSHOT).map(|v| v.map(|v| v.to_vec()))
+        })
+    }
+
+    fn put_snapshot_durable(&self, bytes: &[u8]) -> Result<(), StoreError> {
+        guard("writing the state snapshot", || {
+            self.meta.insert(SNAPSHOT, bytes).map(|_| ())
         })?;
         self.durable()
     }

@@ -330,10 +330,7 @@ impl State {
                 name,
                 definition,
             } => {
-                let template = Template::from_json(definition)
-                    .ok()
-                    .filter(|t| &t.name == name)
-                    .map(Arc::new);
+                let template = parse_template(name, definition);
                 self.templates.entry(*tenant).or_default().insert(
                     name.clone(),
                     TenantTemplate {
@@ -449,4 +446,13 @@ impl State {
             c.is_default = d;
         }
     }
+}
+
+/// The parsed tenant template `name` recorded as `definition`, if it still passes this
+/// build's checks and carries that name.
+pub(super) fn parse_template(name: &str, definition: &str) -> Option<Arc<Template>> {
+    Template::from_json(definition)
+        .ok()
+        .filter(|t| t.name == name)
+        .map(Arc::new)
 }

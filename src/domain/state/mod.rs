@@ -15,17 +15,19 @@ use crate::event::{
 };
 use crate::id::Id;
 use crate::template::Template;
+use serde::{Deserialize, Serialize};
+use snapshot::{arc, sorted};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// A tenant.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Tenant {
     pub name: String,
 }
 
 /// A user or service principal.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Principal {
     pub tenant: Id,
     pub name: String,
@@ -36,7 +38,7 @@ pub struct Principal {
 }
 
 /// An API token (only its keyed hash is known).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Token {
     pub tenant: Id,
     pub principal: Id,
@@ -46,7 +48,7 @@ pub struct Token {
 }
 
 /// Lifecycle status of a credential.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CredStatus {
     Active,
     Deleted,
@@ -64,15 +66,16 @@ impl CredStatus {
 }
 
 /// One retained version of a credential.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Version {
     pub public: BTreeMap<String, String>,
+    #[serde(with = "arc")]
     pub sealed: Arc<Sealed>,
     pub created_at_ms: i64,
 }
 
 /// A credential as decisions need it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Credential {
     pub tenant: Id,
     pub name: String,
@@ -105,7 +108,7 @@ impl Credential {
 
 /// Vault KV facts about one credential: soft-deleted and destroyed versions, and its
 /// KV metadata.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct KvCredential {
     /// Soft-deleted versions and when.
     pub deleted: BTreeMap<u32, i64>,
@@ -118,7 +121,7 @@ pub struct KvCredential {
 }
 
 /// A tenant's Vault KV mount configuration.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct KvConfig {
     pub max_versions: u32,
     pub cas_required: bool,
@@ -126,7 +129,7 @@ pub struct KvConfig {
 }
 
 /// The right of a service principal to resolve `for_user`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delegation {
     /// Every user of the tenant except system principals.
     pub all_users: bool,
@@ -135,7 +138,7 @@ pub struct Delegation {
 }
 
 /// A group of principals, to grant credentials to.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Group {
     pub tenant: Id,
     pub name: String,
@@ -143,55 +146,71 @@ pub struct Group {
 }
 
 /// A template a tenant defined at run time.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TenantTemplate {
     /// The definition as recorded (JSON).
     pub definition: String,
     /// The parsed and checked template; `None` when the recorded definition no longer
     /// passes this build's checks (then no credential can be created or rotated with it).
+    /// Not in a snapshot: parsed again from `definition` when one is read.
+    #[serde(skip)]
     pub template: Option<Arc<Template>>,
 }
 
 /// Everything decisions need, folded from the log.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct State {
     pub origin: Option<String>,
     /// The current signing public key.
     pub signing_key: Option<[u8; 32]>,
     pub master_key_id: Option<u32>,
+    #[serde(serialize_with = "sorted")]
     pub tenants: HashMap<Id, Tenant>,
+    #[serde(serialize_with = "sorted")]
     pub principals: HashMap<Id, Principal>,
+    #[serde(serialize_with = "sorted")]
     pub tokens: HashMap<Id, Token>,
+    #[serde(serialize_with = "sorted")]
     pub credentials: HashMap<Id, Credential>,
     /// (tenant, name) → shared credential, for every shared credential not destroyed.
+    #[serde(serialize_with = "sorted")]
     pub names: HashMap<(Id, String), Id>,
     /// (tenant, owner, case-folded name) → the credentials not destroyed with that owner
     /// and folded name (more than one only in logs written before names were unique
     /// without case).
+    #[serde(serialize_with = "sorted")]
     pub folded_names: HashMap<(Id, Owner, String), BTreeSet<Id>>,
     /// Groups by id.
+    #[serde(serialize_with = "sorted")]
     pub groups: HashMap<Id, Group>,
     /// Principal → the groups it is a member of.
+    #[serde(serialize_with = "sorted")]
     pub member_of: HashMap<Id, BTreeSet<Id>>,
     /// Tenant → its templates by name.
+    #[serde(serialize_with = "sorted")]
     pub templates: HashMap<Id, BTreeMap<String, TenantTemplate>>,
     /// Delegations by service principal.
+    #[serde(serialize_with = "sorted")]
     pub delegations: HashMap<Id, Delegation>,
     /// (tenant, service) → credentials of that service, in creation order.
+    #[serde(serialize_with = "sorted")]
     pub by_service: HashMap<(Id, String), Vec<Id>>,
     /// Number of events applied.
     pub len: u64,
     /// Vault KV facts by credential (only credentials the KV API touched).
+    #[serde(serialize_with = "sorted")]
     pub kv: HashMap<Id, KvCredential>,
     /// Vault KV mount configuration by tenant.
+    #[serde(serialize_with = "sorted")]
     pub kv_config: HashMap<Id, KvConfig>,
     /// Webhooks by id (deleted ones removed).
+    #[serde(serialize_with = "sorted")]
     pub webhooks: HashMap<Id, Webhook>,
 }
 
 /// A webhook: its URL and secret sealed (the data key in the key ring under
 /// `(id, WEBHOOK_KEY_VERSION)`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Webhook {
     pub tenant: Id,
     /// The URL's scheme, host and port.
@@ -346,3 +365,4 @@ impl State {
 }
 
 mod apply;
+mod snapshot;

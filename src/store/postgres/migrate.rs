@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cosignatures",
         sql: include_str!("migrations/V2__cosignatures.sql"),
     },
+    Migration {
+        version: 3,
+        name: "snapshot",
+        sql: include_str!("migrations/V3__snapshot.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -26,6 +26,7 @@ mod checkpoints;
 mod db;
 mod lease;
 pub mod migrate;
+mod snapshot;
 mod sql;
 
 pub use db::{describe, parse_url, PgError};
@@ -443,6 +444,14 @@ impl LogStore for PgBackend {
         } else {
             Err(self.fenced("the writer lease moved to another node"))
         }
+    }
+
+    fn snapshot(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read_snapshot()
+    }
+
+    fn put_snapshot_durable(&self, bytes: &[u8]) -> Result<(), StoreError> {
+        self.write_snapshot(bytes)
     }
 }
 

@@ -95,6 +95,17 @@ pub(super) const PUT_META: &str = "
 
 pub(super) const DELETE_META: &str = "DELETE FROM credledger.meta WHERE name = $1";
 
+/// The state snapshot (migration 3), if one was stored.
+pub(super) const READ_SNAPSHOT: &str = "SELECT bytes FROM credledger.snapshot WHERE one";
+
+/// Replaces the state snapshot with `$1`.
+pub(super) const PUT_SNAPSHOT: &str = "
+    INSERT INTO credledger.snapshot (one, bytes) VALUES (TRUE, $1)
+    ON CONFLICT (one) DO UPDATE SET bytes = EXCLUDED.bytes";
+
+/// One row if the writer `$1` holds the head, without locking it (a snapshot's check).
+pub(super) const HOLDS_EPOCH: &str = "SELECT size FROM credledger.head WHERE one AND epoch = $1";
+
 pub(super) const READ_CHECKPOINT: &str = "SELECT note FROM credledger.checkpoints WHERE size = $1";
 
 pub(super) const READ_CHECKPOINTS: &str =
