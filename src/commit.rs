@@ -217,6 +217,15 @@ impl DurableWatch {
     }
 }
 
+impl DurableWatch {
+    /// Refuses every queued and later submission because of `why`, found beside the
+    /// committer (the background check of the log below a state snapshot): handled like
+    /// a failed write.
+    pub fn poison(&self, why: StoreError) {
+        poison(&self.0, &Arc::new(why));
+    }
+}
+
 impl Committer {
     /// A view of how far the log is durable.
     pub fn watch(&self) -> DurableWatch {

@@ -128,6 +128,9 @@ impl Ledger {
             every: config.snapshot_every,
             covered,
         };
+        if covered > 0 {
+            snapshot::check_below_in_background(store.clone(), covered, committer.watch());
+        }
         let mut ledger = Self::assemble(config, store, committer, writer, keys.token_key, None)?;
         ledger.snapshots = Snapshotter::start(writes);
         let boot = if fresh {

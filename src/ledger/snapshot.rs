@@ -114,6 +114,32 @@ pub(super) fn fold_for_open(
     }
 }
 
+/// Starts the check of the log's first `covers` events, which an open from a snapshot
+/// did not fold: their links are checked on a thread of their own (start-up does not
+/// wait), and a broken one refuses every write from then on, as a failed write does
+/// (reads go on; `credledger replay verify` names the damage), with an error line.
+pub(super) fn check_below_in_background(store: Arc<dyn Backend>, covers: u64, watch: DurableWatch) {
+    let spawned = std::thread::Builder::new()
+        .name("credledger-snapshot-check".into())
+        .spawn(move || match recovery::check_links(&*store, covers) {
+            Ok(()) => tracing::debug!(covers, "the log below the state snapshot checks out"),
+            Err(why) => {
+                tracing::error!(
+                    covers,
+                    error = %why,
+                    "the log below the state snapshot is damaged: refusing writes; run `credledger replay verify`"
+                );
+                watch.poison(StoreError::Corrupt {
+                    what: "log",
+                    detail: why.to_string(),
+                });
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the check of the log below the state snapshot");
+    }
+}
+
 /// A stored snapshot checked against the log: the fold of events `0..covers`.
 pub(super) fn from_snapshot(
     store: &dyn Backend,
