@@ -8,42 +8,14 @@
 mod served;
 
 use serde_json::{json, Value};
+use served::api::Api;
 use served::Served;
 use std::time::{Duration, Instant};
 
 const SECRET_A: &str = "tok-sched-A-7Hq2";
 const SECRET_B: &str = "tok-sched-B-Pw9x";
 
-struct Api<'a> {
-    s: &'a Served,
-    c: reqwest::blocking::Client,
-}
-
 impl Api<'_> {
-    fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-        let mut r = self
-            .c
-            .request(method.parse().unwrap(), format!("{}{path}", self.s.addr))
-            .bearer_auth(token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let resp = r.send().unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json::<Value>().unwrap_or(Value::Null))
-    }
-
-    fn audit(&self, query: &str) -> Vec<Value> {
-        let (st, v) = self.call(
-            "GET",
-            &format!("/v1/audit?{query}&limit=500"),
-            &self.s.admin,
-            None,
-        );
-        assert_eq!(st, 200, "{v}");
-        v["events"].as_array().cloned().unwrap_or_default()
-    }
-
     fn log_len(&self) -> usize {
         self.audit("").len()
     }

@@ -10,6 +10,7 @@ mod served;
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
+use served::api::Api;
 use served::Served;
 use sha2::Sha256;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -67,36 +68,7 @@ fn receiver(fail_first: usize) -> Receiver {
     }
 }
 
-struct Api<'a> {
-    s: &'a Served,
-    c: reqwest::blocking::Client,
-}
-
 impl Api<'_> {
-    fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-        let mut r = self
-            .c
-            .request(method.parse().unwrap(), format!("{}{path}", self.s.addr))
-            .bearer_auth(token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let resp = r.send().unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json::<Value>().unwrap_or(Value::Null))
-    }
-
-    fn audit(&self, query: &str) -> Vec<Value> {
-        let (st, v) = self.call(
-            "GET",
-            &format!("/v1/audit?{query}&limit=1000"),
-            &self.s.admin,
-            None,
-        );
-        assert_eq!(st, 200, "{v}");
-        v["events"].as_array().cloned().unwrap_or_default()
-    }
-
     fn hooks(&self) -> Vec<Value> {
         let (st, v) = self.call("GET", "/v1/webhooks", &self.s.admin, None);
         assert_eq!(st, 200, "{v}");
