@@ -2,9 +2,10 @@
 //! made at test time (rcgen): HTTPS with the CA, HSTS, a reload (SIGHUP, then a file
 //! change) that switches certificates while a keep-alive connection carries on, a failed
 //! reload that keeps the certificate, plain HTTP to the TLS port refused cleanly, the
-//! handshake timeout, the refusal of plain HTTP beyond loopback, and the CLI's
-//! `--ca-file`.
+//! handshake timeout, the refusal of plain HTTP beyond loopback, the CLI's
+//! `--ca-file`, and two nodes over PostgreSQL that serve HTTPS and forward over it.
 
+mod pg;
 mod served;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
@@ -384,4 +385,89 @@ fn console_cookies_are_secure_over_tls() {
             .all(|c| !c.split(';').any(|a| a.trim() == "Secure")),
         "{cookies:?}"
     );
+}
+
+/// Two nodes over one PostgreSQL behind TLS: both answer only over HTTPS (with HSTS),
+/// the lease names the writer's `https://` address, and a write sent to the follower is
+/// forwarded to the writer over HTTPS, trusting the writer's certificate through
+/// `--ca-file` and nothing else.
+#[test]
+fn nodes_over_postgresql_serve_https_and_forward_over_it() {
+    let pg = pg::Pg::start();
+    pg.superuser_sql(&format!("CREATE DATABASE tlsnodes OWNER {}", pg::ROLE));
+    let url = pg.url(pg::PASSWORD).replace(pg::DATABASE, "tlsnodes");
+    let dir = tempfile::tempdir().unwrap();
+    let ca = ca();
+    issue(&ca, dir.path(), "node");
+    std::fs::write(dir.path().join("ca.pem"), &ca.pem).unwrap();
+    let (cert, key, ca_file) = (
+        dir.path().join("cert.pem"),
+        dir.path().join("key.pem"),
+        dir.path().join("ca.pem"),
+    );
+    let args = [
+        "--store",
+        url.as_str(),
+        "--accept-lost-commits",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--ca-file",
+        ca_file.to_str().unwrap(),
+    ];
+    let (d1, d2) = (dir.path().join("n1"), dir.path().join("n2"));
+    let n1 = Served::start(&d1, &args, &[]);
+    assert!(n1.addr.starts_with("https://127.0.0.1:"), "{}", n1.addr);
+    let keys = d2.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    for e in std::fs::read_dir(d1.join("keys")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), keys.join(e.file_name())).unwrap();
+    }
+    let n2 = Served::start(&d2, &args, &[]);
+    assert!(n2.addr.starts_with("https://127.0.0.1:"), "{}", n2.addr);
+    for n in [&n1, &n2] {
+        let (status, hsts) = Conn::open(&ca, port(&n.addr)).health();
+        assert!(status.contains("200"), "{status}");
+        assert!(hsts.is_some(), "HSTS on {}", n.addr);
+        let plain = reqwest::blocking::Client::new()
+            .get(format!("http://127.0.0.1:{}/v1/health", port(&n.addr)))
+            .send();
+        assert!(
+            plain.map(|r| !r.status().is_success()).unwrap_or(true),
+            "plain HTTP is not served on {}",
+            n.addr
+        );
+    }
+    let client = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let r = client
+        .post(format!("{}/v1/credentials", n2.addr))
+        .bearer_auth(&n1.admin)
+        .json(&serde_json::json!({"name": "over-tls", "template": "api_key", "fields": {"api_key": "v-tls-1"}}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", n2.log());
+    assert_eq!(
+        r.headers()
+            .get("x-credledger-forwarded-to")
+            .and_then(|v| v.to_str().ok()),
+        Some(n1.addr.as_str()),
+        "the follower forwarded to the writer's https address"
+    );
+    let id = r.json::<serde_json::Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let got = client
+        .get(format!("{}/v1/credentials/{id}", n1.addr))
+        .bearer_auth(&n1.admin)
+        .send()
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    n1.assert_no_secret_logged(&["v-tls-1"]);
+    n2.assert_no_secret_logged(&["v-tls-1"]);
 }

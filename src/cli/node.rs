@@ -18,6 +18,7 @@ use super::serve::{announce, arm_watchdog, shutdown_signal, ServeArgs};
 use anyhow::Context;
 use credledger::cluster::forward::{self, Forwarder, Refresh};
 use credledger::cluster::{self, Keeper};
+use credledger::http::ServeOptions;
 use credledger::ledger::{Config, Ledger};
 use credledger::store::lease::WriterLease;
 use credledger::store::postgres::{PgBackend, PgOptions};
@@ -30,7 +31,12 @@ use std::time::Duration;
 /// How often an idle follower looks at the log.
 const TAIL_IDLE: Duration = Duration::from_millis(100);
 
-pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCode> {
+pub fn run(
+    args: ServeArgs,
+    config: Config,
+    url: &str,
+    serving: ServeOptions,
+) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.data.data)
         .with_context(|| format!("creating {}", args.data.data.display()))?;
     let options = PgOptions {
@@ -57,10 +63,12 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
             .with_context(|| format!("binding {}", args.listen))?;
         std_listener.set_nonblocking(true)?;
         let bound = std_listener.local_addr()?;
+        // The node serves TLS (and trusts proxies) exactly as a single server does.
+        let scheme = if serving.tls.is_some() { "https" } else { "http" };
         let address = args
             .advertise
             .clone()
-            .unwrap_or_else(|| format!("http://{bound}"));
+            .unwrap_or_else(|| format!("{scheme}://{bound}"));
         let holder = cluster::node_id();
         let stopping = Arc::new(AtomicBool::new(false));
         let stop_now = Arc::new(tokio::sync::Notify::new());
@@ -78,7 +86,7 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
         tracing::info!(listen = %bound, store = %place, node = %holder, "credledger node starting");
         // Said once, when the node first serves (as the writer or a follower).
         let listening = std::sync::Once::new();
-        let say_listening = || listening.call_once(|| eprintln!("credledger: listening on http://{bound}"));
+        let say_listening = || listening.call_once(|| eprintln!("credledger: listening on {scheme}://{bound}"));
         let lease: Arc<dyn WriterLease> = pg.clone();
         loop {
             if stopping.load(Ordering::Acquire) {
@@ -99,7 +107,7 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
                 None => {
                     let followed = follow_until_writer(
                         &pg, &config, &std_listener, &holder, &address, ttl, &stopping, &stop_now, &current,
-                        &say_listening, ca.as_deref(),
+                        &say_listening, ca.as_deref(), &serving,
                     )
                     .await;
                     match followed {
@@ -164,8 +172,10 @@ pub fn run(args: ServeArgs, config: Config, url: &str) -> anyhow::Result<ExitCod
             let served = {
                 let done = done.clone();
                 let ledger = ledger.clone();
+                let serving = serving.clone();
                 tokio::spawn(async move {
-                    credledger::http::serve(listener, app, ledger, async move { done.notified().await }).await
+                    credledger::http::serve_with(listener, app, ledger, async move { done.notified().await }, serving)
+                        .await
                 })
             };
             until.await;
@@ -249,6 +259,7 @@ async fn follow_until_writer(
     current: &Arc<Mutex<Option<std::sync::Weak<Ledger>>>>,
     say_listening: &dyn Fn(),
     ca: Option<&[u8]>,
+    serving: &ServeOptions,
 ) -> anyhow::Result<Option<Keeper>> {
     let poll = ttl / 4;
     // An empty ledger: its writer is bootstrapping it.
@@ -315,12 +326,14 @@ async fn follow_until_writer(
     let served = {
         let done = done.clone();
         let follower = follower.clone();
+        let serving = serving.clone();
         tokio::spawn(async move {
-            credledger::http::serve(
+            credledger::http::serve_with(
                 listener,
                 app,
                 follower,
                 async move { done.notified().await },
+                serving,
             )
             .await
         })

@@ -249,18 +249,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.admin_token_file {
         check_token_destination("--admin-token-file", path)?;
     }
-    if let StoreSpec::Postgres(url) = args.data.spec()? {
-        return super::node::run(args, config, &url);
-    }
-    let (ledger, boot) = Ledger::open(config)
-        .with_context(|| format!("opening the ledger in {}", args.data.data.display()))?;
-    announce(boot, &args, &args.data.data.display().to_string())?;
-    let ledger = Arc::new(ledger);
     let options = ServeOptions {
         tls,
         handshake_timeout: Some(Duration::from_secs(args.tls_handshake_timeout)),
         trusted_proxies: TrustedProxies(args.trusted_proxy.clone()),
     };
+    if let StoreSpec::Postgres(url) = args.data.spec()? {
+        return super::node::run(args, config, &url, options);
+    }
+    let (ledger, boot) = Ledger::open(config)
+        .with_context(|| format!("opening the ledger in {}", args.data.data.display()))?;
+    announce(boot, &args, &args.data.data.display().to_string())?;
+    let ledger = Arc::new(ledger);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
