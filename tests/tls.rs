@@ -390,7 +390,8 @@ fn console_cookies_are_secure_over_tls() {
 /// Two nodes over one PostgreSQL behind TLS: both answer only over HTTPS (with HSTS),
 /// the lease names the writer's `https://` address, and a write sent to the follower is
 /// forwarded to the writer over HTTPS, trusting the writer's certificate through
-/// `--ca-file` and nothing else.
+/// `--ca-file` and nothing else; failed authentications at the follower are recorded by
+/// the writer.
 #[test]
 fn nodes_over_postgresql_serve_https_and_forward_over_it() {
     let pg = pg::Pg::start();
@@ -468,6 +469,43 @@ fn nodes_over_postgresql_serve_https_and_forward_over_it() {
         .send()
         .unwrap();
     assert_eq!(got.status(), 200);
+    // A bad token sent to the follower is refused, and the writer records the failures
+    // (a follower cannot write): the aggregated `auth_failures` event appears.
+    for _ in 0..3 {
+        let r = client
+            .get(format!("{}/v1/whoami", n2.addr))
+            .bearer_auth("not-a-token")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let v: serde_json::Value = client
+            .get(format!(
+                "{}/v1/audit?scope=system&action=auth_failures",
+                n1.addr
+            ))
+            .bearer_auth(&n1.admin)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let count: u64 = v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["details"]["count"].as_u64())
+            .sum();
+        if count >= 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the writer never recorded the follower's failed authentications: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
     n1.assert_no_secret_logged(&["v-tls-1"]);
     n2.assert_no_secret_logged(&["v-tls-1"]);
 }

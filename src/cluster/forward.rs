@@ -12,7 +12,9 @@
 //! body to the writer the lease names, with the client's address and a MAC. A connection
 //! refused before anything was sent is retried once against the writer the lease names
 //! then; anything else is answered as it came (the writer's 503 stays a retryable 503).
-//! Two exceptions are forwarded without running them: the web console (its sessions live
+//! A follower's 401 is forwarded too (the writer records failed authentications, and
+//! knows a token the follower has not applied yet). Two exceptions are forwarded
+//! without running them: the web console (its sessions live
 //! in the writer's memory: every `/`, `/ui/…` request) and the test before save (`POST
 //! /v1/verify`: its probe runs before its record is written, so it would probe twice).
 //! On the **writer** it accepts a forwarded client address only under a valid, fresh
@@ -278,7 +280,7 @@ async fn layer(State(fw): State<Arc<Forwarder>>, req: Request, next: Next) -> Re
         }
         let local = Request::from_parts(parts.clone(), Body::from(bytes.clone()));
         let resp = next.run(local).await;
-        if client.is_none() && follower && refused_as_follower(&resp) {
+        if client.is_none() && follower && (refused_as_follower(&resp) || unauthenticated(&resp)) {
             forward(&fw, parts, bytes, resp).await
         } else {
             resp
@@ -310,6 +312,13 @@ fn forwarded_whole(method: &axum::http::Method, path: &str) -> bool {
 fn not_writer(ledger: &Ledger) -> Response {
     let e = crate::commit::CommitError::NotWriter(ledger.writer_address());
     ApiError::from(crate::ledger::LedgerError::from(e)).into_response()
+}
+
+/// A 401: the writer decides it again, so that the failed authentication is counted and
+/// recorded where events are written (a follower cannot record it), and a token issued a
+/// moment ago that this follower has not applied yet works at once.
+fn unauthenticated(resp: &Response) -> bool {
+    resp.status() == StatusCode::UNAUTHORIZED
 }
 
 /// The local answer is a follower's refusal (any dialect's): nothing was done.
