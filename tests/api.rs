@@ -1422,6 +1422,29 @@ async fn proofs_over_http_check_out_against_the_signed_checkpoint() {
         &tcp.root,
     )
     .unwrap();
+    // Both proofs verify offline with the ledger's genesis key (the real binary).
+    let (_, gkey) = app
+        .call_raw(
+            "GET",
+            "/v1/ledger/publickey?which=genesis",
+            Some(&auditor),
+            None,
+            "",
+        )
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    for (proof, tree) in [(&p, "global log's"), (&tp, "tenant ")] {
+        let file = dir.path().join("proof.json");
+        std::fs::write(&file, serde_json::to_vec(proof).unwrap()).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_credledger"))
+            .arg("verify-bundle")
+            .arg(&file)
+            .args(["--key", gkey.trim()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains(tree), "{text}");
+    }
     // Bad proof requests.
     let (s, _) = app
         .call(

@@ -1339,6 +1339,37 @@ async fn the_audit_explorer_filters_names_exports_and_proves() {
     .unwrap();
     // The audit page shows that tenant checkpoint too.
     assert!(page.body.contains("/tenant/"), "the tenant's checkpoint");
+    // The downloaded proof verifies offline with the ledger's key (the real binary), and
+    // a proof for another event's leaf does not.
+    let (_, key) = app
+        .call_raw(
+            "GET",
+            "/v1/ledger/publickey?which=genesis",
+            Some(&app.admin),
+            None,
+            "",
+        )
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("proof.json");
+    let verify = |bytes: &[u8]| {
+        std::fs::write(&file, bytes).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_credledger"))
+            .arg("verify-bundle")
+            .arg(&file)
+            .args(["--key", key.trim()])
+            .output()
+            .unwrap()
+    };
+    let out = verify(proof.body.as_bytes());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("tenant") && text.contains("used"), "{text}");
+    let mut bad = p.clone();
+    bad["leaf_index"] = json!(p["leaf_index"].as_u64().unwrap() + 1);
+    let out = verify(&serde_json::to_vec(&bad).unwrap());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("FAILED: the leaf is not in"));
     ui.assert_never_saw(SECRET);
 }
 
