@@ -1433,7 +1433,7 @@ async fn proofs_over_http_check_out_against_the_signed_checkpoint() {
         )
         .await;
     let dir = tempfile::tempdir().unwrap();
-    for (proof, tree) in [(&p, "global log's"), (&tp, "tenant ")] {
+    for (proof, tree) in [(&p, "the global log"), (&tp, "tenant ")] {
         let file = dir.path().join("proof.json");
         std::fs::write(&file, serde_json::to_vec(proof).unwrap()).unwrap();
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_credledger"))

@@ -100,14 +100,14 @@ fn verify_event_proof(bytes: &[u8], key: &str, json: bool) -> anyhow::Result<Exi
         }
         Ok(v) => {
             println!(
-                "ok: event {} ({}, {}) is leaf {} of the {} tree of {} leaves signed by the ledger key",
+                "ok: event {} ({}, {}) is leaf {} of {} ({} leaves), under a checkpoint signed by the ledger key",
                 v.seq,
                 v.action,
                 credledger::time::rfc3339(v.at_ms),
                 v.leaf_index,
                 v.tenant
                     .as_deref()
-                    .map_or("global log's".to_string(), |t| format!("tenant {t}'s log")),
+                    .map_or("the global log".to_string(), |t| format!("tenant {t}'s log")),
                 v.tree_size
             );
             println!("checkpoint origin: {}", v.origin);
