@@ -2,7 +2,8 @@
 //! PostgreSQL), byte for byte, then verify the target fully.
 //!
 //! What is copied: the log (every record's exact bytes, at the same positions), the key
-//! ring (wrapped data keys), the key check values and the issued checkpoints. What is
+//! ring (wrapped data keys), the key check values, the issued checkpoints, the tenant
+//! logs' checkpoints and every checkpoint's witness cosignatures. What is
 //! not: the projections (rebuilt from the log by the target's first open) and the keys
 //! themselves (files or environment, never in a store).
 //!
@@ -16,7 +17,9 @@
 //!   source's;
 //! - the migration succeeds only after the target was read back and verified whole:
 //!   same records, every hash link and signature, the head, the checkpoints' roots, the
-//!   key ring and the check values.
+//!   key ring and the check values, the tenant checkpoints (byte for byte, their roots
+//!   against the tenant trees rebuilt from the log, their signatures) and the
+//!   cosignatures (byte for byte).
 
 use crate::event::SignedEvent;
 use crate::integrity::{self, Roots};
@@ -42,6 +45,10 @@ pub struct Report {
     pub resumed_at: u64,
     pub keys: usize,
     pub checkpoints: usize,
+    /// Tenant log checkpoints copied (and verified).
+    pub log_checkpoints: usize,
+    /// Checkpoints (global or tenant) whose cosignature lines were copied.
+    pub cosignatures: usize,
     /// The Merkle root of the whole log (hex), the same on both.
     pub root: String,
 }
@@ -163,10 +170,29 @@ pub fn migrate(
             )));
         }
     }
+    copy_side_data(source, target)?;
     if let Some(dir) = target_dir {
         write_head_file(target, dir, total, last)?;
     }
     verify(source, target, target_dir.unwrap_or(source_dir), have)
+}
+
+/// Copies the tenant log checkpoints and the cosignatures (see `proof::side`).
+fn copy_side_data(source: &dyn Backend, target: &dyn Backend) -> Result<(), MigrateError> {
+    let side = crate::proof::side::stored_side_data(source).map_err(MigrateError::Source)?;
+    for (origin, size, note) in &side.log_checkpoints {
+        if target.insert_log_checkpoint_durable(origin, *size, note)? != *note {
+            return Err(MigrateError::Verify(format!(
+                "the target already holds a different checkpoint of {origin} at size {size}"
+            )));
+        }
+    }
+    for (origin, size, lines) in &side.cosignatures {
+        if target.cosignatures(origin, *size)?.as_ref() != Some(lines) {
+            target.put_cosignatures_durable(origin, *size, lines)?;
+        }
+    }
+    Ok(())
 }
 
 /// An embedded target keeps its head record in its data directory.
@@ -227,6 +253,15 @@ fn verify(
         .map(|c| (c.tree_size, c.root))
         .collect();
     let mut roots = Roots::new(signed);
+    let origin = match total {
+        0 => String::new(),
+        _ => {
+            crate::proof::genesis(target)
+                .map_err(|e| fail(e.to_string()))?
+                .0
+        }
+    };
+    let mut tenant_roots = crate::proof::side::TenantRoots::new(target, &origin);
     let mut pos = 0;
     loop {
         let (a, b) = (
@@ -246,6 +281,7 @@ fn verify(
         }
         for (_, r) in &a {
             roots.push(r);
+            tenant_roots.push(r);
         }
         pos += a.len() as u64;
     }
@@ -272,11 +308,21 @@ fn verify(
     if target.checkpoints()? != checkpoints {
         return Err(fail("the checkpoints differ from the source's".into()));
     }
+    let chain = crate::proof::side::chain_keys(&report.keys).map_err(fail)?;
+    tenant_roots.finish(&chain).map_err(fail)?;
+    let side = crate::proof::side::stored_side_data(source).map_err(MigrateError::Source)?;
+    if crate::proof::side::stored_side_data(target).map_err(fail)? != side {
+        return Err(fail(
+            "the tenant checkpoints or the cosignatures differ from the source's".into(),
+        ));
+    }
     Ok(Report {
         records: total,
         resumed_at,
         keys: keys.len(),
         checkpoints: checkpoints.len(),
+        log_checkpoints: side.log_checkpoints.len(),
+        cosignatures: side.cosignatures.len(),
         root,
     })
 }

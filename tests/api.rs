@@ -471,6 +471,8 @@ async fn authorization_matrix() {
             None,
             [200, 403, 403, 403, 200],
         ),
+        // The tenant's reviewers get their tenant's tree size and tenant-tree proofs from
+        // these two (checked in `proofs_over_http_check_out_against_the_signed_checkpoint`).
         (
             "GET",
             ev("/v1/audit/1/proof"),
@@ -1363,6 +1365,86 @@ async fn proofs_over_http_check_out_against_the_signed_checkpoint() {
         "ledger-wide events are for system admins"
     );
     assert!(rows.iter().any(|r| r["seq"].as_u64() == Some(seq)));
+    // The tenant's reviewers see their own tree's size, never the global one.
+    let (_, tkey) = app
+        .call_raw(
+            "GET",
+            "/v1/ledger/tenant/publickey",
+            Some(&tenant_auditor),
+            None,
+            "",
+        )
+        .await;
+    let tenant_size = ev["tree_size"].as_u64().unwrap();
+    assert_eq!(tenant_size as usize, rows.len(), "{ev}");
+    let (_, global) = app
+        .call("GET", "/v1/ledger/events?limit=1000", Some(&auditor), None)
+        .await;
+    assert!(global["tree_size"].as_u64().unwrap() > tenant_size);
+    // And "prove this audit entry" proves it in the tenant's tree, against a tenant
+    // checkpoint (the tenant origin, the tenant's verifier key).
+    let (s, tp) = app
+        .call(
+            "GET",
+            &format!("/v1/audit/{seq}/proof"),
+            Some(&tenant_auditor),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{tp}");
+    let tcp = credledger::note::verify_checkpoint(tp["checkpoint"].as_str().unwrap(), tkey.trim())
+        .unwrap();
+    assert!(tcp.origin.contains("/tenant/"), "{}", tcp.origin);
+    assert!(
+        credledger::note::verify_checkpoint(tp["checkpoint"].as_str().unwrap(), key.trim())
+            .is_err(),
+        "not a global checkpoint"
+    );
+    assert_eq!(tp["leaf"], p["leaf"], "the same leaf bytes");
+    assert_eq!(tp["tree_size"].as_u64(), Some(tcp.size));
+    let index = tp["leaf_index"].as_u64().unwrap();
+    assert!(index < seq, "the tenant index, not the global one");
+    assert_eq!(
+        rows.iter().position(|r| r["seq"].as_u64() == Some(seq)),
+        Some(index as usize)
+    );
+    let tpath: Vec<[u8; 32]> = tp["audit_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| b64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap())
+        .collect();
+    credledger::merkle::verify_inclusion(
+        &credledger::merkle::leaf_hash(&leaf),
+        index,
+        tcp.size,
+        &tpath,
+        &tcp.root,
+    )
+    .unwrap();
+    // Both proofs verify offline with the ledger's genesis key (the real binary).
+    let (_, gkey) = app
+        .call_raw(
+            "GET",
+            "/v1/ledger/publickey?which=genesis",
+            Some(&auditor),
+            None,
+            "",
+        )
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    for (proof, tree) in [(&p, "the global log"), (&tp, "tenant ")] {
+        let file = dir.path().join("proof.json");
+        std::fs::write(&file, serde_json::to_vec(proof).unwrap()).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_credledger"))
+            .arg("verify-bundle")
+            .arg(&file)
+            .args(["--key", gkey.trim()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains(tree), "{text}");
+    }
     // Bad proof requests.
     let (s, _) = app
         .call(

@@ -485,6 +485,7 @@ async fn pages_need_a_session() {
         "/ui/audit/1/proof".into(),
         "/ui/reviews".into(),
         "/ui/reviews/export?section=usage".into(),
+        format!("/ui/reviews/evidence?credential={id}"),
         "/ui/admin".into(),
     ] {
         for cookie in [None, Some("credledger_session=forged-or-expired")] {
@@ -827,6 +828,7 @@ async fn no_page_shows_a_secret_except_the_reveal_which_is_recorded_and_not_cach
             "/ui/audit/5/proof".into(),
             "/ui/reviews".into(),
             "/ui/reviews/export?section=usage".into(),
+            format!("/ui/reviews/evidence?credential={id}"),
             "/ui/admin".into(),
         ] {
             ui.get(&app, &path).await;
@@ -1302,10 +1304,72 @@ async fn the_audit_explorer_filters_names_exports_and_proves() {
     let proof = ui.get(&app, &format!("/ui/audit/{seq}/proof")).await;
     assert_eq!(proof.status, StatusCode::OK);
     let p: Value = serde_json::from_str(&proof.body).unwrap();
-    assert!(
-        p.get("checkpoint").is_some() || p.get("leaf").is_some(),
-        "{p}"
-    );
+    // A tenant's auditor: the proof is in the tenant's own tree, against its checkpoint
+    // (the tenant origin, the tenant log's verifier key), never the global tree.
+    let (_, tkey) = app
+        .call_raw(
+            "GET",
+            "/v1/ledger/tenant/publickey",
+            Some(&auditor),
+            None,
+            "",
+        )
+        .await;
+    let note = p["checkpoint"].as_str().unwrap();
+    let cp = credledger::note::verify_checkpoint(note, tkey.trim()).unwrap();
+    assert!(cp.origin.contains("/tenant/"), "{}", cp.origin);
+    assert_eq!(p["tree_size"].as_u64(), Some(cp.size));
+    assert!(p["leaf_index"].as_u64().unwrap() < seq, "{p}");
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let leaf = b64.decode(p["leaf"].as_str().unwrap()).unwrap();
+    let path: Vec<[u8; 32]> = p["audit_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| b64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap())
+        .collect();
+    credledger::merkle::verify_inclusion(
+        &credledger::merkle::leaf_hash(&leaf),
+        p["leaf_index"].as_u64().unwrap(),
+        cp.size,
+        &path,
+        &cp.root,
+    )
+    .unwrap();
+    // The audit page shows that tenant checkpoint too.
+    assert!(page.body.contains("/tenant/"), "the tenant's checkpoint");
+    // The downloaded proof verifies offline with the ledger's key (the real binary), and
+    // a proof for another event's leaf does not.
+    let (_, key) = app
+        .call_raw(
+            "GET",
+            "/v1/ledger/publickey?which=genesis",
+            Some(&app.admin),
+            None,
+            "",
+        )
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("proof.json");
+    let verify = |bytes: &[u8]| {
+        std::fs::write(&file, bytes).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_credledger"))
+            .arg("verify-bundle")
+            .arg(&file)
+            .args(["--key", key.trim()])
+            .output()
+            .unwrap()
+    };
+    let out = verify(proof.body.as_bytes());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("tenant") && text.contains("used"), "{text}");
+    let mut bad = p.clone();
+    bad["leaf_index"] = json!(p["leaf_index"].as_u64().unwrap() + 1);
+    let out = verify(&serde_json::to_vec(&bad).unwrap());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("FAILED: the leaf is not in"));
     ui.assert_never_saw(SECRET);
 }
 
@@ -1329,6 +1393,12 @@ async fn reviews_and_administration() {
         r.body.contains("overdue")
             && r.body.contains("old-key")
             && r.body.contains("Usage by provider")
+    );
+    let rotation = r.body.split("id=\"review-rotation\"").nth(1).unwrap();
+    let rotation = rotation.split("</section>").next().unwrap();
+    assert!(
+        rotation.contains(&format!("/ui/reviews/evidence?credential={id}&amp;days=30")),
+        "the overdue row downloads its evidence: {rotation}"
     );
     let csv = ui.get(&app, "/ui/reviews/export?section=rotation").await;
     assert!(csv.body.starts_with("id,name,Service,Status,Due") && csv.body.contains("old-key"));
@@ -1614,6 +1684,69 @@ async fn the_access_review_and_the_usage_summary_by_provider() {
             && csv.body.contains("just now"),
         "{}",
         csv.body
+    );
+    // The access review's row downloads as an evidence bundle the real binary verifies
+    // offline with the ledger's public key: ci's use is in it. (A report proves up to the
+    // tenant log's latest event: an hour later, another event of the tenant.)
+    now.fetch_add(3_600_000, Ordering::SeqCst);
+    app.principal("later", "user", "auditor").await;
+    let ui = Ui::sign_in(&app, &app.admin).await;
+    let r = ui.get(&app, "/ui/reviews").await;
+    let access = r.body.split("id=\"review-access\"").nth(1).unwrap();
+    let link = format!("/ui/reviews/evidence?credential={id}&amp;days=30");
+    assert!(access.contains(&link), "{access}");
+    let bundle = ui
+        .get(
+            &app,
+            &format!("/ui/reviews/evidence?credential={id}&days=30"),
+        )
+        .await;
+    assert_eq!(bundle.status, StatusCode::OK, "{}", bundle.body);
+    assert!(bundle
+        .header("content-disposition")
+        .starts_with("attachment"));
+    let (_, key) = app
+        .call_raw(
+            "GET",
+            "/v1/ledger/publickey?which=genesis",
+            Some(&app.admin),
+            None,
+            "",
+        )
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("evidence.json");
+    std::fs::write(&file, &bundle.body).unwrap();
+    let verify = |file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_credledger"))
+            .arg("verify-bundle")
+            .arg(file)
+            .args(["--key", key.trim()])
+            .output()
+            .unwrap()
+    };
+    let out = verify(&file);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" used ") && l.contains(ci.as_str())),
+        "who used it: {text}"
+    );
+    // A bundle with the use removed fails.
+    let mut v: Value = serde_json::from_str(&bundle.body).unwrap();
+    let leaves = v["leaves"].as_array_mut().unwrap();
+    assert!(!leaves.is_empty());
+    leaves.pop();
+    std::fs::write(&file, serde_json::to_vec(&v).unwrap()).unwrap();
+    let out = verify(&file);
+    assert_eq!(out.status.code(), Some(1));
+    // The rotation report's rows carry the same download.
+    let rotation = r.body.split("id=\"review-rotation\"").nth(1).unwrap();
+    let rotation = rotation.split("</section>").next().unwrap();
+    assert!(
+        rotation.contains("No rotation is due") || rotation.contains("/ui/reviews/evidence?"),
+        "{rotation}"
     );
     // 91 days later the grant is flagged again.
     now.fetch_add(91 * DAY, Ordering::SeqCst);

@@ -65,6 +65,40 @@ fn writer(url: &str, cache: Option<&Path>) -> Arc<PgBackend> {
     Arc::new(pg)
 }
 
+/// The tenant checkpoints and cosignatures a store holds; at least one of each.
+fn side_data(store: &dyn Backend) -> credledger::proof::side::SideData {
+    let side = credledger::proof::side::stored_side_data(store).unwrap();
+    assert!(!side.log_checkpoints.is_empty(), "a tenant checkpoint");
+    assert!(!side.cosignatures.is_empty(), "a cosignature");
+    side
+}
+
+/// Stores witness cosignature lines beside the global checkpoint of `size` and beside
+/// every tenant checkpoint (a store keeps what the ledger verified; the copies must carry
+/// them byte for byte).
+fn add_cosignatures(store: &dyn Backend, size: u64) {
+    let (origin, _) = credledger::proof::genesis(store).unwrap();
+    let line = |n: u8| {
+        format!(
+            "\u{2014} witness.test/{n} {}\n",
+            "A".repeat(100 + n as usize)
+        )
+    };
+    store
+        .put_cosignatures_durable(&origin, size, line(1).as_bytes())
+        .unwrap();
+    let side = credledger::proof::side::stored_side_data(store).unwrap();
+    assert!(
+        !side.log_checkpoints.is_empty(),
+        "a tenant checkpoint was made"
+    );
+    for (i, (o, s, _)) in side.log_checkpoints.iter().enumerate() {
+        store
+            .put_cosignatures_durable(o, *s, line(2 + i as u8).as_bytes())
+            .unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_log_on_both_stores_byte_for_byte_with_the_same_root() {
     let pg = pg::Pg::start();
@@ -85,7 +119,8 @@ async fn the_same_log_on_both_stores_byte_for_byte_with_the_same_root() {
                 .unwrap();
             ids.push(id);
         }
-        credledger::proof::checkpoint(&o.ledger).unwrap();
+        let cp = credledger::proof::checkpoint(&o.ledger).unwrap();
+        add_cosignatures(o.ledger.store(), cp.tree_size);
         o.ledger.shutdown();
         let len = util::log_len(&o.ledger);
         let root = credledger::proof::root(o.ledger.store().proj(), len).unwrap();
@@ -101,6 +136,12 @@ async fn the_same_log_on_both_stores_byte_for_byte_with_the_same_root() {
         "--accept-lost-commits",
     ]);
     assert!(ok, "{text}");
+    let side_sled = side_data(&credledger::store::sled::SledBackend::open(a.path()).unwrap());
+    assert_eq!(
+        side_data(&PgBackend::open_read_only(&url).unwrap()),
+        side_sled,
+        "the tenant checkpoints and cosignatures reach PostgreSQL byte for byte"
+    );
     let root_pg = root_of(&text);
     assert_eq!(
         root_pg, root_sled,
@@ -175,6 +216,17 @@ async fn the_same_log_on_both_stores_byte_for_byte_with_the_same_root() {
         |s: &dyn Backend| -> Vec<(u64, Vec<u8>)> { s.records(0).map(|r| r.unwrap()).collect() };
     assert_eq!(all(&src), all(&dst));
     assert_eq!(src.keyring().unwrap(), dst.keyring().unwrap());
+    assert_eq!(side_data(&src), side_data(&dst));
+    let back_side = side_data(&dst);
+    for item in &side_sled.log_checkpoints {
+        assert!(
+            back_side.log_checkpoints.contains(item),
+            "{item:?} came back"
+        );
+    }
+    for item in &side_sled.cosignatures {
+        assert!(back_side.cosignatures.contains(item), "{item:?} came back");
+    }
     drop(dst);
     // The sled copy opens as a ledger, and the original sled prefix is unchanged.
     let o = open(&back);

@@ -53,12 +53,13 @@ check "$DENIED" "403" "auditor resolve is denied"
 check "$(curl -sf -H "Authorization: Bearer $AUDIT_TOKEN" "$API/v1/audit?outcome=denied" | jq -r '.events[-1].action')" "use_denied" "denial recorded"
 
 # Proof for a third party: the ledger's verifier key, a signed checkpoint of the tenant's log (C2SP note),
-# and the inclusion proof of the first use (against the global checkpoint it carries).
+# and the inclusion proof of the first use (in the tenant's log, against the tenant checkpoint it carries).
 curl -sf -H "Authorization: Bearer $AUDIT_TOKEN" "$API/v1/ledger/publickey" > ledger.pub
 curl -sf -H "Authorization: Bearer $AUDIT_TOKEN" "$API/v1/ledger/tenant/checkpoint" > checkpoint.txt
 SEQ=$(echo "$USES" | jq '.events[0].seq')
 curl -sf -H "Authorization: Bearer $AUDIT_TOKEN" "$API/v1/audit/$SEQ/proof" > proof.json
-check "$(jq -r '.leaf_index' proof.json)" "$SEQ" "proof of the first use"
+check "$(jq -r '.seq' proof.json)" "$SEQ" "proof of the first use"
+jq -r '.checkpoint' proof.json | head -1 | grep -q '/tenant/' || fail "the proof is in the tenant's log"
 grep -q "^— " checkpoint.txt || fail "checkpoint is not a signed note"
 # --- README walk-through ends here ---------------------------------------------------
 
@@ -67,6 +68,7 @@ grep -q "^— " checkpoint.txt || fail "checkpoint is not a signed note"
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 "$BIN" export --data "$CREDLEDGER_DATA" --out "$WORK/audit.bundle" >/dev/null || fail "export"
 "$BIN" verify-bundle "$WORK/audit.bundle" --key "$(cat ledger.pub)" >/dev/null || fail "verify-bundle"
+"$BIN" verify-bundle proof.json --key "$(cat ledger.pub)" | grep "^ok: event $SEQ " >/dev/null || fail "verify-bundle proof.json"
 "$BIN" replay verify --data "$CREDLEDGER_DATA" | grep -q '^ok:' || fail "replay verify"
 "$BIN" replay history "$CRED" --data "$CREDLEDGER_DATA" | grep -q rotated || fail "replay history"
 "$BIN" replay state --at-seq 4 --data "$CREDLEDGER_DATA" | grep -q openai-prod || fail "replay state"

@@ -107,6 +107,8 @@ pub struct LedgerEvents {
     pub events: Vec<LedgerEvent>,
     /// The next `from`, or null at the end of the log.
     pub next: Option<u64>,
+    /// The size of the caller's tree: the global tree for system reviewers, the tenant's
+    /// own tree (`/v1/ledger/tenant/…`) for the tenant's reviewers.
     pub tree_size: u64,
 }
 

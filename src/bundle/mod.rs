@@ -22,8 +22,10 @@
 //!
 //! The files: `format` holds the wire types of `docs/FORMAT.md`, `export` writes a
 //! bundle from a store, `read` reads one line by line (and hashes the events into the
-//! frontier as they pass), and `verify` checks one stage after another.
+//! frontier as they pass), and `verify` checks one stage after another; `event_proof`
+//! verifies one event proof (global or tenant log) offline.
 
+pub mod event_proof;
 mod export;
 mod format;
 pub(crate) mod read;

@@ -6,7 +6,10 @@
 //! `ledger::backup`). A data directory a server holds is refused with that advice.
 //! Either way the file is then verified in full before it is reported done: restored into
 //! a temporary directory, opened as `serve` opens it (head record, key check values), and
-//! replayed (every hash link, every signature, every signed checkpoint's root).
+//! replayed (every hash link, every signature, every signed checkpoint's root, every
+//! tenant checkpoint's root against the tenant tree rebuilt from the log and its
+//! signature), and the tenant checkpoints and cosignatures found stored are those the
+//! file carries.
 //! `restore --from FILE --data DIR` does the same into DIR, and removes DIR again if
 //! the verification fails.
 
@@ -18,6 +21,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use credledger::integrity::Roots;
 use credledger::ledger::{backup, Config, Ledger};
+use credledger::proof::side;
 use credledger::{proof, replay, store};
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -61,6 +65,8 @@ fn config(dir: &Path) -> Config {
 struct Verified {
     events: u64,
     checkpoints: usize,
+    log_checkpoints: usize,
+    cosignatures: usize,
     head: String,
 }
 
@@ -77,9 +83,12 @@ fn verify_dir(dir: &Path) -> anyhow::Result<Verified> {
     check_store_complete(&*backend, dir).context("the restored log is incomplete")?;
     let checkpoints = proof::stored_checkpoints(&*backend)?;
     let mut roots = Roots::new(checkpoints.iter().map(|c| (c.tree_size, c.root)));
+    let origin = proof::genesis(&*backend)?.0;
+    let mut tenants = side::TenantRoots::new(&*backend, &origin);
     let records = store::records(backend.log(), 0).inspect(|r| {
         if let Ok((_, rec)) = r {
             roots.push(rec);
+            tenants.push(rec);
         }
     });
     let report = replay::verify(records, None, |_| {});
@@ -93,9 +102,16 @@ fn verify_dir(dir: &Path) -> anyhow::Result<Verified> {
             m.size
         );
     }
+    let chain = side::chain_keys(&report.keys).map_err(anyhow::Error::msg)?;
+    tenants
+        .finish(&chain)
+        .map_err(|e| anyhow::anyhow!("verification FAILED: {e}"))?;
+    let stored = side::stored_side_data(&*backend).map_err(anyhow::Error::msg)?;
     Ok(Verified {
         events: report.verified,
         checkpoints: checkpoints.len(),
+        log_checkpoints: stored.log_checkpoints.len(),
+        cosignatures: stored.cosignatures.len(),
         head: report.head_hash.to_string(),
     })
 }
@@ -104,6 +120,17 @@ fn restore_into(from: &Path, dir: &Path) -> anyhow::Result<(backup::Summary, Ver
     let file = std::fs::File::open(from).with_context(|| format!("opening {}", from.display()))?;
     let summary = backup::restore(&mut BufReader::new(file), dir)?;
     let verified = verify_dir(dir)?;
+    if (verified.log_checkpoints, verified.cosignatures)
+        != (summary.log_checkpoints, summary.cosignatures)
+    {
+        bail!(
+            "the backup carries {} tenant checkpoints and {} cosignature sets, the restored ledger holds {} and {} that belong with its log",
+            summary.log_checkpoints,
+            summary.cosignatures,
+            verified.log_checkpoints,
+            verified.cosignatures
+        );
+    }
     if verified.events < summary.events {
         bail!(
             "the restored ledger verified {} events of the backup's {}",
@@ -195,15 +222,18 @@ fn report(what: &str, path: &Path, s: &backup::Summary, v: &Verified, json: bool
         println!(
             "{}",
             serde_json::json!({"ok": true, "path": path, "events": s.events, "keyring": s.keyring,
-                "checkpoints": v.checkpoints, "head_hash": v.head, "verified_events": v.events})
+                "checkpoints": v.checkpoints, "log_checkpoints": v.log_checkpoints,
+                "cosignatures": v.cosignatures, "head_hash": v.head, "verified_events": v.events})
         );
     } else {
         println!(
-            "{what} ok: {} ({} events, {} data keys, {} signed checkpoints); verified: every hash link, signature, checkpoint root and key check; head {}",
+            "{what} ok: {} ({} events, {} data keys, {} signed checkpoints, {} tenant checkpoints, {} cosigned); verified: every hash link, signature, checkpoint root (global and tenant) and key check; head {}",
             path.display(),
             s.events,
             s.keyring,
             v.checkpoints,
+            v.log_checkpoints,
+            v.cosignatures,
             v.head
         );
     }

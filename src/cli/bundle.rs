@@ -89,12 +89,54 @@ pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Verifies an event proof file and prints what it proves. Exit 0 ok, 1 failed.
+fn verify_event_proof(bytes: &[u8], key: &str, json: bool) -> anyhow::Result<ExitCode> {
+    match bundle::event_proof::verify_event_proof(bytes, key) {
+        Ok(v) if json => {
+            let mut out = serde_json::to_value(&v)?;
+            out["ok"] = true.into();
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(v) => {
+            println!(
+                "ok: event {} ({}, {}) is leaf {} of {} ({} leaves), under a checkpoint signed by the ledger key",
+                v.seq,
+                v.action,
+                credledger::time::rfc3339(v.at_ms),
+                v.leaf_index,
+                v.tenant
+                    .as_deref()
+                    .map_or("the global log".to_string(), |t| format!("tenant {t}'s log")),
+                v.tree_size
+            );
+            println!("checkpoint origin: {}", v.origin);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            if json {
+                println!("{}", serde_json::json!({"ok": false, "error": e}));
+            } else {
+                println!("FAILED: {e}");
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
 pub fn verify(args: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
     let mut file = std::fs::File::open(&args.file)
         .with_context(|| format!("opening {}", args.file.display()))?;
     let mut head = [0u8; 256];
     let n = std::io::Read::read(&mut file, &mut head)
         .with_context(|| format!("reading {}", args.file.display()))?;
+    if head[..n].trim_ascii_start().starts_with(b"{") {
+        let bytes = std::fs::read(&args.file)
+            .with_context(|| format!("reading {}", args.file.display()))?;
+        if bundle::event_proof::is_event_proof(&bytes) {
+            return verify_event_proof(&bytes, &args.key, args.json);
+        }
+    }
     if super::report::is_usage_report(&head[..n]) {
         let bytes = std::fs::read(&args.file)
             .with_context(|| format!("reading {}", args.file.display()))?;

@@ -111,6 +111,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/ui/audit/{seq}/proof", get(audit::proof))
         .route("/ui/reviews", get(reviews::page))
         .route("/ui/reviews/export", get(reviews::export))
+        .route("/ui/reviews/evidence", get(reviews::evidence))
         .route("/ui/admin", get(admin::page))
         .route("/ui/admin/principals", post(admin::create_principal))
         .route("/ui/admin/principals/{id}/tokens", post(admin::issue_token))

@@ -9,8 +9,12 @@
 //! cannot remove a data key the backup's events still need.
 //!
 //! The file is JSON lines (`credledger-backup/v1`): a header, then `key_file`, `keyring`,
-//! `meta`, `checkpoint` and `record` lines (bytes in base64), then an `end` line with the
-//! count and a BLAKE3 digest of every line before it. [`restore`] refuses a file whose
+//! `meta`, `checkpoint` and `record` lines, then `log_checkpoint` (a tenant log's
+//! checkpoint: `origin`, `size`, `note`) and `cosignatures` (a checkpoint's witness
+//! cosignature lines: `origin`, `size`, `lines`) lines (bytes in base64), then an `end`
+//! line with the count and a BLAKE3 digest of every line before it. The tenant
+//! checkpoints carried are those of tenant trees no larger than the tenant's events among
+//! the records carried; the cosignatures, those of every checkpoint carried. [`restore`] refuses a file whose
 //! end line is missing or wrong, and writes into an empty directory only.
 //!
 //! **Invariant:** a backup holds the key files, so it is as secret as the data directory:
@@ -70,6 +74,16 @@ enum Line {
         seq: u64,
         data: String,
     },
+    LogCheckpoint {
+        origin: String,
+        size: u64,
+        note: String,
+    },
+    Cosignatures {
+        origin: String,
+        size: u64,
+        lines: String,
+    },
     End {
         records: u64,
         digest: String,
@@ -82,6 +96,10 @@ pub struct Summary {
     pub events: u64,
     pub keyring: usize,
     pub checkpoints: usize,
+    /// Tenant log checkpoints.
+    pub log_checkpoints: usize,
+    /// Checkpoints (global or tenant) with cosignature lines.
+    pub cosignatures: usize,
 }
 
 fn io_err(e: impl std::fmt::Display) -> LedgerError {
@@ -231,6 +249,21 @@ pub fn write(
             snap.size
         )));
     }
+    let side = snapshot_side_data(store, snap)?;
+    for (origin, size, note) in &side.log_checkpoints {
+        h.line(&Line::LogCheckpoint {
+            origin: origin.clone(),
+            size: *size,
+            note: B64.encode(note),
+        })?;
+    }
+    for (origin, size, lines) in &side.cosignatures {
+        h.line(&Line::Cosignatures {
+            origin: origin.clone(),
+            size: *size,
+            lines: B64.encode(lines),
+        })?;
+    }
     let digest = h.hash.finalize().to_hex().to_string();
     h.line(&Line::End { records: n, digest })?;
     h.out.flush().map_err(io_err)?;
@@ -238,7 +271,26 @@ pub fn write(
         events: n,
         keyring: snap.keyring.len(),
         checkpoints: snap.checkpoints.len(),
+        log_checkpoints: side.log_checkpoints.len(),
+        cosignatures: side.cosignatures.len(),
     })
+}
+
+/// The tenant checkpoints and cosignatures that belong with the snapshot's records and
+/// checkpoints (see `proof::side`).
+fn snapshot_side_data(
+    store: &dyn Backend,
+    snap: &Snapshot,
+) -> Result<crate::proof::side::SideData, LedgerError> {
+    if snap.size == 0 {
+        return Ok(Default::default());
+    }
+    let (origin, _) = crate::proof::genesis(store).map_err(io_err)?;
+    let tenants = crate::proof::side::tenant_sizes(store, snap.size).map_err(io_err)?;
+    let sizes: Vec<u64> = snap.checkpoints.iter().map(|(s, _)| *s).collect();
+    Ok(crate::proof::side::side_data(
+        store, &origin, &tenants, &sizes,
+    )?)
 }
 
 fn b64(s: &str) -> Result<Vec<u8>, LedgerError> {
@@ -260,6 +312,7 @@ pub fn restore(input: &mut dyn BufRead, data: &Path) -> Result<Summary, LedgerEr
     let mut hash = blake3::Hasher::new();
     let (mut size, mut head_hash, mut ended) = (None, [0u8; 32], None);
     let (mut keyring, mut checkpoints, mut records) = (0, 0, 0u64);
+    let (mut log_checkpoints, mut cosignatures) = (0, 0);
     let mut batch: Vec<(u64, Vec<u8>)> = Vec::new();
     let flush = |batch: &mut Vec<(u64, Vec<u8>)>| -> Result<(), LedgerError> {
         let borrowed: Vec<(u64, &[u8])> = batch.iter().map(|(s, r)| (*s, r.as_slice())).collect();
@@ -340,6 +393,23 @@ pub fn restore(input: &mut dyn BufRead, data: &Path) -> Result<Summary, LedgerEr
                     flush(&mut batch)?;
                 }
             }
+            Line::LogCheckpoint { origin, size, note } => {
+                let note = b64(&note)?;
+                if backend.insert_log_checkpoint_durable(&origin, size, &note)? != note {
+                    return Err(io_err(format!(
+                        "two checkpoints of {origin} at size {size}"
+                    )));
+                }
+                log_checkpoints += 1;
+            }
+            Line::Cosignatures {
+                origin,
+                size,
+                lines,
+            } => {
+                backend.put_cosignatures_durable(&origin, size, &b64(&lines)?)?;
+                cosignatures += 1;
+            }
             Line::End { .. } => unreachable!(),
         }
     }
@@ -365,5 +435,7 @@ pub fn restore(input: &mut dyn BufRead, data: &Path) -> Result<Summary, LedgerEr
         events: records,
         keyring,
         checkpoints,
+        log_checkpoints,
+        cosignatures,
     })
 }

@@ -48,6 +48,8 @@ pub struct Leaves {
     pub events: Vec<Leaf>,
     /// The next `from`, or `None` at the end of the tree.
     pub next: Option<u64>,
+    /// The size of the caller's tree (`decide::proof_tree`): the global tree for system
+    /// reviewers, the tenant's own tree for the others.
     pub tree_size: u64,
 }
 
@@ -336,13 +338,18 @@ impl Reads<'_> {
             })
             .await?;
         let c = *caller;
+        let tree = decide::proof_tree(caller);
         self.store(move |st| {
-            let tree_size = proof::tree_size(st)?;
+            let global_size = proof::tree_size(st)?;
+            let tree_size = match tree {
+                decide::ProofTree::Global => global_size,
+                decide::ProofTree::Tenant(t) => proof::tenant::tenant_size(st, t)?,
+            };
             let mut events = Vec::new();
             let mut next = None;
             for r in st.records(from) {
                 let (seq, rec) = r?;
-                if seq >= tree_size {
+                if seq >= global_size {
                     break;
                 }
                 if events.len() == limit {
@@ -453,8 +460,41 @@ impl Reads<'_> {
                 decide::see_event(caller, seq, event_tenant)
             })
             .await?;
-        self.with_ledger(move |l| Ok(proof::prove_event(l, seq)?))
-            .await
+        let tree = decide::proof_tree(caller);
+        self.with_ledger(move |l: &Ledger| match tree {
+            decide::ProofTree::Global => Ok(proof::prove_event(l, seq)?),
+            decide::ProofTree::Tenant(t) => {
+                proof::checkpoint(l)?;
+                let cp = proof::tenant::issue_tenant_checkpoint(l.store(), l, t)?
+                    .ok_or(proof::ProofError::NoSuchEvent { seq, tree_size: 0 })?;
+                Ok(proof::tenant::prove_tenant_event_at(
+                    l.store(),
+                    t,
+                    &cp,
+                    seq,
+                )?)
+            }
+        })
+        .await
+    }
+
+    /// The current checkpoint of the tree the caller reviews (`decide::proof_tree`: the
+    /// global one for system reviewers, the tenant's own for the others) with its
+    /// cosignatures, and the C2SP verifier key that checks it.
+    pub async fn reviewer_checkpoint(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+    ) -> Result<(SignedCheckpoint, String), LedgerError> {
+        match decide::proof_tree(caller) {
+            decide::ProofTree::Global => {
+                Ok((self.checkpoint().await?, self.verifier_key(false).await?))
+            }
+            decide::ProofTree::Tenant(_) => Ok((
+                self.tenant_checkpoint(ctx, caller, None).await?,
+                self.tenant_verifier_key(ctx, caller, None).await?,
+            )),
+        }
     }
 
     /// The KV secret at `path` of the caller's tenant: `None` when there is none; a

@@ -206,6 +206,54 @@ impl Reads<'_> {
 }
 
 impl Reads<'_> {
+    /// The evidence bundle of a review: the complete usage report of `credential` from
+    /// `from_ms` up to now or, when the tenant's log has not moved on since (the interval
+    /// is not over), up to the tenant's latest event, the last instant its tree proves.
+    pub async fn review_evidence(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        credential: Id,
+        from_ms: i64,
+    ) -> Result<crate::report::UsageReport, LedgerError> {
+        let now = self.ledger.now_ms();
+        match self
+            .usage_report(ctx, caller, credential, from_ms, now)
+            .await
+        {
+            Err(LedgerError::Domain(crate::domain::DomainError::Conflict(_))) => {
+                let last = self.tenant_last_event_ms(ctx, caller).await?;
+                let to = last.max(from_ms.saturating_add(1));
+                self.usage_report(ctx, caller, credential, from_ms, to)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// The time of the latest event of the caller's tenant log.
+    async fn tenant_last_event_ms(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+    ) -> Result<i64, LedgerError> {
+        let t = self.tenant_of(ctx, caller, None).await?;
+        self.store(move |st| {
+            let size = tenant::tenant_size(st, t)?;
+            let (seq, record) = tenant::tenant_leaf(st, t, size.saturating_sub(1))?;
+            let e = crate::event::SignedEvent::from_record(&record).map_err(|e| {
+                LedgerError::Integrity {
+                    seq,
+                    detail: e.to_string(),
+                }
+            })?;
+            Ok(e.event().at_ms)
+        })
+        .await
+    }
+}
+
+impl Reads<'_> {
     /// Refuses (and records) a caller who may not read the global log
     /// (`decide::global_log`).
     pub async fn require_global_log(

@@ -506,6 +506,7 @@ pub fn genesis_verifier_key(log: &dyn LogStore) -> Result<String, ProofError> {
 
 pub mod b64;
 pub mod cosigned;
+pub mod side;
 pub mod tenant;
 
 #[cfg(test)]

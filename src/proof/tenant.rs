@@ -107,6 +107,60 @@ pub fn tenant_leaf(
     Ok((seq, record))
 }
 
+/// The index in `tenant`'s tree of the event of global sequence number `seq`, if it is a
+/// leaf of that tree (a binary search: the leaves are in log order).
+pub fn tenant_index_of(
+    store: &dyn Backend,
+    tenant: Id,
+    seq: u64,
+) -> Result<Option<u64>, ProofError> {
+    let (mut lo, mut hi) = (0, tenant_size(store, tenant)?);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let at = projection::tenant_leaf_seq(store, tenant, mid)?.ok_or(ProofError::Integrity {
+            seq,
+            detail: format!("tenant leaf {mid} is missing"),
+        })?;
+        match at.cmp(&seq) {
+            std::cmp::Ordering::Equal => return Ok(Some(mid)),
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+        }
+    }
+    Ok(None)
+}
+
+/// Proves event `seq` (global sequence number) in `tenant`'s tree against the tenant
+/// checkpoint `cp`: the leaf bytes, its tenant leaf index and the inclusion proof.
+pub fn prove_tenant_event_at(
+    store: &dyn Backend,
+    tenant: Id,
+    cp: &SignedCheckpoint,
+    seq: u64,
+) -> Result<super::EventProof, ProofError> {
+    let not_in = ProofError::NoSuchEvent {
+        seq,
+        tree_size: cp.tree_size,
+    };
+    let index = tenant_index_of(store, tenant, seq)?.ok_or(not_in)?;
+    if index >= cp.tree_size {
+        return Err(ProofError::NoSuchEvent {
+            seq,
+            tree_size: cp.tree_size,
+        });
+    }
+    let (_, leaf) = tenant_leaf(store, tenant, index)?;
+    let p = tenant_inclusion(store, tenant, index, cp.tree_size)?;
+    Ok(super::EventProof {
+        seq,
+        leaf,
+        leaf_index: index,
+        tree_size: cp.tree_size,
+        audit_path: p.audit_path,
+        checkpoint: cp.note.clone(),
+    })
+}
+
 /// The stored checkpoints of `tenant`'s log, by ascending size.
 pub fn tenant_checkpoints(
     store: &dyn Backend,

@@ -21,6 +21,8 @@
 //! from a store, `check` verifies one offline.
 
 mod check;
+#[cfg(test)]
+mod example;
 mod format;
 mod make;
 

@@ -233,8 +233,7 @@ pub async fn page(
         }
         Err(p) => (Vec::new(), None, Some(p)),
     };
-    let cp = reads.checkpoint().await?;
-    let key = reads.verifier_key(false).await?;
+    let (cp, key) = reads.reviewer_checkpoint(&ctx, &signed.caller).await?;
     let mut actions: Vec<&'static str> = Body::ACTIONS.to_vec();
     actions.sort_unstable();
     actions.dedup();

@@ -2,8 +2,10 @@
 //! unused for N days, the usage summary by provider (the ledger's `usage_summary`, by
 //! service or template), and the access review (`access.rs`: who can resolve each
 //! credential and why, when each last did; grants unused for 90 days), each exportable
-//! as CSV. Reviewers only (the rules are `Reads::rotation_candidates`' and
-//! `Reads::access_review`'s, which refuse and record others).
+//! as CSV; a rotation or access review row also downloads as an evidence bundle (a
+//! complete usage report of the credential over the window, `evidence`). Reviewers only
+//! (the rules are `Reads::rotation_candidates`', `Reads::access_review`'s and
+//! `Reads::usage_report`'s, which refuse and record others).
 
 use super::access;
 use super::credentials::rotation_cell;
@@ -317,5 +319,42 @@ pub async fn export(
         "text/csv; charset=utf-8",
         &format!("review-{}.csv", table.key),
         w.into_inner().unwrap_or_default(),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct EvidenceQuery {
+    /// The credential (id) the evidence is about.
+    pub credential: String,
+    /// The review window, in days back from now (default 30).
+    pub days: Option<u32>,
+}
+
+/// `GET /ui/reviews/evidence?credential=ID&days=N`: the evidence bundle of an access
+/// review or rotation report row, a complete usage report (`credledger-usage-report/v1`)
+/// of the credential over the review window, which `credledger verify-bundle` checks
+/// offline with the ledger's public key: a file an auditor hands to an outsider.
+pub async fn evidence(
+    State(st): State<ConsoleState>,
+    signed: Signed,
+    Ctx(ctx): Ctx,
+    Query(q): Query<EvidenceQuery>,
+) -> Result<Response, ConsoleError> {
+    let id: crate::id::Id = q
+        .credential
+        .parse()
+        .map_err(|_| ConsoleError::BadRequest("that is not a credential id".into()))?;
+    let days = q.days.unwrap_or(30).clamp(1, 3650);
+    let ledger = st.ledger();
+    let from = ledger.now_ms() - i64::from(days) * 86_400_000;
+    let report = ledger
+        .reads()
+        .review_evidence(&ctx, &signed.caller, id, from)
+        .await?;
+    let body = serde_json::to_vec_pretty(&report).unwrap_or_default();
+    Ok(download(
+        "application/json",
+        &format!("evidence-{id}-{days}d.json"),
+        body,
     ))
 }

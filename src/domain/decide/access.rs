@@ -385,3 +385,23 @@ pub fn global_log(caller: &Caller) -> Decision<()> {
         ),
     ))
 }
+
+/// The tree a reviewer's proofs, checkpoints and tree sizes come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProofTree {
+    /// The global tree (every tenant's events): system reviewers.
+    Global,
+    /// The tenant's own tree: everyone else, so no tenant learns the others' volume.
+    Tenant(Id),
+}
+
+/// Which tree serves the caller's event proofs ("prove this audit entry", the console's
+/// proof download) and the tree size of the ledger's event leaves: system reviewers
+/// the global one, the tenant's reviewers their tenant's ([`tenant_log`]).
+pub fn proof_tree(caller: &Caller) -> ProofTree {
+    if caller.is_system_reviewer() {
+        ProofTree::Global
+    } else {
+        ProofTree::Tenant(caller.tenant)
+    }
+}

@@ -27,8 +27,8 @@ pub mod webhooks;
 pub use super::caller::Caller;
 pub use super::error::{Decision, DomainError, Rejection};
 pub use access::{
-    audit_stream, can_see, global_log, require_reviewer, see_credential, see_event,
-    see_principal_usage, tenant_log, visible_to, AuditScope,
+    audit_stream, can_see, global_log, proof_tree, require_reviewer, see_credential, see_event,
+    see_principal_usage, tenant_log, visible_to, AuditScope, ProofTree,
 };
 pub(crate) use access::{deny_message, managed, require_status, visible};
 pub use checks::*;
