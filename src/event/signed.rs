@@ -1,0 +1,148 @@
+//! The stored record of an event and its sealing: canonical bytes, the BLAKE3 hash with
+//! domain separation (covering the previous hash, never a signature), the ed25519
+//! signature over it, and [`SignedEvent`], whose bytes, hash and event always agree.
+
+use super::{Event, Hash32, EVENT_FORMAT, HASH_DOMAIN, KEY_ROTATION_DOMAIN, SIG_DOMAIN};
+use crate::codec::{self, CodecError};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+/// The stored form of a signed event: its canonical bytes and its signature.
+///
+/// Encoded with the codec: `u64 LE length || event bytes || u64 LE 64 || signature`.
+/// These exact bytes are the event's Merkle leaf.
+#[derive(Serialize, Deserialize)]
+struct Record {
+    event: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+/// Why a stored record is not a valid signed event.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// The record or the event inside is not canonical bytes: corrupt or tampered data.
+    #[error("undecodable record: {0}")]
+    Undecodable(#[from] CodecError),
+    /// The signature field is not 64 bytes.
+    #[error("signature is {0} bytes, not 64")]
+    SignatureLength(usize),
+    /// The envelope format is not one this build reads.
+    #[error("unknown event format {0}")]
+    UnknownFormat(u16),
+}
+
+/// An event bound into the chain: bytes, hash and signature that agree.
+#[derive(Clone, Debug)]
+pub struct SignedEvent {
+    event: Event,
+    bytes: Vec<u8>,
+    hash: Hash32,
+    signature: [u8; 64],
+}
+
+/// The BLAKE3 hash of an event's canonical bytes, with domain separation.
+pub fn event_hash(bytes: &[u8]) -> Hash32 {
+    let mut h = blake3::Hasher::new();
+    h.update(HASH_DOMAIN);
+    h.update(bytes);
+    *h.finalize().as_bytes()
+}
+
+/// The message signed for an event with the given hash.
+pub fn signing_message(hash: &Hash32) -> Vec<u8> {
+    let mut m = Vec::with_capacity(SIG_DOMAIN.len() + 32);
+    m.extend_from_slice(SIG_DOMAIN);
+    m.extend_from_slice(hash);
+    m
+}
+
+/// The message a new signing key signs to prove possession during a rotation.
+pub fn rotation_message(old_key: &[u8; 32], new_key: &[u8; 32], seq: u64) -> Vec<u8> {
+    let mut m = Vec::with_capacity(KEY_ROTATION_DOMAIN.len() + 72);
+    m.extend_from_slice(KEY_ROTATION_DOMAIN);
+    m.extend_from_slice(old_key);
+    m.extend_from_slice(new_key);
+    m.extend_from_slice(&seq.to_le_bytes());
+    m
+}
+
+impl SignedEvent {
+    /// Encodes, hashes and signs `event`.
+    pub fn seal(event: Event, key: &SigningKey) -> Result<Self, CodecError> {
+        let bytes = codec::encode(&event)?;
+        // The stored record adds 80 bytes of framing and signature; keep it readable.
+        if bytes.len() > codec::MAX_LEN - 128 {
+            return Err(CodecError::Encode(format!(
+                "an event of {} bytes is too large",
+                bytes.len()
+            )));
+        }
+        let hash = event_hash(&bytes);
+        let signature = key.sign(&signing_message(&hash)).to_bytes();
+        Ok(SignedEvent {
+            event,
+            bytes,
+            hash,
+            signature,
+        })
+    }
+
+    /// Decodes a stored record and recomputes its hash. Does not check the signature.
+    pub fn from_record(record: &[u8]) -> Result<Self, RecordError> {
+        let r: Record = codec::decode(record)?;
+        let signature: [u8; 64] = r
+            .signature
+            .as_slice()
+            .try_into()
+            .map_err(|_| RecordError::SignatureLength(r.signature.len()))?;
+        let event: Event = codec::decode_canonical(&r.event)?;
+        if event.format != EVENT_FORMAT {
+            return Err(RecordError::UnknownFormat(event.format));
+        }
+        let hash = event_hash(&r.event);
+        Ok(SignedEvent {
+            event,
+            bytes: r.event,
+            hash,
+            signature,
+        })
+    }
+
+    /// The stored record bytes (also the Merkle leaf).
+    pub fn to_record(&self) -> Vec<u8> {
+        codec::encode(&Record {
+            event: self.bytes.clone(),
+            signature: self.signature.to_vec(),
+        })
+        .expect("a record of a sealed event always encodes")
+    }
+
+    /// Checks the signature against `key`.
+    pub fn verify_signature(&self, key: &VerifyingKey) -> bool {
+        key.verify(
+            &signing_message(&self.hash),
+            &Signature::from_bytes(&self.signature),
+        )
+        .is_ok()
+    }
+
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+    pub fn into_event(self) -> Event {
+        self.event
+    }
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    pub fn hash(&self) -> &Hash32 {
+        &self.hash
+    }
+    pub fn signature(&self) -> &[u8; 64] {
+        &self.signature
+    }
+    pub fn seq(&self) -> u64 {
+        self.event.seq
+    }
+}
