@@ -16,6 +16,7 @@
 #
 #   cargo build --release && bash tools/loadbench.sh             # 10 s per run
 #   DURATION=5s ROUNDS=2 bash tools/loadbench.sh                  # 2 alternating rounds
+#   CONNS="16 64" WRITES=0 bash tools/loadbench.sh                # resolves at 16 and 64 only
 #
 # Needs wrk (apt-get install wrk), curl, jq and bc. The server and wrk share the machine,
 # so on 2 cores the load generator takes part of the CPU the server could use; the
@@ -24,6 +25,8 @@ set -euo pipefail
 BIN=${CREDLEDGER_BIN:-target/release/credledger}
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-1}
+CONNS=${CONNS:-1 16 64 256}   # connection counts of the resolve runs
+WRITES=${WRITES:-1}           # 0: skip the create and rotate runs
 for tool in wrk curl jq bc; do command -v "$tool" >/dev/null || { echo "loadbench: $tool is required" >&2; exit 2; }; done
 WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -96,10 +99,11 @@ run() { # label connections script url [body]
 echo "credledger load benchmark ($DURATION per run, $ROUNDS round(s), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start)"
 for round in $(seq "$ROUNDS"); do
   [ "$ROUNDS" -gt 1 ] && echo "round $round"
-  for c in 1 16 64 256; do
+  for c in $CONNS; do
     run ceiling "$c" "$WORK/post.lua" "$API/v1/credentials/$CRED/resolve-ceiling"
     run "resolve (durable)" "$c" "$WORK/post.lua" "$API/v1/credentials/$CRED/resolve"
   done
+  [ "$WRITES" = 0 ] && continue
   run ceiling 32 "$WORK/post.lua" "$API/v1/credentials/$CRED/resolve-ceiling"
   run create 32 "$WORK/create.lua" "$API/v1/credentials"
   run rotate 32 "$WORK/post.lua" "$API/v1/credentials/$CRED/rotate" '{"fields":{"api_key":"rotated"}}'

@@ -109,13 +109,16 @@ impl SignedEvent {
         })
     }
 
-    /// The stored record bytes (also the Merkle leaf).
+    /// The stored record bytes (also the Merkle leaf): the codec's encoding of
+    /// [`Record`], written out directly (`u64 LE length ‖ event bytes ‖ u64 LE 64 ‖
+    /// signature`) so the event bytes are copied once.
     pub fn to_record(&self) -> Vec<u8> {
-        codec::encode(&Record {
-            event: self.bytes.clone(),
-            signature: self.signature.to_vec(),
-        })
-        .expect("a record of a sealed event always encodes")
+        let mut out = Vec::with_capacity(self.bytes.len() + 80);
+        out.extend_from_slice(&(self.bytes.len() as u64).to_le_bytes());
+        out.extend_from_slice(&self.bytes);
+        out.extend_from_slice(&64u64.to_le_bytes());
+        out.extend_from_slice(&self.signature);
+        out
     }
 
     /// Checks the signature against `key`.
@@ -144,5 +147,42 @@ impl SignedEvent {
     }
     pub fn seq(&self) -> u64 {
         self.event.seq
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_written_out_is_the_codec_encoding() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let event = Event {
+            format: EVENT_FORMAT,
+            seq: 3,
+            at_ms: 1_700_000_000_000,
+            prev: [9; 32],
+            actor: crate::event::Actor::default(),
+            context: crate::event::RequestContext::default(),
+            body: crate::event::Body::AuthFailures {
+                source: None,
+                first_ms: 1,
+                last_ms: 2,
+                count: 2,
+                malformed: 0,
+                tokens: vec![],
+            },
+        };
+        let sealed = SignedEvent::seal(event, &key).unwrap();
+        let by_codec = codec::encode(&Record {
+            event: sealed.bytes().to_vec(),
+            signature: sealed.signature.to_vec(),
+        })
+        .unwrap();
+        assert_eq!(sealed.to_record(), by_codec);
+        assert_eq!(
+            SignedEvent::from_record(&by_codec).unwrap().hash(),
+            sealed.hash()
+        );
     }
 }
