@@ -59,6 +59,9 @@ struct Open {
     waiters: Vec<Waiter>,
     shutdown: bool,
     poisoned: Option<Arc<StoreError>>,
+    /// The committer is blocked on [`Shared::wake`]: only then does a submission pay for
+    /// a wake-up (a futex call); while it syncs, submissions just join the open batch.
+    idle: bool,
 }
 
 struct Shared {
@@ -165,7 +168,10 @@ impl Committer {
             open.keyring.extend(keyring);
             open.waiters.push(tx);
             crate::metrics::queue_depth(open.records.len());
-            self.shared.wake.notify_one();
+            if open.idle {
+                open.idle = false;
+                self.shared.wake.notify_one();
+            }
         }
         rx
     }
@@ -247,8 +253,10 @@ fn run(shared: &Shared, store: &dyn Backend, head: &HeadSync) {
         let (records, keyring, waiters) = {
             let mut open = shared.open.lock().unwrap_or_else(|p| p.into_inner());
             while open.waiters.is_empty() && !open.shutdown {
+                open.idle = true;
                 open = shared.wake.wait(open).unwrap_or_else(|p| p.into_inner());
             }
+            open.idle = false;
             if open.waiters.is_empty() {
                 return;
             }

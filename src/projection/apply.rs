@@ -1,5 +1,5 @@
 //! Folding events into the projection tree: every audit index entry, the credential,
-//! version, KV and usage views, and the Merkle nodes of the event's leaf.
+//! version, KV and usage views, and the event's leaf in the Merkle tiles.
 //!
 //! **Invariants:**
 //! - [`apply_records`] hands the store one atomic change set holding every change of its
@@ -8,61 +8,18 @@
 //! - Each `apply_*` matches [`Body`] exhaustively, naming the events it ignores, so a new
 //!   variant is a compile error here until its projection is decided.
 
-use super::read::{read_node, watermark};
+use super::overlay::Overlay;
+use super::read::watermark;
 use super::{
-    audit_prefix, audit_tag, cred_key, index, kv_config_key, kv_key, node_key, usage_cred_key,
-    usage_principal_key, version_key, CredentialView, GrantView, KvConfigView, KvView, UsageView,
-    VerifyView, VersionView, SCHEMA, SCHEMA_KEY,
+    audit_index, audit_prefix, audit_tag, cred_key, index, kv_config_key, kv_key, tiles,
+    usage_cred_key, usage_principal_key, version_key, CredentialView, GrantView, KvConfigView,
+    KvView, UsageView, VerifyView, VersionView, GLOBAL_TREE, SCHEMA, SCHEMA_KEY,
 };
-use crate::codec;
 use crate::event::{Body, Event};
 use crate::event::{GrantLevel, Grantee};
 use crate::id::Id;
 use crate::merkle;
 use crate::store::{ProjectionStore, StoreError};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-
-/// Reads and buffers writes to the projection store for one atomic change set.
-pub(super) struct Overlay<'a> {
-    store: &'a dyn ProjectionStore,
-    pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-}
-
-impl Overlay<'_> {
-    pub(super) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.pending.get(key) {
-            Some(v) => Ok(v.clone()),
-            None => self.store.get(key),
-        }
-    }
-    pub(super) fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.pending.insert(key, Some(value));
-    }
-    pub(super) fn get_as<T: for<'de> Deserialize<'de>>(
-        &self,
-        key: &[u8],
-    ) -> Result<Option<T>, StoreError> {
-        self.get(key)?
-            .map(|v| {
-                codec::decode(&v).map_err(|e| StoreError::Corrupt {
-                    what: "proj",
-                    detail: e.to_string(),
-                })
-            })
-            .transpose()
-    }
-    pub(super) fn put_as<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
-        self.put(key, codec::encode(value).expect("views always encode"));
-    }
-}
-
-impl merkle::NodeReader for Overlay<'_> {
-    type Error = StoreError;
-    fn node(&self, level: u8, index: u64) -> Result<merkle::Hash, StoreError> {
-        read_node(self.get(&node_key(level, index))?, level, index)
-    }
-}
 
 /// Applies `(event, record)` pairs; events below the watermark are skipped, a gap is an
 /// error.
@@ -70,10 +27,7 @@ pub fn apply_records<'e>(
     proj: &dyn ProjectionStore,
     items: impl Iterator<Item = (&'e Event, &'e [u8])>,
 ) -> Result<(), StoreError> {
-    let mut ov = Overlay {
-        store: proj,
-        pending: BTreeMap::new(),
-    };
+    let mut ov = Overlay::new(proj);
     let mut next = watermark(proj)?;
     for (event, record) in items {
         if event.seq < next {
@@ -89,49 +43,29 @@ pub fn apply_records<'e>(
         next += 1;
     }
     ov.put(SCHEMA_KEY.to_vec(), SCHEMA.to_be_bytes().to_vec());
-    let changes: Vec<(Vec<u8>, Option<Vec<u8>>)> = ov.pending.into_iter().collect();
-    proj.apply(&changes, next)
+    proj.apply(&ov.into_changes(), next)
 }
 
 fn apply_one(ov: &mut Overlay<'_>, event: &Event, record: &[u8]) -> Result<(), StoreError> {
-    let seq = event.seq.to_be_bytes();
     let body = &event.body;
     let tenant = body.tenant().unwrap_or(Id::NIL);
-    let tag = audit_tag(body).to_vec();
-    ov.put(
-        [audit_prefix(tenant, index::TIME, &[]), seq.to_vec()].concat(),
-        tag.clone(),
-    );
+    let tag = audit_tag(body);
+    audit_index::add(ov, &audit_prefix(tenant, index::TIME, &[]), event.seq, tag)?;
     if let Some(p) = event.actor.principal {
-        ov.put(
-            [
-                audit_prefix(tenant, index::ACTOR, p.as_bytes()),
-                seq.to_vec(),
-            ]
-            .concat(),
-            tag.clone(),
-        );
+        let prefix = audit_prefix(tenant, index::ACTOR, p.as_bytes());
+        audit_index::add(ov, &prefix, event.seq, tag)?;
     }
     if let Some(c) = body.credential() {
-        ov.put(
-            [
-                audit_prefix(tenant, index::CREDENTIAL, c.as_bytes()),
-                seq.to_vec(),
-            ]
-            .concat(),
-            tag,
-        );
+        let prefix = audit_prefix(tenant, index::CREDENTIAL, c.as_bytes());
+        audit_index::add(ov, &prefix, event.seq, tag)?;
     }
     apply_credential_view(ov, event)?;
     apply_kv(ov, event)?;
     apply_usage(ov, event)?;
     super::review::apply(ov, event)?;
-    let size = event.seq;
-    let nodes = merkle::append(size, merkle::leaf_hash(record), &*ov)?;
-    for (level, index, hash) in nodes {
-        ov.put(node_key(level, index), hash.to_vec());
-    }
-    super::tenant_tree::apply(ov, event, record)
+    let leaf = merkle::leaf_hash(record);
+    tiles::append(ov, GLOBAL_TREE, event.seq, leaf)?;
+    super::tenant_tree::apply(ov, event, leaf)
 }
 
 #[allow(

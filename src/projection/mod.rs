@@ -5,19 +5,19 @@
 //! * `c ‖ tenant ‖ credential` → [`CredentialView`] (metadata, status, the
 //!   encrypted current secret, rotation schedule, last connection test).
 //! * `uc ‖ tenant ‖ credential` and `up ‖ tenant ‖ principal` → [`UsageView`].
-//! * `a ‖ tenant ‖ kind ‖ [key] ‖ seq` → `[action, outcome]`: the audit indexes, by time
-//!   (`t`), credential (`c`) and actor (`p`). Entries point at log sequence numbers and
-//!   carry the action and outcome, so filters on those skip the log; the audit view reads
-//!   the event itself from the log.
+//! * `a ‖ tenant ‖ kind ‖ [key] ‖ bucket` → the audit indexes, by time (`t`), credential
+//!   (`c`) and actor (`p`), in buckets of 256 sequence numbers (`audit_index`). Entries
+//!   point at log sequence numbers and carry the action and outcome, so filters on those
+//!   skip the log; the audit view reads the event itself from the log.
 //! * `kv ‖ tenant ‖ credential` → [`KvView`] (Vault KV metadata and soft-deleted
 //!   versions) and `kg ‖ tenant` → [`KvConfigView`] (the KV mount configuration).
 //! * `rp ‖ tenant ‖ credential ‖ principal` and `rv ‖ tenant ‖ credential` → the
 //!   reviewer views of `review` (each principal's uses of a credential; connection-test
 //!   counts).
-//! * `m ‖ level ‖ index` → a Merkle subtree hash (RFC 9162, see `merkle`).
-//! * `Ts ‖ tenant`, `Tl ‖ tenant ‖ index`, `Tn ‖ tenant ‖ level ‖ index` → each tenant's
-//!   own tree: its size, its leaves' global sequence numbers, its subtree hashes
-//!   (`tenant_tree`).
+//! * `M ‖ L ‖ N` → the global Merkle tree (RFC 9162, see `merkle`) as tiles of 256 hashes
+//!   (`tiles`).
+//! * `Ts ‖ tenant`, `Tb ‖ tenant ‖ bucket`, `Tt ‖ tenant ‖ L ‖ N` → each tenant's own tree:
+//!   its size, its leaves' global sequence numbers, its tiles (`tenant_tree`).
 //! * `s` → [`SCHEMA`], the layout version of the views: [`catch_up`] rebuilds the tree
 //!   from the log when it differs, so a data directory written by an older build gets
 //!   the views of this one.
@@ -32,7 +32,8 @@
 //! [`catch_up`] continues exactly where it was.
 //!
 //! The files: this one holds the key layout and the views; `apply` folds events into the
-//! store (one atomic change set per call), `read` serves the views and indexes, and
+//! store through an `overlay` (one atomic change set per call), `read` serves the views,
+//! `audit_index` and `tiles` own the bucketed audit indexes and the Merkle tiles, and
 //! `rebuild` replays the log into the store.
 //!
 //! [`ProjectionStore`]: crate::store::ProjectionStore
@@ -40,15 +41,19 @@
 //! [`ProjectionStore::apply`]: crate::store::ProjectionStore::apply
 
 mod apply;
+mod audit_index;
+mod overlay;
 mod read;
 mod rebuild;
 mod review;
 mod tenant_tree;
+mod tiles;
 
 pub use apply::apply_records;
+pub use audit_index::audit_seqs;
 pub use read::{
-    audit_seqs, credential, credential_usage, credentials, kv, kv_config, principal_usage,
-    versions, watermark, Nodes,
+    credential, credential_usage, credentials, kv, kv_config, principal_usage, versions, watermark,
+    Nodes,
 };
 pub use rebuild::{catch_up, dump, rebuild, KeyValue};
 pub use review::{principal_uses, verify_counts, PrincipalUse, VerifyCounts};
@@ -90,8 +95,11 @@ pub fn outcome_code(o: crate::event::Outcome) -> u8 {
 
 const SCHEMA_KEY: &[u8] = b"s";
 /// The layout version of the views (2: grant levels and groups in the credential view,
-/// the reviewer views; 3: the tenant trees).
-pub const SCHEMA: u32 = 3;
+/// the reviewer views; 3: the tenant trees; 4: Merkle tiles, bucketed audit indexes and
+/// tenant leaves).
+pub const SCHEMA: u32 = 4;
+/// The key prefix of the global Merkle tree's tiles.
+const GLOBAL_TREE: &[u8] = b"M";
 
 /// One version of a credential, as listed.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -218,7 +226,4 @@ fn usage_principal_key(tenant: Id, principal: Id) -> Vec<u8> {
 /// The prefix of one audit index: `a ‖ tenant ‖ kind ‖ key`.
 pub fn audit_prefix(tenant: Id, kind: u8, key: &[u8]) -> Vec<u8> {
     [&b"a"[..], tenant.as_bytes(), &[kind], key].concat()
-}
-fn node_key(level: u8, index: u64) -> Vec<u8> {
-    [&b"m"[..], &[level], &index.to_be_bytes()].concat()
 }

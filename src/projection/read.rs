@@ -1,36 +1,21 @@
-//! Reads of the projection tree: the views, the audit indexes, the Merkle nodes and the
-//! watermark.
+//! Reads of the projection tree: the views, the Merkle nodes and the watermark (the
+//! audit indexes are read in `audit_index`).
 //!
 //! **Invariant:** reads never write; a value that does not decode is reported as
 //! [`StoreError::Corrupt`] of the `proj` tree, never skipped.
 
 use super::{
-    cred_key, kv_config_key, kv_key, node_key, usage_cred_key, usage_principal_key, CredentialView,
+    cred_key, kv_config_key, kv_key, usage_cred_key, usage_principal_key, CredentialView,
     KvConfigView, KvView, UsageView, VersionView,
 };
 use crate::codec;
 use crate::id::Id;
 use crate::merkle;
-use crate::store::{scan_all, scan_from, ProjectionStore, Seq, StoreError};
+use crate::store::{scan_all, ProjectionStore, Seq, StoreError};
 use serde::Deserialize;
 
 /// Entries read per page of a scan.
 const PAGE: usize = 256;
-
-pub(super) fn read_node(
-    v: Option<impl AsRef<[u8]>>,
-    level: u8,
-    index: u64,
-) -> Result<merkle::Hash, StoreError> {
-    let v = v.ok_or_else(|| StoreError::Corrupt {
-        what: "proj",
-        detail: format!("missing Merkle node {level}/{index}"),
-    })?;
-    v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
-        what: "proj",
-        detail: format!("Merkle node {level}/{index} is not 32 bytes"),
-    })
-}
 
 /// Reads Merkle nodes straight from the projection store.
 pub struct Nodes<'a>(pub &'a dyn ProjectionStore);
@@ -38,7 +23,7 @@ pub struct Nodes<'a>(pub &'a dyn ProjectionStore);
 impl merkle::NodeReader for Nodes<'_> {
     type Error = StoreError;
     fn node(&self, level: u8, index: u64) -> Result<merkle::Hash, StoreError> {
-        read_node(self.0.get(&node_key(level, index))?, level, index)
+        super::tiles::stored_node(self.0, super::GLOBAL_TREE, level, index)
     }
 }
 
@@ -146,24 +131,4 @@ pub fn principal_usage(
         .map(|v| decode_view(&v))
         .transpose()?
         .unwrap_or_default())
-}
-
-/// Sequence numbers in one audit index, ascending, starting at `from_seq`.
-pub fn audit_seqs(
-    proj: &dyn ProjectionStore,
-    prefix: Vec<u8>,
-    from_seq: u64,
-) -> impl Iterator<Item = Result<(u64, [u8; 2]), StoreError>> + '_ {
-    let start = [prefix.as_slice(), &from_seq.to_be_bytes()].concat();
-    let n = prefix.len();
-    scan_from(proj, prefix, start, PAGE).map(move |r| {
-        let (k, v) = r?;
-        let corrupt = || StoreError::Corrupt {
-            what: "proj",
-            detail: "bad audit index entry".into(),
-        };
-        let tail: [u8; 8] = k[n..].try_into().map_err(|_| corrupt())?;
-        let tag: [u8; 2] = v.as_slice().try_into().map_err(|_| corrupt())?;
-        Ok((u64::from_be_bytes(tail), tag))
-    })
 }

@@ -8,7 +8,7 @@
 //! **Invariant:** like every projection, a pure function of the log; [`apply`] matches
 //! [`Body`] exhaustively.
 
-use super::apply::Overlay;
+use super::overlay::Overlay;
 use crate::codec;
 use crate::event::{Body, Event, Purpose};
 use crate::id::Id;

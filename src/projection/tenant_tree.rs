@@ -6,39 +6,41 @@
 //! Keys (all under `T`, which no other projection key starts with):
 //!
 //! * `Ts ‖ tenant` → the tenant tree's size (u64 BE).
-//! * `Tl ‖ tenant ‖ index (u64 BE)` → the global sequence number of tenant leaf `index`
-//!   (u64 BE), so a proof can hand out the leaf bytes.
-//! * `Tn ‖ tenant ‖ level ‖ index (u64 BE)` → a perfect subtree hash of the tenant tree,
-//!   exactly like the global tree's `m ‖ level ‖ index`.
+//! * `Tb ‖ tenant ‖ bucket (u64 BE)` → the global sequence numbers (u64 BE each) of tenant
+//!   leaves `[256·bucket, 256·bucket + n)`, so a proof can hand out the leaf bytes.
+//! * `Tt ‖ tenant ‖ L ‖ N` → the tenant tree's Merkle tiles, laid out like the global
+//!   tree's (`tiles`).
 //!
 //! Events of no tenant (genesis, key rotations, failed-authentication summaries) and of
 //! the nil tenant are leaves of the global tree only.
 //!
 //! **Invariant:** like every projection, a pure function of the log, written in the
-//! batch's one change set (the overlay caches the size and the nodes a batch touches, so a
-//! batch costs one size write per tenant, not one per event).
+//! batch's one change set (the overlay caches the size, the tiles and the leaf buckets a
+//! batch touches, so a batch costs one write of each per tenant, not one per event).
 
-use super::apply::Overlay;
-use super::read::read_node;
+use super::overlay::Overlay;
+use super::tiles;
 use crate::event::Event;
 use crate::id::Id;
 use crate::merkle;
 use crate::store::{ProjectionStore, Seq, StoreError};
 
+/// Tenant leaves per leaf bucket.
+const LEAF_BUCKET: u64 = 256;
+
 fn size_key(tenant: Id) -> Vec<u8> {
     [&b"Ts"[..], tenant.as_bytes()].concat()
 }
-fn leaf_key(tenant: Id, index: u64) -> Vec<u8> {
-    [&b"Tl"[..], tenant.as_bytes(), &index.to_be_bytes()].concat()
-}
-fn node_key(tenant: Id, level: u8, index: u64) -> Vec<u8> {
+fn leaf_bucket_key(tenant: Id, index: u64) -> Vec<u8> {
     [
-        &b"Tn"[..],
+        &b"Tb"[..],
         tenant.as_bytes(),
-        &[level],
-        &index.to_be_bytes(),
+        &(index / LEAF_BUCKET).to_be_bytes(),
     ]
     .concat()
+}
+fn tree_prefix(tenant: Id) -> Vec<u8> {
+    [&b"Tt"[..], tenant.as_bytes()].concat()
 }
 
 fn read_u64(v: Option<Vec<u8>>, what: &str) -> Result<Option<u64>, StoreError> {
@@ -58,38 +60,25 @@ pub fn tree_tenant(event: &Event) -> Option<Id> {
     event.body.tenant().filter(|t| *t != Id::NIL)
 }
 
-/// The nodes of one tenant's tree as the overlay sees them.
-struct OverlayNodes<'a, 'b> {
-    ov: &'a Overlay<'b>,
-    tenant: Id,
-}
-
-impl merkle::NodeReader for OverlayNodes<'_, '_> {
-    type Error = StoreError;
-    fn node(&self, level: u8, index: u64) -> Result<merkle::Hash, StoreError> {
-        read_node(
-            self.ov.get(&node_key(self.tenant, level, index))?,
-            level,
-            index,
-        )
-    }
-}
-
-/// Adds `record` (event `event.seq`) as the next leaf of its tenant's tree.
-pub(super) fn apply(ov: &mut Overlay<'_>, event: &Event, record: &[u8]) -> Result<(), StoreError> {
+/// Adds the event (leaf hash `leaf`) as the next leaf of its tenant's tree.
+pub(super) fn apply(
+    ov: &mut Overlay<'_>,
+    event: &Event,
+    leaf: merkle::Hash,
+) -> Result<(), StoreError> {
     let Some(tenant) = tree_tenant(event) else {
         return Ok(());
     };
     let size = read_u64(ov.get(&size_key(tenant))?, "a tenant tree size")?.unwrap_or(0);
-    let nodes = merkle::append(
-        size,
-        merkle::leaf_hash(record),
-        &OverlayNodes { ov, tenant },
-    )?;
-    for (level, index, hash) in nodes {
-        ov.put(node_key(tenant, level, index), hash.to_vec());
+    tiles::append(ov, &tree_prefix(tenant), size, leaf)?;
+    let bucket = ov.chunk(leaf_bucket_key(tenant, size))?;
+    if bucket.len() as u64 != (size % LEAF_BUCKET) * 8 {
+        return Err(StoreError::Corrupt {
+            what: "proj",
+            detail: format!("a tenant leaf bucket disagrees with the tree size {size}"),
+        });
     }
-    ov.put(leaf_key(tenant, size), event.seq.to_be_bytes().to_vec());
+    bucket.extend_from_slice(&event.seq.to_be_bytes());
     ov.put(size_key(tenant), (size + 1).to_be_bytes().to_vec());
     Ok(())
 }
@@ -103,11 +92,7 @@ pub struct TenantNodes<'a> {
 impl merkle::NodeReader for TenantNodes<'_> {
     type Error = StoreError;
     fn node(&self, level: u8, index: u64) -> Result<merkle::Hash, StoreError> {
-        read_node(
-            self.proj.get(&node_key(self.tenant, level, index))?,
-            level,
-            index,
-        )
+        tiles::stored_node(self.proj, &tree_prefix(self.tenant), level, index)
     }
 }
 
@@ -122,7 +107,14 @@ pub fn tenant_leaf_seq(
     tenant: Id,
     index: u64,
 ) -> Result<Option<Seq>, StoreError> {
-    read_u64(proj.get(&leaf_key(tenant, index))?, "a tenant leaf")
+    let Some(bucket) = proj.get(&leaf_bucket_key(tenant, index))? else {
+        return Ok(None);
+    };
+    let at = ((index % LEAF_BUCKET) * 8) as usize;
+    match bucket.get(at..at + 8) {
+        Some(b) => read_u64(Some(b.to_vec()), "a tenant leaf"),
+        None => Ok(None),
+    }
 }
 
 /// Every tenant with a tree and its size, in tenant-id order.
