@@ -34,7 +34,32 @@ impl Server {
     /// `log`, and waits (polling every 5 ms) until `GET /v1/ready` answers 200 — the
     /// ledger is open and writable then (`serve` opens it before it binds). Panics with
     /// the log's tail when the process exits or `timeout` passes first.
+    ///
+    /// A ledger this process just closed may still be held for a moment by its
+    /// background threads (the link check below a state snapshot reads the whole log);
+    /// while the server refuses the directory as locked, it is spawned again every
+    /// 0.5 s (for at most `timeout`), and the start-up is that of the spawn that served.
     pub fn start(bin: &str, data: &Path, log: &Path, timeout: Duration) -> Server {
+        let waiting = Instant::now();
+        loop {
+            match Server::try_start(bin, data, log, timeout) {
+                Some(server) => {
+                    let waited = waiting.elapsed().as_secs_f64() - server.startup_secs;
+                    if waited > 0.5 {
+                        println!("  (waited {waited:.1} s for the closed ledger to release the directory)");
+                    }
+                    return server;
+                }
+                None if waiting.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                None => panic!("the data directory stayed locked for {timeout:?}"),
+            }
+        }
+    }
+
+    /// One spawn; `None` when the server exited because the directory is locked.
+    fn try_start(bin: &str, data: &Path, log: &Path, timeout: Duration) -> Option<Server> {
         let port = free_port();
         let out = std::fs::File::create(log).expect("server log file");
         let err = out.try_clone().expect("server log file");
@@ -69,6 +94,11 @@ impl Server {
                 }
             }
             if let Ok(Some(status)) = server.child.try_wait() {
+                if std::fs::read_to_string(log)
+                    .is_ok_and(|l| l.contains("locked by another process"))
+                {
+                    return None;
+                }
                 panic!(
                     "credledger serve exited ({status}) before it was ready; log tail:\n{}",
                     tail(log, 30)
@@ -83,7 +113,7 @@ impl Server {
             std::thread::sleep(Duration::from_millis(5));
         }
         server.startup_secs = started.elapsed().as_secs_f64();
-        server
+        Some(server)
     }
 
     pub fn pid(&self) -> u32 {
