@@ -17,6 +17,10 @@
 //! replay and start-up, default 1000000; 10000000 for start-up at 10M), `LEDGER_BENCH_SECS` (seconds per append measurement,
 //! default 3), `LEDGER_BENCH_DIR` (where temp dirs go, default the system temp dir).
 
+#[allow(dead_code, reason = "the history bench's helpers; this bench uses two")]
+mod common;
+
+use common::build::{du, env_u64};
 use credledger::domain::Caller;
 use credledger::id::Id;
 use credledger::ledger::{Config, CreateInput, Ledger, RequestCtx, ResolveTarget};
@@ -35,13 +39,6 @@ fn cpu_secs() -> f64 {
     let ticks: f64 = f.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
         + f.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
     ticks / 100.0
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn bench_dir() -> tempfile::TempDir {
@@ -270,22 +267,6 @@ fn batch_verify_ceiling(store: &dyn Backend, key: ed25519_dalek::VerifyingKey) -
     let t = start.elapsed().as_secs_f64();
     assert!(ok, "every signature verifies");
     msgs.len() as f64 / t
-}
-
-fn du(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read dir").flatten() {
-            let m = e.metadata().expect("metadata");
-            if m.is_dir() {
-                stack.push(e.path());
-            } else {
-                total += m.len();
-            }
-        }
-    }
-    total
 }
 
 fn main() {
