@@ -127,6 +127,7 @@ impl Ledger {
             watch: committer.watch(),
             every: config.snapshot_every,
             covered,
+            size: 0,
         };
         if covered > 0 {
             snapshot::check_below_in_background(store.clone(), covered, committer.watch());

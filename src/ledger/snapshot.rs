@@ -15,8 +15,12 @@
 //!
 //! The writer thread folds the *durable* log (never the in-memory state, so it takes no
 //! lock and covers nothing that could still be lost) from the last stored snapshot on,
-//! each time `Config::snapshot_every` more events became durable, and once more at
-//! shutdown when a tenth of that did.
+//! each time `Config::snapshot_every` more events became durable, or, when the last
+//! snapshot was larger than `snapshot_every × SNAPSHOT_BYTES_PER_EVENT`, each time its size
+//! over [`SNAPSHOT_BYTES_PER_EVENT`] did (writing a snapshot re-reads, decodes, folds and
+//! re-encodes the whole state: with 100k credentials that is ~47 MB, and doing it every
+//! 20k events cost more CPU than the resolves themselves; a larger state is folded from
+//! a longer tail at open instead), and once more at shutdown when a tenth of that did.
 //!
 //! **Invariant:** nothing here changes the log, the key ring or the state of a running
 //! ledger; a snapshot that is used folds to exactly the state a full fold gives
@@ -38,6 +42,11 @@ use std::time::Duration;
 
 /// How often the writer thread looks at the durable count.
 const POLL: Duration = Duration::from_millis(500);
+
+/// The snapshot bytes written per durable event at most, on average: a snapshot of `n`
+/// bytes is next replaced after `max(snapshot_every, n / SNAPSHOT_BYTES_PER_EVENT)`
+/// events (docs/PERFORMANCE.md, fourth pass).
+pub const SNAPSHOT_BYTES_PER_EVENT: u64 = 512;
 
 /// Why a stored snapshot is not used (the log is then folded in full).
 #[derive(Debug, thiserror::Error)]
@@ -188,7 +197,13 @@ pub(super) fn from_snapshot(
 /// Writes a snapshot of the log's events `0..until` (all durable), folded from the
 /// stored snapshot when it can be used. Returns how many events the stored snapshot
 /// covers afterwards.
-pub(super) fn write(store: &dyn Backend, key: &MacKey, until: u64) -> Result<u64, LedgerError> {
+/// Writes the snapshot of the durable log's first `until` events; returns the events it
+/// covers and its size in bytes (0 when it was already stored or could not be encoded).
+pub(super) fn write(
+    store: &dyn Backend,
+    key: &MacKey,
+    until: u64,
+) -> Result<(u64, u64), LedgerError> {
     let base = match store.snapshot()? {
         Some(bytes) => from_snapshot(store, &bytes, key)?
             .ok()
@@ -197,12 +212,12 @@ pub(super) fn write(store: &dyn Backend, key: &MacKey, until: u64) -> Result<u64
         None => Folded::empty(),
     };
     if base.next_seq == until {
-        return Ok(until);
+        return Ok((until, 0));
     }
     let folded = recovery::fold_tail(store, base, until)?;
     let pending = folded.pending_shred.map(|p| (p.seq, p.credential));
     let Some(bytes) = snapshot::encode(&folded.state, &folded.last_hash, pending, key) else {
-        return Ok(0);
+        return Ok((0, 0));
     };
     store.put_snapshot_durable(&bytes)?;
     tracing::debug!(
@@ -210,7 +225,7 @@ pub(super) fn write(store: &dyn Backend, key: &MacKey, until: u64) -> Result<u64
         bytes = bytes.len(),
         "wrote the state snapshot"
     );
-    Ok(folded.next_seq)
+    Ok((folded.next_seq, bytes.len() as u64))
 }
 
 /// The snapshot writer thread of a writing ledger (none on a follower).
@@ -229,6 +244,8 @@ pub(super) struct Writes {
     pub(super) every: u64,
     /// Events the stored snapshot covered at open (0 without one).
     pub(super) covered: u64,
+    /// The size of the last snapshot written (0: none written yet by this process).
+    pub(super) size: u64,
 }
 
 impl Snapshotter {
@@ -286,13 +303,19 @@ fn run(mut w: Writes, stop: &mpsc::Receiver<()>) {
             return;
         }
         let durable = w.watch.durable();
+        let every = w.every.max(w.size / SNAPSHOT_BYTES_PER_EVENT);
         let due = match stopping {
-            false => w.every,
-            true => (w.every / 10).max(1),
+            false => every,
+            true => (every / 10).max(1),
         };
         if durable >= w.covered.saturating_add(due) {
             match write(&*w.store, &w.key, durable) {
-                Ok(covered) => w.covered = covered,
+                Ok((covered, size)) => {
+                    w.covered = covered;
+                    if size > 0 {
+                        w.size = size;
+                    }
+                }
                 Err(e) => tracing::warn!("could not write the state snapshot: {e}"),
             }
         }
@@ -315,6 +338,6 @@ impl Ledger {
         let key = mac_key(&self.config.data_dir, &*self.store)?.ok_or_else(|| {
             LedgerError::Startup("the token-hash key does not match its check value".into())
         })?;
-        write(&*self.store, &key, self.committer.stats().durable)
+        Ok(write(&*self.store, &key, self.committer.stats().durable)?.0)
     }
 }

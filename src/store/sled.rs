@@ -1,12 +1,16 @@
 //! The embedded backend: one sled database under `DIR/ledger/`, the only file that names
 //! `sled`.
 //!
-//! Seven trees: `log` (`seq u64 BE` → record), `keyring` (`credential ‖ version u32 BE` →
+//! Eight trees: `log` (`seq u64 BE` → record), `keyring` (`credential ‖ version u32 BE` →
 //! encoded `WrappedKey`), `proj` (the projection store; its watermark is the key `w`,
 //! which no projection key equals), `checkpoints` (`size u64 BE` → note),
 //! `cosignatures` (`origin ‖ 0x00 ‖ size u64 BE` → signature lines), `log_checkpoints`
-//! (the tenant logs' notes, `origin ‖ 0x00 ‖ size u64 BE` → note) and `meta` (name →
-//! small value).
+//! (the tenant logs' notes, `origin ‖ 0x00 ‖ size u64 BE` → note), `meta` (name →
+//! small value) and `snapshot` (the one key `s` → the state snapshot). The snapshot has a
+//! tree of its own because sled keeps a tree's small keys in the same page as a large
+//! value: in `meta` (where stores before this version kept it, under `0x00 ‖
+//! "state-snapshot"`) every metadata read pulled the whole snapshot, tens of MB with
+//! 100k credentials. A snapshot left in `meta` is ignored and removed by the next write.
 //!
 //! **Invariant (durability):** [`LogStore::append_durable`] returns only after sled's
 //! flush, an `fsync` of every blob file sled created since the last step (and of the
@@ -18,7 +22,8 @@
 //! size as a separate blob file. New stores use 16 MiB segments (sled's maximum), so a
 //! leaf of up to ~18 records of at most [`MAX_RECORD`] stays far below the 4 MiB
 //! threshold; stores created with sled's default 512 KiB segments keep the size their
-//! `conf` says (sled cannot change it) and rely on the blob sync above.
+//! `conf` says (sled cannot change it) and rely on the blob sync above. A state snapshot
+//! over 4 MiB (about 9k credentials and more) is always a blob, synced the same way.
 //!
 //! **Invariant (containment):** every call into sled runs under `catch_unwind`; a panic
 //! (sled panics on some corrupt files, e.g. "tried to serialize Uninitialized") becomes
@@ -35,13 +40,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
 
 mod checkpoints;
+#[cfg(test)]
+mod tests;
+mod tuning;
+
+use tuning::Tuning;
 
 /// The segment size of stores this version creates: sled's maximum, 16 MiB.
 pub const NEW_STORE_SEGMENT_SIZE: usize = 1 << 24;
 
 const WATERMARK: &[u8] = b"w";
-/// The state snapshot's key in `meta` (no metadata name starts with a NUL byte).
-const SNAPSHOT: &[u8] = b"\0state-snapshot";
+/// The state snapshot's key in the `snapshot` tree.
+const SNAPSHOT: &[u8] = b"s";
+/// Where stores before the `snapshot` tree kept it, in `meta` (no metadata name starts
+/// with a NUL byte).
+const OLD_SNAPSHOT: &[u8] = b"\0state-snapshot";
 
 /// The sled backend (see the module documentation).
 pub struct SledBackend {
@@ -53,6 +66,7 @@ pub struct SledBackend {
     cosignatures: ::sled::Tree,
     log_checkpoints: ::sled::Tree,
     meta: ::sled::Tree,
+    snapshots: ::sled::Tree,
     data_file: File,
     data_path: PathBuf,
     blobs_dir: PathBuf,
@@ -104,6 +118,7 @@ impl SledBackend {
             cosignatures: tree("cosignatures")?,
             log_checkpoints: tree("log_checkpoints")?,
             meta: tree("meta")?,
+            snapshots: tree("snapshot")?,
             db,
             data_file,
             data_path,
@@ -186,7 +201,8 @@ impl SledBackend {
         if fresh.is_empty() {
             return Ok(());
         }
-        if !self.blob_warned.swap(true, Ordering::Relaxed) {
+        let small_segments = self.segment_size < NEW_STORE_SEGMENT_SIZE;
+        if small_segments && !self.blob_warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 segment_size = self.segment_size,
                 "sled wrote a page as a separate blob file (a store made with small segments); syncing blob files explicitly"
@@ -211,9 +227,11 @@ impl SledBackend {
 /// moment after the last handle drops), so a reopen in the same process right after a
 /// close can find it taken. Another process holding it still fails, after about 2 s.
 fn open_db(path: &Path, segment_size: usize) -> Result<::sled::Db, StoreError> {
+    let tuning = Tuning::from_env();
     let config = ::sled::Config::new()
         .path(path)
         .segment_size(segment_size)
+        .cache_capacity(tuning.cache_bytes)
         .mode(::sled::Mode::HighThroughput);
     let mut tries = 0;
     loop {
@@ -468,13 +486,14 @@ impl LogStore for SledBackend {
 
     fn snapshot(&self) -> Result<Option<Vec<u8>>, StoreError> {
         guard("reading the state snapshot", || {
-            self.meta.get(SNAPSHOT).map(|v| v.map(|v| v.to_vec()))
+            self.snapshots.get(SNAPSHOT).map(|v| v.map(|v| v.to_vec()))
         })
     }
 
     fn put_snapshot_durable(&self, bytes: &[u8]) -> Result<(), StoreError> {
         guard("writing the state snapshot", || {
-            self.meta.insert(SNAPSHOT, bytes).map(|_| ())
+            self.snapshots.insert(SNAPSHOT, bytes)?;
+            self.meta.remove(OLD_SNAPSHOT).map(|_| ())
         })?;
         self.durable()
     }
