@@ -85,7 +85,7 @@ pub struct Credential {
     pub status: CredStatus,
     pub current: u32,
     /// Versions whose data keys still exist.
-    pub versions: BTreeMap<u32, Version>,
+    pub versions: Versions,
     /// Grants of a shared credential, by grantee.
     pub grants: BTreeMap<Grantee, GrantLevel>,
     /// For a shared credential: the tenant default of its service. For a personal one:
@@ -366,3 +366,6 @@ impl State {
 
 mod apply;
 mod snapshot;
+mod versions;
+
+pub use versions::Versions;
