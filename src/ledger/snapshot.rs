@@ -196,9 +196,7 @@ pub(super) fn from_snapshot(
 
 /// Writes a snapshot of the log's events `0..until` (all durable), folded from the
 /// stored snapshot when it can be used. Returns how many events the stored snapshot
-/// covers afterwards.
-/// Writes the snapshot of the durable log's first `until` events; returns the events it
-/// covers and its size in bytes (0 when it was already stored or could not be encoded).
+/// covers afterwards and the size of the one written (0 when none was written).
 pub(super) fn write(
     store: &dyn Backend,
     key: &MacKey,
