@@ -130,8 +130,14 @@ pub(super) fn fold_for_open(
 pub(super) fn check_below_in_background(store: Arc<dyn Backend>, covers: u64, watch: DurableWatch) {
     let spawned = std::thread::Builder::new()
         .name("credledger-snapshot-check".into())
-        .spawn(move || match recovery::check_links(&*store, covers) {
-            Ok(()) => tracing::debug!(covers, "the log below the state snapshot checks out"),
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            match recovery::check_links(&*store, covers) {
+            Ok(()) => tracing::info!(
+                covers,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "the log below the state snapshot checks out"
+            ),
             Err(why) => {
                 tracing::error!(
                     covers,
@@ -142,6 +148,7 @@ pub(super) fn check_below_in_background(store: Arc<dyn Backend>, covers: u64, wa
                     what: "log",
                     detail: why.to_string(),
                 });
+            }
             }
         });
     if let Err(e) = spawned {
