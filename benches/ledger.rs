@@ -15,7 +15,9 @@
 //!
 //! Run: `cargo bench --bench ledger`. Environment: `LEDGER_BENCH_EVENTS` (log size for
 //! replay and start-up, default 1000000; 10000000 for start-up at 10M), `LEDGER_BENCH_SECS` (seconds per append measurement,
-//! default 3), `LEDGER_BENCH_DIR` (where temp dirs go, default the system temp dir).
+//! default 3), `LEDGER_BENCH_DIR` (where temp dirs go, default the system temp dir),
+//! `LEDGER_BENCH_KEEP` (keep the filled data dir), `LEDGER_BENCH_VERIFY_DIR` (only the
+//! replay verify and its ceiling, on such a kept data dir).
 
 #[allow(dead_code, reason = "the history bench's helpers; this bench uses two")]
 mod common;
@@ -275,6 +277,13 @@ fn main() {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
+    if let Some(kept) = std::env::var_os("LEDGER_BENCH_VERIFY_DIR") {
+        // Only the replay verify and its ceiling, on a data dir kept by an earlier run.
+        let store = SledBackend::open(Path::new(&kept)).expect("open the kept store");
+        let n = store.next_seq().expect("len");
+        verify_section(&store, n, cores);
+        return;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -347,7 +356,6 @@ fn main() {
         (after.events - before.events) as f64 / fill,
         (after.syncs - before.syncs) as f64 / (after.events - before.events).max(1) as f64
     );
-    let signing_key = ledger.signing_public_key();
     ledger.shutdown();
     drop(ledger);
 
@@ -403,7 +411,16 @@ fn main() {
     }
 
     let store = SledBackend::open(dir.path()).expect("open store");
-    let store: &dyn Backend = &store;
+    verify_section(&store, n, cores);
+    if std::env::var_os("LEDGER_BENCH_KEEP").is_some() {
+        let kept = dir.keep();
+        println!("kept the {n}-event data dir at {}", kept.display());
+    }
+}
+
+/// Replay verify of the whole log next to the batch-verify ceiling of the same signatures.
+fn verify_section(store: &SledBackend, n: u64, cores: usize) {
+    let store: &dyn Backend = store;
     let log_bytes: u64 = store
         .records(0)
         .map(|r| r.expect("record").1.len() as u64)
@@ -425,13 +442,36 @@ fn main() {
         cpu / t,
         cpu * 1e6 / report.verified.max(1) as f64
     );
+    let signing_key = report
+        .keys
+        .first()
+        .and_then(|(_, k)| hex::decode(k).ok()?.try_into().ok())
+        .and_then(|k: [u8; 32]| ed25519_dalek::VerifyingKey::from_bytes(&k).ok())
+        .expect("the genesis key");
     let ceiling = batch_verify_ceiling(store, signing_key);
     println!(
         "batch-verify ceiling: {ceiling:.0} events/s ({cores} cores, verify_batch of 4096); replay verify = {:.2} x ceiling",
         report.verified as f64 / t / ceiling
     );
-    if std::env::var_os("LEDGER_BENCH_KEEP").is_some() {
-        let kept = dir.keep();
-        println!("kept the {n}-event data dir at {}", kept.display());
+    verify_stages(store, n);
+}
+
+/// What replay verify spends per event besides the signatures, one thread, one stage at
+/// a time: reading the records, then decoding each (`SignedEvent::from_record`: framing,
+/// event, canonical check, hash).
+fn verify_stages(store: &dyn Backend, n: u64) {
+    let start = Instant::now();
+    let records: Vec<Vec<u8>> = store.records(0).map(|r| r.expect("record").1).collect();
+    let read = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    for r in &records {
+        std::hint::black_box(credledger::event::SignedEvent::from_record(r).expect("decodes"));
     }
+    let decode = start.elapsed().as_secs_f64();
+    let per = |s: f64| s * 1e6 / n.max(1) as f64;
+    println!(
+        "replay verify stages, one thread: read {:.2} us/event, decode and hash {:.2} us/event",
+        per(read),
+        per(decode)
+    );
 }

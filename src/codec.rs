@@ -67,10 +67,32 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
 /// so a signed value has exactly one byte form.
 pub fn decode_canonical<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> Result<T, CodecError> {
     let value: T = decode(bytes)?;
-    if encode(&value)? != bytes {
-        return Err(CodecError::NotCanonical);
+    // Re-encode against the input instead of into a new buffer: the first differing
+    // byte stops it, and nothing is allocated.
+    let mut same = Compare { rest: bytes };
+    match bincode::serde::encode_into_writer(&value, &mut same, config()) {
+        Ok(()) if same.rest.is_empty() => Ok(value),
+        Ok(()) | Err(bincode::error::EncodeError::UnexpectedEnd) => Err(CodecError::NotCanonical),
+        Err(e) => Err(CodecError::Encode(e.to_string())),
     }
-    Ok(value)
+}
+
+/// A bincode writer that checks what is written against expected bytes; it fails with
+/// `UnexpectedEnd` at the first byte that differs or overruns them.
+struct Compare<'a> {
+    rest: &'a [u8],
+}
+
+impl bincode::enc::write::Writer for Compare<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        match self.rest.strip_prefix(bytes) {
+            Some(rest) => {
+                self.rest = rest;
+                Ok(())
+            }
+            None => Err(bincode::error::EncodeError::UnexpectedEnd),
+        }
+    }
 }
 
 /// Decodes exactly one value from `bytes`, rejecting trailing bytes.

@@ -59,19 +59,45 @@ struct Header {
 /// byte of an event changes its hash, so breaks the next link); what the body means is
 /// left to [`SignedEvent::from_record`].
 pub fn record_link(record: &[u8]) -> Result<Link, RecordError> {
-    let r: Record = codec::decode(record)?;
-    if r.signature.len() != 64 {
-        return Err(RecordError::SignatureLength(r.signature.len()));
-    }
-    let h: Header = codec::decode_prefix(&r.event)?;
+    let (event, _) = split_record(record)?;
+    let h: Header = codec::decode_prefix(event)?;
     if h.format != EVENT_FORMAT {
         return Err(RecordError::UnknownFormat(h.format));
     }
     Ok(Link {
         seq: h.seq,
         prev: h.prev,
-        hash: event_hash(&r.event),
+        hash: event_hash(event),
     })
+}
+
+/// A record's event bytes and signature. Reads the framing directly (`u64 LE length ‖
+/// event ‖ u64 LE 64 ‖ signature`, nothing after, at most `codec::MAX_LEN` bytes); any
+/// other input goes through the codec's decoding of [`Record`], so the accepted records
+/// and the errors are the codec's.
+fn split_record(record: &[u8]) -> Result<(&[u8], &[u8; 64]), RecordError> {
+    let direct = || {
+        if record.len() > codec::MAX_LEN {
+            return None;
+        }
+        let (len, rest) = record.split_first_chunk::<8>()?;
+        let len = usize::try_from(u64::from_le_bytes(*len)).ok()?;
+        let (event, rest) = rest.split_at_checked(len)?;
+        let (sig_len, sig) = rest.split_first_chunk::<8>()?;
+        if u64::from_le_bytes(*sig_len) != 64 {
+            return None;
+        }
+        // Exactly 64 bytes left: no trailing bytes.
+        let sig = <&[u8; 64]>::try_from(sig).ok()?;
+        Some((event, sig))
+    };
+    if let Some(parts) = direct() {
+        return Ok(parts);
+    }
+    let r: Record = codec::decode(record)?;
+    // The codec accepted what the direct reading did not: only a signature of another
+    // length can be that.
+    Err(RecordError::SignatureLength(r.signature.len()))
 }
 
 /// An event bound into the chain: bytes, hash and signature that agree.
@@ -132,22 +158,16 @@ impl SignedEvent {
 
     /// Decodes a stored record and recomputes its hash. Does not check the signature.
     pub fn from_record(record: &[u8]) -> Result<Self, RecordError> {
-        let r: Record = codec::decode(record)?;
-        let signature: [u8; 64] = r
-            .signature
-            .as_slice()
-            .try_into()
-            .map_err(|_| RecordError::SignatureLength(r.signature.len()))?;
-        let event: Event = codec::decode_canonical(&r.event)?;
+        let (bytes, signature) = split_record(record)?;
+        let event: Event = codec::decode_canonical(bytes)?;
         if event.format != EVENT_FORMAT {
             return Err(RecordError::UnknownFormat(event.format));
         }
-        let hash = event_hash(&r.event);
         Ok(SignedEvent {
             event,
-            bytes: r.event,
-            hash,
-            signature,
+            bytes: bytes.to_vec(),
+            hash: event_hash(bytes),
+            signature: *signature,
         })
     }
 
@@ -271,5 +291,57 @@ mod tests {
             record_link(&other_format),
             Err(RecordError::UnknownFormat(_))
         ));
+    }
+
+    /// What the codec's decoding of [`Record`] makes of `record` (the reading
+    /// [`split_record`] replaced).
+    fn by_codec(record: &[u8]) -> Result<(Vec<u8>, [u8; 64]), RecordError> {
+        let r: Record = codec::decode(record)?;
+        let sig = <[u8; 64]>::try_from(r.signature.as_slice())
+            .map_err(|_| RecordError::SignatureLength(r.signature.len()))?;
+        Ok((r.event, sig))
+    }
+
+    #[test]
+    fn the_direct_framing_read_accepts_and_refuses_exactly_what_the_codec_does() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let event = Event {
+            format: EVENT_FORMAT,
+            seq: 2,
+            at_ms: 5,
+            prev: [1; 32],
+            actor: crate::event::Actor::default(),
+            context: crate::event::RequestContext::default(),
+            body: crate::event::Body::TenantCreated {
+                tenant: crate::id::Id::NIL,
+                name: "t".into(),
+            },
+        };
+        let record = SignedEvent::seal(event, &key).unwrap().to_record();
+        let n = record.len();
+        let mut cases = vec![record.clone(), vec![], record[..n - 1].to_vec()];
+        cases.push([record.as_slice(), &[0]].concat());
+        // Every byte of both length fields, set to each of a few values.
+        for i in (0..8).chain(n - 72..n - 64) {
+            for v in [0u8, 1, 63, 64, 65, 0x7f, 0xff] {
+                let mut bad = record.clone();
+                bad[i] = v;
+                cases.push(bad);
+            }
+        }
+        // A 63- and a 65-byte signature with a consistent length field.
+        for len in [63usize, 65] {
+            let mut other = record[..n - 72].to_vec();
+            other.extend_from_slice(&(len as u64).to_le_bytes());
+            other.extend(std::iter::repeat_n(3u8, len));
+            cases.push(other);
+        }
+        let mut too_long = vec![0u8; codec::MAX_LEN + 1];
+        too_long[..8].copy_from_slice(&((codec::MAX_LEN - 80) as u64).to_le_bytes());
+        cases.push(too_long);
+        for (i, case) in cases.iter().enumerate() {
+            let direct = split_record(case).map(|(e, s)| (e.to_vec(), *s));
+            assert_eq!(direct, by_codec(case), "case {i}");
+        }
     }
 }

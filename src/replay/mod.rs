@@ -109,6 +109,13 @@ const CHUNK: usize = 32_768;
 /// batch is re-checked one by one to find the first bad signature.
 const BATCH: usize = 4096;
 
+/// Signatures per batch for `n` signatures: [`BATCH`], or less when `n` would leave a
+/// thread of the pool idle (a short last chunk), but not below 256.
+fn batch_size(n: usize) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    n.div_ceil(threads).clamp(256, BATCH)
+}
+
 struct Decoded {
     pos: u64,
     result: Result<SignedEvent, String>,
@@ -348,9 +355,10 @@ impl Verifier {
         }
         // Parallel pass: signatures of the events that passed the sequential checks.
         let checked = signers.len();
+        let batch = batch_size(checked);
         let bad_sig = decoded[..checked]
-            .par_chunks(BATCH)
-            .zip(signers.par_chunks(BATCH))
+            .par_chunks(batch)
+            .zip(signers.par_chunks(batch))
             .filter_map(|(ds, ks)| first_bad_signature(ds, ks))
             .min();
         if let Some(pos) = bad_sig {
