@@ -248,22 +248,27 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_records_link_is_what_the_full_decode_finds_and_any_changed_byte_changes_it() {
-        let key = SigningKey::from_bytes(&[7; 32]);
+    /// The stored record of a signed `tenant_created` event.
+    fn tenant_record(seq: u64, prev: Hash32, name: &str) -> Vec<u8> {
         let event = Event {
             format: EVENT_FORMAT,
-            seq: 41,
+            seq,
             at_ms: 1_700_000_000_000,
-            prev: [5; 32],
+            prev,
             actor: crate::event::Actor::default(),
             context: crate::event::RequestContext::default(),
             body: crate::event::Body::TenantCreated {
                 tenant: crate::id::Id::NIL,
-                name: "acme".into(),
+                name: name.into(),
             },
         };
-        let record = SignedEvent::seal(event, &key).unwrap().to_record();
+        let key = SigningKey::from_bytes(&[7; 32]);
+        SignedEvent::seal(event, &key).unwrap().to_record()
+    }
+
+    #[test]
+    fn a_records_link_is_what_the_full_decode_finds_and_any_changed_byte_changes_it() {
+        let record = tenant_record(41, [5; 32], "acme");
         let full = SignedEvent::from_record(&record).unwrap();
         let link = record_link(&record).unwrap();
         assert_eq!(
@@ -304,20 +309,7 @@ mod tests {
 
     #[test]
     fn the_direct_framing_read_accepts_and_refuses_exactly_what_the_codec_does() {
-        let key = SigningKey::from_bytes(&[7; 32]);
-        let event = Event {
-            format: EVENT_FORMAT,
-            seq: 2,
-            at_ms: 5,
-            prev: [1; 32],
-            actor: crate::event::Actor::default(),
-            context: crate::event::RequestContext::default(),
-            body: crate::event::Body::TenantCreated {
-                tenant: crate::id::Id::NIL,
-                name: "t".into(),
-            },
-        };
-        let record = SignedEvent::seal(event, &key).unwrap().to_record();
+        let record = tenant_record(2, [1; 32], "t");
         let n = record.len();
         let mut cases = vec![record.clone(), vec![], record[..n - 1].to_vec()];
         cases.push([record.as_slice(), &[0]].concat());
