@@ -206,7 +206,7 @@ impl Ledger {
         let public = cred
             .versions
             .get(&cred.current)
-            .map(|v| v.public.clone())
+            .map(|v| crate::domain::state::map_of(&v.public))
             .unwrap_or_default();
         let secret = match Self::open_version(&w, cred, id, cred.current) {
             Ok(mut fields) => {

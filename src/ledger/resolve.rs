@@ -28,7 +28,7 @@ impl Ledger {
             version,
         };
         let mut fields = secret::open(&v.sealed, wrapped, binding, &w.masters)?;
-        for (k, val) in &v.public {
+        for (k, val) in v.public.iter() {
             fields.0.insert(k.clone(), SecretString::new(val.clone()));
         }
         Ok(fields)
@@ -153,7 +153,7 @@ impl Ledger {
             let public = cred
                 .versions
                 .get(&version)
-                .map(|v| v.public.clone())
+                .map(|v| crate::domain::state::map_of(&v.public))
                 .unwrap_or_default();
             let secrets = Self::open_version(w, cred, id, version).map_err(|_| {
                 Rejection::from(DomainError::Gone("the secret is unavailable".into()))

@@ -53,7 +53,7 @@ impl Ledger {
             let public = cred
                 .versions
                 .get(&version)
-                .map(|v| v.public.clone())
+                .map(|v| crate::domain::state::map_of(&v.public))
                 .unwrap_or_default();
             let Ok(secrets) = Self::open_version(&w, cred, id, version) else {
                 tracing::warn!(credential = %id, version, "a scheduled test cannot open its secret; skipped");

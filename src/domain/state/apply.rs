@@ -95,7 +95,7 @@ impl State {
                 ..
             } => {
                 let version = Version {
-                    public: public.clone(),
+                    public: super::fields_of(public),
                     sealed: Arc::new(sealed.clone()),
                     created_at_ms: at,
                 };
@@ -142,7 +142,7 @@ impl State {
                     c.versions.insert(
                         *version,
                         Version {
-                            public: public.clone(),
+                            public: super::fields_of(public),
                             sealed: Arc::new(sealed.clone()),
                             created_at_ms: at,
                         },

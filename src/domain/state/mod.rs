@@ -68,7 +68,7 @@ impl CredStatus {
 /// One retained version of a credential.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Version {
-    pub public: BTreeMap<String, String>,
+    pub public: Fields,
     #[serde(with = "arc")]
     pub sealed: Arc<Sealed>,
     pub created_at_ms: i64,
@@ -179,7 +179,7 @@ pub struct State {
     /// and folded name (more than one only in logs written before names were unique
     /// without case).
     #[serde(serialize_with = "sorted")]
-    pub folded_names: HashMap<(Id, Owner, String), BTreeSet<Id>>,
+    pub folded_names: HashMap<(Id, Owner, String), IdSet>,
     /// Groups by id.
     #[serde(serialize_with = "sorted")]
     pub groups: HashMap<Id, Group>,
@@ -365,7 +365,11 @@ impl State {
 }
 
 mod apply;
+mod fields;
+mod idset;
 mod snapshot;
 mod versions;
 
+pub use fields::{fields_of, map_of, Fields};
+pub use idset::IdSet;
 pub use versions::Versions;

@@ -128,7 +128,7 @@ mod tests {
 
     fn version(n: u8) -> Version {
         Version {
-            public: [("host".to_owned(), format!("h{n}"))].into(),
+            public: [("host".to_owned(), format!("h{n}"))].into_iter().collect(),
             sealed: Arc::new(Sealed {
                 nonce: [n; 24],
                 ciphertext: vec![n; 40],
