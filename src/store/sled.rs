@@ -40,6 +40,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
 
 mod checkpoints;
+mod snapshot_file;
 #[cfg(test)]
 mod tests;
 mod tuning;
@@ -50,7 +51,8 @@ use tuning::Tuning;
 pub const NEW_STORE_SEGMENT_SIZE: usize = 1 << 24;
 
 const WATERMARK: &[u8] = b"w";
-/// The state snapshot's key in the `snapshot` tree.
+/// The state snapshot's key in the `snapshot` tree, where stores before the snapshot
+/// file kept it (read when there is no file, removed by the next write).
 const SNAPSHOT: &[u8] = b"s";
 /// Where stores before the `snapshot` tree kept it, in `meta` (no metadata name starts
 /// with a NUL byte).
@@ -67,6 +69,7 @@ pub struct SledBackend {
     log_checkpoints: ::sled::Tree,
     meta: ::sled::Tree,
     snapshots: ::sled::Tree,
+    snapshot_file: snapshot_file::SnapshotFile,
     data_file: File,
     data_path: PathBuf,
     blobs_dir: PathBuf,
@@ -119,6 +122,7 @@ impl SledBackend {
             log_checkpoints: tree("log_checkpoints")?,
             meta: tree("meta")?,
             snapshots: tree("snapshot")?,
+            snapshot_file: snapshot_file::SnapshotFile::new(&path),
             db,
             data_file,
             data_path,
@@ -485,17 +489,22 @@ impl LogStore for SledBackend {
     }
 
     fn snapshot(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(bytes) = self.snapshot_file.read()? {
+            return Ok(Some(bytes));
+        }
         guard("reading the state snapshot", || {
             self.snapshots.get(SNAPSHOT).map(|v| v.map(|v| v.to_vec()))
         })
     }
 
     fn put_snapshot_durable(&self, bytes: &[u8]) -> Result<(), StoreError> {
-        guard("writing the state snapshot", || {
-            self.snapshots.insert(SNAPSHOT, bytes)?;
+        self.snapshot_file.write_durable(bytes)?;
+        // The copies older stores kept: the file is read first, so their removal need
+        // not be durable.
+        guard("removing an older state snapshot", || {
+            self.snapshots.remove(SNAPSHOT)?;
             self.meta.remove(OLD_SNAPSHOT).map(|_| ())
-        })?;
-        self.durable()
+        })
     }
 }
 

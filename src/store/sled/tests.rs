@@ -1,59 +1,79 @@
 //! The sled backend's own layout decisions: where the state snapshot lives and the cache
 //! setting.
 
+use super::snapshot_file::FILE_NAME;
 use super::tuning::Tuning;
 use super::{SledBackend, OLD_SNAPSHOT, SNAPSHOT};
 use crate::store::LogStore;
 
 #[test]
-fn a_snapshot_in_the_old_meta_place_is_ignored_and_removed_by_the_next_write() {
+fn the_snapshot_is_a_private_file_and_older_places_are_read_or_ignored_then_removed() {
+    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("ledger").join(FILE_NAME);
     let store = SledBackend::open(dir.path()).expect("open");
-    // What a store before the `snapshot` tree held.
+    // What stores before the file held: the `snapshot` tree (read when there is no
+    // file), and before that `meta` (never read).
     store
         .meta
-        .insert(OLD_SNAPSHOT, &b"old snapshot"[..])
+        .insert(OLD_SNAPSHOT, &b"meta snapshot"[..])
         .expect("insert");
     store
         .meta
         .insert(&b"name"[..], &b"value"[..])
         .expect("insert");
+    assert_eq!(store.snapshot().expect("read"), None, "meta is not read");
+    store
+        .snapshots
+        .insert(SNAPSHOT, &b"tree snapshot"[..])
+        .expect("insert");
     assert_eq!(
-        store.snapshot().expect("read"),
-        None,
-        "the old place is not read"
+        store.snapshot().expect("read").as_deref(),
+        Some(&b"tree snapshot"[..])
     );
 
     store.put_snapshot_durable(b"new snapshot").expect("write");
+    assert_eq!(std::fs::read(&file).expect("file"), b"new snapshot");
+    let mode = std::fs::metadata(&file).expect("stat").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
     assert_eq!(
         store.snapshot().expect("read").as_deref(),
         Some(&b"new snapshot"[..])
     );
-    assert_eq!(
-        store.meta.get(OLD_SNAPSHOT).expect("get"),
-        None,
-        "the old copy is gone"
-    );
+    assert!(store.meta.get(OLD_SNAPSHOT).expect("get").is_none());
+    assert!(store.snapshots.is_empty(), "the tree's copy is gone");
     assert_eq!(
         store.meta("name").expect("meta").as_deref(),
         Some(&b"value"[..])
     );
-    assert_eq!(
-        store.snapshots.get(SNAPSHOT).expect("get").as_deref(),
-        Some(&b"new snapshot"[..])
-    );
-    assert_eq!(
-        store.snapshots.len(),
-        1,
-        "the snapshot tree holds the snapshot only"
+    store.put_snapshot_durable(b"newer").expect("write");
+    let names: Vec<_> = std::fs::read_dir(dir.path().join("ledger"))
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.to_string_lossy().starts_with(".credledger-")),
+        "no temporary file is left: {names:?}"
     );
 
     drop(store);
     let store = SledBackend::open(dir.path()).expect("reopen");
     assert_eq!(
         store.snapshot().expect("read").as_deref(),
-        Some(&b"new snapshot"[..])
+        Some(&b"newer"[..])
     );
+
+    // An unreadable file is an error, not an absence (which would hide it).
+    drop(store);
+    std::fs::remove_file(&file).expect("remove");
+    std::fs::create_dir(&file).expect("a directory in its place");
+    let store = SledBackend::open(dir.path()).expect("reopen");
+    assert!(matches!(
+        store.snapshot(),
+        Err(crate::store::StoreError::Io { .. })
+    ));
 }
 
 #[test]
