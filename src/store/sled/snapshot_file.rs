@@ -20,6 +20,11 @@ use std::path::{Path, PathBuf};
 /// The file's name in sled's directory.
 pub(super) const FILE_NAME: &str = "state-snapshot";
 
+/// The largest file read: a snapshot is at most 1 GiB (`LogStore::put_snapshot_durable`)
+/// plus its header and MAC. Anything larger, or not a regular file, is refused before
+/// it is read, so a planted device or huge file cannot stall or exhaust open.
+const MAX_FILE: u64 = (1 << 30) + 4096;
+
 /// The state snapshot file of one store.
 pub(super) struct SnapshotFile {
     path: PathBuf,
@@ -35,11 +40,27 @@ impl SnapshotFile {
 
     /// The stored snapshot; `None` when there is no file.
     pub(super) fn read(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(self.io(source)),
+        use std::io::Read;
+        let file = match std::fs::File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(self.io(source)),
+        };
+        let meta = file.metadata().map_err(|e| self.io(e))?;
+        if !meta.is_file() || meta.len() > MAX_FILE {
+            return Err(StoreError::Corrupt {
+                what: "state snapshot",
+                detail: format!(
+                    "{} is not a regular file of at most {MAX_FILE} bytes; remove it (the ledger folds its log instead)",
+                    self.path.display()
+                ),
+            });
         }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.take(MAX_FILE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| self.io(e))?;
+        Ok(Some(bytes))
     }
 
     /// Replaces the file with `bytes` atomically and durably.

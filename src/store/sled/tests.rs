@@ -65,15 +65,46 @@ fn the_snapshot_is_a_private_file_and_older_places_are_read_or_ignored_then_remo
         Some(&b"newer"[..])
     );
 
-    // An unreadable file is an error, not an absence (which would hide it).
+    // Something other than a snapshot file in its place is an error, not an absence
+    // (which would hide it), and is refused before it is read: a directory, a device
+    // that never ends.
     drop(store);
     std::fs::remove_file(&file).expect("remove");
     std::fs::create_dir(&file).expect("a directory in its place");
     let store = SledBackend::open(dir.path()).expect("reopen");
-    assert!(matches!(
-        store.snapshot(),
-        Err(crate::store::StoreError::Io { .. })
-    ));
+    let err = store.snapshot().expect_err("a directory");
+    assert!(
+        matches!(
+            err,
+            crate::store::StoreError::Corrupt { .. } | crate::store::StoreError::Io { .. }
+        ),
+        "{err}"
+    );
+    std::fs::remove_dir(&file).expect("remove");
+    std::os::unix::fs::symlink("/dev/zero", &file).expect("symlink");
+    let err = store.snapshot().expect_err("a device");
+    assert!(
+        err.to_string().contains("not a regular file") && err.to_string().contains("remove it"),
+        "{err}"
+    );
+    std::fs::remove_file(&file).expect("remove");
+    let huge = std::fs::File::create(&file).expect("create");
+    huge.set_len((1 << 30) + 4097)
+        .expect("a sparse file over the bound");
+    let err = store.snapshot().expect_err("too large");
+    assert!(err.to_string().contains("at most"), "{err}");
+    std::fs::remove_file(&file).expect("remove");
+    std::os::unix::fs::symlink("/dev/zero", &file).expect("symlink");
+    // Writing replaces the planted link itself, not what it points at.
+    store.put_snapshot_durable(b"after").expect("write");
+    assert!(!std::fs::symlink_metadata(&file)
+        .expect("stat")
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        store.snapshot().expect("read").as_deref(),
+        Some(&b"after"[..])
+    );
 }
 
 #[test]
