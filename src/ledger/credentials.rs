@@ -203,11 +203,7 @@ impl Ledger {
             .get(&id)
             .filter(|c| c.tenant == caller.tenant)
             .ok_or(DomainError::NotFound("credential"))?;
-        let public = cred
-            .versions
-            .get(&cred.current)
-            .map(|v| crate::domain::state::map_of(&v.public))
-            .unwrap_or_default();
+        let public = cred.public_fields(cred.current);
         let secret = match Self::open_version(&w, cred, id, cred.current) {
             Ok(mut fields) => {
                 fields.0.retain(|k, _| !public.contains_key(k));

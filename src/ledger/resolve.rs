@@ -150,11 +150,7 @@ impl Ledger {
             let template = w.state.credentials.get(&id).and_then(template_of);
             let has_test = template.as_ref().is_some_and(|t| t.verify.is_some());
             let (cred, version, body) = decide::verify(&w.state, caller, id, has_test)?;
-            let public = cred
-                .versions
-                .get(&version)
-                .map(|v| crate::domain::state::map_of(&v.public))
-                .unwrap_or_default();
+            let public = cred.public_fields(version);
             let secrets = Self::open_version(w, cred, id, version).map_err(|_| {
                 Rejection::from(DomainError::Gone("the secret is unavailable".into()))
             })?;

@@ -50,11 +50,7 @@ impl Ledger {
                 return Ok(None);
             };
             let actor = schedule::scheduler_actor(cred);
-            let public = cred
-                .versions
-                .get(&version)
-                .map(|v| crate::domain::state::map_of(&v.public))
-                .unwrap_or_default();
+            let public = cred.public_fields(version);
             let Ok(secrets) = Self::open_version(&w, cred, id, version) else {
                 tracing::warn!(credential = %id, version, "a scheduled test cannot open its secret; skipped");
                 return Ok(None);

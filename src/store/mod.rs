@@ -49,6 +49,11 @@ pub type Seq = u64;
 /// [`sled::SledBackend`]); AWS Secrets Manager caps a secret at 64 KiB, for comparison.
 pub const MAX_RECORD: usize = 128 * 1024;
 
+/// The largest state snapshot a store is asked to keep, in bytes: a 1 GiB body
+/// (`crate::snapshot::MAX_BODY`) plus its header and MAC, with room to spare. A backend
+/// may refuse to read anything larger as corrupt.
+pub const MAX_SNAPSHOT: u64 = (1 << 30) + 4096;
+
 /// The key-ring key of a credential version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct KeyRef {
@@ -243,7 +248,7 @@ pub trait LogStore: Send + Sync {
     /// MUST return the bytes exactly as stored, whole, or an error.
     fn snapshot(&self) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// Replaces the stored state snapshot with `bytes` (up to 1 GiB).
+    /// Replaces the stored state snapshot with `bytes` (at most [`MAX_SNAPSHOT`]).
     ///
     /// MUST be atomic (a reader sees the old snapshot or the new one, whole) and return
     /// `Ok` only when it is durable; MUST NOT touch the log, the key ring or the

@@ -104,6 +104,14 @@ impl Credential {
     pub fn expired(&self, now_ms: i64) -> bool {
         self.expires_at_ms.is_some_and(|e| e <= now_ms)
     }
+
+    /// The public fields of `version` (empty when it is not retained).
+    pub fn public_fields(&self, version: u32) -> BTreeMap<String, String> {
+        self.versions
+            .get(&version)
+            .map(|v| map_of(&v.public))
+            .unwrap_or_default()
+    }
 }
 
 /// Vault KV facts about one credential: soft-deleted and destroyed versions, and its
@@ -370,6 +378,7 @@ mod idset;
 mod snapshot;
 mod versions;
 
-pub use fields::{fields_of, map_of, Fields};
+pub use fields::Fields;
+use fields::{fields_of, map_of};
 pub use idset::IdSet;
 pub use versions::Versions;

@@ -20,10 +20,9 @@ use std::path::{Path, PathBuf};
 /// The file's name in sled's directory.
 pub(super) const FILE_NAME: &str = "state-snapshot";
 
-/// The largest file read: a snapshot is at most 1 GiB (`LogStore::put_snapshot_durable`)
-/// plus its header and MAC. Anything larger, or not a regular file, is refused before
-/// it is read, so a planted device or huge file cannot stall or exhaust open.
-const MAX_FILE: u64 = (1 << 30) + 4096;
+/// The largest file read. Anything larger, or not a regular file, is refused before it
+/// is read, so a planted device or huge file cannot stall or exhaust open.
+const MAX_FILE: u64 = crate::store::MAX_SNAPSHOT;
 
 /// The state snapshot file of one store.
 pub(super) struct SnapshotFile {
