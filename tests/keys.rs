@@ -394,3 +394,30 @@ fn an_old_master_key_left_in_the_file_after_a_rotation_is_discarded_at_open() {
         vec![2]
     );
 }
+
+/// With the embedded store the log is in `ledger/records` and the key ring in sled's
+/// files: losing sled's files (deleted, or replaced by an empty store) while the record
+/// file stays must not open a ledger whose secrets can never be read again.
+#[test]
+fn a_lost_key_ring_beside_an_intact_log_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), None);
+    let sled_dir = dir.path().join("ledger");
+    for entry in std::fs::read_dir(&sled_dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name == "db" || name == "conf" || name.starts_with("snap.") {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    // What the next start makes of it: an empty sled store beside the record file.
+    drop(SledBackend::open(dir.path()).unwrap());
+    assert_refused(
+        dir.path(),
+        config(dir.path(), None),
+        &[
+            "the key ring lacks the data key of",
+            "restore the data directory",
+        ],
+    );
+}

@@ -395,16 +395,12 @@ fn the_snapshot_encoding_of_a_fixed_state_is_pinned() {
 async fn an_event_damaged_below_the_snapshot_stops_every_write_after_open() {
     let dir = tempfile::tempdir().unwrap();
     let (covers, len) = ledger_with_snapshot(dir.path()).await;
-    {
-        let store = SledBackend::open(dir.path()).unwrap();
-        let log = store.raw_log();
-        let key = 3u64.to_be_bytes();
-        let mut record = log.get(key).unwrap().expect("event 3").to_vec();
+    SledBackend::tamper_log(dir.path(), |log| {
+        let record = log.get_mut(&3).expect("event 3");
         let mid = record.len() / 2;
         record[mid] ^= 0x01;
-        log.insert(key, record).unwrap();
-        store.sync().unwrap();
-    }
+    })
+    .unwrap();
     let (ledger, _) = Ledger::open(manual(dir.path())).unwrap();
     assert_eq!(
         ledger.opened_from_snapshot(),

@@ -9,6 +9,7 @@ use credledger::ledger::RequestCtx;
 use credledger::replay::{self, Failure, Problem};
 use credledger::store::sled::SledBackend;
 use ed25519_dalek::SigningKey;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use util::{api_key, api_key_input, open, Open};
@@ -98,15 +99,9 @@ fn signed(record: &[u8]) -> SignedEvent {
     SignedEvent::from_record(record).unwrap()
 }
 
-/// Alters the log of the closed ledger in `dir` through sled.
-fn tamper(dir: &Path, f: impl FnOnce(&sled::Tree)) {
-    let store = SledBackend::open(dir).unwrap();
-    f(store.raw_log());
-    store.sync().unwrap();
-}
-
-fn key(seq: u64) -> [u8; 8] {
-    seq.to_be_bytes()
+/// Alters the log of the closed ledger in `dir`: its records by position, as stored.
+fn tamper(dir: &Path, f: impl FnOnce(&mut BTreeMap<u64, Vec<u8>>)) {
+    SledBackend::tamper_log(dir, f).unwrap();
 }
 
 /// Runs `credledger replay verify` (text and JSON) and checks both name `failure`.
@@ -188,7 +183,7 @@ fn flipped_byte_in_a_stored_event_is_reported_at_its_seq() {
             .unwrap_or_else(|| panic!("event {k} names a credential"));
         rec[at] ^= 0x20;
         tamper(dir.path(), |log| {
-            log.insert(key(k), rec).unwrap();
+            log.insert(k, rec);
         });
         expect_failure(dir.path(), k, Problem::BadSignature);
     }
@@ -203,7 +198,7 @@ fn flipped_signature_byte_is_reported_at_its_seq() {
     let n = rec.len();
     rec[n - 1] ^= 0x01;
     tamper(dir.path(), |log| {
-        log.insert(key(k), rec).unwrap();
+        log.insert(k, rec);
     });
     expect_failure(dir.path(), k, Problem::BadSignature);
 }
@@ -214,7 +209,7 @@ fn deleted_event_is_reported_as_a_gap_at_its_seq() {
         let dir = tempfile::tempdir().unwrap();
         build(dir.path());
         tamper(dir.path(), |log| {
-            log.remove(key(k)).unwrap().expect("the event existed");
+            log.remove(&k).expect("the event existed");
         });
         expect_failure(dir.path(), k, Problem::Gap { found: k + 1 });
     }
@@ -226,8 +221,8 @@ fn swapped_events_are_reported_at_the_first_of_them() {
         let dir = tempfile::tempdir().unwrap();
         let records = build(dir.path());
         tamper(dir.path(), |log| {
-            log.insert(key(k), records[k as usize + 1].clone()).unwrap();
-            log.insert(key(k + 1), records[k as usize].clone()).unwrap();
+            log.insert(k, records[k as usize + 1].clone());
+            log.insert(k + 1, records[k as usize].clone());
         });
         expect_failure(dir.path(), k, Problem::Reordered { claims: k + 1 });
     }
@@ -262,7 +257,7 @@ fn splice(records: &[Vec<u8>], k: usize, forged: Body, attacker: &SigningKey) ->
 fn write_all(dir: &Path, records: &[Vec<u8>]) {
     tamper(dir, |log| {
         for (i, r) in records.iter().enumerate() {
-            log.insert(key(i as u64), r.clone()).unwrap();
+            log.insert(i as u64, r.clone());
         }
     });
 }
@@ -417,16 +412,15 @@ fn copy_dir(from: &Path) -> tempfile::TempDir {
 
 /// What sled's recovery does to a corrupt segment: the log's last `n` records vanish.
 fn drop_tail(dir: &Path, n: u64) -> u64 {
-    let store = SledBackend::open(dir).unwrap();
-    let len = credledger::store::LogStore::next_seq(&store).unwrap();
-    for seq in len - n..len {
-        store
-            .raw_log()
-            .remove(key(seq))
-            .unwrap()
-            .expect("the event existed");
-    }
-    store.sync().unwrap();
+    let len = {
+        let store = SledBackend::open(dir).unwrap();
+        credledger::store::LogStore::next_seq(&store).unwrap()
+    };
+    tamper(dir, |log| {
+        for seq in len - n..len {
+            log.remove(&seq).expect("the event existed");
+        }
+    });
     len - n
 }
 
@@ -573,7 +567,7 @@ fn a_rewritten_last_event_is_refused_by_the_head_hash() {
     e.at_ms += 1;
     let forged = SignedEvent::seal(e, &sk).unwrap().to_record();
     tamper(dir.path(), |log| {
-        log.insert(key(last as u64), forged.clone()).unwrap();
+        log.insert(last as u64, forged.clone());
     });
     let mut tampered = records.clone();
     tampered[last] = forged;

@@ -55,6 +55,7 @@ impl Ledger {
         }
         integrity::check_log(&*store, folded.next_seq, &config.data_dir)?;
         let (logged, _orphans) = recovery::read_keyring(&*store, &folded.state)?;
+        recovery::check_keys_present(&folded.state, &logged)?;
         let keys = keycheck::load(&config, &*store, &folded.state, &logged, false)?;
         projection::catch_up(&*store, |_| {})?;
         let Folded {

@@ -70,6 +70,7 @@ impl Ledger {
         integrity::check_log(&*store, folded.next_seq, &dir)?;
         let fresh = folded.next_seq == 0;
         let (logged, orphans) = recovery::read_keyring(&*store, &folded.state)?;
+        recovery::check_keys_present(&folded.state, &logged)?;
         let keys = keycheck::load(&config, &*store, &folded.state, &logged, fresh)?;
 
         // Writes.

@@ -196,6 +196,26 @@ pub(super) fn read_keyring(
     Ok((logged, orphans))
 }
 
+/// Refuses a key ring that lacks a data key the state needs (`State::needed_keys`): a
+/// commit writes the key before its event, so a missing one means the key ring was lost
+/// or damaged (with sled, its files deleted or replaced while the record file stayed).
+/// Opening anyway would serve credentials that can never be read again.
+pub(super) fn check_keys_present(state: &State, logged: &Keyring) -> Result<(), LedgerError> {
+    let mut missing = state.needed_keys().filter(|k| !logged.contains_key(k));
+    let Some((id, version)) = missing.next() else {
+        return Ok(());
+    };
+    let more = missing.count();
+    Err(crate::store::StoreError::Corrupt {
+        what: "keyring",
+        detail: format!(
+            "the key ring lacks the data key of {id} version {version}{}, which the log holds: it was lost or damaged, and those secrets cannot be read; restore the data directory from a backup",
+            if more > 0 { format!(" and {more} more") } else { String::new() }
+        ),
+    }
+    .into())
+}
+
 /// Deletes orphan data keys (see [`read_keyring`]) in one durable step.
 pub(super) fn delete_orphans(store: &dyn Backend, orphans: &[KeyRef]) -> Result<(), LedgerError> {
     if orphans.is_empty() {

@@ -1,26 +1,29 @@
-//! The embedded backend: one sled database under `DIR/ledger/`, the only file that names
-//! `sled`.
+//! The embedded backend: the log in a record file of its own (`record_file`,
+//! `DIR/ledger/records`), and one sled database under `DIR/ledger/` for the rest; the
+//! only file that names `sled`.
 //!
-//! Eight trees: `log` (`seq u64 BE` → record), `keyring` (`credential ‖ version u32 BE` →
-//! encoded `WrappedKey`), `proj` (the projection store; its watermark is the key `w`,
-//! which no projection key equals), `checkpoints` (`size u64 BE` → note),
-//! `cosignatures` (`origin ‖ 0x00 ‖ size u64 BE` → signature lines), `log_checkpoints`
-//! (the tenant logs' notes, `origin ‖ 0x00 ‖ size u64 BE` → note), `meta` (name →
-//! small value) and `snapshot` (the one key `s` → the state snapshot). The snapshot has a
-//! tree of its own because sled keeps a tree's small keys in the same page as a large
-//! value: in `meta` (where stores before this version kept it, under `0x00 ‖
-//! "state-snapshot"`) every metadata read pulled the whole snapshot, tens of MB with
-//! 100k credentials. A snapshot left in `meta` is ignored and removed by the next write.
+//! Seven sled trees: `keyring` (`credential ‖ version u32 BE` → encoded `WrappedKey`),
+//! `proj` (the projection store; its watermark is the key `w`, which no projection key
+//! equals), `checkpoints` (`size u64 BE` → note), `cosignatures` (`origin ‖ 0x00 ‖ size
+//! u64 BE` → signature lines), `log_checkpoints` (the tenant logs' notes, `origin ‖ 0x00 ‖
+//! size u64 BE` → note), `meta` (name → small value) and `snapshot` (where stores before
+//! the snapshot file kept the state snapshot). A `log` tree (`seq u64 BE` → record) is
+//! where stores before the record file kept the log: its records are moved into the
+//! record file at the first open, and the tree is emptied. The state snapshot is a file
+//! too (`snapshot_file`).
 //!
-//! **Invariant (durability):** [`LogStore::append_durable`] returns only after sled's
-//! flush, an `fsync` of every blob file sled created since the last step (and of the
-//! `blobs` directory), and an `fdatasync` of sled's data file. sled 0.34's own flush ends
-//! in `sync_file_range`, which does not survive a power cut (sled issue #1452), and it
-//! never syncs blob files.
+//! **Invariant (durability):** [`LogStore::append_durable`] makes key-ring changes
+//! durable first (sled's flush, an `fsync` of every blob file sled created since the last
+//! step and of the `blobs` directory, an `fdatasync` of sled's data file), and then the
+//! records (`pwrite` and `fdatasync` of the record file). sled 0.34's own flush ends in
+//! `sync_file_range`, which does not survive a power cut (sled issue #1452), and it never
+//! syncs blob files. An append without key-ring changes (every `used` event) syncs the
+//! record file only: projections are caches, caught up from the log on open.
 //!
 //! **Invariant (no blobs):** sled writes a page larger than a quarter of its segment
 //! size as a separate blob file. New stores use 16 MiB segments (sled's maximum), so a
-//! leaf of up to ~18 records of at most [`MAX_RECORD`] stays far below the 4 MiB
+//! leaf of small projection values or key-ring entries (and, in stores before the record
+//! file, of up to ~18 records of at most [`MAX_RECORD`]) stays far below the 4 MiB
 //! threshold; stores created with sled's default 512 KiB segments keep the size their
 //! `conf` says (sled cannot change it) and rely on the blob sync above. A state snapshot
 //! over 4 MiB (about 9k credentials and more) is always a blob, synced the same way.
@@ -40,6 +43,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
 
 mod checkpoints;
+mod legacy_log;
+mod record_file;
+#[cfg(test)]
+mod record_tests;
 mod snapshot_file;
 #[cfg(test)]
 mod tests;
@@ -61,7 +68,6 @@ const OLD_SNAPSHOT: &[u8] = b"\0state-snapshot";
 /// The sled backend (see the module documentation).
 pub struct SledBackend {
     db: ::sled::Db,
-    log: ::sled::Tree,
     keyring: ::sled::Tree,
     proj: ::sled::Tree,
     checkpoints: ::sled::Tree,
@@ -70,6 +76,7 @@ pub struct SledBackend {
     meta: ::sled::Tree,
     snapshots: ::sled::Tree,
     snapshot_file: snapshot_file::SnapshotFile,
+    records: record_file::RecordFile,
     data_file: File,
     data_path: PathBuf,
     blobs_dir: PathBuf,
@@ -113,8 +120,9 @@ impl SledBackend {
             source,
         })?;
         let tree = |name: &'static str| guard("opening the store", || db.open_tree(name));
+        let records = legacy_log::open_records(&path, &tree("log")?)?;
         let backend = SledBackend {
-            log: tree("log")?,
+            records,
             keyring: tree("keyring")?,
             proj: tree("proj")?,
             checkpoints: tree("checkpoints")?,
@@ -163,7 +171,8 @@ impl SledBackend {
 
     /// Bytes sled reports on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        guard("measuring the store", || self.db.size_on_disk())
+        let sled = guard("measuring the store", || self.db.size_on_disk())?;
+        Ok(sled + self.records.size_on_disk()?)
     }
 
     /// The segment size of this store (from its `conf`).
@@ -171,15 +180,25 @@ impl SledBackend {
         self.segment_size
     }
 
-    /// The raw log tree, for tamper tests only.
+    /// Rewrites the log of the closed store under `dir` as `f` leaves it, for tamper
+    /// tests only: positions and bytes as given, gaps and all, durably.
     #[doc(hidden)]
-    pub fn raw_log(&self) -> &::sled::Tree {
-        &self.log
+    pub fn tamper_log(
+        dir: &Path,
+        f: impl FnOnce(&mut std::collections::BTreeMap<Seq, Vec<u8>>),
+    ) -> Result<(), StoreError> {
+        let store = SledBackend::open(dir)?;
+        let mut log: std::collections::BTreeMap<Seq, Vec<u8>> =
+            store.records.all()?.into_iter().collect();
+        f(&mut log);
+        record_file::RecordFile::create(&dir.join("ledger"), log.into_iter().map(Ok))?;
+        Ok(())
     }
 
     /// Flush + `fdatasync`, after raw writes in tamper tests.
     #[doc(hidden)]
     pub fn sync(&self) -> Result<(), StoreError> {
+        self.records.sync_index()?;
         guard("flushing the store", || self.db.flush().map(|_| ()))?;
         self.sync_new_blobs()?;
         self.data_file.sync_data().map_err(|source| StoreError::Io {
@@ -373,20 +392,9 @@ fn from_sled(e: ::sled::Error) -> StoreError {
     }
 }
 
-fn seq_of(key: &[u8]) -> Result<Seq, StoreError> {
-    let arr: [u8; 8] = key.try_into().map_err(|_| StoreError::Corrupt {
-        what: "log",
-        detail: format!("key of {} bytes", key.len()),
-    })?;
-    Ok(u64::from_be_bytes(arr))
-}
-
 impl SledBackend {
     fn next_seq_inner(&self) -> Result<Seq, StoreError> {
-        match guard("reading the log", || self.log.last())? {
-            None => Ok(0),
-            Some((k, _)) => Ok(seq_of(&k)? + 1),
-        }
+        Ok(self.records.next_seq())
     }
 
     /// Flush, blob sync, then `fdatasync` of the data file.
@@ -401,22 +409,11 @@ impl LogStore for SledBackend {
     }
 
     fn read(&self, seq: Seq) -> Result<Option<Vec<u8>>, StoreError> {
-        guard("reading the log", || {
-            self.log
-                .get(seq.to_be_bytes())
-                .map(|v| v.map(|v| v.to_vec()))
-        })
+        self.records.read(seq)
     }
 
     fn read_range(&self, from: Seq, limit: usize) -> Result<Vec<(Seq, Vec<u8>)>, StoreError> {
-        guard_iter("reading the log", || {
-            let mut out = Vec::with_capacity(limit.min(4096));
-            for r in self.log.range(from.to_be_bytes()..).take(limit) {
-                let (k, v) = r.map_err(from_sled)?;
-                out.push((seq_of(&k)?, v.to_vec()));
-            }
-            Ok(out)
-        })
+        self.records.read_range(from, limit)
     }
 
     fn append_durable(&self, append: Append<'_>) -> Result<(), StoreError> {
@@ -436,29 +433,21 @@ impl LogStore for SledBackend {
                 }
             }
         }
-        guard("writing the log", || {
-            if !append.keyring.is_empty() {
-                let mut kb = ::sled::Batch::default();
-                for op in append.keyring {
-                    match op {
-                        KeyOp::Put { key, wrapped } => {
-                            kb.insert(&key.to_bytes()[..], wrapped.as_slice())
-                        }
-                        KeyOp::Delete { key } => kb.remove(&key.to_bytes()[..]),
+        // The key ring first, durable before any record that needs it.
+        if !append.keyring.is_empty() {
+            let mut kb = ::sled::Batch::default();
+            for op in append.keyring {
+                match op {
+                    KeyOp::Put { key, wrapped } => {
+                        kb.insert(&key.to_bytes()[..], wrapped.as_slice())
                     }
+                    KeyOp::Delete { key } => kb.remove(&key.to_bytes()[..]),
                 }
-                self.keyring.apply_batch(kb)?;
             }
-            if !append.records.is_empty() {
-                let mut lb = ::sled::Batch::default();
-                for (seq, bytes) in append.records {
-                    lb.insert(&seq.to_be_bytes()[..], *bytes);
-                }
-                self.log.apply_batch(lb)?;
-            }
-            Ok(())
-        })?;
-        self.durable()
+            guard("writing the key ring", || self.keyring.apply_batch(kb))?;
+            self.durable()?;
+        }
+        self.records.append_durable(append.records)
     }
 
     fn keyring(&self) -> Result<Vec<(KeyRef, Vec<u8>)>, StoreError> {

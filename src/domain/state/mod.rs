@@ -240,6 +240,18 @@ pub struct Webhook {
 pub const WEBHOOK_KEY_VERSION: u32 = 1;
 
 impl State {
+    /// Every key-ring entry the state needs, `(id, version)`: one per retained version of
+    /// a credential and one per webhook (unordered). Each MUST exist in the key ring:
+    /// a commit writes the data key before the event that needs it.
+    pub fn needed_keys(&self) -> impl Iterator<Item = (Id, u32)> + '_ {
+        let versions = self
+            .credentials
+            .iter()
+            .flat_map(|(id, c)| c.versions.keys().map(move |v| (*id, *v)));
+        let webhooks = self.webhooks.keys().map(|id| (*id, WEBHOOK_KEY_VERSION));
+        versions.chain(webhooks)
+    }
+
     /// The tenant bound into key-ring entry `(id, version)`'s data key, when the entry
     /// belongs to a logged credential version or a webhook.
     pub fn key_tenant(&self, id: Id, version: u32) -> Option<Id> {
