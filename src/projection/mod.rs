@@ -5,8 +5,8 @@
 //! * `c ‖ tenant ‖ credential` → [`CredentialView`] (metadata, status, the
 //!   encrypted current secret, rotation schedule, last connection test).
 //! * `uc ‖ tenant ‖ credential` and `up ‖ tenant ‖ principal` → [`UsageView`].
-//! * `a ‖ tenant ‖ kind ‖ [key] ‖ bucket` → the audit indexes, by time (`t`), credential
-//!   (`c`) and actor (`p`), in buckets of 256 sequence numbers (`audit_index`). Entries
+//! * `a ‖ tenant ‖ kind ‖ [key] ‖ last` → the audit indexes, by time (`t`), credential
+//!   (`c`) and actor (`p`), in chunks of 256 entries (`audit_index`). Entries
 //!   point at log sequence numbers and carry the action and outcome, so filters on those
 //!   skip the log; the audit view reads the event itself from the log.
 //! * `kv ‖ tenant ‖ credential` → [`KvView`] (Vault KV metadata and soft-deleted
@@ -33,7 +33,7 @@
 //!
 //! The files: this one holds the key layout and the views; `apply` folds events into the
 //! store through an `overlay` (one atomic change set per call), `read` serves the views,
-//! `audit_index` and `tiles` own the bucketed audit indexes and the Merkle tiles, and
+//! `audit_index` and `tiles` own the chunked audit indexes and the Merkle tiles, and
 //! `rebuild` replays the log into the store.
 //!
 //! [`ProjectionStore`]: crate::store::ProjectionStore
@@ -96,8 +96,8 @@ pub fn outcome_code(o: crate::event::Outcome) -> u8 {
 const SCHEMA_KEY: &[u8] = b"s";
 /// The layout version of the views (2: grant levels and groups in the credential view,
 /// the reviewer views; 3: the tenant trees; 4: Merkle tiles, bucketed audit indexes and
-/// tenant leaves).
-pub const SCHEMA: u32 = 4;
+/// tenant leaves; 5: the audit indexes in chunks of 256 entries).
+pub const SCHEMA: u32 = 5;
 /// The key prefix of the global Merkle tree's tiles.
 const GLOBAL_TREE: &[u8] = b"M";
 

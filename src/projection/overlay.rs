@@ -75,6 +75,17 @@ impl<'a> Overlay<'a> {
         Ok(self.chunks.get_mut(&key).expect("inserted above"))
     }
 
+    /// Removes the value under `key` (deleted when the change set is written), returning
+    /// what it held, grown or not.
+    pub(super) fn take_chunk(&mut self, key: &[u8]) -> Vec<u8> {
+        let value = match self.chunks.remove(key) {
+            Some(v) => Some(v),
+            None => self.pending.remove(key).flatten(),
+        };
+        self.pending.insert(key.to_vec(), None);
+        value.unwrap_or_default()
+    }
+
     /// Every change of the batch, ordered by key.
     pub(super) fn into_changes(mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         for (k, v) in std::mem::take(&mut self.chunks) {

@@ -44,6 +44,7 @@ use std::sync::{Mutex, Once};
 
 mod checkpoints;
 mod legacy_log;
+mod prealloc;
 mod record_file;
 #[cfg(test)]
 mod record_tests;

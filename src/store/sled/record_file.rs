@@ -27,8 +27,9 @@
 //! and indexed again.
 //!
 //! **Invariant (tail):** open stops at the first frame that is not whole with a good
-//! checksum and a larger position than the one before; bytes after it are never read,
-//! and the next append first truncates them. Those frames were never acknowledged, or
+//! checksum and a larger position than the one before; bytes after it are never read
+//! as frames, and unless they are all zeros (written ahead by `prealloc`, so that an
+//! append's `fdatasync` commits data only) the next append first truncates them. Those frames were never acknowledged, or
 //! the ledger refuses the log: its head record ([`crate::store::head`]) says how far the
 //! acknowledged log went, so a damaged frame below it cannot shorten the log silently.
 //! A damaged frame the index points at is an error when read, never a different record.
@@ -38,7 +39,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use super::prealloc::{self, Prealloc};
 
 /// The record file's name in the store directory.
 pub(super) const FILE_NAME: &str = "records";
@@ -55,25 +58,30 @@ const CHUNK: u64 = 4 << 20;
 
 /// How far the valid frames go.
 #[derive(Clone, Copy, Debug)]
-struct Tail {
+pub(super) struct Tail {
     /// Whole frames, which is the number of index entries that are valid.
     frames: u64,
     /// The byte offset just after the last whole frame.
-    end: u64,
+    pub(super) end: u64,
     /// The last frame's position + 1 (0 when there is none).
     next_seq: Seq,
-    /// Bytes after `end` (a torn or damaged tail) that the next append truncates.
+    /// Bytes after `end` that are not the zeros written ahead (a torn or damaged tail):
+    /// the next append truncates them.
     dirty: bool,
+    /// The file's length when it was opened.
+    file_len: u64,
 }
 
 /// The record file of one store (see the module documentation).
 pub(super) struct RecordFile {
     path: PathBuf,
-    file: File,
+    file: Arc<File>,
     index_path: PathBuf,
     index: File,
     tail: RwLock<Tail>,
     append: Mutex<()>,
+    /// Started by the first append (open writes nothing).
+    prealloc: OnceLock<Prealloc>,
 }
 
 /// One frame's bytes for `record` at `seq`.
@@ -144,7 +152,7 @@ impl RecordFile {
             })?;
         let rf = RecordFile {
             path,
-            file,
+            file: Arc::new(file),
             index_path,
             index,
             tail: RwLock::new(Tail {
@@ -152,8 +160,10 @@ impl RecordFile {
                 end: HEADER,
                 next_seq: 0,
                 dirty: false,
+                file_len: 0,
             }),
             append: Mutex::new(()),
+            prealloc: OnceLock::new(),
         };
         let tail = rf.recover(meta.len())?;
         *rf.tail.write().unwrap_or_else(|p| p.into_inner()) = tail;
@@ -220,6 +230,7 @@ impl RecordFile {
             end: HEADER,
             next_seq: 0,
             dirty: false,
+            file_len,
         };
         while entries > 0 {
             let offset = self.index_entry(entries - 1)?;
@@ -234,6 +245,7 @@ impl RecordFile {
                     end: offset + (FRAME + len) as u64,
                     next_seq: seq + 1,
                     dirty: false,
+                    file_len,
                 };
                 break;
             }
@@ -278,7 +290,7 @@ impl RecordFile {
             }
             offset += at as u64;
         }
-        tail.dirty = tail.end < file_len;
+        tail.dirty = !self.zeros_from(tail.end, file_len)?;
         let mut bytes = Vec::with_capacity(found.len() * 8);
         for e in &found {
             bytes.extend_from_slice(&e.to_le_bytes());
@@ -288,6 +300,30 @@ impl RecordFile {
             .and_then(|()| self.index.write_all_at(&bytes, valid * 8))
             .map_err(|e| self.index_io(e))?;
         Ok(tail)
+    }
+
+    /// Whether the file holds only zeros from `end` to `file_len` (the zeros written
+    /// ahead, `prealloc`); more than a few steps of them is not what this code leaves.
+    fn zeros_from(&self, end: u64, file_len: u64) -> Result<bool, StoreError> {
+        if file_len <= end {
+            return Ok(true);
+        }
+        if file_len - end > 4 * prealloc::STEP {
+            return Ok(false);
+        }
+        let mut buf = vec![0u8; 1 << 20];
+        let mut at = end;
+        while at < file_len {
+            let n = (file_len - at).min(buf.len() as u64) as usize;
+            self.file
+                .read_exact_at(&mut buf[..n], at)
+                .map_err(|e| self.io(e))?;
+            if buf[..n].iter().any(|b| *b != 0) {
+                return Ok(false);
+            }
+            at += n as u64;
+        }
+        Ok(true)
     }
 
     /// The whole frame at `offset` below `limit`, if its checksum holds: its position
@@ -336,7 +372,7 @@ impl RecordFile {
         Ok(u64::from_le_bytes(b))
     }
 
-    fn tail(&self) -> Tail {
+    pub(super) fn tail(&self) -> Tail {
         *self.tail.read().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -478,7 +514,14 @@ impl RecordFile {
         }
         if tail.dirty {
             self.file.set_len(tail.end).map_err(|e| self.io(e))?;
+            if let Some(p) = self.prealloc.get() {
+                p.truncated(tail.end);
+            }
         }
+        let ready = if tail.dirty { tail.end } else { tail.file_len };
+        self.prealloc
+            .get_or_init(|| Prealloc::start(Arc::clone(&self.file), tail.end, ready))
+            .claim(tail.end, tail.end + buf.len() as u64);
         self.file
             .write_all_at(&buf, tail.end)
             .map_err(|e| self.io(e))?;
@@ -492,6 +535,7 @@ impl RecordFile {
             end: tail.end + buf.len() as u64,
             next_seq: last + 1,
             dirty: false,
+            file_len: tail.file_len,
         };
         Ok(())
     }

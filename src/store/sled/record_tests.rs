@@ -5,7 +5,6 @@ use super::record_file::{FILE_NAME, INDEX_NAME};
 use super::SledBackend;
 use crate::store::{Append, LogStore, StoreError};
 use std::fs::OpenOptions;
-use std::io::Write;
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -56,6 +55,12 @@ fn read_all(dir: &Path) -> Result<Vec<Vec<u8>>, StoreError> {
     Ok(out)
 }
 
+/// Where the frames of the store in `dir` end.
+fn frames_end(dir: &Path) -> u64 {
+    let store = SledBackend::open(dir).expect("open");
+    store.records.tail().end
+}
+
 fn sample(n: u64) -> Vec<Vec<u8>> {
     (0..n)
         .map(|s| record(s, 200 + (s as usize % 7) * 50))
@@ -84,28 +89,57 @@ fn a_torn_tail_is_not_counted_and_the_next_append_replaces_it() {
     let dir = tempfile::tempdir().expect("tmp");
     let recs = sample(10);
     append(dir.path(), &recs, 4);
-    let len = std::fs::metadata(file(dir.path())).expect("stat").len();
+    let len = frames_end(dir.path());
     // A frame whose header promises more than was written, as a crash mid-write leaves.
     let mut torn = Vec::new();
     torn.extend_from_slice(&300u32.to_le_bytes());
     torn.extend_from_slice(&10u64.to_le_bytes());
     torn.extend_from_slice(&[0xAB; 40]);
     OpenOptions::new()
-        .append(true)
+        .write(true)
         .open(file(dir.path()))
         .expect("open")
-        .write_all(&torn)
+        .write_all_at(&torn, len)
         .expect("write");
     assert_eq!(read_all(dir.path()).expect("read"), recs);
     let more = sample(12);
     append(dir.path(), &more[10..], 2);
     assert_eq!(read_all(dir.path()).expect("read"), more);
-    let expected = len + more[10..].iter().map(|r| 16 + r.len() as u64).sum::<u64>();
-    assert_eq!(
-        std::fs::metadata(file(dir.path())).expect("stat").len(),
-        expected,
-        "the torn bytes were truncated"
+    let end = len + more[10..].iter().map(|r| 16 + r.len() as u64).sum::<u64>();
+    let bytes = std::fs::read(file(dir.path())).expect("read");
+    assert!(
+        bytes[end as usize..].iter().all(|b| *b == 0),
+        "the torn bytes were truncated (only the zeros written ahead follow the frames)"
     );
+}
+
+#[test]
+fn zeros_are_written_ahead_and_anything_else_after_the_frames_is_truncated() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let recs = sample(30);
+    append(dir.path(), &recs[..10], 5);
+    let end = frames_end(dir.path());
+    let len = std::fs::metadata(file(dir.path())).expect("stat").len();
+    assert!(
+        len >= end + super::prealloc::STEP,
+        "zeros ahead: {len} after {end}"
+    );
+    append(dir.path(), &recs[10..20], 3);
+    assert_eq!(read_all(dir.path()).expect("read"), recs[..20].to_vec());
+    // A non-zero byte far into the zeros: not a frame, but not zeros either.
+    let end = frames_end(dir.path());
+    let f = OpenOptions::new()
+        .write(true)
+        .open(file(dir.path()))
+        .expect("open");
+    f.write_all_at(&[7], end + 4096).expect("write");
+    assert_eq!(read_all(dir.path()).expect("read"), recs[..20].to_vec());
+    append(dir.path(), &recs[20..], 4);
+    assert_eq!(read_all(dir.path()).expect("read"), recs);
+    let bytes = std::fs::read(file(dir.path())).expect("read");
+    assert!(bytes[frames_end(dir.path()) as usize..]
+        .iter()
+        .all(|b| *b == 0));
 }
 
 #[test]
