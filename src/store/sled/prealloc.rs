@@ -5,7 +5,7 @@
 //! ext4): on the machine of the seventh pass, one `fdatasync` per 64-byte record ran at
 //! ~3,700/s appending to a growing file and ~6,500/s overwriting a preallocated one
 //! (`cargo bench --bench ledger`, its first two lines). The zeros are written and synced
-//! [`STEP`] bytes at a time, while the committer goes on, whenever fewer than [`AHEAD`]
+//! [`STEP`] bytes at a time, while the committer goes on, as long as fewer than [`AHEAD`]
 //! zeroed bytes are left after the last frame.
 //!
 //! **Invariant:** the thread writes only at or after `reserved`, which the appender moves
@@ -19,10 +19,11 @@ use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-/// Bytes zeroed per step.
-pub(super) const STEP: u64 = 8 << 20;
-/// Zero more when fewer than this many zeroed bytes are left after the last frame.
-const AHEAD: u64 = 8 << 20;
+/// Bytes zeroed and synced per step: small, so that an append's `fdatasync` (which
+/// flushes every dirty page of the file) never has more than this many zeros to write.
+pub(super) const STEP: u64 = 1 << 20;
+/// Zero more while fewer than this many zeroed bytes are left after the last frame.
+pub(super) const AHEAD: u64 = 8 << 20;
 
 #[derive(Debug)]
 struct State {
@@ -112,7 +113,7 @@ impl Drop for Prealloc {
 }
 
 fn run(shared: &Shared, file: &File) {
-    let zeros = vec![0u8; 1 << 20];
+    let zeros = vec![0u8; STEP as usize];
     loop {
         let (from, to) = {
             let mut s = shared.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -129,14 +130,7 @@ fn run(shared: &Shared, file: &File) {
             s.zeroing = Some((from, from + STEP));
             (from, from + STEP)
         };
-        let mut ok = true;
-        let mut at = from;
-        while ok && at < to {
-            let n = (to - at).min(zeros.len() as u64) as usize;
-            ok = file.write_all_at(&zeros[..n], at).is_ok();
-            at += n as u64;
-        }
-        ok = ok && file.sync_data().is_ok();
+        let ok = file.write_all_at(&zeros, from).is_ok() && file.sync_data().is_ok();
         let mut s = shared.state.lock().unwrap_or_else(|p| p.into_inner());
         s.zeroing = None;
         if ok {

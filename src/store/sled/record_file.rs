@@ -308,7 +308,7 @@ impl RecordFile {
         if file_len <= end {
             return Ok(true);
         }
-        if file_len - end > 4 * prealloc::STEP {
+        if file_len - end > 4 * prealloc::AHEAD {
             return Ok(false);
         }
         let mut buf = vec![0u8; 1 << 20];

@@ -117,13 +117,27 @@ fn a_torn_tail_is_not_counted_and_the_next_append_replaces_it() {
 fn zeros_are_written_ahead_and_anything_else_after_the_frames_is_truncated() {
     let dir = tempfile::tempdir().expect("tmp");
     let recs = sample(30);
-    append(dir.path(), &recs[..10], 5);
-    let end = frames_end(dir.path());
-    let len = std::fs::metadata(file(dir.path())).expect("stat").len();
-    assert!(
-        len >= end + super::prealloc::STEP,
-        "zeros ahead: {len} after {end}"
-    );
+    {
+        let store = SledBackend::open(dir.path()).expect("open");
+        for (i, r) in recs[..10].iter().enumerate() {
+            let one = [(i as u64, r.as_slice())];
+            store
+                .append_durable(Append {
+                    keyring: &[],
+                    records: &one,
+                })
+                .expect("append");
+        }
+        // The thread zeros ahead while the store is open.
+        let end = store.records.tail().end;
+        let want = end + super::prealloc::AHEAD;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let len = || std::fs::metadata(file(dir.path())).expect("stat").len();
+        while len() < want && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(len() >= want, "zeros ahead: {} after {end}", len());
+    }
     append(dir.path(), &recs[10..20], 3);
     assert_eq!(read_all(dir.path()).expect("read"), recs[..20].to_vec());
     // A non-zero byte far into the zeros: not a frame, but not zeros either.
