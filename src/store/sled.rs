@@ -196,16 +196,12 @@ impl SledBackend {
         Ok(())
     }
 
-    /// Flush + `fdatasync`, after raw writes in tamper tests.
+    /// Flush + `fdatasync` of sled's files and the record file's index, after raw
+    /// writes in tamper tests and after an in-place rebuild.
     #[doc(hidden)]
     pub fn sync(&self) -> Result<(), StoreError> {
         self.records.sync_index()?;
-        guard("flushing the store", || self.db.flush().map(|_| ()))?;
-        self.sync_new_blobs()?;
-        self.data_file.sync_data().map_err(|source| StoreError::Io {
-            path: self.data_path.clone(),
-            source,
-        })
+        self.durable()
     }
 
     /// `fsync`s every blob file not seen before, then the blobs directory.
@@ -400,7 +396,12 @@ impl SledBackend {
 
     /// Flush, blob sync, then `fdatasync` of the data file.
     fn durable(&self) -> Result<(), StoreError> {
-        self.sync()
+        guard("flushing the store", || self.db.flush().map(|_| ()))?;
+        self.sync_new_blobs()?;
+        self.data_file.sync_data().map_err(|source| StoreError::Io {
+            path: self.data_path.clone(),
+            source,
+        })
     }
 }
 
