@@ -84,8 +84,12 @@ impl Prealloc {
         }
         s.reserved = s.reserved.max(to);
         s.ready = s.ready.max(to);
+        // Wake the thread only when it has zeros to write, not once per append.
+        let wake = s.zeroing.is_none() && s.ready.saturating_sub(s.reserved) < AHEAD;
         drop(s);
-        self.shared.changed.notify_all();
+        if wake {
+            self.shared.changed.notify_all();
+        }
     }
 
     /// Forgets the zeros after `end` (the file was truncated there).

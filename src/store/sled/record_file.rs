@@ -68,8 +68,6 @@ pub(super) struct Tail {
     /// Bytes after `end` that are not the zeros written ahead (a torn or damaged tail):
     /// the next append truncates them.
     dirty: bool,
-    /// The file's length when it was opened.
-    file_len: u64,
 }
 
 /// The record file of one store (see the module documentation).
@@ -79,6 +77,8 @@ pub(super) struct RecordFile {
     index_path: PathBuf,
     index: File,
     tail: RwLock<Tail>,
+    /// The file's length when it was opened (frames, then the zeros written ahead).
+    opened_len: u64,
     append: Mutex<()>,
     /// Started by the first append (open writes nothing).
     prealloc: OnceLock<Prealloc>,
@@ -160,12 +160,12 @@ impl RecordFile {
                 end: HEADER,
                 next_seq: 0,
                 dirty: false,
-                file_len: 0,
             }),
+            opened_len: meta.len(),
             append: Mutex::new(()),
             prealloc: OnceLock::new(),
         };
-        let tail = rf.recover(meta.len())?;
+        let tail = rf.recover(rf.opened_len)?;
         *rf.tail.write().unwrap_or_else(|p| p.into_inner()) = tail;
         Ok(Some(rf))
     }
@@ -230,7 +230,6 @@ impl RecordFile {
             end: HEADER,
             next_seq: 0,
             dirty: false,
-            file_len,
         };
         while entries > 0 {
             let offset = self.index_entry(entries - 1)?;
@@ -245,7 +244,6 @@ impl RecordFile {
                     end: offset + (FRAME + len) as u64,
                     next_seq: seq + 1,
                     dirty: false,
-                    file_len,
                 };
                 break;
             }
@@ -430,8 +428,7 @@ impl RecordFile {
         if seq < tail.frames {
             let offset = self.index_entry(seq)?;
             if let Some(bytes) = self.read_frame_bytes(offset, tail.end)? {
-                if let Some((s, record)) = parse(&bytes).filter(|(s, _)| *s == seq) {
-                    debug_assert_eq!(s, seq);
+                if let Some((_, record)) = parse(&bytes).filter(|(s, _)| *s == seq) {
                     return Ok(Some(record.to_vec()));
                 }
             }
@@ -518,7 +515,12 @@ impl RecordFile {
                 p.truncated(tail.end);
             }
         }
-        let ready = if tail.dirty { tail.end } else { tail.file_len };
+        // Zeros after the frames exist up to the length at open, unless truncated above.
+        let ready = if tail.dirty {
+            tail.end
+        } else {
+            self.opened_len
+        };
         self.prealloc
             .get_or_init(|| Prealloc::start(Arc::clone(&self.file), tail.end, ready))
             .claim(tail.end, tail.end + buf.len() as u64);
@@ -535,7 +537,6 @@ impl RecordFile {
             end: tail.end + buf.len() as u64,
             next_seq: last + 1,
             dirty: false,
-            file_len: tail.file_len,
         };
         Ok(())
     }
