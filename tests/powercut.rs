@@ -194,9 +194,11 @@ fn a_power_cut_loses_no_acknowledged_append() {
 /// Such a store can still meet sled 0.34 recovery defects (each seen once under heavy
 /// load, not reproduced in six quiet local runs): a power cut leaves a page-table hole
 /// that sled refuses to serialise at open ("tried to serialize Uninitialized"), or sled
-/// recovers a log shorter than the ledger's head record. The ledger then refuses to open
-/// (the contained store panic, or the head record's "events N..=M are lost"), never with
-/// a shorter log; such cuts are counted, every other cut must hold every acknowledged
+/// recovers less than it had synced: with the log in sled, a log shorter than the
+/// ledger's head record; with the log in the record file, a key ring without data keys
+/// of events the log holds (seen once in a full debug run). The ledger then refuses to
+/// open (the contained store panic, the head record's "events N..=M are lost", or "the
+/// key ring lacks the data key of …"), never with a shorter log or lost secrets; such cuts are counted, every other cut must hold every acknowledged
 /// append (docs/SECURITY.md).
 #[test]
 fn regression_a_power_cut_lost_unsynced_blob_files_of_a_store_with_small_segments() {
@@ -368,5 +370,9 @@ fn is_refused_sled_recovery(e: &LedgerError) -> bool {
     ) || matches!(
         e,
         LedgerError::Incomplete(Incomplete::EndsBeforeHead { .. })
+    ) || matches!(
+        e,
+        LedgerError::Store(StoreError::Corrupt { what: "keyring", detail })
+            if detail.contains("the key ring lacks the data key of")
     )
 }
