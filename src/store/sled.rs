@@ -42,6 +42,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
 
+mod behind;
 mod checkpoints;
 mod legacy_log;
 mod prealloc;
@@ -68,6 +69,9 @@ const OLD_SNAPSHOT: &[u8] = b"\0state-snapshot";
 
 /// The sled backend (see the module documentation).
 pub struct SledBackend {
+    /// The projections' changes on their way to `proj` (the writes behind); first, so
+    /// that it is dropped (and writes what waits) before the trees and the database.
+    behind: behind::Behind,
     db: ::sled::Db,
     keyring: ::sled::Tree,
     proj: ::sled::Tree,
@@ -122,10 +126,12 @@ impl SledBackend {
         })?;
         let tree = |name: &'static str| guard("opening the store", || db.open_tree(name));
         let records = legacy_log::open_records(&path, &tree("log")?)?;
+        let proj = tree("proj")?;
         let backend = SledBackend {
             records,
             keyring: tree("keyring")?,
-            proj: tree("proj")?,
+            behind: behind::Behind::start(proj.clone()),
+            proj,
             checkpoints: tree("checkpoints")?,
             cosignatures: tree("cosignatures")?,
             log_checkpoints: tree("log_checkpoints")?,
@@ -196,10 +202,11 @@ impl SledBackend {
         Ok(())
     }
 
-    /// Flush + `fdatasync` of sled's files and the record file's index, after raw
-    /// writes in tamper tests and after an in-place rebuild.
+    /// The projections written, then flush + `fdatasync` of sled's files and the record
+    /// file's index, after raw writes in tamper tests and after an in-place rebuild.
     #[doc(hidden)]
     pub fn sync(&self) -> Result<(), StoreError> {
+        self.behind.flush()?;
         self.records.sync_index()?;
         self.durable()
     }
@@ -501,6 +508,9 @@ impl LogStore for SledBackend {
 
 impl ProjectionStore for SledBackend {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(v) = self.behind.get(key) {
+            return Ok(v);
+        }
         guard("reading the projections", || {
             self.proj.get(key).map(|v| v.map(|v| v.to_vec()))
         })
@@ -509,22 +519,18 @@ impl ProjectionStore for SledBackend {
     fn scan(&self, prefix: &[u8], from: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError> {
         let start = if from < prefix { prefix } else { from };
         guard_iter("reading the projections", || {
-            let mut out = Vec::new();
-            for r in self.proj.range(start..) {
-                if out.len() == limit {
-                    break;
-                }
-                let (k, v) = r.map_err(from_sled)?;
-                if !k.starts_with(prefix) {
-                    break;
-                }
-                out.push((k.to_vec(), v.to_vec()));
-            }
-            Ok(out)
+            let sled = self
+                .proj
+                .range(start..)
+                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(from_sled));
+            self.behind.scan(prefix, start, limit, sled)
         })
     }
 
     fn watermark(&self) -> Result<Seq, StoreError> {
+        if let Some(w) = self.behind.watermark() {
+            return Ok(w);
+        }
         match guard("reading the projections", || self.proj.get(WATERMARK))? {
             None => Ok(0),
             Some(v) => Ok(u64::from_be_bytes(v.as_ref().try_into().map_err(|_| {
@@ -541,18 +547,10 @@ impl ProjectionStore for SledBackend {
         changes: &[(Vec<u8>, Option<Vec<u8>>)],
         watermark: Seq,
     ) -> Result<(), StoreError> {
-        let mut batch = ::sled::Batch::default();
-        for (k, v) in changes {
-            match v {
-                Some(v) => batch.insert(k.as_slice(), v.as_slice()),
-                None => batch.remove(k.as_slice()),
-            }
-        }
-        batch.insert(WATERMARK, &watermark.to_be_bytes()[..]);
-        guard("writing the projections", || self.proj.apply_batch(batch))
+        self.behind.apply(changes, watermark)
     }
 
     fn clear(&self) -> Result<(), StoreError> {
-        guard("clearing the projections", || self.proj.clear())
+        self.behind.clear()
     }
 }
