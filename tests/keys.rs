@@ -421,3 +421,82 @@ fn a_lost_key_ring_beside_an_intact_log_is_refused() {
         ],
     );
 }
+
+/// A power cut after a destroy's record but before its key deletion was durable leaves
+/// the destroyed version's key in the key ring: the next open deletes it as an orphan
+/// (the append order never leaves the reverse, a logged version without its key).
+#[test]
+fn a_destroy_cut_between_its_record_and_its_key_deletion_opens_and_deletes_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, left) = {
+        let Open { ledger, admin } = open_with(config(dir.path(), None));
+        let (id, left) = rt().block_on(async {
+            let id = ledger
+                .create_credential(&ctx(), &admin, api_key_input("doomed", "sk-doomed"))
+                .await
+                .unwrap();
+            ledger
+                .create_credential(&ctx(), &admin, api_key_input("kept", "sk-kept"))
+                .await
+                .unwrap();
+            let left: Vec<_> = ledger
+                .store()
+                .keyring()
+                .unwrap()
+                .into_iter()
+                .filter(|(k, _)| k.credential == id)
+                .collect();
+            ledger.destroy(&ctx(), &admin, id).await.unwrap();
+            (id, left)
+        });
+        assert!(ledger
+            .store()
+            .keyring()
+            .unwrap()
+            .iter()
+            .all(|(k, _)| k.credential != id));
+        ledger.shutdown();
+        (id, left)
+    };
+    assert_eq!(left.len(), 1, "the doomed credential's one data key");
+    // What the cut leaves: the key back in the key ring beside the destroy's record.
+    {
+        let store = SledBackend::open(dir.path()).unwrap();
+        let ops: Vec<_> = left
+            .iter()
+            .map(|(key, wrapped)| credledger::store::KeyOp::Put {
+                key: *key,
+                wrapped: wrapped.clone(),
+            })
+            .collect();
+        store
+            .append_durable(credledger::store::Append {
+                keyring: &ops,
+                records: &[],
+            })
+            .unwrap();
+    }
+    let Open { ledger, admin } = open_with(config(dir.path(), None));
+    assert!(
+        ledger
+            .store()
+            .keyring()
+            .unwrap()
+            .iter()
+            .all(|(k, _)| k.credential != id),
+        "the orphan key was deleted at open"
+    );
+    let kept = ledger.with_state(|s| s.names[&(admin.tenant, "kept".to_string())]);
+    let r = rt()
+        .block_on(ledger.resolve(
+            &ctx(),
+            &admin,
+            credledger::ledger::ResolveTarget::Id {
+                id: kept,
+                version: None,
+            },
+        ))
+        .unwrap();
+    assert_eq!(r.fields.0["api_key"].expose(), "sk-kept");
+    ledger.shutdown();
+}

@@ -196,12 +196,15 @@ pub trait LogStore: Send + Sync {
     /// fewer than `limit` records means the end of the log was reached.
     fn read_range(&self, from: Seq, limit: usize) -> Result<Vec<(Seq, Vec<u8>)>, StoreError>;
 
-    /// Makes `append` durable: key-ring changes first, then the records.
+    /// Makes `append` durable: new keys first, then the records, then deleted keys (or
+    /// all of it in one transaction).
     ///
     /// MUST return `Ok` only when every record and key-ring change is durable (survives
     /// a power cut: for sled, flush + `fdatasync`; for PostgreSQL, a committed
-    /// transaction with `synchronous_commit = on`). Key-ring changes MUST never be less
-    /// durable than the records that need them. `records` MUST be contiguous from
+    /// transaction with `synchronous_commit = on`). A put MUST never be less durable
+    /// than the records that need it; a delete MUST NOT be durable before the records
+    /// of its append (a crash between may leave an orphan key, never a logged version
+    /// without its key). `records` MUST be contiguous from
     /// [`LogStore::next_seq`] and each at most [`MAX_RECORD`] bytes, else nothing is
     /// written and [`StoreError::BadAppend`] is returned. An append with no records
     /// (recovery's deletion of orphan data keys) is allowed. Records are never

@@ -12,10 +12,10 @@
 //! record file at the first open, and the tree is emptied. The state snapshot is a file
 //! too (`snapshot_file`).
 //!
-//! **Invariant (durability):** [`LogStore::append_durable`] makes key-ring changes
-//! durable first (sled's flush, an `fsync` of every blob file sled created since the last
-//! step and of the `blobs` directory, an `fdatasync` of sled's data file), and then the
-//! records (`pwrite` and `fdatasync` of the record file). sled 0.34's own flush ends in
+//! **Invariant (durability):** [`LogStore::append_durable`] makes new keys durable first
+//! (sled's flush, an `fsync` of every blob file sled created since the last step and of
+//! the `blobs` directory, an `fdatasync` of sled's data file), then the records (`pwrite`
+//! and `fdatasync` of the record file), then deleted keys (the same steps as the first). sled 0.34's own flush ends in
 //! `sync_file_range`, which does not survive a power cut (sled issue #1452), and it never
 //! syncs blob files. An append without key-ring changes (every `used` event) syncs the
 //! record file only: projections are caches, caught up from the log on open.
@@ -44,6 +44,7 @@ use std::sync::{Mutex, Once};
 
 mod behind;
 mod checkpoints;
+mod keyring;
 mod legacy_log;
 mod prealloc;
 mod record_file;
@@ -442,21 +443,14 @@ impl LogStore for SledBackend {
                 }
             }
         }
-        // The key ring first, durable before any record that needs it.
-        if !append.keyring.is_empty() {
-            let mut kb = ::sled::Batch::default();
-            for op in append.keyring {
-                match op {
-                    KeyOp::Put { key, wrapped } => {
-                        kb.insert(&key.to_bytes()[..], wrapped.as_slice())
-                    }
-                    KeyOp::Delete { key } => kb.remove(&key.to_bytes()[..]),
-                }
-            }
-            guard("writing the key ring", || self.keyring.apply_batch(kb))?;
-            self.durable()?;
-        }
-        self.records.append_durable(append.records)
+        // New keys durable before any record that needs them; deleted keys only after
+        // the records that say so (see `keyring::steps`).
+        let (before, after) = keyring::steps(append.keyring);
+        // Only an append that puts and deletes one key needs its order kept atomically.
+        let atomic = after.is_empty() && before.iter().any(|o| matches!(o, KeyOp::Delete { .. }));
+        self.write_keyring(&before, atomic)?;
+        self.records.append_durable(append.records)?;
+        self.write_keyring(&after, false)
     }
 
     fn keyring(&self) -> Result<Vec<(KeyRef, Vec<u8>)>, StoreError> {

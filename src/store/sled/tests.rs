@@ -119,3 +119,26 @@ fn the_cache_setting_is_read_in_mib_and_a_bad_value_falls_back_to_the_default() 
     assert_eq!(with(Some("lots")).cache_bytes, default);
     assert_eq!(with(Some("-5")).cache_bytes, default);
 }
+
+#[test]
+fn new_keys_are_written_before_the_records_and_deleted_keys_after() {
+    use crate::store::{KeyOp, KeyRef};
+    let key = |v| KeyRef {
+        credential: crate::id::Id([7; 16]),
+        version: v,
+    };
+    let put = |v| KeyOp::Put {
+        key: key(v),
+        wrapped: vec![v as u8],
+    };
+    let del = |v| KeyOp::Delete { key: key(v) };
+    let ops = [put(3), del(1), put(4), del(2)];
+    let (before, after) = super::keyring::steps(&ops);
+    assert_eq!(before, [&ops[0], &ops[2]]);
+    assert_eq!(after, [&ops[1], &ops[3]]);
+    // One key both put and deleted: the order of the append decides, so all before.
+    let ops = [del(5), put(5)];
+    let (before, after) = super::keyring::steps(&ops);
+    assert_eq!(before, [&ops[0], &ops[1]]);
+    assert!(after.is_empty());
+}
