@@ -287,14 +287,7 @@ fn a_destroy_interrupted_before_its_rotation_is_finished_at_the_next_open() {
     let id = {
         let Open { ledger, admin } = open_with(config(dir.path(), Some(&env)));
         let id = rt().block_on(async {
-            let id = ledger
-                .create_credential(&ctx(), &admin, api_key_input("doomed", "sk-doomed"))
-                .await
-                .unwrap();
-            ledger
-                .create_credential(&ctx(), &admin, api_key_input("kept", "sk-kept"))
-                .await
-                .unwrap();
+            let id = doomed_and_kept(&ledger, &admin).await;
             assert!(!ledger.destroy(&ctx(), &admin, id).await.unwrap());
             id
         });
@@ -355,18 +348,7 @@ fn a_destroy_interrupted_before_its_rotation_is_finished_at_the_next_open() {
     assert!(!stdout.contains("shred is pending"), "{stdout}");
     // The survivor is still readable under the new key.
     let Open { ledger, admin } = open_with(config(dir.path(), None));
-    let kept = ledger.with_state(|s| s.names[&(admin.tenant, "kept".to_string())]);
-    let r = rt()
-        .block_on(ledger.resolve(
-            &ctx(),
-            &admin,
-            credledger::ledger::ResolveTarget::Id {
-                id: kept,
-                version: None,
-            },
-        ))
-        .unwrap();
-    assert_eq!(r.fields.0["api_key"].expose(), "sk-kept");
+    assert_kept_resolves(&ledger, &admin);
     ledger.shutdown();
 }
 
@@ -431,14 +413,7 @@ fn a_destroy_cut_between_its_record_and_its_key_deletion_opens_and_deletes_the_k
     let (id, left) = {
         let Open { ledger, admin } = open_with(config(dir.path(), None));
         let (id, left) = rt().block_on(async {
-            let id = ledger
-                .create_credential(&ctx(), &admin, api_key_input("doomed", "sk-doomed"))
-                .await
-                .unwrap();
-            ledger
-                .create_credential(&ctx(), &admin, api_key_input("kept", "sk-kept"))
-                .await
-                .unwrap();
+            let id = doomed_and_kept(&ledger, &admin).await;
             let left: Vec<_> = ledger
                 .store()
                 .keyring()
@@ -486,11 +461,17 @@ fn a_destroy_cut_between_its_record_and_its_key_deletion_opens_and_deletes_the_k
             .all(|(k, _)| k.credential != id),
         "the orphan key was deleted at open"
     );
+    assert_kept_resolves(&ledger, &admin);
+    ledger.shutdown();
+}
+
+/// The credential named "kept" still resolves to its secret.
+fn assert_kept_resolves(ledger: &Ledger, admin: &credledger::domain::Caller) {
     let kept = ledger.with_state(|s| s.names[&(admin.tenant, "kept".to_string())]);
     let r = rt()
         .block_on(ledger.resolve(
             &ctx(),
-            &admin,
+            admin,
             credledger::ledger::ResolveTarget::Id {
                 id: kept,
                 version: None,
@@ -498,5 +479,20 @@ fn a_destroy_cut_between_its_record_and_its_key_deletion_opens_and_deletes_the_k
         ))
         .unwrap();
     assert_eq!(r.fields.0["api_key"].expose(), "sk-kept");
-    ledger.shutdown();
+}
+
+/// Creates the credentials "doomed" (whose id it returns) and "kept".
+async fn doomed_and_kept(
+    ledger: &Ledger,
+    admin: &credledger::domain::Caller,
+) -> credledger::id::Id {
+    let id = ledger
+        .create_credential(&ctx(), admin, api_key_input("doomed", "sk-doomed"))
+        .await
+        .unwrap();
+    ledger
+        .create_credential(&ctx(), admin, api_key_input("kept", "sk-kept"))
+        .await
+        .unwrap();
+    id
 }
