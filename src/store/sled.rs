@@ -15,9 +15,9 @@
 //! **Invariant (durability):** [`LogStore::append_durable`] makes new keys durable first
 //! (sled's flush, an `fsync` of every blob file sled created since the last step and of
 //! the `blobs` directory, an `fdatasync` of sled's data file), then the records (`pwrite`
-//! and `fdatasync` of the record file), then deleted keys (the same steps as the first). sled 0.34's own flush ends in
-//! `sync_file_range`, which does not survive a power cut (sled issue #1452), and it never
-//! syncs blob files. An append without key-ring changes (every `used` event) syncs the
+//! and `fdatasync` of the record file), then deleted keys (the same steps as the first).
+//! sled 0.34's own flush ends in `sync_file_range`, which does not survive a power cut
+//! (sled issue #1452), and it never syncs blob files. An append without key-ring changes (every `used` event) syncs the
 //! record file only: projections are caches, caught up from the log on open.
 //!
 //! **Invariant (no blobs):** sled writes a page larger than a quarter of its segment
