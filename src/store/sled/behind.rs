@@ -172,7 +172,8 @@ impl Behind {
         self.shared.write_waiting()
     }
 
-    /// Forgets everything waiting and empties the tree (before a rebuild).
+    /// Forgets everything waiting and empties the tree (before a rebuild). A failed
+    /// write stays failed: the store is reopened after one.
     pub(super) fn clear(&self) -> Result<(), StoreError> {
         let _w = self.shared.lock_write();
         {
@@ -181,7 +182,6 @@ impl Behind {
             p.bytes = 0;
             p.since = None;
             p.watermark = None;
-            p.failed = None;
         }
         guard("clearing the projections", || self.shared.tree.clear())
     }
