@@ -450,6 +450,11 @@ fn a_destroy_cut_between_its_record_and_its_key_deletion_opens_and_deletes_the_k
                 records: &[],
             })
             .unwrap();
+        assert!(store
+            .keyring()
+            .unwrap()
+            .iter()
+            .any(|(k, _)| k.credential == id));
     }
     let Open { ledger, admin } = open_with(config(dir.path(), None));
     assert!(

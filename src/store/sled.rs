@@ -17,8 +17,9 @@
 //! the `blobs` directory, an `fdatasync` of sled's data file), then the records (`pwrite`
 //! and `fdatasync` of the record file), then deleted keys (the same steps as the first).
 //! sled 0.34's own flush ends in `sync_file_range`, which does not survive a power cut
-//! (sled issue #1452), and it never syncs blob files. An append without key-ring changes (every `used` event) syncs the
-//! record file only: projections are caches, caught up from the log on open.
+//! (sled issue #1452), and it never syncs blob files. An append without key-ring changes
+//! (every `used` event) syncs the record file only: projections are caches, caught up
+//! from the log on open.
 //!
 //! **Invariant (no blobs):** sled writes a page larger than a quarter of its segment
 //! size as a separate blob file. New stores use 16 MiB segments (sled's maximum), so a
@@ -32,7 +33,7 @@
 //! (sled panics on some corrupt files, e.g. "tried to serialize Uninitialized") becomes
 //! [`StoreError::Panicked`] and its message is not printed as a crash.
 
-use super::{Append, Entry, KeyOp, KeyRef, LogStore, ProjectionStore, Seq, StoreError, MAX_RECORD};
+use super::{Append, Entry, KeyRef, LogStore, ProjectionStore, Seq, StoreError, MAX_RECORD};
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -446,11 +447,9 @@ impl LogStore for SledBackend {
         // New keys durable before any record that needs them; deleted keys only after
         // the records that say so (see `keyring::steps`).
         let (before, after) = keyring::steps(append.keyring);
-        // Only an append that puts and deletes one key needs its order kept atomically.
-        let atomic = after.is_empty() && before.iter().any(|o| matches!(o, KeyOp::Delete { .. }));
-        self.write_keyring(&before, atomic)?;
+        self.write_keyring(&before)?;
         self.records.append_durable(append.records)?;
-        self.write_keyring(&after, false)
+        self.write_keyring(&after)
     }
 
     fn keyring(&self) -> Result<Vec<(KeyRef, Vec<u8>)>, StoreError> {

@@ -26,16 +26,19 @@ pub(super) fn steps(ops: &[KeyOp]) -> (Vec<&KeyOp>, Vec<&KeyOp>) {
 }
 
 impl SledBackend {
-    /// Key-ring changes, then made durable (nothing to do for none). One call per change
-    /// unless `atomic`, not a sled batch: a put is an orphan until the records after it
-    /// are durable, a delete comes after the records that need it gone (see
-    /// [`steps`]), so a crash that keeps only some of them leaves nothing open
-    /// refuses; and a batch costs two more rolls of sled's I/O buffer (see `behind`).
-    pub(super) fn write_keyring(&self, ops: &[&KeyOp], atomic: bool) -> Result<(), StoreError> {
+    /// Key-ring changes, then made durable (nothing to do for none). One call per change,
+    /// not a sled batch: a put is an orphan until the records after it are durable, a
+    /// delete comes after the records that need it gone (see [`steps`]), so a crash that
+    /// keeps only some of them leaves nothing open refuses; and a batch costs two more
+    /// rolls of sled's I/O buffer (see `behind`). Only a step holding puts and deletes
+    /// (one key both put and deleted) is one batch, so that its order holds in a crash.
+    pub(super) fn write_keyring(&self, ops: &[&KeyOp]) -> Result<(), StoreError> {
         if ops.is_empty() {
             return Ok(());
         }
-        if atomic {
+        let puts = ops.iter().any(|o| matches!(o, KeyOp::Put { .. }));
+        let deletes = ops.iter().any(|o| matches!(o, KeyOp::Delete { .. }));
+        if puts && deletes {
             let mut kb = ::sled::Batch::default();
             for op in ops {
                 match op {
