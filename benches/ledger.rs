@@ -8,14 +8,17 @@
 //!   to the **batch-verify ceiling** of the same run: the same signatures, decoded and
 //!   hashed beforehand, checked with `ed25519_dalek::verify_batch` in chunks of 4096 on
 //!   every core (what replay verify would reach if reading, decoding and the chain checks
-//!   cost nothing);
+//!   cost nothing), the two alternating for `LEDGER_BENCH_VERIFY_ROUNDS` rounds (default
+//!   3) with each round's ratio and the median (one run of each swings by ±15 % on a
+//!   shared machine);
 //! * `Ledger::open` time of that log (start-up) and the resident memory just after it,
 //!   from the state snapshot and, with the snapshot replaced by junk, by a full fold;
 //! * bytes on disk per event, in all and by file.
 //!
 //! Run: `cargo bench --bench ledger`. Environment: `LEDGER_BENCH_EVENTS` (log size for
-//! replay and start-up, default 1000000; 10000000 for start-up at 10M), `LEDGER_BENCH_SECS` (seconds per append measurement,
-//! default 3), `LEDGER_BENCH_DIR` (where temp dirs go, default the system temp dir),
+//! replay and start-up, default 1000000; 10000000 for start-up at 10M),
+//! `LEDGER_BENCH_SECS` (seconds per append measurement, default 3),
+//! `LEDGER_BENCH_VERIFY_ROUNDS`, `LEDGER_BENCH_DIR` (where temp dirs go, default the system temp dir),
 //! `LEDGER_BENCH_KEEP` (keep the filled data dir), `LEDGER_BENCH_VERIFY_DIR` (only the
 //! replay verify and its ceiling, on such a kept data dir).
 
@@ -245,30 +248,67 @@ fn status_kb(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// The batch-verify ceiling: every signature of the log, decoded and hashed beforehand,
-/// checked in chunks of 4096 with `verify_batch` on all cores. Events/s.
-fn batch_verify_ceiling(store: &dyn Backend, key: ed25519_dalek::VerifyingKey) -> f64 {
-    use rayon::prelude::*;
-    let mut msgs = Vec::new();
-    let mut sigs = Vec::new();
+/// Every signature of the log with its message, decoded and hashed beforehand: the
+/// batch-verify ceiling's input.
+struct Signatures {
+    msgs: Vec<Vec<u8>>,
+    sigs: Vec<ed25519_dalek::Signature>,
+}
+
+fn signatures(store: &dyn Backend) -> Signatures {
+    let mut out = Signatures {
+        msgs: Vec::new(),
+        sigs: Vec::new(),
+    };
     for r in store.records(0) {
         let e =
             credledger::event::SignedEvent::from_record(&r.expect("record").1).expect("decodes");
-        msgs.push(credledger::event::signing_message(e.hash()));
-        sigs.push(ed25519_dalek::Signature::from_bytes(e.signature()));
+        out.msgs.push(credledger::event::signing_message(e.hash()));
+        out.sigs
+            .push(ed25519_dalek::Signature::from_bytes(e.signature()));
     }
-    let keys = vec![key; 4096];
+    out
+}
+
+/// What one timed run did: events/s, cores busy, CPU us per event.
+struct Run {
+    rate: f64,
+    busy: f64,
+    cpu_us: f64,
+}
+
+/// Times `f` (which checks `n` events) on the wall clock and in this process's CPU time.
+fn timed(n: u64, f: impl FnOnce()) -> Run {
+    let cpu0 = cpu_secs();
     let start = Instant::now();
-    let ok = msgs
-        .par_chunks(4096)
-        .zip(sigs.par_chunks(4096))
-        .all(|(m, s)| {
-            let m: Vec<&[u8]> = m.iter().map(Vec::as_slice).collect();
-            ed25519_dalek::verify_batch(&m, s, &keys[..s.len()]).is_ok()
-        });
+    f();
     let t = start.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu0;
+    Run {
+        rate: n as f64 / t,
+        busy: cpu / t,
+        cpu_us: cpu * 1e6 / n.max(1) as f64,
+    }
+}
+
+/// The batch-verify ceiling: `s` checked in chunks of 4096 with `verify_batch` on all
+/// cores.
+fn batch_verify_ceiling(s: &Signatures, key: ed25519_dalek::VerifyingKey) -> Run {
+    use rayon::prelude::*;
+    let keys = vec![key; 4096];
+    let mut ok = false;
+    let run = timed(s.msgs.len() as u64, || {
+        ok = s
+            .msgs
+            .par_chunks(4096)
+            .zip(s.sigs.par_chunks(4096))
+            .all(|(m, s)| {
+                let m: Vec<&[u8]> = m.iter().map(Vec::as_slice).collect();
+                ed25519_dalek::verify_batch(&m, s, &keys[..s.len()]).is_ok()
+            });
+    });
     assert!(ok, "every signature verifies");
-    msgs.len() as f64 / t
+    run
 }
 
 fn main() {
@@ -429,45 +469,60 @@ fn verify_section(store: &SledBackend, n: u64, cores: usize) {
         "stored record size: {:.0} bytes/event on average",
         log_bytes as f64 / n as f64
     );
-    let cpu0 = cpu_secs();
-    let start = Instant::now();
-    let report = replay::verify(store.records(0), None, |_| {});
-    let t = start.elapsed().as_secs_f64();
-    let cpu = cpu_secs() - cpu0;
-    assert!(report.ok(), "{:?}", report.failure);
+    // Replay verify and its ceiling alternate, round by round: on a shared machine
+    // either can be slowed for a second, so each round's ratio and the median are shown.
+    let rounds = env_u64("LEDGER_BENCH_VERIFY_ROUNDS", 3).max(1);
+    let mut sigs = None;
+    let mut ratios = Vec::new();
+    for round in 1..=rounds {
+        let mut report = None;
+        let run = timed(n, || {
+            report = Some(replay::verify(store.records(0), None, |_| {}))
+        });
+        let report = report.expect("ran");
+        assert!(report.ok(), "{:?}", report.failure);
+        assert_eq!(report.verified, n, "every event verified");
+        let key = report
+            .keys
+            .first()
+            .and_then(|(_, k)| hex::decode(k).ok()?.try_into().ok())
+            .and_then(|k: [u8; 32]| ed25519_dalek::VerifyingKey::from_bytes(&k).ok())
+            .expect("the genesis key");
+        let sigs = sigs.get_or_insert_with(|| signatures(store));
+        let ceiling = batch_verify_ceiling(sigs, key);
+        ratios.push(run.rate / ceiling.rate);
+        println!(
+            "round {round}: replay verify {n} events {:.0} events/s ({:.2} cores busy, {:.1} CPU us/event); \
+             batch-verify ceiling {:.0} events/s ({:.2} cores busy, {:.1} CPU us/event; {cores} cores, verify_batch of 4096); \
+             replay verify = {:.2} x ceiling",
+            run.rate, run.busy, run.cpu_us, ceiling.rate, ceiling.busy, ceiling.cpu_us, run.rate / ceiling.rate
+        );
+    }
+    ratios.sort_by(f64::total_cmp);
     println!(
-        "replay verify: {} events in {t:.2} s = {:.0} events/s ({cores} cores, {:.2} cores busy, {:.1} CPU us/event)",
-        report.verified,
-        report.verified as f64 / t,
-        cpu / t,
-        cpu * 1e6 / report.verified.max(1) as f64
-    );
-    let signing_key = report
-        .keys
-        .first()
-        .and_then(|(_, k)| hex::decode(k).ok()?.try_into().ok())
-        .and_then(|k: [u8; 32]| ed25519_dalek::VerifyingKey::from_bytes(&k).ok())
-        .expect("the genesis key");
-    let ceiling = batch_verify_ceiling(store, signing_key);
-    println!(
-        "batch-verify ceiling: {ceiling:.0} events/s ({cores} cores, verify_batch of 4096); replay verify = {:.2} x ceiling",
-        report.verified as f64 / t / ceiling
+        "replay verify / batch-verify ceiling over {rounds} rounds: median {:.2}, range {:.2}-{:.2}",
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1]
     );
     verify_stages(store, n);
 }
 
 /// What replay verify spends per event besides the signatures, one thread, one stage at
 /// a time: reading the records, then decoding each (`SignedEvent::from_record`: framing,
-/// event, canonical check, hash).
+/// event, canonical check, hash; the fastest of three passes).
 fn verify_stages(store: &dyn Backend, n: u64) {
     let start = Instant::now();
     let records: Vec<Vec<u8>> = store.records(0).map(|r| r.expect("record").1).collect();
     let read = start.elapsed().as_secs_f64();
-    let start = Instant::now();
-    for r in &records {
-        std::hint::black_box(credledger::event::SignedEvent::from_record(r).expect("decodes"));
+    let mut decode = f64::MAX;
+    for _ in 0..3 {
+        let start = Instant::now();
+        for r in &records {
+            std::hint::black_box(credledger::event::SignedEvent::from_record(r).expect("decodes"));
+        }
+        decode = decode.min(start.elapsed().as_secs_f64());
     }
-    let decode = start.elapsed().as_secs_f64();
     let per = |s: f64| s * 1e6 / n.max(1) as f64;
     println!(
         "replay verify stages, one thread: read {:.2} us/event, decode and hash {:.2} us/event",

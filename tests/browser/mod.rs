@@ -199,18 +199,22 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
-    /// Waits (bounded) for a finished download whose name ends with `suffix`.
+    /// Waits (bounded) for a finished download whose name ends with `suffix`. Chromium
+    /// reserves the final name with an empty file while it writes `*.crdownload`, so a
+    /// download is finished when its file is not empty and no `.crdownload` is left.
     pub async fn download(&self, suffix: &str) -> PathBuf {
         let deadline = Instant::now() + WAIT;
         loop {
-            if let Ok(rd) = std::fs::read_dir(&self.downloads) {
-                for e in rd.flatten() {
-                    let p = e.path();
-                    let name = p.file_name().unwrap().to_string_lossy().to_string();
-                    if name.ends_with(suffix) && !name.ends_with(".crdownload") {
-                        return p;
-                    }
-                }
+            let names: Vec<PathBuf> = std::fs::read_dir(&self.downloads)
+                .map(|rd| rd.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default();
+            let name = |p: &PathBuf| p.file_name().unwrap().to_string_lossy().to_string();
+            let writing = names.iter().any(|p| name(p).ends_with(".crdownload"));
+            let done = names.iter().find(|p| {
+                name(p).ends_with(suffix) && std::fs::metadata(p).is_ok_and(|m| m.len() > 0)
+            });
+            if let (false, Some(p)) = (writing, done) {
+                return p.clone();
             }
             assert!(Instant::now() < deadline, "no download *{suffix}");
             tokio::time::sleep(Duration::from_millis(50)).await;
