@@ -18,7 +18,8 @@
 //! Run: `cargo bench --bench ledger`. Environment: `LEDGER_BENCH_EVENTS` (log size for
 //! replay and start-up, default 1000000; 10000000 for start-up at 10M),
 //! `LEDGER_BENCH_SECS` (seconds per append measurement, default 3),
-//! `LEDGER_BENCH_VERIFY_ROUNDS`, `LEDGER_BENCH_DIR` (where temp dirs go, default the system temp dir),
+//! `LEDGER_BENCH_VERIFY_ROUNDS` (replay verify / ceiling rounds, default 3),
+//! `LEDGER_BENCH_DIR` (where temp dirs go, default the system temp dir),
 //! `LEDGER_BENCH_KEEP` (keep the filled data dir), `LEDGER_BENCH_VERIFY_DIR` (only the
 //! replay verify and its ceiling, on such a kept data dir).
 
@@ -472,7 +473,8 @@ fn verify_section(store: &SledBackend, n: u64, cores: usize) {
     // Replay verify and its ceiling alternate, round by round: on a shared machine
     // either can be slowed for a second, so each round's ratio and the median are shown.
     let rounds = env_u64("LEDGER_BENCH_VERIFY_ROUNDS", 3).max(1);
-    let mut sigs = None;
+    // The ceiling's input and the genesis key, taken once from the first round's report.
+    let mut ceiling_input = None;
     let mut ratios = Vec::new();
     for round in 1..=rounds {
         let mut report = None;
@@ -482,14 +484,16 @@ fn verify_section(store: &SledBackend, n: u64, cores: usize) {
         let report = report.expect("ran");
         assert!(report.ok(), "{:?}", report.failure);
         assert_eq!(report.verified, n, "every event verified");
-        let key = report
-            .keys
-            .first()
-            .and_then(|(_, k)| hex::decode(k).ok()?.try_into().ok())
-            .and_then(|k: [u8; 32]| ed25519_dalek::VerifyingKey::from_bytes(&k).ok())
-            .expect("the genesis key");
-        let sigs = sigs.get_or_insert_with(|| signatures(store));
-        let ceiling = batch_verify_ceiling(sigs, key);
+        let (sigs, key) = ceiling_input.get_or_insert_with(|| {
+            let key = report
+                .keys
+                .first()
+                .and_then(|(_, k)| hex::decode(k).ok()?.try_into().ok())
+                .and_then(|k: [u8; 32]| ed25519_dalek::VerifyingKey::from_bytes(&k).ok())
+                .expect("the genesis key");
+            (signatures(store), key)
+        });
+        let ceiling = batch_verify_ceiling(sigs, *key);
         ratios.push(run.rate / ceiling.rate);
         println!(
             "round {round}: replay verify {n} events {:.0} events/s ({:.2} cores busy, {:.1} CPU us/event); \
