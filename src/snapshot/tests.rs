@@ -72,7 +72,7 @@ fn every_damaged_or_foreign_snapshot_is_refused() {
 #[test]
 fn a_body_that_does_not_decode_is_refused_even_under_the_right_key() {
     let k = key(1);
-    let head = header(3, &[7; 32]);
+    let head = header(VERSION, 3, &[7; 32]);
     let body = [0xffu8; 16];
     let mut b = head.to_vec();
     b.extend_from_slice(k.mac(&head, &body).as_bytes());
@@ -91,4 +91,51 @@ fn a_body_that_does_not_decode_is_refused_even_under_the_right_key() {
         decode(&forged, &k).unwrap_err(),
         Refused::Inconsistent { covers: 3, len: 4 }
     );
+}
+
+#[test]
+fn a_version_1_snapshot_with_its_body_uncompressed_is_still_read() {
+    let s = state();
+    let raw = bincode::serde::encode_to_vec(
+        BodyRef {
+            pending_shred: None,
+            state: &s,
+        },
+        body_config(),
+    )
+    .unwrap();
+    let v1 = seal(header(UNCOMPRESSED, 3, &[7; 32]), &raw, &key(1));
+    let back = decode(&v1, &key(1)).unwrap();
+    let v2 = encode(&back.state, &[7; 32], None, &key(1)).unwrap();
+    assert_eq!(v2, encode(&s, &[7; 32], None, &key(1)).unwrap());
+    assert_eq!(u16::from_be_bytes([v2[8], v2[9]]), VERSION);
+    assert!(v2.len() < v1.len(), "{} >= {}", v2.len(), v1.len());
+    assert_eq!(body_size(&v1), Some(raw.len() as u64));
+    assert_eq!(
+        body_size(&v2),
+        Some(raw.len() as u64),
+        "the frame's content size"
+    );
+    assert_eq!(body_size(&v2[..40]), None);
+    // The same uncompressed body under the version 2 header is not a zstd frame.
+    let mislabelled = seal(header(VERSION, 3, &[7; 32]), &raw, &key(1));
+    assert!(matches!(
+        decode(&mislabelled, &key(1)),
+        Err(Refused::Undecodable(_))
+    ));
+}
+
+#[test]
+fn a_body_is_decompressed_up_to_its_limit_only() {
+    let frame = zstd::bulk::compress(&[0u8; 10_000], 3).unwrap();
+    assert!(frame.len() < 100, "zeros compress: {}", frame.len());
+    assert_eq!(decompress(&frame, 10_000).unwrap().len(), 10_000);
+    match decompress(&frame, 9_999) {
+        Err(Refused::Undecodable(m)) => assert!(m.contains("larger than 9999 bytes"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        decompress(&frame[..frame.len() - 1], 10_000),
+        Err(Refused::Undecodable(_))
+    ));
 }
