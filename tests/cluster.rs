@@ -2,8 +2,9 @@
 //! (tests/pg): one writer elected by the lease, two followers serving reads and naming
 //! the writer in their 503s; `kill -9` of the writer under load: another node takes over
 //! within the lease (+ its fold), every acknowledged write is there, the chain verifies
-//! (`replay verify --store`), the projections equal a rebuild; a paused writer (SIGSTOP
-//! past its lease) wakes up and cannot commit.
+//! (`replay verify --store`), the projections equal a rebuild; a writer paused under
+//! write load (SIGSTOP past its lease, often inside a commit's transaction, holding the
+//! head row's lock) is replaced, and wakes up unable to commit.
 
 mod pg;
 mod served;
@@ -439,11 +440,11 @@ async fn three_nodes_failover_without_losing_an_acknowledged_write() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let taken = after_kill.lock().unwrap().map(|t| t - t0);
+    let tail = |l: String| {
+        let lines: Vec<&str> = l.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    };
     let Some(takeover) = taken else {
-        let tail = |l: String| {
-            let lines: Vec<&str> = l.lines().collect();
-            lines[lines.len().saturating_sub(40)..].join("\n")
-        };
         panic!(
             "no node took over within 120 s; node 2:\n{}\nnode 3:\n{}",
             tail(nodes[1].log()),
@@ -488,6 +489,41 @@ async fn three_nodes_failover_without_losing_an_acknowledged_write() {
         .expect("a writer");
     let writer = hint.lock().unwrap().clone().unwrap();
     let (w, other) = if writer == addrs[1] { (1, 2) } else { (2, 1) };
+    // Writes keep the writer busy when it is paused: often it stops inside a commit's
+    // transaction, holding the head row's lock, which the store must not let it keep.
+    let busy_stop = Arc::new(AtomicBool::new(false));
+    let busy_acked: Arc<Mutex<Vec<String>>> = Default::default();
+    let busy: Vec<_> = (0..4)
+        .map(|k| {
+            let (client, url, token) = (
+                client.clone(),
+                format!("{}/v1/credentials", addrs[w]),
+                token.clone(),
+            );
+            let (busy_stop, busy_acked) = (busy_stop.clone(), busy_acked.clone());
+            tokio::spawn(async move {
+                let mut i = 0;
+                while !busy_stop.load(Ordering::Acquire) {
+                    let name = format!("busy-{k}-{i}");
+                    let sent = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .timeout(Duration::from_secs(60))
+                        .json(&json!({"name": name, "template": "api_key", "fields": {"api_key": "v"}}))
+                        .send()
+                        .await;
+                    if let Ok(r) = sent {
+                        if r.status() == 201 {
+                            let v: Value = r.json().await.unwrap();
+                            busy_acked.lock().unwrap().push(v["id"].as_str().unwrap().to_string());
+                        }
+                    }
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
     signal(nodes[w].pid(), "-STOP");
     // Requests that reach the paused writer wait in its socket until it wakes.
     let waiters: Vec<_> = (0..3)
@@ -519,11 +555,37 @@ async fn three_nodes_failover_without_losing_an_acknowledged_write() {
     let hint = Mutex::new(None);
     let deadline = Instant::now() + Duration::from_secs(30);
     let id = create(&client, &only_other, &hint, &token, "after-pause", deadline).await;
-    assert!(
-        id.is_some(),
-        "the other node did not take over from the paused writer"
-    );
+    if id.is_none() {
+        // What each session of PostgreSQL was doing (a lock the paused writer holds?).
+        let sessions = pg.superuser_query(
+            "SELECT state, wait_event_type, wait_event, left(query, 80) FROM pg_stat_activity \
+             WHERE datname = 'cluster'",
+        );
+        panic!(
+            "the other node did not take over from the paused writer\nsessions:\n{sessions}\n\
+             node {}:\n{}",
+            other + 1,
+            tail(nodes[other].log())
+        );
+    }
+    busy_stop.store(true, Ordering::Release);
     signal(nodes[w].pid(), "-CONT");
+    for b in busy {
+        b.await.unwrap();
+    }
+    let busy_acked = busy_acked.lock().unwrap().clone();
+    assert!(
+        !busy_acked.is_empty(),
+        "no write was acknowledged before the pause"
+    );
+    // Printed, not asserted (a pause between two transactions is fine as well).
+    let woke = nodes[w].log();
+    eprintln!(
+        "pause: {} writes acknowledged before it; the paused writer was caught inside a \
+         commit (PostgreSQL ended its session): {}",
+        busy_acked.len(),
+        woke.contains("PostgreSQL: connection closed")
+    );
     // What waited at the paused writer is answered 503 (its commit is fenced), or, once
     // it follows, forwarded to the new writer; never committed by the old one.
     let mut forwarded = vec![];
@@ -563,7 +625,7 @@ async fn three_nodes_failover_without_losing_an_acknowledged_write() {
     }
     let (ok, text) = credledger(&["replay", "verify", "--data", data2, "--store", &url]);
     assert!(ok, "{text}");
-    for id in &acked {
+    for id in acked.iter().chain(&busy_acked) {
         assert!(
             eventually_ok(
                 &client,
@@ -571,7 +633,8 @@ async fn three_nodes_failover_without_losing_an_acknowledged_write() {
                 &token,
                 Duration::from_secs(10)
             )
-            .await
+            .await,
+            "the new writer lost {id}"
         );
     }
 }

@@ -53,6 +53,7 @@ fn root_of(text: &str) -> String {
 fn accept() -> PgOptions {
     PgOptions {
         accept_lost_commits: true,
+        ..PgOptions::default()
     }
 }
 
@@ -306,6 +307,7 @@ fn synchronous_commit_off_is_refused_unless_accepted() {
     assert!(e.to_string().contains("synchronous_commit = off"), "{e}");
     let accepted = PgOptions {
         accept_lost_commits: true,
+        ..PgOptions::default()
     };
     assert!(PgBackend::connect(&url, None, &accepted).is_ok());
 }

@@ -62,6 +62,7 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
         StoreSpec::Postgres(url) => {
             let options = PgOptions {
                 accept_lost_commits: args.accept_lost_commits,
+                ..PgOptions::default()
             };
             let pg = PgBackend::connect(url, None, &options)
                 .context("opening the target PostgreSQL store")?;

@@ -41,6 +41,8 @@ pub fn run(
         .with_context(|| format!("creating {}", args.data.data.display()))?;
     let options = PgOptions {
         accept_lost_commits: args.accept_lost_commits,
+        // A writer frozen inside a commit loses its locks when it loses its lease.
+        idle_in_transaction: Some(Duration::from_millis(args.lease_ms)),
     };
     let cache = args.data.data.join("pg-cache");
     let pg = Arc::new(

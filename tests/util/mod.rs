@@ -61,6 +61,7 @@ pub fn open_ledger(
         Some(&cache),
         &credledger::store::postgres::PgOptions {
             accept_lost_commits: true,
+            ..Default::default()
         },
     )?;
     let taken = store.try_take("tests", "", std::time::Duration::from_secs(24 * 3600))?;

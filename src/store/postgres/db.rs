@@ -20,6 +20,11 @@ use tokio_postgres::{Config, NoTls};
 /// The longest any single store operation may take before it fails.
 pub(super) const OP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a statement of this backend waits for a lock before PostgreSQL aborts it:
+/// less than [`OP_TIMEOUT`], so the server gives up first and the connection goes back to
+/// the pool with nothing left running on it.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long opening a connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -83,6 +88,22 @@ pub fn parse_url(url: &str) -> Result<Config, StoreError> {
         config.application_name("credledger");
     }
     Ok(config)
+}
+
+/// Sets this backend's server-side limits as startup options of every session
+/// (`-c name=value`): [`LOCK_TIMEOUT`] and `idle_in_transaction_session_timeout`. Options
+/// the URL carries (`?options=-c …`) come after them, so an operator's own values win.
+pub(super) fn limit_sessions(config: &mut Config, idle_in_transaction: Duration) {
+    let ms = |d: Duration| d.as_millis().max(1);
+    let mut options = format!(
+        "-c lock_timeout={} -c idle_in_transaction_session_timeout={}",
+        ms(LOCK_TIMEOUT),
+        ms(idle_in_transaction)
+    );
+    if let Some(own) = config.get_options().filter(|o| !o.trim().is_empty()) {
+        options = format!("{options} {own}");
+    }
+    config.options(&options);
 }
 
 /// Where a configuration connects, for messages: hosts (or socket directories), port and
@@ -198,5 +219,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!e.contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn session_limits_come_first_so_the_url_s_own_options_win() {
+        let mut c = parse_url("postgres://u@h/db").unwrap();
+        limit_sessions(&mut c, Duration::from_millis(1500));
+        assert_eq!(
+            c.get_options(),
+            Some("-c lock_timeout=5000 -c idle_in_transaction_session_timeout=1500")
+        );
+        let mut c = parse_url("postgres://u@h/db?options=-c%20lock_timeout%3D200").unwrap();
+        limit_sessions(&mut c, Duration::from_millis(1500));
+        assert_eq!(
+            c.get_options(),
+            Some("-c lock_timeout=5000 -c idle_in_transaction_session_timeout=1500 -c lock_timeout=200")
+        );
     }
 }

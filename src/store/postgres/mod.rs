@@ -40,6 +40,7 @@ use db::Db;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Records read per query by [`LogStore::read_range`] at most.
 const MAX_RANGE: usize = 4096;
@@ -53,6 +54,12 @@ pub struct PgOptions {
     /// Start even if the server runs with `synchronous_commit = off` or `fsync = off`
     /// (acknowledged events can then be lost when PostgreSQL crashes).
     pub accept_lost_commits: bool,
+    /// How long PostgreSQL lets one of this backend's sessions sit idle inside a
+    /// transaction before it ends the session (`idle_in_transaction_session_timeout`;
+    /// [`db::OP_TIMEOUT`] when `None`). A node passes its lease: a writer frozen in the
+    /// middle of a commit (SIGSTOP, a paused VM) then loses its locks on the head row
+    /// about when it loses the lease, so the next writer can take over.
+    pub idle_in_transaction: Option<Duration>,
 }
 
 /// The PostgreSQL backend (see the module documentation).
@@ -81,7 +88,11 @@ impl PgBackend {
         cache_dir: Option<&Path>,
         options: &PgOptions,
     ) -> Result<PgBackend, StoreError> {
-        let config = parse_url(url)?;
+        let mut config = parse_url(url)?;
+        db::limit_sessions(
+            &mut config,
+            options.idle_in_transaction.unwrap_or(db::OP_TIMEOUT),
+        );
         let place = describe(&config);
         let db = Db::new(config)?;
         let pool = db.pool.clone();
@@ -101,7 +112,8 @@ impl PgBackend {
     /// `export`, the source of `migrate`): the schema must exist and be this binary's.
     /// The projections go to a fresh temporary cache.
     pub fn open_read_only(url: &str) -> Result<PgBackend, StoreError> {
-        let config = parse_url(url)?;
+        let mut config = parse_url(url)?;
+        db::limit_sessions(&mut config, db::OP_TIMEOUT);
         let place = describe(&config);
         let db = Db::new(config)?;
         let pool = db.pool.clone();
@@ -525,6 +537,7 @@ mod tests {
         assert!(e.to_string().contains("synchronous_commit = off"), "{e}");
         let accept = PgOptions {
             accept_lost_commits: true,
+            ..PgOptions::default()
         };
         assert!(check_durability(&d, &accept, "h").is_ok());
         let ok = Durability {
