@@ -543,7 +543,13 @@ async fn three_nodes_failover_without_losing_an_acknowledged_write() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // At least 300 ms of load, and a write acknowledged (bounded, on a slow machine).
+    let loading = Instant::now();
+    while loading.elapsed() < Duration::from_millis(300)
+        || (busy_acked.lock().unwrap().is_empty() && loading.elapsed() < Duration::from_secs(30))
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     signal(nodes[w].pid(), "-STOP");
     // Requests that reach the paused writer wait in its socket until it wakes.
     let waiters: Vec<_> = (0..3)
