@@ -635,6 +635,10 @@ async fn three_nodes_failover_without_losing_an_acknowledged_write() {
         }
     }
     let names = names_on(&client, &addrs[other], &token).await;
+    assert!(
+        names.iter().any(|n| n == "after-pause"),
+        "the new writer's list did not answer, or lacks what it acknowledged: {names:?}"
+    );
     for n in names.iter().filter(|n| n.starts_with("zombie-")) {
         assert!(
             forwarded.contains(n),

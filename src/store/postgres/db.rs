@@ -93,7 +93,7 @@ pub fn parse_url(url: &str) -> Result<Config, StoreError> {
 /// Sets this backend's server-side limits as startup options of every session
 /// (`-c name=value`): [`LOCK_TIMEOUT`] and `idle_in_transaction_session_timeout`. Options
 /// the URL carries (`?options=-c …`) come after them, so an operator's own values win.
-pub(super) fn limit_sessions(config: &mut Config, idle_in_transaction: Duration) {
+fn limit_sessions(config: &mut Config, idle_in_transaction: Duration) {
     let ms = |d: Duration| d.as_millis().max(1);
     let mut options = format!(
         "-c lock_timeout={} -c idle_in_transaction_session_timeout={}",
@@ -132,8 +132,10 @@ pub(super) struct Db {
 }
 
 impl Db {
-    /// Builds the runtime and the pool (no connection is opened yet).
-    pub(super) fn new(config: Config) -> Result<Db, StoreError> {
+    /// Builds the runtime and the pool (no connection is opened yet); every session the
+    /// pool opens carries the limits of [`limit_sessions`].
+    pub(super) fn new(mut config: Config, idle_in_transaction: Duration) -> Result<Db, StoreError> {
+        limit_sessions(&mut config, idle_in_transaction);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("credledger-pg")

@@ -88,13 +88,10 @@ impl PgBackend {
         cache_dir: Option<&Path>,
         options: &PgOptions,
     ) -> Result<PgBackend, StoreError> {
-        let mut config = parse_url(url)?;
-        db::limit_sessions(
-            &mut config,
-            options.idle_in_transaction.unwrap_or(db::OP_TIMEOUT),
-        );
+        let config = parse_url(url)?;
         let place = describe(&config);
-        let db = Db::new(config)?;
+        let idle = options.idle_in_transaction.unwrap_or(db::OP_TIMEOUT);
+        let db = Db::new(config, idle)?;
         let pool = db.pool.clone();
         let (applied, durability) = db.run(async move {
             let mut c = pool.get().await?;
@@ -112,10 +109,9 @@ impl PgBackend {
     /// `export`, the source of `migrate`): the schema must exist and be this binary's.
     /// The projections go to a fresh temporary cache.
     pub fn open_read_only(url: &str) -> Result<PgBackend, StoreError> {
-        let mut config = parse_url(url)?;
-        db::limit_sessions(&mut config, db::OP_TIMEOUT);
+        let config = parse_url(url)?;
         let place = describe(&config);
-        let db = Db::new(config)?;
+        let db = Db::new(config, db::OP_TIMEOUT)?;
         let pool = db.pool.clone();
         db.run(async move {
             let c = pool.get().await?;
