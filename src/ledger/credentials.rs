@@ -12,7 +12,12 @@ use crate::secret::{self, Binding, SecretFields, SecretString, WrappedKey};
 use rand::rngs::OsRng;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use zeroize::Zeroizing;
+
+/// How many times a rotation without a precondition is merged again after another
+/// rotation of the same credential overtook it (each try reads the newer version).
+const ROTATE_ATTEMPTS: u32 = 8;
 
 /// What a partial rotation starts from: the current version of a credential.
 struct Current {
@@ -147,6 +152,34 @@ impl Ledger {
         if fields.is_empty() {
             return Err(DomainError::invalid("fields", "give at least one field to change").into());
         }
+        // No precondition is given, so a rotation overtaken by another one between
+        // reading the current version and staging (its merge was made on the older
+        // version) is merged again onto the newer one, up to ROTATE_ATTEMPTS times.
+        let mut attempt = 1;
+        loop {
+            let stale = AtomicBool::new(false);
+            let result = self
+                .rotate_once(ctx, caller, id, &fields, change.clone(), &stale)
+                .await;
+            if !stale.load(Ordering::Relaxed) || attempt == ROTATE_ATTEMPTS {
+                return result;
+            }
+            attempt += 1;
+        }
+    }
+
+    /// One try of a partial rotation (see [`Ledger::update_credential`]): merges
+    /// `fields` onto the current version and stages the new one, unless another rotation
+    /// came first (then `stale` is set and the error is a conflict).
+    async fn rotate_once(
+        &self,
+        ctx: &RequestCtx,
+        caller: &Caller,
+        id: Id,
+        fields: &Map<String, Value>,
+        change: Option<MetadataChange>,
+        stale: &AtomicBool,
+    ) -> Result<Option<u32>, LedgerError> {
         let current = self.current_values(caller, id)?;
         let template = self.template(caller.tenant, &current.template)?;
         let strings: BTreeMap<String, Zeroizing<String>> = current
@@ -155,7 +188,7 @@ impl Ledger {
             .iter()
             .map(|(k, v)| (k.clone(), Zeroizing::new(v.expose().to_string())))
             .collect();
-        let merged = partial_rotation(&template, &current.public, &strings, &fields)?;
+        let merged = partial_rotation(&template, &current.public, &strings, fields)?;
         drop(strings);
         let current_secret = current.secret;
         let retain = self.config.retain_versions;
@@ -169,6 +202,7 @@ impl Ledger {
             decide::check_carry(&w.state, caller, id, !carried.is_empty(), public_changed)?;
             let version = decide::check_rotate(&w.state, caller, id)?.version;
             if version != expected {
+                stale.store(true, Ordering::Relaxed);
                 return Err(DomainError::Conflict(
                     "the credential was rotated concurrently; retry".into(),
                 )
