@@ -39,11 +39,18 @@ cat >"$WORK/post.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Authorization"] = "Bearer $TOKEN"
 wrk.headers["Content-Type"] = "application/json"
+-- Each wrk thread has its own Lua state with the same unseeded math.random, so names are
+-- made distinct per thread by setup (which runs in the main state, once per thread).
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("id", threads .. "-" .. os.time())
+end
 local n = 0
 request = function()
   n = n + 1
   if "$KIND" == "create" then
-    return wrk.format(nil, nil, nil, '{"name":"c-' .. math.random(1e9) .. '-' .. n .. '","template":"api_key","fields":{"api_key":"v"}}')
+    return wrk.format(nil, nil, nil, '{"name":"c-' .. id .. '-' .. n .. '","template":"api_key","fields":{"api_key":"v"}}')
   end
   return wrk.format(nil, nil, nil, "")
 end
@@ -66,7 +73,7 @@ fi
 threads >"$WORK/before"
 wrk -t2 -c"$C" -d"$DURATION" --latency -s "$WORK/post.lua" "$URL" >"$WORK/wrk"
 threads >"$WORK/after"
-grep -E 'Requests/sec|99%' "$WORK/wrk"
+grep -E 'Requests/sec|99%|Non-2xx' "$WORK/wrk"
 N=$(awk '/requests in/ {print $1}' "$WORK/wrk")
 echo "--- per thread: context switches and CPU per request ($N requests)"
 join "$WORK/before" "$WORK/after" | awk -v n="$N" -v hz="$(getconf CLK_TCK)" '{

@@ -5,7 +5,10 @@
 //! or sled; a refused read is decided by `domain::decide` under the writer lock and its
 //! record is durable before the refusal is returned; every store call runs on the
 //! blocking pool (`spawn_blocking`), so an async handler never blocks a runtime worker
-//! on I/O. This is the only file of `ledger` that reads the store for the API.
+//! on a scan or a network round trip, except a read of single keys from a backend whose
+//! gets are local (`ProjectionStore::local_gets`: sled), which runs on the handler's own
+//! thread because it costs less than the pool's hand-off. This is the only file of
+//! `ledger` that reads the store for the API.
 
 use super::{Ledger, LedgerError, RequestCtx};
 use crate::audit::{self, AuditEntry, Filter, Page, QueryError};
@@ -86,6 +89,20 @@ impl Reads<'_> {
             .map_err(|_| LedgerError::Bug("a read task panicked"))?
     }
 
+    /// Runs `f`, which reads a bounded number of single keys ([`crate::store::ProjectionStore::get`],
+    /// no scan), on this task's thread when the backend's gets are local, else like
+    /// [`Reads::store`]: a sled get costs less than the blocking pool's two wake-ups
+    /// (docs/PERFORMANCE.md, eleventh pass).
+    pub(super) async fn get<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Backend) -> Result<T, LedgerError> + Send + 'static,
+    ) -> Result<T, LedgerError> {
+        if self.ledger.store.proj().local_gets() {
+            return f(&*self.ledger.store);
+        }
+        self.store(f).await
+    }
+
     /// Runs `f` on the blocking pool with the ledger (for proofs, which sign).
     pub(super) async fn with_ledger<T: Send + 'static>(
         &self,
@@ -112,7 +129,7 @@ impl Reads<'_> {
             })
             .await?;
         let tenant = caller.tenant;
-        self.store(move |st| Ok(projection::credential(st.proj(), tenant, id)?))
+        self.get(move |st| Ok(projection::credential(st.proj(), tenant, id)?))
             .await?
             .ok_or_else(|| DomainError::NotFound("credential").into())
     }
@@ -158,7 +175,7 @@ impl Reads<'_> {
     ) -> Result<UsageView, LedgerError> {
         self.credential(ctx, caller, id, "usage_read").await?;
         let tenant = caller.tenant;
-        self.store(move |st| Ok(projection::credential_usage(st.proj(), tenant, id)?))
+        self.get(move |st| Ok(projection::credential_usage(st.proj(), tenant, id)?))
             .await
     }
 
@@ -195,7 +212,7 @@ impl Reads<'_> {
             })
             .await?;
         let tenant = caller.tenant;
-        self.store(move |st| Ok(projection::principal_usage(st.proj(), tenant, id)?))
+        self.get(move |st| Ok(projection::principal_usage(st.proj(), tenant, id)?))
             .await
     }
 
@@ -516,14 +533,14 @@ impl Reads<'_> {
             })
             .await?;
         let tenant = caller.tenant;
-        self.store(move |st| Ok(projection::credential(st.proj(), tenant, id)?))
+        self.get(move |st| Ok(projection::credential(st.proj(), tenant, id)?))
             .await
     }
 
     /// The current version number of credential `id` (0 if unknown).
     pub async fn current_version(&self, caller: &Caller, id: Id) -> Result<u32, LedgerError> {
         let tenant = caller.tenant;
-        self.store(move |st| {
+        self.get(move |st| {
             Ok(projection::credential(st.proj(), tenant, id)?.map_or(0, |c| c.current_version))
         })
         .await
@@ -548,7 +565,7 @@ impl Reads<'_> {
     /// The tenant's KV mount configuration (defaults when never set).
     pub async fn kv_config(&self, caller: &Caller) -> Result<KvConfigView, LedgerError> {
         let tenant = caller.tenant;
-        self.store(move |st| Ok(projection::kv_config(st.proj(), tenant)?.unwrap_or_default()))
+        self.get(move |st| Ok(projection::kv_config(st.proj(), tenant)?.unwrap_or_default()))
             .await
     }
 

@@ -10,7 +10,8 @@
 //!
 //! Bytes only: record bytes belong to `event`, projection keys and values to
 //! `projection`, the `WrappedKey` encoding to `ledger`. The traits are synchronous (the
-//! committer is a plain thread; HTTP reads go through `spawn_blocking`) and return owned
+//! committer is a plain thread; HTTP reads go through `spawn_blocking`, but for the
+//! gets of a backend whose gets are local, [`ProjectionStore::local_gets`]) and return owned
 //! chunks instead of borrowed iterators, so `WHERE seq >= $1 ORDER BY seq LIMIT $2` can
 //! implement them as well as a sled range.
 //!
@@ -292,6 +293,14 @@ pub trait ProjectionStore: Send + Sync {
     ///
     /// MUST NOT touch the log, the key ring, the metadata or the checkpoints.
     fn clear(&self) -> Result<(), StoreError>;
+
+    /// Whether a [`ProjectionStore::get`] is served in the process, from memory or a
+    /// local file (microseconds, never a network round trip), so that an HTTP task may
+    /// call it on its own thread instead of handing it to the blocking pool (two thread
+    /// wake-ups). `false` unless a backend says so; scans always go to the pool.
+    fn local_gets(&self) -> bool {
+        false
+    }
 }
 
 /// Issued signed checkpoints: not a cache; they survive a projection rebuild.

@@ -546,4 +546,9 @@ impl ProjectionStore for SledBackend {
     fn clear(&self) -> Result<(), StoreError> {
         self.behind.clear()
     }
+
+    /// sled's page cache, else a `pread` of its file: local.
+    fn local_gets(&self) -> bool {
+        true
+    }
 }
