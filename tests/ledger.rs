@@ -118,6 +118,17 @@ async fn credential_lifecycle_create_resolve_rotate_delete_restore_destroy() {
             .collect::<Vec<_>>(),
         [(1, "live".to_string()), (2, "live".to_string())]
     );
+    // One version read by its key is the same view the scan gives; none past the last.
+    for v in projection::versions(proj(), tenant, id).unwrap() {
+        let one = projection::version(proj(), tenant, id, v.version).unwrap();
+        assert_eq!(
+            one.map(|o| (o.version, o.state)),
+            Some((v.version, v.state))
+        );
+    }
+    assert!(projection::version(proj(), tenant, id, 3)
+        .unwrap()
+        .is_none());
     assert_eq!(
         projection::credential_usage(proj(), tenant, id)
             .unwrap()

@@ -562,6 +562,24 @@ impl Reads<'_> {
         .await
     }
 
+    /// Version `version` of credential `id` of the caller's tenant (if it exists) and
+    /// the credential's KV facts: two gets, where [`Reads::kv_versions`] scans them all.
+    pub async fn kv_version(
+        &self,
+        caller: &Caller,
+        id: Id,
+        version: u32,
+    ) -> Result<(Option<VersionView>, KvView), LedgerError> {
+        let tenant = caller.tenant;
+        self.get(move |st| {
+            Ok((
+                projection::version(st.proj(), tenant, id, version)?,
+                projection::kv(st.proj(), tenant, id)?,
+            ))
+        })
+        .await
+    }
+
     /// The tenant's KV mount configuration (defaults when never set).
     pub async fn kv_config(&self, caller: &Caller) -> Result<KvConfigView, LedgerError> {
         let tenant = caller.tenant;

@@ -52,8 +52,8 @@ mod tiles;
 pub use apply::apply_records;
 pub use audit_index::audit_seqs;
 pub use read::{
-    credential, credential_usage, credentials, kv, kv_config, principal_usage, versions, watermark,
-    Nodes,
+    credential, credential_usage, credentials, kv, kv_config, principal_usage, version, versions,
+    watermark, Nodes,
 };
 pub use rebuild::{catch_up, dump, rebuild, KeyValue};
 pub use review::{principal_uses, verify_counts, PrincipalUse, VerifyCounts};

@@ -5,8 +5,8 @@
 //! [`StoreError::Corrupt`] of the `proj` tree, never skipped.
 
 use super::{
-    cred_key, kv_config_key, kv_key, usage_cred_key, usage_principal_key, CredentialView,
-    KvConfigView, KvView, UsageView, VersionView,
+    cred_key, kv_config_key, kv_key, usage_cred_key, usage_principal_key, version_key,
+    CredentialView, KvConfigView, KvView, UsageView, VersionView,
 };
 use crate::codec;
 use crate::id::Id;
@@ -86,6 +86,18 @@ pub fn versions(
     )
     .map(|r| decode_view(&r?.1))
     .collect()
+}
+
+/// One version of a credential, if it exists.
+pub fn version(
+    proj: &dyn ProjectionStore,
+    tenant: Id,
+    id: Id,
+    version: u32,
+) -> Result<Option<VersionView>, StoreError> {
+    proj.get(&version_key(tenant, id, version))?
+        .map(|v| decode_view(&v))
+        .transpose()
 }
 
 /// The Vault KV facts of a credential (defaults when the KV API never touched it).

@@ -84,6 +84,16 @@ pub(super) fn version_metadata(v: &VersionView, kv: &KvView) -> Value {
     })
 }
 
+/// One version (if it exists) and the KV facts of credential `id`.
+async fn version_and_kv(
+    st: &AppState,
+    caller: &Caller,
+    id: Id,
+    version: u32,
+) -> Result<(Option<VersionView>, KvView), VaultError> {
+    Ok(st.ledger.reads().kv_version(caller, id, version).await?)
+}
+
 pub(super) async fn versions_and_kv(
     st: &AppState,
     caller: &Caller,
@@ -179,14 +189,12 @@ async fn read(
         .ledger
         .resolve_as(&ctx.0, caller, target, Purpose::VaultRead)
         .await;
-    let (versions, kv) = versions_and_kv(st, caller, id).await?;
     match result {
         Ok(res) => {
             let v = res.version.unwrap_or_default();
-            let meta = versions
-                .iter()
-                .find(|x| x.version == v)
-                .map(|x| version_metadata(x, &kv))
+            let (found, kv) = version_and_kv(st, caller, id, v).await?;
+            let meta = found
+                .map(|x| version_metadata(&x, &kv))
                 .unwrap_or(Value::Null);
             let text = data_text(&res.fields)?;
             drop(res);
@@ -212,16 +220,14 @@ async fn read(
             // A deleted or destroyed version: Vault answers 404 with its metadata.
             let current = st.ledger.reads().current_version(caller, id).await?;
             let v = version.unwrap_or(current);
-            let found = versions.iter().find(|x| {
-                x.version == v && (x.state == "destroyed" || kv.deleted.contains_key(&v))
-            });
-            match found {
+            let (found, kv) = version_and_kv(st, caller, id, v).await?;
+            match found.filter(|x| x.state == "destroyed" || kv.deleted.contains_key(&v)) {
                 Some(x) => {
                     // The envelope with the version's metadata (what hvac looks at) and
                     // an empty `errors` (what vaultrs looks at).
                     let mut body = envelope(
                         ctx.0.request_id.as_deref(),
-                        json!({"data": null, "metadata": version_metadata(x, &kv)}),
+                        json!({"data": null, "metadata": version_metadata(&x, &kv)}),
                     );
                     body["errors"] = json!([]);
                     Err(VaultError {
@@ -249,11 +255,9 @@ async fn write(
         .ledger
         .kv_write(&ctx.0, caller, path, KvWrite { data, cas, patch })
         .await?;
-    let (versions, kv) = versions_and_kv(st, caller, id).await?;
-    let meta = versions
-        .iter()
-        .find(|x| x.version == version)
-        .map(|x| version_metadata(x, &kv))
+    let (found, kv) = version_and_kv(st, caller, id, version).await?;
+    let meta = found
+        .map(|x| version_metadata(&x, &kv))
         .unwrap_or(Value::Null);
     ok(ctx, meta)
 }
