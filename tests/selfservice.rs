@@ -26,6 +26,12 @@ async fn ok(app: &TestApp, method: &str, path: &str, token: &str, body: Option<V
     v
 }
 
+/// Resolves credential `id` as `token` (a `used` event).
+async fn resolve(app: &TestApp, token: &str, id: &str) -> Value {
+    let path = format!("/v1/credentials/{id}/resolve");
+    ok(app, "POST", &path, token, None).await
+}
+
 async fn audit(app: &TestApp, query: &str) -> Vec<Value> {
     let v = ok(
         app,
@@ -518,14 +524,7 @@ async fn concurrent_partial_rotations_all_land_and_lose_nothing() {
             .find(|(_, field, _)| *field == f)
             .map(|(_, _, value)| value.clone())
     };
-    let r = ok(
-        &app,
-        "POST",
-        &format!("/v1/credentials/{id}/resolve"),
-        &admin,
-        None,
-    )
-    .await;
+    let r = resolve(&app, &admin, &id).await;
     assert_eq!(
         (
             r["version"].as_u64(),
@@ -566,14 +565,7 @@ async fn a_partial_rotation_keeps_the_other_fields() {
         ),
         (Some(2), Some("https://pve2:8006"), Some("moved"))
     );
-    let r = ok(
-        &app,
-        "POST",
-        &format!("/v1/credentials/{id}/resolve"),
-        &admin,
-        None,
-    )
-    .await;
+    let r = resolve(&app, &admin, &id).await;
     assert_eq!(
         (
             r["version"].as_u64(),
@@ -626,14 +618,7 @@ async fn a_partial_rotation_keeps_the_other_fields() {
     // Switching the authentication method drops the fields of the old one.
     let v = ok(&app, "POST", &format!("/v1/credentials/{id}/rotate"), &admin, Some(json!({"fields": {"auth_method": "password", "username": "root@pam", "password": "pw-5"}}))).await;
     assert_eq!(v["version"], 5);
-    let r = ok(
-        &app,
-        "POST",
-        &format!("/v1/credentials/{id}/resolve"),
-        &admin,
-        None,
-    )
-    .await;
+    let r = resolve(&app, &admin, &id).await;
     assert!(
         r["fields"].get("token_value").is_none() && r["fields"].get("token_name").is_none(),
         "{r}"
