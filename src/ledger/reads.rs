@@ -8,7 +8,7 @@
 //! on a scan or a network round trip, except a read of single keys from a backend whose
 //! gets are local (`ProjectionStore::local_gets`: sled), which runs on the handler's own
 //! thread because it costs less than the pool's hand-off. This is the only file of
-//! `ledger` that reads the store for the API.
+//! `ledger` that reads the store for the API, with its child `kv` (the Vault KV reads).
 
 use super::{Ledger, LedgerError, RequestCtx};
 use crate::audit::{self, AuditEntry, Filter, Page, QueryError};
@@ -16,11 +16,13 @@ use crate::domain::decide::{self, AuditScope};
 use crate::domain::{Caller, DomainError};
 use crate::event::{PrincipalKind, Role, SignedEvent};
 use crate::id::Id;
-use crate::projection::{self, CredentialView, KvConfigView, KvView, UsageView, VersionView};
+use crate::projection::{self, CredentialView, UsageView, VersionView};
 use crate::proof::{self, ConsistencyProof, EventProof, InclusionProof, SignedCheckpoint};
 use crate::store::Backend;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+
+mod kv;
 
 /// A principal as listed to reviewers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,10 +91,10 @@ impl Reads<'_> {
             .map_err(|_| LedgerError::Bug("a read task panicked"))?
     }
 
-    /// Runs `f`, which reads a bounded number of single keys ([`crate::store::ProjectionStore::get`],
-    /// no scan), on this task's thread when the backend's gets are local, else like
-    /// [`Reads::store`]: a sled get costs less than the blocking pool's two wake-ups
-    /// (docs/PERFORMANCE.md, eleventh pass).
+    /// Runs `f`, which reads a few single keys (`ProjectionStore::get`, no scan), on this
+    /// task's thread when the backend's gets are local, else like [`Reads::store`]: a
+    /// sled get costs less than the blocking pool's two wake-ups (docs/PERFORMANCE.md,
+    /// eleventh pass).
     pub(super) async fn get<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn Backend) -> Result<T, LedgerError> + Send + 'static,
@@ -512,90 +514,5 @@ impl Reads<'_> {
                 self.tenant_verifier_key(ctx, caller, None).await?,
             )),
         }
-    }
-
-    /// The KV secret at `path` of the caller's tenant: `None` when there is none; a
-    /// recorded "not found" when the caller may not see it (`domain::decide::kv`'s rule:
-    /// the paths it could read, every path for admins and auditors).
-    pub async fn kv_secret(
-        &self,
-        ctx: &RequestCtx,
-        caller: &Caller,
-        path: &str,
-        operation: &'static str,
-    ) -> Result<Option<CredentialView>, LedgerError> {
-        let Some(id) = self.ledger.kv_lookup(caller, path) else {
-            return Ok(None);
-        };
-        self.ledger
-            .check(ctx, caller, |s| {
-                decide::kv::see_secret(s, caller, id, operation).map(|_| ())
-            })
-            .await?;
-        let tenant = caller.tenant;
-        self.get(move |st| Ok(projection::credential(st.proj(), tenant, id)?))
-            .await
-    }
-
-    /// The current version number of credential `id` (0 if unknown).
-    pub async fn current_version(&self, caller: &Caller, id: Id) -> Result<u32, LedgerError> {
-        let tenant = caller.tenant;
-        self.get(move |st| {
-            Ok(projection::credential(st.proj(), tenant, id)?.map_or(0, |c| c.current_version))
-        })
-        .await
-    }
-
-    /// Versions and KV facts of credential `id` of the caller's tenant.
-    pub async fn kv_versions(
-        &self,
-        caller: &Caller,
-        id: Id,
-    ) -> Result<(Vec<VersionView>, KvView), LedgerError> {
-        let tenant = caller.tenant;
-        self.store(move |st| {
-            Ok((
-                projection::versions(st.proj(), tenant, id)?,
-                projection::kv(st.proj(), tenant, id)?,
-            ))
-        })
-        .await
-    }
-
-    /// Version `version` of credential `id` of the caller's tenant (if it exists) and
-    /// the credential's KV facts: two gets, where [`Reads::kv_versions`] scans them all.
-    pub async fn kv_version(
-        &self,
-        caller: &Caller,
-        id: Id,
-        version: u32,
-    ) -> Result<(Option<VersionView>, KvView), LedgerError> {
-        let tenant = caller.tenant;
-        self.get(move |st| {
-            Ok((
-                projection::version(st.proj(), tenant, id, version)?,
-                projection::kv(st.proj(), tenant, id)?,
-            ))
-        })
-        .await
-    }
-
-    /// The tenant's KV mount configuration (defaults when never set).
-    pub async fn kv_config(&self, caller: &Caller) -> Result<KvConfigView, LedgerError> {
-        let tenant = caller.tenant;
-        self.get(move |st| Ok(projection::kv_config(st.proj(), tenant)?.unwrap_or_default()))
-            .await
-    }
-
-    /// The KV keys directly under `prefix` the caller sees (a directory ends in `/`),
-    /// by `domain::decide::kv::list`.
-    pub async fn kv_list(
-        &self,
-        caller: &Caller,
-        prefix: String,
-    ) -> Result<std::collections::BTreeSet<String>, LedgerError> {
-        Ok(self
-            .ledger
-            .with_state(|s| decide::kv::list(s, caller, &prefix)))
     }
 }

@@ -11,9 +11,9 @@
 //! Bytes only: record bytes belong to `event`, projection keys and values to
 //! `projection`, the `WrappedKey` encoding to `ledger`. The traits are synchronous (the
 //! committer is a plain thread; HTTP reads go through `spawn_blocking`, but for the
-//! gets of a backend whose gets are local, [`ProjectionStore::local_gets`]) and return owned
-//! chunks instead of borrowed iterators, so `WHERE seq >= $1 ORDER BY seq LIMIT $2` can
-//! implement them as well as a sled range.
+//! gets of a backend whose gets are local, [`ProjectionStore::local_gets`]) and return
+//! owned chunks instead of borrowed iterators, so `WHERE seq >= $1 ORDER BY seq LIMIT $2`
+//! can implement them as well as a sled range.
 //!
 //! The store is not trusted to know the log's length: the ledger keeps its own durable
 //! head record ([`head`]) outside the backend and refuses a log that ends before it. A
